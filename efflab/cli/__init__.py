@@ -1,0 +1,62 @@
+"""The ``efflab`` command line. Each subcommand lives in its own module with a ``register(sub)``.
+
+Errors a user can act on (:class:`efflab.errors.EfflabError`) print one line and exit non-zero;
+Ctrl-C exits 130. No traceback reaches the user on those paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from efflab import __version__
+from efflab.errors import EfflabError
+
+# Subcommand modules, in the order `efflab --help` lists them. A module that is not there yet
+# (a later feature) is skipped.
+_COMMANDS = ("measure", "zoo", "sweep", "results", "recommend", "report", "dashboard", "lab")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="efflab",
+        description=(
+            "Measure what a model configuration costs (energy per query, latency, throughput, memory) "
+            "and what it is worth (task accuracy), on this machine. Every energy figure says whether it "
+            "was measured (nvml, rapl) or estimated (codecarbon)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"efflab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        try:
+            mod = importlib.import_module(f"efflab.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"efflab.cli.{name}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EfflabError as e:
+        print(f"efflab: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("efflab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from efflab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""Specs: what to measure and how. Dataclasses with validation only in ``__post_init__``.
+
+The CLI, papermill parameters and YAML files all build these same types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from efflab.errors import ConfigError, closest
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+
+
+def _positive_int(name: str, value: Any, fix: str) -> int:
+    # bool is an int subclass; "True" as a batch size is a mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            msg = f"{name} must be a positive integer, got {value!r}; {fix}"
+            raise ConfigError(msg)
+    if value <= 0:
+        msg = f"{name} must be a positive integer, got {value!r}; {fix}"
+        raise ConfigError(msg)
+    return int(value)
+
+
+def _device(value: str) -> str:
+    dev = str(value).strip().lower()
+    base = dev.split(":", 1)[0]
+    if base not in DEVICES:
+        msg = f"unknown device {value!r}; use one of {', '.join(DEVICES)} (e.g. cuda:0).{closest(base, DEVICES)}"
+        raise ConfigError(msg)
+    if ":" in dev and not dev.split(":", 1)[1].isdigit():
+        msg = f"bad device index in {value!r}; write it as cuda:N with N a number"
+        raise ConfigError(msg)
+    return dev
+
+
+def _precision(value: str) -> str:
+    p = str(value).strip().lower()
+    if p not in PRECISIONS:
+        msg = f"unknown precision {value!r}; use one of {', '.join(PRECISIONS)}.{closest(p, PRECISIONS)}"
+        raise ConfigError(msg)
+    return p
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """How a configuration is measured.
+
+    Attributes:
+        target_ci_rel: stop when the 95 % CI half-width of the mean batch latency is at most this
+            fraction of the mean (0.02 = 2 %).
+        min_window_s: minimum timed window in seconds; ``None`` = 1 s on CPU, 5 s on GPU (the NVML
+            energy counter updates about every 100 ms).
+        max_window_s: time cap of the timed window in seconds; points that reach it are flagged.
+        warmup_s: minimum warm-up time in seconds (at least ``warmup_batches`` are run too).
+        warmup_batches: minimum number of warm-up batches.
+        min_batches: minimum number of timed batches.
+        p95_min_samples: p95 is reported only with at least this many timed batches.
+        noisy_other_cpu_share: a window in which other processes used more than this share of the
+            machine's CPU is flagged ``noisy``.
+        country: ISO 3166-1 alpha-3 code for CO2e intensity (CodeCarbon's offline data).
+    """
+
+    target_ci_rel: float = 0.02
+    min_window_s: float | None = None
+    max_window_s: float = 10.0
+    warmup_s: float = 0.25
+    warmup_batches: int = 2
+    min_batches: int = 5
+    p95_min_samples: int = 20
+    noisy_other_cpu_share: float = 0.25
+    country: str = "USA"
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.target_ci_rel) < 1:
+            msg = f"target_ci_rel must be in (0, 1), got {self.target_ci_rel!r}; 0.02 means 2 %"
+            raise ConfigError(msg)
+        if self.min_window_s is not None and self.min_window_s < 0:
+            msg = f"min_window_s must be >= 0, got {self.min_window_s!r}"
+            raise ConfigError(msg)
+        if self.max_window_s <= 0:
+            msg = f"max_window_s must be > 0, got {self.max_window_s!r}"
+            raise ConfigError(msg)
+        if self.min_window_s is not None and self.max_window_s < self.min_window_s:
+            msg = f"max_window_s ({self.max_window_s}) must be >= min_window_s ({self.min_window_s})"
+            raise ConfigError(msg)
+        for name in ("warmup_batches", "min_batches", "p95_min_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "warmup_batches" else 1):
+                msg = f"{name} must be a non-negative integer, got {v!r}"
+                raise ConfigError(msg)
+        if not isinstance(self.country, str) or len(self.country) != 3 or not self.country.isalpha():
+            msg = f"country must be an ISO 3166-1 alpha-3 code such as USA, FRA or DEU, got {self.country!r}"
+            raise ConfigError(msg)
+        object.__setattr__(self, "country", self.country.upper())
+
+    def window_min_s(self, device: str) -> float:
+        """The minimum timed window for ``device`` in seconds."""
+        if self.min_window_s is not None:
+            return float(self.min_window_s)
+        return 5.0 if device.startswith("cuda") else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MethodSettings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            msg = f"unknown method setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            raise ConfigError(msg)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One model configuration to measure.
+
+    Attributes:
+        model: a zoo name (``efflab zoo list``), a Hugging Face model folder, or a hub id.
+        batch_size: queries per forward pass (positive integer).
+        precision: ``fp32``, ``bf16``, ``fp16`` or ``int8`` (dynamic quantization of Linear layers, CPU).
+        device: ``cpu`` or ``cuda`` / ``cuda:N``.
+        seq_len: tokens per query; inputs are padded or truncated to this length so that every
+            batch costs the same.
+        task: a task name (``reviews``) or CSV path for accuracy; ``None`` measures cost only.
+    """
+
+    model: str = "minilm-l6"
+    batch_size: int = 32
+    precision: str = "fp32"
+    device: str = "cpu"
+    seq_len: int = 128
+    task: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            msg = f"model must be a non-empty name or path, got {self.model!r}; see `efflab zoo list`"
+            raise ConfigError(msg)
+        object.__setattr__(self, "model", self.model.strip())
+        object.__setattr__(
+            self, "batch_size", _positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
+        )
+        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
+        object.__setattr__(self, "precision", _precision(self.precision))
+        object.__setattr__(self, "device", _device(self.device))
+        if self.task is not None and (not isinstance(self.task, str) or not self.task.strip()):
+            msg = f"task must be a task name or CSV path, got {self.task!r}; e.g. --task reviews"
+            raise ConfigError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if not d["extra"]:
+            d.pop("extra")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            msg = f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            raise ConfigError(msg)
+        return cls(**d)

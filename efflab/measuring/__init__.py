@@ -1,0 +1,1 @@
+"""Measuring one configuration: timing, energy window, memory, FLOPs, accuracy, fingerprint."""

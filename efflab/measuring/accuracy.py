@@ -1,0 +1,87 @@
+"""Task accuracy at the measured precision, with a 95 % Wilson interval, cached on disk.
+
+bf16 and int8 change predictions, so accuracy is evaluated at the precision being measured; the
+result is cached per (model identity, precision, device kind, task content, seq_len).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from efflab.errors import TaskError
+from efflab.measuring.stats import wilson_interval
+from efflab.paths import cache_dir
+
+if TYPE_CHECKING:
+    from efflab.models.runners import Runner
+    from efflab.tasks import Task
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    accuracy: float
+    ci: tuple[float, float]
+    n_eval: int
+    cached: bool = False
+
+
+def accuracy_from_predictions(pred: np.ndarray, truth: np.ndarray) -> AccuracyResult:
+    """Accuracy and its 95 % Wilson interval."""
+    n = int(len(truth))
+    correct = int((np.asarray(pred) == np.asarray(truth)).sum())
+    return AccuracyResult(correct / n if n else float("nan"), wilson_interval(correct, n), n)
+
+
+def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ...]) -> np.ndarray | None:
+    """Index map from the model's label order to the task's, or None for identity."""
+    if runner_labels is None or tuple(runner_labels) == tuple(task_labels):
+        return None
+    norm = [str(x).lower() for x in task_labels]
+    if sorted(str(x).lower() for x in runner_labels) == sorted(norm):
+        return np.array([norm.index(str(x).lower()) for x in runner_labels])
+    if len(runner_labels) != len(task_labels):
+        msg = (
+            f"the model predicts {len(runner_labels)} labels {list(runner_labels)} but the task has "
+            f"{len(task_labels)} {list(task_labels)}; fine-tune it on the task first"
+        )
+        raise TaskError(msg)
+    return None  # same count, different names (e.g. LABEL_0): assume the same order
+
+
+def cache_key(model_id: str, precision: str, device: str, task: Task, seq_len: int) -> str:
+    raw = json.dumps([model_id, precision, device.split(":")[0], task.name, task.content_hash, seq_len])
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def evaluate(runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, use_cache: bool = True) -> AccuracyResult:
+    """Accuracy of ``runner`` on ``task``'s test split, from the cache when it has it."""
+    key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len)
+    path = cache_dir() / "accuracy" / f"{key}.json"
+    if use_cache and path.exists():
+        try:
+            d = json.loads(path.read_text())
+            return AccuracyResult(float(d["accuracy"]), (float(d["ci"][0]), float(d["ci"][1])), int(d["n_eval"]), True)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass  # a damaged cache entry is recomputed and overwritten
+    texts = task.test["text"].astype(str).tolist()
+    truth = task.test["label"].to_numpy()
+    pred = runner.predict(texts, batch_size, seq_len)
+    mapping = _label_map(runner.label_names, task.label_names)
+    if mapping is not None:
+        pred = mapping[pred]
+    res = accuracy_from_predictions(pred, truth)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"accuracy": res.accuracy, "ci": list(res.ci), "n_eval": res.n_eval, "model_id": runner.model_id,
+                   "precision": runner.precision, "task": task.name}, f)
+    Path(tmp).replace(path)
+    return res

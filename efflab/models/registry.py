@@ -1,0 +1,124 @@
+"""Resolve a model name to where its weights are: zoo name, local folder, hub id or tiny test model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from efflab.errors import ModelError, closest
+from efflab.models.tiny import TINY_RE, minilm_folder, tiny_model
+
+# The pretrained encoder as shipped (no task head): measurable for cost, not for accuracy.
+PRETRAINED_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from.
+
+    Attributes:
+        name: the name the user gave.
+        kind: ``hf`` (transformers) or ``sklearn`` (a joblib pipeline).
+        location: a local folder, or a hub id when ``is_hub`` is True.
+        model_id: a stable identity for caches and the results store (recipe hash, folder digest
+            or hub id).
+        is_hub: True when ``location`` is a hub id rather than a folder.
+    """
+
+    name: str
+    kind: str
+    location: str
+    model_id: str
+    is_hub: bool = False
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.is_hub else Path(self.location)
+
+
+def _zoo_names() -> list[str]:
+    try:
+        from efflab import zoo
+    except ModuleNotFoundError:
+        return []
+    return list(zoo.names())
+
+
+def _folder_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{int(st.st_mtime)}".encode())
+            if p.suffix == ".json" and st.st_size < 1_000_000:
+                h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def source_from_folder(folder: Path, name: str | None = None) -> ModelSource:
+    """A ModelSource for a local folder (Hugging Face layout, or an efflab zoo entry)."""
+    folder = folder.expanduser().resolve()
+    meta_path = folder / "efflab_model.json"
+    try:
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            kind = str(meta.get("kind", "hf"))
+            ident = f"{meta.get('name', folder.name)}@{meta.get('recipe_hash', _folder_digest(folder))}"
+            return ModelSource(name or str(meta.get("name", folder.name)), kind, str(folder), ident)
+        if not (folder / "config.json").exists():
+            msg = (
+                f"model folder {str(folder)!r} has no config.json; point --model at a Hugging Face model "
+                "folder (config.json + weights + tokenizer)"
+            )
+            raise ModelError(msg)
+        return ModelSource(name or folder.name, "hf", str(folder), f"folder:{folder.name}@{_folder_digest(folder)}")
+    except PermissionError as e:
+        msg = f"cannot read model folder {str(folder)!r}: {e.strerror}; check its permissions"
+        raise ModelError(msg) from e
+    except json.JSONDecodeError as e:
+        msg = f"model folder {str(folder)!r} has a corrupt efflab_model.json ({e}); delete the folder to rebuild it"
+        raise ModelError(msg) from e
+
+
+def known_names() -> list[str]:
+    """Every name ``resolve_model`` accepts without a path: the zoo, the pretrained encoder, tiny models."""
+    return [*_zoo_names(), PRETRAINED_ALIASES[0], "tiny-bert", "tiny-bert-l1", "tiny-bert-l2"]
+
+
+def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
+    """Resolve ``name`` to a :class:`ModelSource`, building zoo and tiny models on first use.
+
+    Order: tiny test models (``tiny-bert[-lN]``), zoo names, the pretrained ``all-minilm-l6-v2``,
+    an existing folder, a hub id (``org/name``, loaded from the local HF cache or the hub if reachable).
+
+    Raises:
+        ModelError: the name is none of these, or the folder is unreadable.
+    """
+    raw = name.strip()
+    low = raw.lower()
+    if TINY_RE.match(low):
+        return source_from_folder(tiny_model(low), name=low)
+    zoo_names = _zoo_names()
+    if low in zoo_names:
+        from efflab import zoo
+
+        folder = zoo.resolve(low, progress=progress)
+        return source_from_folder(Path(folder), name=low)
+    if low in PRETRAINED_ALIASES:
+        folder = minilm_folder()
+        return ModelSource(PRETRAINED_ALIASES[0], "hf", str(folder), "pretrained:all-MiniLM-L6-v2@gt-0.1.0")
+    p = Path(raw).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            msg = f"model path {raw!r} is a file; point --model at a Hugging Face model folder"
+            raise ModelError(msg)
+        return source_from_folder(p)
+    if "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1:
+        return ModelSource(raw, "hf", raw, f"hub:{raw}", is_hub=True)
+    msg = (
+        f"unknown model {raw!r}: not a zoo name, a folder or a hub id (org/name).{closest(low, known_names())} "
+        "See `efflab zoo list`"
+    )
+    raise ModelError(msg)

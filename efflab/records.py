@@ -1,0 +1,183 @@
+"""Frozen result records. Units are in the field names; derived values are properties.
+
+Records do no I/O and no printing. ``Measurement`` round-trips through JSON exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EnergyReading:
+    """Energy over one sensor window.
+
+    Attributes:
+        energy_j: energy in joules attributed to the window.
+        duration_s: window length in seconds.
+        source: ``nvml``, ``rapl``, ``codecarbon`` or ``fake``.
+        measured: True when read from a hardware counter, False when estimated from a model.
+        uncertainty_rel: relative uncertainty (0.5 = +/- 50 %) of ``energy_j``.
+        detail: how the figure was obtained, in words.
+    """
+
+    energy_j: float
+    duration_s: float
+    source: str
+    measured: bool
+    uncertainty_rel: float
+    detail: str = ""
+
+    @property
+    def mean_power_w(self) -> float:
+        return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The machine and software a measurement ran on, and how busy the machine was."""
+
+    cpu_model: str
+    cpu_count: int
+    threads: int
+    gpu_name: str | None
+    gpu_driver: str | None
+    torch_version: str
+    transformers_version: str
+    efflab_version: str
+    python_version: str
+    platform: str
+    hostname: str
+    load_avg_1m_before: float
+    load_avg_1m_after: float
+    other_cpu_share: float | None
+    cpu_flags: tuple[str, ...] = ()
+
+    @property
+    def hardware_key(self) -> str:
+        """What makes two measurements comparable: the cohort's hardware."""
+        gpu = f" + {self.gpu_name}" if self.gpu_name else ""
+        return f"{self.cpu_model} x{self.threads}t{gpu}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one configuration cost, and how sure we are.
+
+    Latency figures are per batch unless the name says otherwise. ``latency_ci_s`` is the 95 %
+    confidence-interval half-width of the mean batch latency. Energy figures carry their source and
+    whether they were measured or estimated; ``energy_uncertainty_rel`` is the relative uncertainty
+    of the energy figures (the timing CI is not included in it).
+    """
+
+    model: str
+    model_id: str
+    batch_size: int
+    precision: str
+    device: str
+    seq_len: int
+    task: str | None
+    # timing
+    n_batches: int
+    warmup_batches: int
+    window_s: float
+    latency_s: float
+    latency_std_s: float
+    latency_ci_s: float
+    latency_p50_s: float
+    latency_p95_s: float | None
+    throughput_qps: float
+    # energy
+    energy_j: float
+    energy_j_per_query: float
+    energy_source: str
+    energy_measured: bool
+    energy_uncertainty_rel: float
+    energy_detail: str
+    co2e_g_per_1000_queries: float
+    country: str
+    carbon_intensity_g_per_kwh: float
+    # memory and size
+    peak_mem_bytes: int | None
+    model_bytes: int
+    n_params: int
+    # distance to the limit
+    flops_per_query: float | None
+    achieved_flops_per_s: float | None
+    gemm_peak_flops_per_s: float | None
+    mfu: float | None
+    # worth
+    accuracy: float | None
+    accuracy_ci: tuple[float, float] | None
+    n_eval: int | None
+    # provenance
+    flags: tuple[str, ...]
+    fingerprint: Fingerprint
+    timestamp: str
+    method: dict[str, Any] = field(default_factory=dict)
+
+    # ----- derived -----
+    @property
+    def wh_per_1000_queries(self) -> float:
+        """Energy for 1000 queries in watt-hours."""
+        return self.energy_j_per_query * 1000.0 / 3600.0
+
+    @property
+    def latency_per_query_s(self) -> float:
+        return self.latency_s / self.batch_size
+
+    @property
+    def mean_power_w(self) -> float:
+        return self.energy_j / self.window_s if self.window_s > 0 else float("nan")
+
+    @property
+    def energy_label(self) -> str:
+        """'measured (nvml)' or 'estimated (codecarbon)'."""
+        return f"{'measured' if self.energy_measured else 'estimated'} ({self.energy_source})"
+
+    # ----- serialisation -----
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, with the derived ``wh_per_1000_queries`` and ``latency_per_query_s``."""
+        d = dataclasses.asdict(self)
+        d["flags"] = list(self.flags)
+        d["accuracy_ci"] = list(self.accuracy_ci) if self.accuracy_ci is not None else None
+        d["fingerprint"]["cpu_flags"] = list(self.fingerprint.cpu_flags)
+        d["wh_per_1000_queries"] = self.wh_per_1000_queries
+        d["latency_per_query_s"] = self.latency_per_query_s
+        return {k: _json_safe(v) for k, v in d.items()}
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Measurement:
+        d = dict(d)
+        for derived in ("wh_per_1000_queries", "latency_per_query_s"):
+            d.pop(derived, None)
+        fp = dict(d.pop("fingerprint"))
+        fp["cpu_flags"] = tuple(fp.get("cpu_flags") or ())
+        d["fingerprint"] = Fingerprint(**fp)
+        d["flags"] = tuple(d.get("flags") or ())
+        ci = d.get("accuracy_ci")
+        d["accuracy_ci"] = (float(ci[0]), float(ci[1])) if ci is not None else None
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_json(cls, text: str) -> Measurement:
+        return cls.from_dict(json.loads(text))
+
+
+def _json_safe(v: Any) -> Any:
+    # JSON has no NaN/inf; None keeps the round trip honest ("not available").
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    return v

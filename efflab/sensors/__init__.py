@@ -1,0 +1,74 @@
+"""Energy sensors behind one protocol (:class:`Sensor`).
+
+| name         | what                                   | measured? |
+|--------------|----------------------------------------|-----------|
+| ``nvml``     | GPU total-energy counter               | measured  |
+| ``rapl``     | CPU package counters (powercap)        | measured  |
+| ``codecarbon``| CodeCarbon offline tracker            | estimated unless it reads counters |
+| ``fake``     | constant power, for tests              | never     |
+
+``auto`` picks nvml for a CUDA device, else rapl where readable, else codecarbon.
+"""
+
+from __future__ import annotations
+
+from efflab.errors import SensorError, closest
+from efflab.sensors.base import Sensor
+from efflab.sensors.codecarbon import CodeCarbonSensor
+from efflab.sensors.fake import FakeSensor
+from efflab.sensors.nvml import NvmlSensor
+from efflab.sensors.rapl import RaplSensor
+
+SENSOR_NAMES = ("auto", "nvml", "rapl", "codecarbon", "fake")
+
+__all__ = [
+    "SENSOR_NAMES",
+    "CodeCarbonSensor",
+    "FakeSensor",
+    "NvmlSensor",
+    "RaplSensor",
+    "Sensor",
+    "make_sensor",
+]
+
+
+def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: str = "USA") -> Sensor:
+    """Return a sensor for ``spec`` (a name from ``SENSOR_NAMES`` or a Sensor, returned as is).
+
+    Raises:
+        SensorError: an unknown name, or a named sensor that cannot read on this machine.
+    """
+    if not isinstance(spec, str):
+        return spec
+    name = spec.strip().lower()
+    gpu_index = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
+    if name == "auto":
+        if device.startswith("cuda"):
+            nv = NvmlSensor(gpu_index)
+            if nv.available():
+                return nv
+        rapl = RaplSensor()
+        if rapl.available():
+            return rapl
+        return CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
+    sensor: Sensor
+    if name == "nvml":
+        sensor = NvmlSensor(gpu_index)
+    elif name == "rapl":
+        sensor = RaplSensor()
+    elif name == "codecarbon":
+        sensor = CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
+    elif name == "fake":
+        return FakeSensor()
+    else:
+        msg = f"unknown sensor {spec!r}; use one of {', '.join(SENSOR_NAMES)}.{closest(name, SENSOR_NAMES)}"
+        raise SensorError(msg)
+    if not sensor.available():
+        why = {
+            "nvml": "no NVIDIA GPU with an energy counter (or nvidia-ml-py missing)",
+            "rapl": "/sys/class/powercap RAPL counters are absent or unreadable (usual in VMs)",
+            "codecarbon": "CodeCarbon could not start",
+        }[name]
+        msg = f"sensor {name!r} is not available here: {why}; use --sensor auto"
+        raise SensorError(msg)
+    return sensor
