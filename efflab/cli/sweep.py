@@ -1,0 +1,141 @@
+"""``efflab sweep``: measure a grid into the store, resumably, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from efflab.cli._format import si
+from efflab.paths import default_store
+
+EPILOG = """\
+The default spec is the built-in family x batch sizes 1, 8, 32, 128 x fp32, bf16, int8 on cpu,
+task reviews. A spec file is YAML with the same fields, e.g.
+
+  models: [minilm-l2, minilm-l6]
+  batch_sizes: [1, 32]
+  precisions: [fp32, int8]
+  devices: [cpu]
+  task: reviews
+  method: {target_ci_rel: 0.02, max_window_s: 10}
+
+Re-running the same command measures only the points missing from the store (a crash or kill
+loses at most the point in progress). Ctrl-C stops after the current point; a second Ctrl-C
+stops at once.
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="measure a grid of configurations into the results store",
+        description="Measure every configuration of a sweep spec that the store does not have yet.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("spec", nargs="?", help="sweep spec YAML (default: the built-in family grid)")
+    p.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
+    p.add_argument("--models", help="comma-separated models, overriding the spec")
+    p.add_argument("--batch-sizes", help="comma-separated batch sizes, overriding the spec")
+    p.add_argument("--precisions", help="comma-separated precisions, overriding the spec")
+    p.add_argument("--devices", help="comma-separated devices, overriding the spec")
+    p.add_argument("--sensor", help="energy sensor, overriding the spec (auto, nvml, rapl, codecarbon, fake)")
+    p.add_argument("--force", action="store_true", help="re-measure points already in the store")
+    p.add_argument("--retry-failed", action="store_true", help="re-measure points stored as failed")
+    p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT: run points on its workers")
+    p.add_argument("--local-cluster", type=int, metavar="N", help="run on a local Dask cluster of N workers")
+    p.add_argument("--print-spec", action="store_true", help="print the resolved spec as YAML and exit")
+    p.set_defaults(func=run)
+
+
+def load_spec(args: argparse.Namespace) -> Any:
+    from efflab.sweep import SweepSpec
+
+    spec = SweepSpec.from_yaml(Path(args.spec)) if args.spec else SweepSpec()
+    over: dict[str, Any] = {}
+    for name in ("models", "batch_sizes", "precisions", "devices"):
+        v = getattr(args, name)
+        if v:
+            over[name] = [x.strip() for x in v.split(",") if x.strip()]
+    if args.sensor:
+        over["sensor"] = args.sensor
+    if over:
+        d = spec.to_dict()
+        d.update(over)
+        spec = SweepSpec.from_dict(d)
+    return spec
+
+
+class _StopFlag:
+    """First Ctrl-C: stop after the current point. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nefflab: stopping after the current point (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from efflab.store import open_store
+    from efflab.sweep import iter_sweep
+
+    spec = load_spec(args)
+    if args.print_spec:
+        print(spec.to_yaml(), end="")
+        return 0
+    store_path = args.store or default_store()
+    stop = _StopFlag()
+    old = signal.signal(signal.SIGINT, stop.handler)
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    try:
+        with open_store(store_path) as store:
+            if args.scheduler or args.local_cluster:
+                from efflab.sweep.distributed import iter_sweep_distributed
+
+                stream = iter_sweep_distributed(
+                    spec, store, scheduler=args.scheduler, local_cluster=args.local_cluster,
+                    force=args.force, retry_failed=args.retry_failed, should_stop=stop,
+                )
+            else:
+                stream = iter_sweep(spec, store, force=args.force, retry_failed=args.retry_failed, should_stop=stop)
+            bar = tqdm(total=len(spec), unit="pt", desc="sweep", file=sys.stderr, dynamic_ncols=True)
+            for r in stream:
+                counts[r.status] += 1
+                c = r.config
+                name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
+                if r.status == "ok" and r.measurement is not None:
+                    m = r.measurement
+                    acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
+                    kind = "meas" if m.energy_measured else "est"
+                    bar.write(
+                        f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
+                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}"
+                    )
+                elif r.status == "failed":
+                    bar.write(f"failed  {name}: {r.error}")
+                bar.update(1)
+            bar.close()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    done = counts["ok"] + counts["failed"] + counts["skipped"]
+    print(
+        f"efflab: {counts['ok']} measured, {counts['failed']} failed, {counts['skipped']} already in the store "
+        f"({done}/{len(spec)}) -> {store_path}",
+        file=sys.stderr,
+    )
+    if stop.requested and done < len(spec):
+        print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
+        return 130
+    return 0

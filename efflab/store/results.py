@@ -1,0 +1,84 @@
+"""Results as a pandas DataFrame: one row per point, flat columns, units in the names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from efflab.store.sqlite import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Columns every frame has, in this order, even when the store is empty.
+COLUMNS = [
+    "key", "status", "error", "created_at", "cohort", "hardware",
+    "model", "model_id", "batch_size", "precision", "device", "seq_len", "task",
+    "latency_s", "latency_ci_s", "latency_p50_s", "latency_p95_s", "latency_per_query_s", "throughput_qps",
+    "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured", "energy_uncertainty_rel",
+    "co2e_g_per_1000_queries", "country", "peak_mem_bytes", "model_bytes", "n_params",
+    "flops_per_query", "mfu", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "n_eval",
+    "flags", "n_batches", "window_s", "timestamp",
+]  # fmt: skip
+
+
+_NUMERIC = [
+    "latency_s", "latency_ci_s", "latency_p50_s", "latency_p95_s", "latency_per_query_s", "throughput_qps",
+    "energy_j_per_query", "wh_per_1000_queries", "energy_uncertainty_rel", "co2e_g_per_1000_queries",
+    "peak_mem_bytes", "model_bytes", "n_params", "flops_per_query", "mfu", "accuracy", "accuracy_ci_low",
+    "accuracy_ci_high", "n_eval", "n_batches", "window_s",
+]  # fmt: skip
+
+
+def cohort_of(task: str | None, hardware: str) -> str:
+    """Measurements are comparable (stars, pareto) within a cohort: same task, same hardware."""
+    return f"{task or 'no task'} @ {hardware}"
+
+
+def load_results(store: Store | str | Path, *, include_failed: bool = True) -> pd.DataFrame:
+    """All points of ``store`` as a DataFrame (see ``COLUMNS``; extra fingerprint columns start ``fp_``).
+
+    Failed points have ``status == 'failed'``, their ``error`` and NaN metrics.
+    """
+    import pandas as pd
+
+    own = not isinstance(store, Store)
+    st = Store(store, readonly=True) if own else store
+    try:
+        rows: list[dict[str, Any]] = []
+        for p in st.points():
+            if p.status != "ok" and not include_failed:
+                continue
+            row: dict[str, Any] = {
+                "key": p.key, "status": p.status, "error": p.error, "created_at": p.created_at,
+                "hardware": p.hardware, "cohort": cohort_of(p.task, p.hardware), "model": p.model,
+                "model_id": p.model_id, "batch_size": p.batch_size, "precision": p.precision,
+                "device": p.device, "seq_len": p.seq_len, "task": p.task,
+            }
+            m = p.measurement
+            if m is not None:
+                d = m.to_dict()
+                fp = d.pop("fingerprint")
+                ci = d.pop("accuracy_ci")
+                d.pop("method", None)
+                d["flags"] = ",".join(d["flags"])
+                d["accuracy_ci_low"], d["accuracy_ci_high"] = (ci if ci else (None, None))
+                for k in ("model", "batch_size", "precision", "device", "seq_len", "task"):
+                    d.pop(k, None)
+                row.update(d)
+                row.update({f"fp_{k}": (",".join(v) if isinstance(v, list) else v) for k, v in fp.items()})
+            rows.append(row)
+    finally:
+        if own:
+            st.close()
+    df = pd.DataFrame(rows)
+    for c in COLUMNS:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype="float64" if c not in ("key", "status", "model", "cohort") else "object")
+    for c in _NUMERIC:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    for c in ("batch_size", "seq_len"):
+        df[c] = df[c].astype("Int64")
+    df["energy_measured"] = df["energy_measured"].astype("boolean")
+    rest = [c for c in df.columns if c not in COLUMNS]
+    return df[COLUMNS + rest]
