@@ -54,7 +54,10 @@ def label_svg(d: LabelData, *, width: int = 320) -> str:
     kind_color = "#b35806" if d.estimated else "#1a9850"
     acc = f"accuracy {d.accuracy * 100:.1f} %" if d.accuracy is not None else "accuracy not measured"
     rows = [
-        ("task", d.task), ("hardware", d.hardware[:40]), ("config", d.config), ("measured on", d.date),
+        ("task", d.task),
+        ("hardware", d.hardware[:40]),
+        ("config", d.config),
+        ("measured on", d.date),
         ("source", d.energy_source),
     ]
     lines = "".join(

@@ -41,7 +41,9 @@ def _label(row: Any) -> str:
 
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14}
+    )
     fig.update_layout(title=title, template=TEMPLATE, xaxis={"visible": False}, yaxis={"visible": False})
     return fig
 
@@ -69,37 +71,80 @@ def tradeoff_figure(
     dom = ok[~on]
     hover = "%{text}<br>%{x:.4g} Wh/1000 q<br>accuracy %{y:.1%}<extra></extra>"
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=dom[x], y=dom[y], mode="markers", name="dominated", text=[_label(r) for _, r in dom.iterrows()],
-        marker={"color": GREY, "size": 8}, hovertemplate=hover, customdata=list(dom.index),
-    ))
-    fig.add_trace(go.Scatter(
-        x=front[x], y=front[y], mode="lines+markers", name="front", text=[_label(r) for _, r in front.iterrows()],
-        marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 10},
-        line={"color": "#444", "width": 1.5, "shape": "hv"}, hovertemplate=hover, customdata=list(front.index),
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=dom[x],
+            y=dom[y],
+            mode="markers",
+            name="dominated",
+            text=[_label(r) for _, r in dom.iterrows()],
+            marker={"color": GREY, "size": 8},
+            hovertemplate=hover,
+            customdata=list(dom.index),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=front[x],
+            y=front[y],
+            mode="lines+markers",
+            name="front",
+            text=[_label(r) for _, r in front.iterrows()],
+            marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 10},
+            line={"color": "#444", "width": 1.5, "shape": "hv"},
+            hovertemplate=hover,
+            customdata=list(front.index),
+        )
+    )
     k = knee(ok, x=x, y=y)
     if k is not None:
         r = ok.loc[k]
-        fig.add_trace(go.Scatter(x=[r[x]], y=[r[y]], mode="markers", name="knee", text=[_label(r)],
-                                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"}, hovertemplate=hover))
-    for name, label, sym, color in (("recommended", recommended, "star", "#2ca02c"), ("selected", selected, "circle-open", "#000")):
+        fig.add_trace(
+            go.Scatter(
+                x=[r[x]],
+                y=[r[y]],
+                mode="markers",
+                name="knee",
+                text=[_label(r)],
+                marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
+                hovertemplate=hover,
+            )
+        )
+    for name, label, sym, color in (
+        ("recommended", recommended, "star", "#2ca02c"),
+        ("selected", selected, "circle-open", "#000"),
+    ):
         if label is not None and label in ok.index:
             r = ok.loc[label]
-            fig.add_trace(go.Scatter(
-                x=[r[x]], y=[r[y]], mode="markers", name=name, text=[_label(r)], hovertemplate=hover,
-                marker={"symbol": sym, "size": 20 if name == "recommended" else 22, "color": color,
-                        "line": {"width": 2, "color": color}},
-            ))
+            fig.add_trace(
+                go.Scatter(
+                    x=[r[x]],
+                    y=[r[y]],
+                    mode="markers",
+                    name=name,
+                    text=[_label(r)],
+                    hovertemplate=hover,
+                    marker={
+                        "symbol": sym,
+                        "size": 20 if name == "recommended" else 22,
+                        "color": color,
+                        "line": {"width": 2, "color": color},
+                    },
+                )
+            )
     fig.update_layout(
-        title=title, template=TEMPLATE, legend={"orientation": "h", "y": -0.2},
+        title=title,
+        template=TEMPLATE,
+        legend={"orientation": "h", "y": -0.2},
         xaxis={"title": f"Wh per 1000 queries ({kind}, log scale)", "type": "log"},
         yaxis={"title": "accuracy (test split)", "tickformat": ".0%"},
     )
     return fig
 
 
-def batch_figure(df: pd.DataFrame, model: str, *, metric: str = "throughput_qps", title: str | None = None) -> go.Figure:
+def batch_figure(
+    df: pd.DataFrame, model: str, *, metric: str = "throughput_qps", title: str | None = None
+) -> go.Figure:
     """``metric`` (throughput_qps, latency_s, energy_j_per_query…) vs batch size for ``model``, one
     line per precision, with 95 % CI error bars for latency."""
     labels = {
@@ -117,17 +162,28 @@ def batch_figure(df: pd.DataFrame, model: str, *, metric: str = "throughput_qps"
     fig = go.Figure()
     for p, g in ok.sort_values("batch_size").groupby("precision", sort=False):
         err = {"type": "data", "array": g["latency_ci_s"], "visible": True} if metric == "latency_s" else None
-        fig.add_trace(go.Scatter(
-            x=g["batch_size"], y=g[metric], mode="lines+markers", name=str(p), error_y=err,
-            line={"color": PRECISION_COLORS.get(str(p))},
-            hovertemplate=f"{p} · batch %{{x}}<br>%{{y:.4g}}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=g["batch_size"],
+                y=g[metric],
+                mode="lines+markers",
+                name=str(p),
+                error_y=err,
+                line={"color": PRECISION_COLORS.get(str(p))},
+                hovertemplate=f"{p} · batch %{{x}}<br>%{{y:.4g}}<extra></extra>",
+            )
+        )
     ytitle = labels.get(metric, metric)
     if metric in ("energy_j_per_query", "wh_per_1000_queries"):
         ytitle += f" ({energy_kind(ok)})"
     fig.update_layout(
-        title=title, template=TEMPLATE,
-        xaxis={"title": "batch size (log scale)", "type": "log", "tickvals": sorted(ok["batch_size"].unique())},
+        title=title,
+        template=TEMPLATE,
+        xaxis={
+            "title": "batch size (log scale)",
+            "type": "log",
+            "tickvals": sorted(ok["batch_size"].unique()),
+        },
         yaxis={"title": ytitle, "type": "log" if metric != "throughput_qps" else "linear"},
     )
     return fig
@@ -137,7 +193,9 @@ def stars_text(n: int) -> str:
     return "★" * int(n) + "☆" * (5 - int(n)) if n else "unrated"
 
 
-def family_figure(df: pd.DataFrame, *, order: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+def family_figure(
+    df: pd.DataFrame, *, order: Sequence[str] | None = None, title: str | None = None
+) -> go.Figure:
     """Energy per 1000 queries across the family at each model's best configuration, with stars."""
     ratings = model_ratings(_ok(df))
     kind = energy_kind(ratings)
@@ -149,31 +207,55 @@ def family_figure(df: pd.DataFrame, *, order: Sequence[str] | None = None, title
         ratings = ratings.sort_values("model", key=lambda s: s.map(lambda m: pos.get(m, len(pos))))
     text = [
         f"{stars_text(int(s))}<br>{r['precision']} · b{int(r['batch_size'])}"
-        + (f" · {r['accuracy'] * 100:.1f} %" if r["accuracy"] == r["accuracy"] and r["accuracy"] is not None else "")
+        + (
+            f" · {r['accuracy'] * 100:.1f} %"
+            if r["accuracy"] == r["accuracy"] and r["accuracy"] is not None
+            else ""
+        )
         for s, (_, r) in zip(ratings["stars"], ratings.iterrows())
     ]
     upper = ratings["wh_per_1000_queries"] * ratings["energy_uncertainty_rel"].fillna(0)
-    fig = go.Figure(go.Bar(
-        x=ratings["model"], y=ratings["wh_per_1000_queries"], text=text, textposition="outside",
-        marker={"color": [["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"][max(int(s), 1) - 1] for s in ratings["stars"]]},
-        error_y={"type": "data", "array": upper, "visible": True, "color": "#888"},
-        hovertemplate="%{x}<br>%{y:.4g} Wh / 1000 queries<extra></extra>", name="energy",
-    ))
+    fig = go.Figure(
+        go.Bar(
+            x=ratings["model"],
+            y=ratings["wh_per_1000_queries"],
+            text=text,
+            textposition="outside",
+            marker={
+                "color": [
+                    ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"][max(int(s), 1) - 1]
+                    for s in ratings["stars"]
+                ]
+            },
+            error_y={"type": "data", "array": upper, "visible": True, "color": "#888"},
+            hovertemplate="%{x}<br>%{y:.4g} Wh / 1000 queries<extra></extra>",
+            name="energy",
+        )
+    )
     fig.update_layout(
-        title=title, template=TEMPLATE, showlegend=False,
+        title=title,
+        template=TEMPLATE,
+        showlegend=False,
         yaxis={"title": f"Wh per 1000 queries ({kind}; bars: ± uncertainty)", "type": "log"},
         xaxis={"title": "model"},
     )
     return fig
 
 
-def power_trace_figure(times_s: Sequence[float], watts: Sequence[float], *, source: str = "", measured: bool = False) -> go.Figure:
+def power_trace_figure(
+    times_s: Sequence[float], watts: Sequence[float], *, source: str = "", measured: bool = False
+) -> go.Figure:
     """Live power (W) over time (s) while a measurement runs."""
     kind = "measured" if measured else "estimated"
-    fig = go.Figure(go.Scatter(x=list(times_s), y=list(watts), mode="lines", name="power", line={"color": "#d62728"}))
+    fig = go.Figure(
+        go.Scatter(x=list(times_s), y=list(watts), mode="lines", name="power", line={"color": "#d62728"})
+    )
     fig.update_layout(
-        title=f"Power during measurement ({kind}{', ' + source if source else ''})", template=TEMPLATE,
-        xaxis={"title": "time (s)"}, yaxis={"title": f"power (W, {kind})", "rangemode": "tozero"},
-        height=260, margin={"t": 40, "b": 40},
+        title=f"Power during measurement ({kind}{', ' + source if source else ''})",
+        template=TEMPLATE,
+        xaxis={"title": "time (s)"},
+        yaxis={"title": f"power (W, {kind})", "rangemode": "tozero"},
+        height=260,
+        margin={"t": 40, "b": 40},
     )
     return fig

@@ -53,8 +53,10 @@ def recommend(
     Raises:
         ConfigError: a negative or non-numeric tolerance, or an unknown cohort.
     """
-    if isinstance(accuracy_tolerance, bool) or not isinstance(accuracy_tolerance, (int, float)) or not (
-        0 <= accuracy_tolerance <= 1
+    if (
+        isinstance(accuracy_tolerance, bool)
+        or not isinstance(accuracy_tolerance, (int, float))
+        or not (0 <= accuracy_tolerance <= 1)
     ):
         msg = f"accuracy tolerance must be a fraction between 0 and 1 (0.01 = 1 point), got {accuracy_tolerance!r}"
         raise ConfigError(msg)
@@ -81,7 +83,9 @@ def recommend(
     row = cands.loc[idx]
     cfg = f"{row['model']} · batch {int(row['batch_size'])} · {row['precision']}"
     if best is None:
-        reason = f"{cfg} uses the least energy per query of {len(g)} configurations (no task accuracy measured)."
+        reason = (
+            f"{cfg} uses the least energy per query of {len(g)} configurations (no task accuracy measured)."
+        )
     else:
         reason = (
             f"{cfg} uses the least energy per query among the {len(cands)} configurations within "

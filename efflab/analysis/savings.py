@@ -43,7 +43,11 @@ class Savings:
 
     @property
     def saved_fraction(self) -> float:
-        return self.saved_kwh_per_year / self.baseline_kwh_per_year if self.baseline_kwh_per_year > 0 else math.nan
+        return (
+            self.saved_kwh_per_year / self.baseline_kwh_per_year
+            if self.baseline_kwh_per_year > 0
+            else math.nan
+        )
 
 
 def _get(row: Any, key: str, default: Any = None) -> Any:
@@ -94,7 +98,9 @@ def savings(
         lo, hi = sorted((saved * (1 - u), saved * (1 + u)))
     else:
         lo, hi = kb * (1 - ub) - kc * (1 + uc), kb * (1 + ub) - kc * (1 - uc)
-    estimated = not (bool(_get(baseline, "energy_measured", False)) and bool(_get(candidate, "energy_measured", False)))
+    estimated = not (
+        bool(_get(baseline, "energy_measured", False)) and bool(_get(candidate, "energy_measured", False))
+    )
     g = intensity / 1000.0
     return Savings(
         queries_per_day=float(queries_per_day),

@@ -13,7 +13,16 @@ def si(value: float | None, unit: str, digits: int = 3) -> str:
         return "n/a"
     if value == 0:
         return f"0 {unit}"
-    prefixes = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")]
+    prefixes = [
+        (1e12, "T"),
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+        (1, ""),
+        (1e-3, "m"),
+        (1e-6, "µ"),
+        (1e-9, "n"),
+    ]
     for scale, p in prefixes:
         if abs(value) >= scale:
             return f"{value / scale:.{digits}g} {p}{unit}"

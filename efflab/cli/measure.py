@@ -23,10 +23,18 @@ CodeCarbon's TDP x load model, the usual case in VMs. Every figure says which.
 
 def add_method_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("method")
-    g.add_argument("--sensor", default="auto", help="energy sensor: auto, nvml, rapl, codecarbon, fake (default auto)")
-    g.add_argument("--target-ci", type=float, default=0.02, help="stop at this 95%% CI half-width / mean (default 0.02)")
-    g.add_argument("--min-window", type=float, default=None, help="minimum timed window, s (default 1 CPU, 5 GPU)")
-    g.add_argument("--max-window", type=float, default=10.0, help="time cap of the timed window, s (default 10)")
+    g.add_argument(
+        "--sensor", default="auto", help="energy sensor: auto, nvml, rapl, codecarbon, fake (default auto)"
+    )
+    g.add_argument(
+        "--target-ci", type=float, default=0.02, help="stop at this 95%% CI half-width / mean (default 0.02)"
+    )
+    g.add_argument(
+        "--min-window", type=float, default=None, help="minimum timed window, s (default 1 CPU, 5 GPU)"
+    )
+    g.add_argument(
+        "--max-window", type=float, default=10.0, help="time cap of the timed window, s (default 10)"
+    )
     g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
 
 
@@ -49,11 +57,20 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", "-m", default="minilm-l6", help="zoo name (efflab zoo list), HF folder or hub id (default minilm-l6)")
+    p.add_argument(
+        "--model",
+        "-m",
+        default="minilm-l6",
+        help="zoo name (efflab zoo list), HF folder or hub id (default minilm-l6)",
+    )
     p.add_argument("--batch-size", "-b", default="32", help="queries per forward pass (default 32)")
     p.add_argument("--precision", "-p", default="fp32", help=f"one of {', '.join(PRECISIONS)} (default fp32)")
-    p.add_argument("--device", "-d", default="cpu", help=f"one of {', '.join(DEVICES)} or cuda:N (default cpu)")
-    p.add_argument("--seq-len", default="128", help="tokens per query; inputs padded/truncated to it (default 128)")
+    p.add_argument(
+        "--device", "-d", default="cpu", help=f"one of {', '.join(DEVICES)} or cuda:N (default cpu)"
+    )
+    p.add_argument(
+        "--seq-len", default="128", help="tokens per query; inputs padded/truncated to it (default 128)"
+    )
     t = p.add_mutually_exclusive_group()
     t.add_argument("--task", default="reviews", help="task name or CSV path for accuracy (default reviews)")
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
@@ -85,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _stage_printer() -> Any:
     last = {"stage": ""}
-    labels = {"load": "loading model", "warmup": "warming up", "timing": "timing batches", "accuracy": "scoring accuracy"}
+    labels = {
+        "load": "loading model",
+        "warmup": "warming up",
+        "timing": "timing batches",
+        "accuracy": "scoring accuracy",
+    }
 
     def show(stage: str, frac: float) -> None:
         if stage != last["stage"] and stage in labels:
@@ -101,21 +123,39 @@ def render(m: Measurement) -> str:
     unc = f"±{m.energy_uncertainty_rel * 100:.0f} %"
     rows: list[tuple[str, str]] = [
         ("model", f"{m.model}  ({m.n_params / 1e6:.1f} M params, {nbytes(m.model_bytes)} at {m.precision})"),
-        ("config", f"batch {m.batch_size} · {m.precision} · {m.device} · seq_len {m.seq_len} · task {m.task or '-'}"),
-        ("latency / batch", f"{si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} (95 % CI, {m.n_batches} batches, "
-                            f"p50 {si(m.latency_p50_s, 's')}, p95 {si(m.latency_p95_s, 's')})"),
+        (
+            "config",
+            f"batch {m.batch_size} · {m.precision} · {m.device} · seq_len {m.seq_len} · task {m.task or '-'}",
+        ),
+        (
+            "latency / batch",
+            f"{si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} (95 % CI, {m.n_batches} batches, "
+            f"p50 {si(m.latency_p50_s, 's')}, p95 {si(m.latency_p95_s, 's')})",
+        ),
         ("throughput", f"{m.throughput_qps:.1f} queries/s"),
         ("energy / query", f"{si(m.energy_j_per_query, 'J')} {unc}  [{kind}, {m.energy_source}]"),
-        ("per 1000 queries", f"{m.wh_per_1000_queries:.4g} Wh · {m.co2e_g_per_1000_queries:.3g} g CO2e ({m.country}, "
-                             f"{m.carbon_intensity_g_per_kwh:.0f} g/kWh)"),
+        (
+            "per 1000 queries",
+            f"{m.wh_per_1000_queries:.4g} Wh · {m.co2e_g_per_1000_queries:.3g} g CO2e ({m.country}, "
+            f"{m.carbon_intensity_g_per_kwh:.0f} g/kWh)",
+        ),
         ("peak memory", nbytes(m.peak_mem_bytes)),
-        ("FLOPs / query", f"{si(m.flops_per_query, 'FLOP')} · achieved {si(m.achieved_flops_per_s, 'FLOP/s')} · "
-                          f"MFU {m.mfu * 100:.1f} % of measured GEMM peak {si(m.gemm_peak_flops_per_s, 'FLOP/s')}"
-         if m.mfu is not None else "not counted"),
+        (
+            "FLOPs / query",
+            f"{si(m.flops_per_query, 'FLOP')} · achieved {si(m.achieved_flops_per_s, 'FLOP/s')} · "
+            f"MFU {m.mfu * 100:.1f} % of measured GEMM peak {si(m.gemm_peak_flops_per_s, 'FLOP/s')}"
+            if m.mfu is not None
+            else "not counted",
+        ),
     ]
     if m.accuracy is not None and m.accuracy_ci is not None:
-        rows.append(("accuracy", f"{m.accuracy * 100:.1f} % (95 % CI {m.accuracy_ci[0] * 100:.1f}–"
-                                 f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision})"))
+        rows.append(
+            (
+                "accuracy",
+                f"{m.accuracy * 100:.1f} % (95 % CI {m.accuracy_ci[0] * 100:.1f}–"
+                f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision})",
+            )
+        )
     fp = m.fingerprint
     other = f"{fp.other_cpu_share * 100:.0f} %" if fp.other_cpu_share is not None else "n/a"
     rows.append(("machine", f"{fp.hardware_key} · torch {fp.torch_version} · other processes' CPU {other}"))

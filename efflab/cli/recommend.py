@@ -20,11 +20,17 @@ def register(sub: Any) -> None:
         "deployed).",
     )
     p.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
-    p.add_argument("--tolerance", type=float, default=0.01, help="accuracy tolerance as a fraction (default 0.01 = 1 pt)")
-    p.add_argument("--queries-per-day", type=float, default=1_000_000, help="for yearly savings (default 1e6)")
+    p.add_argument(
+        "--tolerance", type=float, default=0.01, help="accuracy tolerance as a fraction (default 0.01 = 1 pt)"
+    )
+    p.add_argument(
+        "--queries-per-day", type=float, default=1_000_000, help="for yearly savings (default 1e6)"
+    )
     p.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e (default USA)")
     p.add_argument("--price-per-kwh", type=float, default=0.15, help="price per kWh (default 0.15)")
-    p.add_argument("--baseline", help="baseline as MODEL:BATCH:PRECISION (default: best accuracy, batch 1, fp32)")
+    p.add_argument(
+        "--baseline", help="baseline as MODEL:BATCH:PRECISION (default: best accuracy, batch 1, fp32)"
+    )
     p.set_defaults(func=run)
 
 
@@ -64,18 +70,30 @@ def run(args: argparse.Namespace) -> int:
         r = rec.row
         g = ok[ok["cohort"] == cohort]
         base = default_baseline(g, args.baseline)
-        kind = "measured" if r["energy_measured"] else f"estimated ({r['energy_source']}, ±{r['energy_uncertainty_rel'] * 100:.0f} %)"
+        kind = (
+            "measured"
+            if r["energy_measured"]
+            else f"estimated ({r['energy_source']}, ±{r['energy_uncertainty_rel'] * 100:.0f} %)"
+        )
         print(f"cohort: {cohort}")
-        print(f"  recommended: {r['model']} · batch {int(r['batch_size'])} · {r['precision']} · {r['device']}")
+        print(
+            f"  recommended: {r['model']} · batch {int(r['batch_size'])} · {r['precision']} · {r['device']}"
+        )
         acc = f"{r['accuracy'] * 100:.1f} %" if r["accuracy"] == r["accuracy"] else "n/a"
-        print(f"    {r['wh_per_1000_queries']:.4g} Wh per 1000 queries [{kind}] · accuracy {acc} · "
-              f"{r['throughput_qps']:.0f} queries/s")
+        print(
+            f"    {r['wh_per_1000_queries']:.4g} Wh per 1000 queries [{kind}] · accuracy {acc} · "
+            f"{r['throughput_qps']:.0f} queries/s"
+        )
         print(f"    why: {rec.reason}")
         s = savings(base, r, args.queries_per_day, args.country, args.price_per_kwh)
-        print(f"  baseline: {base['model']} · batch {int(base['batch_size'])} · {base['precision']} "
-              f"({compare(base, r)} of the recommendation)")
+        print(
+            f"  baseline: {base['model']} · batch {int(base['batch_size'])} · {base['precision']} "
+            f"({compare(base, r)} of the recommendation)"
+        )
         rng = f" (range {s.saved_kwh_range[0]:.3g}–{s.saved_kwh_range[1]:.3g})" if s.estimated else ""
-        print(f"  switching saves per year at {args.queries_per_day:,.0f} queries/day: {s.saved_kwh_per_year:.3g} kWh{rng}, "
-              f"{s.saved_kg_co2e_per_year:.3g} kg CO2e ({s.country}), {s.saved_cost_per_year:,.2f} at "
-              f"{args.price_per_kwh}/kWh" + (" — estimated energy" if s.estimated else ""))
+        print(
+            f"  switching saves per year at {args.queries_per_day:,.0f} queries/day: {s.saved_kwh_per_year:.3g} kWh{rng}, "
+            f"{s.saved_kg_co2e_per_year:.3g} kg CO2e ({s.country}), {s.saved_cost_per_year:,.2f} at "
+            f"{args.price_per_kwh}/kWh" + (" — estimated energy" if s.estimated else "")
+        )
     return 0

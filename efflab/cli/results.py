@@ -13,8 +13,11 @@ from efflab.paths import default_store
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("results", help="list or export the results store",
-                       description="List or export the points in a results store.")
+    p = sub.add_parser(
+        "results",
+        help="list or export the results store",
+        description="List or export the points in a results store.",
+    )
     rs = p.add_subparsers(dest="results_cmd", metavar="ACTION")
     ls = rs.add_parser("list", help="print a table of the stored points")
     ls.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
@@ -23,7 +26,13 @@ def register(sub: Any) -> None:
     ex = rs.add_parser("export", help="write the points to CSV or Parquet")
     ex.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
     ex.add_argument("--format", default="csv", help="csv or parquet (default csv)")
-    ex.add_argument("--out", "-o", type=Path, default=None, help="output file (default: results.<format>; - for stdout CSV)")
+    ex.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        default=None,
+        help="output file (default: results.<format>; - for stdout CSV)",
+    )
     ex.set_defaults(func=run_export)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
@@ -38,8 +47,12 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     if args.failed:
         df = df[df["status"] == "failed"]
-        print(table([(r.model, r.batch_size, r.precision, r.device, r.error) for r in df.itertuples()],
-                    ["model", "batch", "precision", "device", "error"]))
+        print(
+            table(
+                [(r.model, r.batch_size, r.precision, r.device, r.error) for r in df.itertuples()],
+                ["model", "batch", "precision", "device", "error"],
+            )
+        )
         return 0
     df = add_stars(df)
     rows = []
@@ -49,10 +62,37 @@ def run_list(args: argparse.Namespace) -> int:
             continue
         acc = f"{r.accuracy * 100:.1f}" if r.accuracy == r.accuracy and r.accuracy is not None else "-"
         kind = "meas" if r.energy_measured else "est"
-        rows.append((r.model, r.batch_size, r.precision, r.device, si(r.latency_s, "s"), f"{r.throughput_qps:.0f}",
-                     f"{r.wh_per_1000_queries:.3g} ({kind})", "★" * int(r.stars), acc, r.flags))
-    print(table(rows, ["model", "batch", "precision", "device", "latency/batch", "q/s", "Wh/1000q", "stars",
-                       "acc %", "flags"]))
+        rows.append(
+            (
+                r.model,
+                r.batch_size,
+                r.precision,
+                r.device,
+                si(r.latency_s, "s"),
+                f"{r.throughput_qps:.0f}",
+                f"{r.wh_per_1000_queries:.3g} ({kind})",
+                "★" * int(r.stars),
+                acc,
+                r.flags,
+            )
+        )
+    print(
+        table(
+            rows,
+            [
+                "model",
+                "batch",
+                "precision",
+                "device",
+                "latency/batch",
+                "q/s",
+                "Wh/1000q",
+                "stars",
+                "acc %",
+                "flags",
+            ],
+        )
+    )
     return 0
 
 

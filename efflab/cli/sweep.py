@@ -82,7 +82,11 @@ class _StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nefflab: stopping after the current point (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+        print(
+            "\nefflab: stopping after the current point (Ctrl-C again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,11 +109,18 @@ def run(args: argparse.Namespace) -> int:
                 from efflab.sweep.distributed import iter_sweep_distributed
 
                 stream = iter_sweep_distributed(
-                    spec, store, scheduler=args.scheduler, local_cluster=args.local_cluster,
-                    force=args.force, retry_failed=args.retry_failed, should_stop=stop,
+                    spec,
+                    store,
+                    scheduler=args.scheduler,
+                    local_cluster=args.local_cluster,
+                    force=args.force,
+                    retry_failed=args.retry_failed,
+                    should_stop=stop,
                 )
             else:
-                stream = iter_sweep(spec, store, force=args.force, retry_failed=args.retry_failed, should_stop=stop)
+                stream = iter_sweep(
+                    spec, store, force=args.force, retry_failed=args.retry_failed, should_stop=stop
+                )
             bar = tqdm(total=len(spec), unit="pt", desc="sweep", file=sys.stderr, dynamic_ncols=True)
             for r in stream:
                 counts[r.status] += 1

@@ -35,7 +35,7 @@ class AccuracyResult:
 
 def accuracy_from_predictions(pred: np.ndarray, truth: np.ndarray) -> AccuracyResult:
     """Accuracy and its 95 % Wilson interval."""
-    n = int(len(truth))
+    n = len(truth)
     correct = int((np.asarray(pred) == np.asarray(truth)).sum())
     return AccuracyResult(correct / n if n else float("nan"), wilson_interval(correct, n), n)
 
@@ -61,14 +61,18 @@ def cache_key(model_id: str, precision: str, device: str, task: Task, seq_len: i
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def evaluate(runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, use_cache: bool = True) -> AccuracyResult:
+def evaluate(
+    runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, use_cache: bool = True
+) -> AccuracyResult:
     """Accuracy of ``runner`` on ``task``'s test split, from the cache when it has it."""
     key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len)
     path = cache_dir() / "accuracy" / f"{key}.json"
     if use_cache and path.exists():
         try:
             d = json.loads(path.read_text())
-            return AccuracyResult(float(d["accuracy"]), (float(d["ci"][0]), float(d["ci"][1])), int(d["n_eval"]), True)
+            return AccuracyResult(
+                float(d["accuracy"]), (float(d["ci"][0]), float(d["ci"][1])), int(d["n_eval"]), True
+            )
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             pass  # a damaged cache entry is recomputed and overwritten
     texts = task.test["text"].astype(str).tolist()
@@ -81,7 +85,16 @@ def evaluate(runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
-        json.dump({"accuracy": res.accuracy, "ci": list(res.ci), "n_eval": res.n_eval, "model_id": runner.model_id,
-                   "precision": runner.precision, "task": task.name}, f)
+        json.dump(
+            {
+                "accuracy": res.accuracy,
+                "ci": list(res.ci),
+                "n_eval": res.n_eval,
+                "model_id": runner.model_id,
+                "precision": runner.precision,
+                "task": task.name,
+            },
+            f,
+        )
     Path(tmp).replace(path)
     return res

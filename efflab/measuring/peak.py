@@ -19,14 +19,18 @@ def gemm_peak_flops(device: str, precision: str, threads: int) -> float:
 
     # CPUs without native bf16/fp16 emulate them slowly: a smaller matrix keeps this under a second.
     n = 4096 if device.startswith("cuda") else (1024 if precision in ("fp32", "int8") else 256)
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[precision]
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[
+        precision
+    ]
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g).to(dtype).to(device)
     if precision == "int8":
         lin = torch.nn.Linear(n, n, bias=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8)
+            q = torch.ao.quantization.quantize_dynamic(
+                torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8
+            )
 
         def op() -> object:
             return q(a)

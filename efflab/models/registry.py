@@ -73,7 +73,9 @@ def source_from_folder(folder: Path, name: str | None = None) -> ModelSource:
                 "folder (config.json + weights + tokenizer)"
             )
             raise ModelError(msg)
-        return ModelSource(name or folder.name, "hf", str(folder), f"folder:{folder.name}@{_folder_digest(folder)}")
+        return ModelSource(
+            name or folder.name, "hf", str(folder), f"folder:{folder.name}@{_folder_digest(folder)}"
+        )
     except PermissionError as e:
         msg = f"cannot read model folder {str(folder)!r}: {e.strerror}; check its permissions"
         raise ModelError(msg) from e

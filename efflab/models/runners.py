@@ -162,7 +162,11 @@ class HFRunner:
             while len(reps) < batch_size:
                 reps.extend(texts)
             enc = self.tokenizer(
-                reps[:batch_size], padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt"
+                reps[:batch_size],
+                padding="max_length",
+                truncation=True,
+                max_length=seq_len,
+                return_tensors="pt",
             )
             batch = dict(enc)
         else:
@@ -195,7 +199,11 @@ class HFRunner:
             for i in range(0, len(texts), batch_size):
                 idx = order[i : i + batch_size]
                 enc = self.tokenizer(
-                    [texts[j] for j in idx], padding=True, truncation=True, max_length=seq_len, return_tensors="pt"
+                    [texts[j] for j in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=seq_len,
+                    return_tensors="pt",
                 )
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()})[0]
                 out[idx] = logits.float().argmax(-1).cpu().numpy()
@@ -229,7 +237,11 @@ def _load_hf(source: ModelSource) -> tuple[Any, Any]:
     for local_only in attempts:
         try:
             cfg = AutoConfig.from_pretrained(source.location, local_files_only=local_only)
-            arch = [a for a in (getattr(cfg, "architectures", None) or []) if a.endswith("ForSequenceClassification")]
+            arch = [
+                a
+                for a in (getattr(cfg, "architectures", None) or [])
+                if a.endswith("ForSequenceClassification")
+            ]
             cls = AutoModelForSequenceClassification if arch else AutoModel
             model = cls.from_pretrained(source.location, local_files_only=local_only, dtype="float32")
             tok = AutoTokenizer.from_pretrained(source.location, local_files_only=local_only)
@@ -272,8 +284,12 @@ class SklearnRunner:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.label_names = tuple(meta["label_names"]) if meta.get("label_names") else None
         self.n_params = int(
-            sum(int(getattr(step, attr).size) for _, step in self.pipeline.steps
-                for attr in ("coef_", "intercept_", "idf_") if hasattr(step, attr))
+            sum(
+                int(getattr(step, attr).size)
+                for _, step in self.pipeline.steps
+                for attr in ("coef_", "intercept_", "idf_")
+                if hasattr(step, attr)
+            )
         )
         self.model_bytes = int(path.stat().st_size)
 

@@ -51,7 +51,7 @@ def write_tiny_model(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    cfg = BertConfig(
+    cfg = BertConfig(  # type: ignore[call-arg]
         vocab_size=30522,
         hidden_size=hidden,
         num_hidden_layers=layers,

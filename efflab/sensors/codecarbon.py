@@ -63,7 +63,9 @@ class CodeCarbonSensor(_WindowClock):
             tracker.start_task("efflab-prime")
             tracker.stop_task()
         except Exception as e:
-            msg = f"CodeCarbon failed to read this machine ({type(e).__name__}: {e}); use --sensor rapl or nvml"
+            msg = (
+                f"CodeCarbon failed to read this machine ({type(e).__name__}: {e}); use --sensor rapl or nvml"
+            )
             raise SensorError(msg) from e
         self._tracker = tracker
         self.measured, self._detail = self._describe(tracker)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from typing import Any
@@ -133,8 +134,6 @@ class NvmlSensor(_WindowClock):
 
     def close(self) -> None:
         if self._nvml is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._nvml.nvmlShutdown()
-            except Exception:  # noqa: S110 - shutdown failures leave nothing to release
-                pass
         self._nvml = self._handle = None

@@ -43,17 +43,26 @@ def load_results(store: Store | str | Path, *, include_failed: bool = True) -> p
     import pandas as pd
 
     own = not isinstance(store, Store)
-    st = Store(store, readonly=True) if own else store
+    st: Store = store if isinstance(store, Store) else Store(store, readonly=True)
     try:
         rows: list[dict[str, Any]] = []
         for p in st.points():
             if p.status != "ok" and not include_failed:
                 continue
             row: dict[str, Any] = {
-                "key": p.key, "status": p.status, "error": p.error, "created_at": p.created_at,
-                "hardware": p.hardware, "cohort": cohort_of(p.task, p.hardware), "model": p.model,
-                "model_id": p.model_id, "batch_size": p.batch_size, "precision": p.precision,
-                "device": p.device, "seq_len": p.seq_len, "task": p.task,
+                "key": p.key,
+                "status": p.status,
+                "error": p.error,
+                "created_at": p.created_at,
+                "hardware": p.hardware,
+                "cohort": cohort_of(p.task, p.hardware),
+                "model": p.model,
+                "model_id": p.model_id,
+                "batch_size": p.batch_size,
+                "precision": p.precision,
+                "device": p.device,
+                "seq_len": p.seq_len,
+                "task": p.task,
             }
             m = p.measurement
             if m is not None:
@@ -62,7 +71,7 @@ def load_results(store: Store | str | Path, *, include_failed: bool = True) -> p
                 ci = d.pop("accuracy_ci")
                 d.pop("method", None)
                 d["flags"] = ",".join(d["flags"])
-                d["accuracy_ci_low"], d["accuracy_ci_high"] = (ci if ci else (None, None))
+                d["accuracy_ci_low"], d["accuracy_ci_high"] = ci if ci else (None, None)
                 for k in ("model", "batch_size", "precision", "device", "seq_len", "task"):
                     d.pop(k, None)
                 row.update(d)

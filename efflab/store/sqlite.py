@@ -147,7 +147,9 @@ class Store:
         return {r[0] for r in self._con.execute(q, (status,) if status else ())}
 
     def __len__(self) -> int:
-        return int(self._con.execute("SELECT count(*) FROM points").fetchone()[0]) if self._has_points() else 0
+        return (
+            int(self._con.execute("SELECT count(*) FROM points").fetchone()[0]) if self._has_points() else 0
+        )
 
     def _has_points(self) -> bool:
         return bool(self._con.execute("SELECT 1 FROM sqlite_master WHERE name='points'").fetchone())
@@ -167,8 +169,19 @@ class Store:
     def _row(r: sqlite3.Row) -> StoredPoint:
         rec = Measurement.from_json(r["record"]) if r["record"] else None
         return StoredPoint(
-            r["key"], r["status"], r["model"], r["model_id"], r["batch_size"], r["precision"], r["device"],
-            r["seq_len"], r["task"], r["hardware"], r["error"], r["created_at"], rec,
+            r["key"],
+            r["status"],
+            r["model"],
+            r["model_id"],
+            r["batch_size"],
+            r["precision"],
+            r["device"],
+            r["seq_len"],
+            r["task"],
+            r["hardware"],
+            r["error"],
+            r["created_at"],
+            rec,
         )
 
     # ----- writing -----
@@ -193,8 +206,19 @@ class Store:
             self._con.execute(
                 "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    key, status, config["model"], model_id, int(config["batch_size"]), config["precision"],
-                    config["device"], int(config["seq_len"]), config.get("task"), hardware, error, now, record,
+                    key,
+                    status,
+                    config["model"],
+                    model_id,
+                    int(config["batch_size"]),
+                    config["precision"],
+                    config["device"],
+                    int(config["seq_len"]),
+                    config.get("task"),
+                    hardware,
+                    error,
+                    now,
+                    record,
                 ),
             )
 

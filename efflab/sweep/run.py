@@ -62,7 +62,12 @@ def point_key(config: Config, model_id: str, hardware: str, task_id: str | None)
             "config": {k: v for k, v in config.to_dict().items() if k != "model"},
             "task": task_id,
             "hardware": hardware,
-            "versions": [_version("torch"), _version("transformers"), _version("scikit-learn"), platform.python_version()],
+            "versions": [
+                _version("torch"),
+                _version("transformers"),
+                _version("scikit-learn"),
+                platform.python_version(),
+            ],
         },
         sort_keys=True,
     )
@@ -107,8 +112,8 @@ def iter_sweep(
     task_id = f"{task.name}:{task.content_hash}" if task is not None else None
     hardware = {d: hardware_key(d) for d in spec.devices}
     identities: dict[str, str] = {}
-    for m in spec.models:
-        identities[m] = model_identity(m)
+    for name in spec.models:
+        identities[name] = model_identity(name)
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")
 
@@ -139,7 +144,9 @@ def iter_sweep(
             cfgd = cfg.to_dict()
             if runner is None:
                 err = load_error or "model could not be loaded"
-                store.put(key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err)
+                store.put(
+                    key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err
+                )
                 yield PointResult(cfg, key, "failed", error=err, index=i, total=total)
                 continue
             if sensor is None and cfg.device not in sensors:
@@ -147,7 +154,13 @@ def iter_sweep(
             sens = sensor if sensor is not None else sensors[cfg.device]
             try:
                 m = measure_loaded(
-                    runner, cfg, task, sens, spec.method, on_measure_progress or (lambda s, f: None), should_stop
+                    runner,
+                    cfg,
+                    task,
+                    sens,
+                    spec.method,
+                    on_measure_progress or (lambda s, f: None),
+                    should_stop,
                 )
             except Cancelled:
                 return  # nothing half-measured is stored
@@ -156,10 +169,18 @@ def iter_sweep(
             except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
                 err = _error_text(e)
             else:
-                store.put(key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], measurement=m)
+                store.put(
+                    key,
+                    config=cfgd,
+                    model_id=identities[cfg.model],
+                    hardware=hardware[cfg.device],
+                    measurement=m,
+                )
                 yield PointResult(cfg, key, "ok", measurement=m, index=i, total=total)
                 continue
-            store.put(key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err)
+            store.put(
+                key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err
+            )
             yield PointResult(cfg, key, "failed", error=err, index=i, total=total)
     finally:
         if runner is not None:

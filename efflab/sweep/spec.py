@@ -66,9 +66,14 @@ class SweepSpec:
         object.__setattr__(
             self,
             "batch_sizes",
-            tuple(_positive_int("batch size", b, "batch_sizes: [1, 8, 32]") for b in _tuple("batch_sizes", self.batch_sizes)),
+            tuple(
+                _positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
+                for b in _tuple("batch_sizes", self.batch_sizes)
+            ),
         )
-        object.__setattr__(self, "precisions", tuple(_precision(p) for p in _tuple("precisions", self.precisions)))
+        object.__setattr__(
+            self, "precisions", tuple(_precision(p) for p in _tuple("precisions", self.precisions))
+        )
         object.__setattr__(self, "devices", tuple(_device(d) for d in _tuple("devices", self.devices)))
         object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "seq_len: 128"))
         if isinstance(self.method, dict):

@@ -1,0 +1,139 @@
+"""Shared fixtures: a small real results store, free ports, a headless Debian Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("EFFLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]  # fmt: skip
+
+POSITIVE = [
+    "great coffee, fresh and tasty",
+    "love these snacks",
+    "excellent tea, will buy again",
+    "delicious and healthy",
+    "my dog loves this food",
+    "best chocolate ever",
+]
+NEGATIVE = ["stale and bland", "terrible taste, threw it away", "arrived broken and late",
+            "awful smell, do not buy", "too salty and greasy", "the worst cereal I have had"]  # fmt: skip
+
+
+def write_tiny_task(path: Path, n: int = 60) -> Path:
+    """A small two-class CSV task (text,label,split) for fast tests."""
+    import pandas as pd
+
+    rows = []
+    for i in range(n):
+        pos = i % 2 == 0
+        src = POSITIVE if pos else NEGATIVE
+        rows.append(
+            {
+                "text": f"{src[i % len(src)]} #{i}",
+                "label": "positive" if pos else "negative",
+                "split": "test" if i % 4 in (0, 1) else "train",
+            }
+        )
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def fast_method() -> Any:
+    from efflab.config import MethodSettings
+
+    return MethodSettings(min_window_s=0.05, max_window_s=0.3, warmup_s=0.0, warmup_batches=1, min_batches=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_task(tmp_path_factory.mktemp("task") / "tiny_task.csv")
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory: pytest.TempPathFactory, tiny_task: Path) -> Path:
+    """A real store from a real (tiny) sweep: 2 tiny models x batch 1, 4 x fp32, int8, fake sensor.
+
+    Session-scoped and built once; tests that write must copy it (``copy_store``).
+    """
+    from efflab.store import open_store
+    from efflab.sweep import SweepSpec, sweep
+
+    path = tmp_path_factory.mktemp("store") / "small.sqlite"
+    spec = SweepSpec(
+        models=("tiny-bert-l1", "tiny-bert-l2"),
+        batch_sizes=(1, 4),
+        precisions=("fp32", "int8"),
+        task=str(tiny_task),
+        seq_len=32,
+        sensor="fake",
+        method=fast_method(),
+    )
+    with open_store(path) as st:
+        sweep(spec, st)
+    return path
+
+
+@pytest.fixture
+def copy_store(small_store: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "store.sqlite"
+    shutil.copy2(small_store, dst)
+    return dst
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 90.0) -> None:
+    """Poll ``url`` until it answers (any HTTP status) or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError as e:
+            last = e
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s: {last}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Python Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make setup` (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder for screenshots and other test artifacts (kept after the run)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
