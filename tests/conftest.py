@@ -137,3 +137,12 @@ def artifacts() -> Path:
     """Folder for screenshots and other test artifacts (kept after the run)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def tiny_measurement() -> Any:
+    """One real measurement of the tiny model with the fake sensor (no task)."""
+    from efflab import Config
+    from efflab.measuring.measure import measure
+
+    return measure(Config(model="tiny-bert-l1", batch_size=2, seq_len=16), sensor="fake", method=fast_method())

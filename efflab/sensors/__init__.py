@@ -53,11 +53,15 @@ def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: st
         return CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
     sensor: Sensor
     if name == "nvml":
-        sensor = NvmlSensor(gpu_index)
-    elif name == "rapl":
+        nv = NvmlSensor(gpu_index)
+        nv.open()  # raises the specific reason (library missing, no counter)
+        return nv
+    if name == "codecarbon":
+        cc = CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
+        cc.open()
+        return cc
+    if name == "rapl":
         sensor = RaplSensor()
-    elif name == "codecarbon":
-        sensor = CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
     elif name == "fake":
         return FakeSensor()
     else:
@@ -65,9 +69,7 @@ def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: st
         raise SensorError(msg)
     if not sensor.available():
         why = {
-            "nvml": "no NVIDIA GPU with an energy counter (or nvidia-ml-py missing)",
             "rapl": "/sys/class/powercap RAPL counters are absent or unreadable (usual in VMs)",
-            "codecarbon": "CodeCarbon could not start",
         }[name]
         msg = f"sensor {name!r} is not available here: {why}; use --sensor auto"
         raise SensorError(msg)

@@ -8,6 +8,7 @@ reused through ``start_task``/``stop_task``; ``close()`` stops it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -36,24 +37,31 @@ class CodeCarbonSensor(_WindowClock):
         self.measured = False
         self._detail = ""
 
-    def _ensure(self) -> Any:
+    def open(self) -> Any:
+        """Create and prime the tracker once. Raises SensorError with the reason."""
         if self._tracker is not None:
             return self._tracker
         try:
-            from codecarbon import OfflineEmissionsTracker
+            from codecarbon import EmissionsTracker, OfflineEmissionsTracker
         except ImportError as e:
             msg = "the codecarbon sensor needs the codecarbon package; run `make setup` or `pip install codecarbon`"
             raise SensorError(msg) from e
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         try:
+            # Nothing is written anywhere: efflab keeps the figures. CodeCarbon 3 names this
+            # output_methods=[]; older releases used save_to_file=False.
+            quiet: dict[str, Any] = (
+                {"output_methods": []}
+                if "output_methods" in inspect.signature(EmissionsTracker.__init__).parameters
+                else {"save_to_file": False}
+            )
             tracker = OfflineEmissionsTracker(
                 country_iso_code=self.country,
                 tracking_mode="process",
                 allow_multiple_runs=True,
-                save_to_file=False,
-                save_to_api=False,
                 log_level="error",
                 gpu_ids=self.gpu_ids,
+                **quiet,
             )
         except Exception as e:  # codecarbon raises a variety of errors on odd hardware
             msg = f"CodeCarbon could not start ({type(e).__name__}: {e}); use --sensor rapl or nvml where available"
@@ -99,13 +107,13 @@ class CodeCarbonSensor(_WindowClock):
 
     def available(self) -> bool:
         try:
-            self._ensure()
+            self.open()
         except SensorError:
             return False
         return True
 
     def begin_window(self, *, restart: bool = True) -> None:
-        tracker = self._ensure()
+        tracker = self.open()
         if self._open_task:
             if not restart:
                 msg = "a codecarbon window is already open; call end_window() first"

@@ -61,7 +61,8 @@ class NvmlSensor(_WindowClock):
         self._handle: Any = None
         self._start_mj: int | None = None
 
-    def _open(self) -> None:
+    def open(self) -> None:
+        """Initialise NVML and the device handle. Raises SensorError with the reason."""
         if self._handle is not None:
             return
         nvml = _import_pynvml()
@@ -82,18 +83,18 @@ class NvmlSensor(_WindowClock):
 
     def available(self) -> bool:
         try:
-            self._open()
+            self.open()
         except SensorError:
             return False
         return True
 
     def gpu_name(self) -> str:
-        self._open()
+        self.open()
         name = self._nvml.nvmlDeviceGetName(self._handle)
         return name.decode() if isinstance(name, bytes) else str(name)
 
     def driver_version(self) -> str:
-        self._open()
+        self.open()
         v = self._nvml.nvmlSystemGetDriverVersion()
         return v.decode() if isinstance(v, bytes) else str(v)
 
@@ -105,7 +106,7 @@ class NvmlSensor(_WindowClock):
             raise SensorError(msg) from e
 
     def begin_window(self, *, restart: bool = True) -> None:
-        self._open()
+        self.open()
         self._start_clock(restart)
         self._start_mj = self._read_mj()
 

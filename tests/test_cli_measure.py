@@ -1,0 +1,91 @@
+"""`efflab measure`: a table or one JSON object; every bad input is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FAST = ["--sensor", "fake", "--min-window", "0.05", "--max-window", "0.3", "--seq-len", "16"]
+
+
+def efflab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def test_measure_json() -> None:
+    r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--no-task", "--json", *FAST)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("model", "batch_size", "precision", "device", "latency_s", "latency_ci_s", "throughput_qps",
+                "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured", "peak_mem_bytes",
+                "model_bytes", "flops_per_query", "mfu", "accuracy", "flags", "fingerprint"):
+        assert key in d
+    assert d["energy_source"] == "fake" and d["energy_measured"] is False
+    assert d["accuracy"] is None
+
+
+def test_measure_table_says_estimated(tiny_task: Path) -> None:
+    r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--task", str(tiny_task), *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "ESTIMATED" in r.stdout and "accuracy" in r.stdout and "95 % CI" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--model", "minilm-l7"], "unknown model 'minilm-l7'"),
+        (["--model", "tiny-bert", "--batch-size", "0"], "batch size must be a positive integer, got 0"),
+        (["--model", "tiny-bert", "--batch-size", "-3"], "got -3"),
+        (["--model", "tiny-bert", "--batch-size", "eight"], "got 'eight'"),
+        (["--model", "tiny-bert", "--precision", "fp64"], "unknown precision 'fp64'"),
+        (["--model", "tiny-bert", "--device", "cuda"], "no CUDA GPU is available"),
+        (["--model", "tiny-bert", "--device", "cuda", "--precision", "int8"], "cuda"),
+        (["--model", "tiny-bert", "--sensor", "nope"], "unknown sensor 'nope'"),
+        (["--model", "tiny-bert", "--country", "XXX"], "unknown country 'XXX'"),
+        (["--model", "/no/such/folder/"], "unknown model"),
+    ],
+)
+def test_bad_input_is_one_line(args: list[str], expect: str) -> None:
+    r = efflab("measure", "--no-task", *args)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("efflab: error")]
+    assert len(lines) == 1, r.stderr
+    assert expect in lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_unreadable_model_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    r = efflab("measure", "--no-task", "--model", str(tmp_path), *FAST)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "cannot load model" in r.stderr
+
+
+def test_folder_without_config(tmp_path: Path) -> None:
+    r = efflab("measure", "--no-task", "--model", str(tmp_path))
+    assert r.returncode != 0 and "has no config.json" in r.stderr
+
+
+def test_int8_on_cuda_message_names_the_fix() -> None:
+    from efflab.errors import DeviceError
+    from efflab.models.runners import check_device
+
+    import torch
+
+    if torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="int8"):
+            check_device("cuda", "int8")
+    else:
+        with pytest.raises(DeviceError, match="use --device cpu"):
+            check_device("cuda", "int8")
+
+
+def test_help_explains() -> None:
+    r = efflab("measure", "--help")
+    assert r.returncode == 0
+    assert "estimated" in r.stdout and "--batch-size" in r.stdout
