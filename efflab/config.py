@@ -18,7 +18,9 @@ DEVICES: tuple[str, ...] = ("cpu", "cuda")
 def _positive_int(name: str, value: Any, fix: str) -> int:
     # bool is an int subclass; "True" as a batch size is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
-        if (isinstance(value, str) and value.strip().lstrip("+-").isdigit()) or (isinstance(value, float) and value.is_integer()):
+        if (isinstance(value, str) and value.strip().lstrip("+-").isdigit()) or (
+            isinstance(value, float) and value.is_integer()
+        ):
             value = int(str(value).strip()) if isinstance(value, str) else int(value)
         else:
             msg = f"{name} must be a positive integer, got {value!r}; {fix}"

@@ -145,4 +145,6 @@ def tiny_measurement() -> Any:
     from efflab import Config
     from efflab.measuring.measure import measure
 
-    return measure(Config(model="tiny-bert-l1", batch_size=2, seq_len=16), sensor="fake", method=fast_method())
+    return measure(
+        Config(model="tiny-bert-l1", batch_size=2, seq_len=16), sensor="fake", method=fast_method()
+    )

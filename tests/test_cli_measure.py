@@ -13,17 +13,35 @@ FAST = ["--sensor", "fake", "--min-window", "0.05", "--max-window", "0.3", "--se
 
 
 def efflab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 def test_measure_json() -> None:
     r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--no-task", "--json", *FAST)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    for key in ("model", "batch_size", "precision", "device", "latency_s", "latency_ci_s", "throughput_qps",
-                "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured", "peak_mem_bytes",
-                "model_bytes", "flops_per_query", "mfu", "accuracy", "flags", "fingerprint"):
+    for key in (
+        "model",
+        "batch_size",
+        "precision",
+        "device",
+        "latency_s",
+        "latency_ci_s",
+        "throughput_qps",
+        "energy_j_per_query",
+        "wh_per_1000_queries",
+        "energy_source",
+        "energy_measured",
+        "peak_mem_bytes",
+        "model_bytes",
+        "flops_per_query",
+        "mfu",
+        "accuracy",
+        "flags",
+        "fingerprint",
+    ):
         assert key in d
     assert d["energy_source"] == "fake" and d["energy_measured"] is False
     assert d["accuracy"] is None
@@ -72,10 +90,10 @@ def test_folder_without_config(tmp_path: Path) -> None:
 
 
 def test_int8_on_cuda_message_names_the_fix() -> None:
+    import torch
+
     from efflab.errors import DeviceError
     from efflab.models.runners import check_device
-
-    import torch
 
     if torch.cuda.is_available():
         with pytest.raises(DeviceError, match="int8"):

@@ -51,9 +51,26 @@ def test_measurement_json_round_trip(tiny_measurement: Measurement) -> None:
     back = Measurement.from_json(text)
     assert back == tiny_measurement
     d = json.loads(text)
-    for key in ("model", "batch_size", "precision", "device", "latency_s", "latency_ci_s", "throughput_qps",
-                "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured",
-                "peak_mem_bytes", "model_bytes", "flops_per_query", "mfu", "accuracy", "flags", "fingerprint"):
+    for key in (
+        "model",
+        "batch_size",
+        "precision",
+        "device",
+        "latency_s",
+        "latency_ci_s",
+        "throughput_qps",
+        "energy_j_per_query",
+        "wh_per_1000_queries",
+        "energy_source",
+        "energy_measured",
+        "peak_mem_bytes",
+        "model_bytes",
+        "flops_per_query",
+        "mfu",
+        "accuracy",
+        "flags",
+        "fingerprint",
+    ):
         assert key in d, key
     assert d["wh_per_1000_queries"] == pytest.approx(d["energy_j_per_query"] * 1000 / 3600)
 
@@ -64,5 +81,7 @@ def test_import_efflab_is_light() -> None:
         "bad=[m for m in ('ipywidgets','plotly','widgets','torch') if m in sys.modules];"
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"import efflab pulled in: {out}"

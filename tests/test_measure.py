@@ -6,14 +6,13 @@ import math
 import time
 
 import pytest
+from conftest import fast_method
 
 from efflab import Config, MethodSettings
 from efflab.measuring.measure import Cancelled, measure
 from efflab.measuring.stats import Welford, mean_ci, t95, wilson_interval
 from efflab.measuring.timing import timed_loop, warmup
 from efflab.sensors import FakeSensor
-
-from conftest import fast_method
 
 
 def test_t95_matches_known_values() -> None:
@@ -45,8 +44,14 @@ def test_wilson_interval_known_confusion() -> None:
 
 
 def test_timed_loop_stops_when_ci_is_reached() -> None:
-    r = timed_loop(lambda: time.sleep(0.002), lambda: None, min_window_s=0.05, max_window_s=5,
-                   target_ci_rel=0.5, min_batches=5)
+    r = timed_loop(
+        lambda: time.sleep(0.002),
+        lambda: None,
+        min_window_s=0.05,
+        max_window_s=5,
+        target_ci_rel=0.5,
+        min_batches=5,
+    )
     assert not r.hit_cap
     assert r.n >= 5
     assert r.window_s >= 0.05
@@ -54,14 +59,22 @@ def test_timed_loop_stops_when_ci_is_reached() -> None:
 
 def test_timed_loop_flags_the_cap() -> None:
     # A target no noisy loop can reach: the cap ends it and says so.
-    r = timed_loop(lambda: None, lambda: None, min_window_s=0.0, max_window_s=0.05, target_ci_rel=1e-9,
-                   min_batches=3)
+    r = timed_loop(
+        lambda: None, lambda: None, min_window_s=0.0, max_window_s=0.05, target_ci_rel=1e-9, min_batches=3
+    )
     assert r.hit_cap
 
 
 def test_timed_loop_can_be_cancelled() -> None:
-    r = timed_loop(lambda: time.sleep(0.01), lambda: None, min_window_s=10, max_window_s=20, target_ci_rel=0.02,
-                   min_batches=5, should_stop=lambda: True)
+    r = timed_loop(
+        lambda: time.sleep(0.01),
+        lambda: None,
+        min_window_s=10,
+        max_window_s=20,
+        target_ci_rel=0.02,
+        min_batches=5,
+        should_stop=lambda: True,
+    )
     assert r.cancelled
 
 
@@ -87,24 +100,38 @@ def test_measure_tiny_model_with_fake_sensor() -> None:
 
 
 def test_p95_needs_enough_samples() -> None:
-    few = MethodSettings(min_window_s=0.0, max_window_s=0.3, warmup_s=0, warmup_batches=1, min_batches=3,
-                         p95_min_samples=10_000)
+    few = MethodSettings(
+        min_window_s=0.0,
+        max_window_s=0.3,
+        warmup_s=0,
+        warmup_batches=1,
+        min_batches=3,
+        p95_min_samples=10_000,
+    )
     m = measure(Config(model="tiny-bert-l1", batch_size=1, seq_len=8), sensor="fake", method=few)
     assert m.latency_p95_s is None
     assert "p95_insufficient_samples" in m.flags
 
 
 def test_int8_is_smaller_and_counts_fp32_flops() -> None:
-    fp32 = measure(Config(model="tiny-bert-l2", batch_size=2, seq_len=16), sensor="fake", method=fast_method())
-    int8 = measure(Config(model="tiny-bert-l2", batch_size=2, seq_len=16, precision="int8"), sensor="fake",
-                   method=fast_method())
+    fp32 = measure(
+        Config(model="tiny-bert-l2", batch_size=2, seq_len=16), sensor="fake", method=fast_method()
+    )
+    int8 = measure(
+        Config(model="tiny-bert-l2", batch_size=2, seq_len=16, precision="int8"),
+        sensor="fake",
+        method=fast_method(),
+    )
     assert int8.model_bytes < fp32.model_bytes
     assert int8.flops_per_query == pytest.approx(fp32.flops_per_query)
 
 
 def test_measure_with_task_fills_accuracy(tiny_task: object) -> None:
-    m = measure(Config(model="tiny-bert-l1", batch_size=4, seq_len=16, task=str(tiny_task)), sensor="fake",
-                method=fast_method())
+    m = measure(
+        Config(model="tiny-bert-l1", batch_size=4, seq_len=16, task=str(tiny_task)),
+        sensor="fake",
+        method=fast_method(),
+    )
     assert m.accuracy is not None and 0 <= m.accuracy <= 1
     assert m.accuracy_ci is not None and m.accuracy_ci[0] <= m.accuracy <= m.accuracy_ci[1]
     assert m.n_eval == 30
@@ -112,6 +139,9 @@ def test_measure_with_task_fills_accuracy(tiny_task: object) -> None:
 
 def test_cancel_raises_and_records_nothing() -> None:
     with pytest.raises(Cancelled):
-        measure(Config(model="tiny-bert-l1", batch_size=1, seq_len=8), sensor="fake",
-                method=MethodSettings(min_window_s=5, max_window_s=10, warmup_s=0, warmup_batches=1),
-                should_stop=lambda: True)
+        measure(
+            Config(model="tiny-bert-l1", batch_size=1, seq_len=8),
+            sensor="fake",
+            method=MethodSettings(min_window_s=5, max_window_s=10, warmup_s=0, warmup_batches=1),
+            should_stop=lambda: True,
+        )

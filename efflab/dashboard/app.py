@@ -1,0 +1,373 @@
+"""The dashboard page as ipywidgets: what ``notebooks/dashboard.ipynb`` displays under Voila.
+
+A thin layer over :mod:`efflab.dashboard.view`: every input change rebuilds the :class:`View` from
+the snapshot of the store already in memory (re-read when the store file changed, or on "Reload"),
+then rewrites the cards, the header and the charts. Nothing is measured here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import plotly.graph_objects as go
+from IPython.display import display
+
+from efflab.dashboard import format as fmt
+from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
+from efflab.errors import EfflabError
+
+CSS = """
+<style>
+.efflab-dash { font-family: "DejaVu Sans", Arial, sans-serif; color: #222; }
+.efflab-head h2 { margin: 0 0 4px 0; font-size: 22px; }
+.efflab-head .efflab-rec { font-size: 18px; font-weight: bold; color: #1a7f37; margin: 4px 0; }
+.efflab-head .efflab-reason, .efflab-head .efflab-nudge { color: #444; margin: 2px 0; }
+.efflab-head .efflab-nudge.off { color: #b35806; font-weight: bold; }
+.efflab-guidance { border: 2px solid #b35806; border-radius: 8px; padding: 14px 18px; background: #fff8f0;
+  font-size: 16px; }
+.efflab-guidance code { background: #f3f3f3; padding: 1px 4px; border-radius: 3px; }
+.efflab-cards { display: grid; grid-template-columns: repeat(3, minmax(220px, 1fr)); gap: 12px; margin: 8px 0; }
+.efflab-card { border: 1px solid #ccc; border-radius: 8px; padding: 10px 14px; background: #fff; }
+.efflab-card.estimated { border-color: #e0a060; }
+.efflab-card-title { font-size: 13px; color: #555; }
+.efflab-card-value { font-size: 26px; font-weight: bold; margin: 4px 0; }
+.efflab-card[data-card="stars"] .efflab-card-value { color: #1a9850; letter-spacing: 2px; }
+.efflab-card-detail, .efflab-card-note { font-size: 12px; color: #555; }
+.efflab-card-note { color: #b35806; }
+.efflab-badge { font-size: 11px; font-weight: bold; color: #b35806; border: 1px solid #b35806;
+  border-radius: 4px; padding: 0 4px; margin-left: 4px; }
+.efflab-labels { display: flex; flex-wrap: wrap; gap: 12px; }
+.efflab-note { font-size: 12px; color: #555; margin-top: 8px; }
+.efflab-error { color: #b00020; font-weight: bold; }
+</style>
+"""
+
+
+def wait_for_viewer() -> None:
+    """In a Voila pre-heated kernel, wait until someone opens the page, so that the store is read
+    at the visit rather than when the kernel warmed up (possibly long before). Elsewhere (papermill,
+    JupyterLab, Voila without pre-heating) return at once."""
+    if os.environ.get("VOILA_PREHEAT", "False") != "True":
+        return
+    from voila.utils import wait_for_request
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a failed wait just renders with the data as of now
+        wait_for_request()
+
+
+def cards_html(view: View) -> str:
+    """The cards as HTML (``data-card`` names each one for the browser tests)."""
+    out = []
+    for c in view.cards:
+        badge = '<span class="efflab-badge">estimated</span>' if c.estimated else ""
+        note = f'<div class="efflab-card-note">{escape(c.note)}</div>' if c.note else ""
+        out.append(
+            f'<div class="efflab-card{" estimated" if c.estimated else ""}" data-card="{escape(c.key)}">'
+            f'<div class="efflab-card-title">{escape(c.title)}{badge}</div>'
+            f'<div class="efflab-card-value">{escape(c.value)}</div>'
+            f'<div class="efflab-card-detail">{escape(c.detail)}</div>{note}</div>'
+        )
+    return f'<div class="efflab-dash efflab-cards">{"".join(out)}</div>'
+
+
+def header_html(view: View) -> str:
+    off = "" if view.follows_recommendation else " off"
+    return (
+        '<div class="efflab-dash efflab-head">'
+        "<h2>Which configuration to approve</h2>"
+        f'<div class="efflab-rec" data-testid="recommended">{escape(view.headline)}</div>'
+        f'<div class="efflab-reason">{escape(view.reason)}</div>'
+        f'<div class="efflab-nudge{off}" data-testid="nudge">{escape(view.nudge)}</div>'
+        "</div>"
+    )
+
+
+def guidance_html(message: str) -> str:
+    """The page for a missing or empty store: what to run, no error."""
+    text = escape(message)
+    # Show commands in backticks as code.
+    parts = text.split("`")
+    text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return (
+        '<div class="efflab-dash"><h2>efflab dashboard</h2>'
+        f'<div class="efflab-guidance" data-testid="guidance">{text}</div></div>'
+    )
+
+
+def labels_html(view: View) -> str:
+    """The efficiency label of each model (at its least-energy configuration in this cohort)."""
+    from efflab.analysis import model_ratings
+    from efflab.label import LabelData, label_svg
+
+    ratings = model_ratings(view.frame)
+    svgs = [
+        f'<div class="efflab-label" data-model="{escape(str(r["model"]))}">{label_svg(LabelData.from_row(r))}</div>'
+        for _, r in ratings.iterrows()
+    ]
+    return f'<div class="efflab-dash efflab-labels">{"".join(svgs)}</div>'
+
+
+def _store_stamp(path: Path) -> tuple[int, ...]:
+    """Changes whenever a writer commits (the main file or its WAL)."""
+    out: list[int] = []
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = p.stat()
+            out += [st.st_mtime_ns, st.st_size]
+        except OSError:
+            out += [0, 0]
+    return tuple(out)
+
+
+class Dashboard:
+    """The managers' page over the results store at ``store``."""
+
+    def __init__(self, store: str | Path, inputs: Inputs | None = None) -> None:
+        self.store = Path(store).expanduser()
+        self.inputs = inputs or Inputs()
+        self._busy = False
+        self._stamp = _store_stamp(self.store)
+        self.snapshot: Snapshot = read_store(self.store)
+        self.view: View | None = None
+
+        full = w.Layout(width="auto")
+        style = {"description_width": "initial"}
+        self.header = w.HTML()
+        self.message = w.HTML()
+        self.cohort = w.Dropdown(description="Hardware & task", style=style, layout=w.Layout(width="100%"))
+        self.config = w.Dropdown(description="Configuration", style=style, layout=w.Layout(width="100%"))
+        self.baseline = w.Dropdown(
+            description="Current (baseline)", style=style, layout=w.Layout(width="100%")
+        )
+        self.queries = w.BoundedIntText(
+            value=int(self.inputs.queries_per_day),
+            min=0,
+            max=10**13,
+            step=100_000,
+            description="Queries per day",
+            continuous_update=True,
+            style=style,
+            layout=full,
+        )
+        from efflab.measuring.carbon import countries, country_name
+
+        self.country = w.Dropdown(
+            options=[(f"{country_name(c)} ({c})", c) for c in countries()],
+            value=self.inputs.country,
+            description="Country",
+            style=style,
+            layout=full,
+        )
+        self.price = w.BoundedFloatText(
+            value=self.inputs.price_per_kwh,
+            min=0,
+            max=100,
+            step=0.01,
+            description="Price per kWh",
+            continuous_update=True,
+            style=style,
+            layout=full,
+        )
+        self.tolerance = w.BoundedFloatText(
+            value=self.inputs.accuracy_tolerance * 100,
+            min=0,
+            max=100,
+            step=0.5,
+            description="Accuracy tolerance (pt)",
+            continuous_update=True,
+            style=style,
+            layout=full,
+        )
+        self.reload = w.Button(description="Reload data", icon="refresh", tooltip="read the store again")
+        self.again = w.Button(description="Check again", icon="refresh", tooltip="read the store again")
+        for widget, name in (
+            (self.cohort, "cohort"),
+            (self.config, "config"),
+            (self.baseline, "baseline"),
+            (self.queries, "queries"),
+            (self.country, "country"),
+            (self.price, "price"),
+            (self.tolerance, "tolerance"),
+            (self.reload, "reload"),
+            (self.again, "again"),
+        ):
+            widget.add_class(f"efflab-{name}")
+        self.cards = w.HTML()
+        self.tradeoff = go.FigureWidget()
+        self.family = go.FigureWidget()
+        self.labels = w.HTML()
+        self.note = w.HTML()
+        for widget in (self.cohort, self.config, self.baseline):
+            widget.observe(self._on_pick, names="value")
+        for widget in (self.queries, self.country, self.price, self.tolerance):
+            widget.observe(self._on_input, names="value")
+        self.reload.on_click(lambda _: self.refresh())
+        self.again.on_click(lambda _: self.refresh())
+
+        self.controls = w.VBox(
+            [
+                w.HBox([self.config, self.baseline], layout=w.Layout(width="100%")),
+                self.cohort,
+                w.HBox([self.queries, self.country, self.price, self.tolerance, self.reload]),
+            ]
+        )
+        self.charts = w.HBox(
+            [
+                w.Box([self.tradeoff], layout=w.Layout(width="50%")),
+                w.Box([self.family], layout=w.Layout(width="50%")),
+            ]
+        )
+        self.body = w.VBox(
+            [
+                self.controls,
+                self.message,
+                self.cards,
+                self.charts,
+                w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'),
+                self.labels,
+            ]
+        )
+        self.root = w.VBox(
+            [w.HTML(CSS), self.header, self.again, self.body, self.note], layout=w.Layout(padding="8px")
+        )
+        self.root.add_class("efflab-dashboard")
+        self._render(full=True)
+
+    # ----- events -----
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        if self._busy:
+            return
+        if change["owner"] is self.cohort:  # another cohort: its own recommendation and baseline
+            with self._quiet():
+                self.config.value = ""
+                self.baseline.value = ""
+            self._render(full=True)
+            return
+        self._render()
+
+    def _on_input(self, change: dict[str, Any]) -> None:
+        if self._busy:
+            return
+        stamp = _store_stamp(self.store)
+        if stamp != self._stamp:  # a sweep committed points since the last read
+            self.refresh()
+            return
+        self._render()
+
+    def refresh(self) -> None:
+        """Read the store again and redraw everything (keeps the inputs)."""
+        self._stamp = _store_stamp(self.store)
+        self.snapshot = read_store(self.store)
+        self._render(full=True)
+
+    # ----- drawing -----
+    def _read_inputs(self) -> Inputs:
+        return Inputs(
+            queries_per_day=float(self.queries.value),
+            country=str(self.country.value),
+            price_per_kwh=float(self.price.value),
+            accuracy_tolerance=float(self.tolerance.value) / 100,
+            cohort=self.cohort.value or None,
+            config=self.config.value or None,
+            baseline=self.baseline.value or None,
+        )
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Any:
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+
+    @staticmethod
+    def _set_options(dd: w.Dropdown, options: list[tuple[str, str]]) -> None:
+        keep = dd.value
+        if list(dd.options) != options:
+            dd.options = options
+        values = [v for _, v in options]
+        dd.value = keep if keep in values else values[0]
+
+    def _render(self, *, full: bool = False) -> None:
+        snap = self.snapshot
+        guidance = snap.guidance is not None
+        self.body.layout.display = "none" if guidance else None
+        self.again.layout.display = None if guidance else "none"
+        if snap.guidance is not None:
+            self.view = None
+            self.header.value = guidance_html(snap.guidance)
+            self.note.value = f'<div class="efflab-note">Checked {escape(snap.read_at)} UTC.</div>'
+            return
+        if self.view is None:
+            full = True
+        inputs = self._read_inputs() if self.view is not None else self.inputs
+        if inputs.cohort is not None and inputs.cohort not in snap.cohorts:
+            inputs = Inputs(**{**inputs.__dict__, "cohort": None, "config": None, "baseline": None})
+        try:
+            view = build_view(snap, inputs)
+        except EfflabError as e:
+            # A key that vanished after a reload: fall back to the defaults of the cohort.
+            try:
+                view = build_view(snap, Inputs(**{**inputs.__dict__, "config": None, "baseline": None}))
+            except EfflabError:
+                self.message.value = f'<div class="efflab-error">{escape(str(e))}</div>'
+                return
+        self.message.value = ""
+        self.view, self.inputs = view, inputs
+        with self._quiet():
+            self._set_options(self.cohort, [(c, c) for c in view.cohorts])
+            self.cohort.layout.display = None if len(view.cohorts) > 1 else "none"
+            rec_label = fmt.config_label(view.recommendation.row)
+            self._set_options(self.config, [(f"Recommended: {rec_label}", ""), *view.options])
+            base = fmt.config_label(view.baseline) if inputs.baseline is None else ""
+            self._set_options(
+                self.baseline,
+                [
+                    (f"Default: {base}" if base else "Default (most accurate, batch 1, fp32)", ""),
+                    *view.options,
+                ],
+            )
+        self.header.value = header_html(view)
+        self.cards.value = cards_html(view)
+        self._draw_tradeoff(view)
+        if full:
+            self._draw_family(view)
+            self.labels.value = labels_html(view)
+        self.note.value = (
+            f'<div class="efflab-note" data-testid="data-note">Data: {escape(view.data_note)}</div>'
+        )
+
+    @staticmethod
+    def _replace(fw: go.FigureWidget, fig: go.Figure) -> None:
+        fig.update_layout(height=440, margin={"t": 60, "b": 60, "l": 60, "r": 20})
+        with fw.batch_update():
+            fw.data = []
+        fw.add_traces(list(fig.data))
+        fw.layout = fig.layout
+
+    def _draw_tradeoff(self, view: View) -> None:
+        from efflab.plots import tradeoff_figure
+
+        fig = tradeoff_figure(
+            view.frame,
+            selected=None if view.follows_recommendation else view.selected_index,
+            recommended=view.recommended_index,
+            title=f"Energy vs accuracy, every configuration ({energy_kind(view.frame)} energy)",
+        )
+        self._replace(self.tradeoff, fig)
+
+    def _draw_family(self, view: View) -> None:
+        from efflab.plots import family_figure
+
+        title = f"Each model at its best configuration ({energy_kind(view.frame)} energy)"
+        self._replace(self.family, family_figure(view.frame, title=title))
+
+    def show(self) -> None:
+        display(self.root)

@@ -1,0 +1,161 @@
+"""Start Voila on the dashboard notebook, bound to 127.0.0.1.
+
+The store path reaches the notebook through ``$EFFLAB_STORE`` (Voila cannot pass papermill
+parameters); the notebook's ``parameters`` cell reads it. A pre-heated kernel runs the notebook's
+imports before anyone visits; the notebook then waits for the visit before reading the store, so a
+page opened long after start still shows the store as it is now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from efflab.errors import ConfigError, EfflabError
+
+HOST = "127.0.0.1"
+STORE_ENV = "EFFLAB_STORE"
+
+
+def notebook_path() -> Path:
+    """The dashboard notebook shipped inside the package (``efflab/notebooks/dashboard.ipynb``;
+    the repository's ``notebooks/dashboard.ipynb`` links to it)."""
+    return Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
+
+
+def voila_command(port: int, *, notebook: Path | None = None, python: str | None = None) -> list[str]:
+    """The Voila command line: one notebook, 127.0.0.1 only, no tracebacks for viewers, no source
+    shown, one pre-heated kernel, light theme, and no browser (the launcher opens one itself once
+    the server answers)."""
+    return [
+        python or sys.executable,
+        "-m",
+        "voila",
+        str(notebook or notebook_path()),
+        f"--port={int(port)}",
+        f"--Voila.ip={HOST}",
+        "--Voila.port_retries=0",
+        "--no-browser",
+        "--show_tracebacks=False",
+        "--strip_sources=True",
+        "--preheat_kernel=True",
+        "--pool_size=1",
+        "--theme=light",
+        "--template=lab",
+        # The kernel's widgets and files are all the page needs; serve no other files.
+        "--VoilaConfiguration.file_allowlist=[]",
+    ]
+
+
+def _check_port(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not (1 <= port <= 65535):
+        msg = f"port must be a number from 1 to 65535, got {port!r}"
+        raise ConfigError(msg)
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError as e:
+            msg = f"port {port} on {HOST} is not free ({e.strerror}); pass another --port"
+            raise ConfigError(msg) from e
+
+
+def _check_store(store: Path) -> str | None:
+    """Fail early on a file that is not an efflab store (one line, from StoreError); a missing or
+    empty store is fine — the page shows guidance. Returns that guidance for the terminal, or None."""
+    from efflab.dashboard.view import read_store
+    from efflab.store import open_store
+
+    if store.exists() and store.stat().st_size > 0:
+        open_store(store, readonly=True).close()
+    return read_store(store).guidance
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def serve(
+    store: str | Path,
+    port: int = 8866,
+    *,
+    open_browser: bool = True,
+    start_timeout_s: float = 120.0,
+    out: Callable[[str], None] | None = None,
+) -> int:
+    """Serve the dashboard for ``store`` on http://127.0.0.1:PORT/ until Ctrl-C or SIGTERM; returns
+    Voila's exit status (0 after Ctrl-C or SIGTERM).
+
+    Raises:
+        ConfigError: a bad or busy port, a file that is not an efflab store, Voila not installed,
+            or Voila exiting before it answers.
+    """
+    say = out or (lambda line: print(line, flush=True))
+    store = Path(store).expanduser().resolve()
+    _check_port(port)
+    note = _check_store(store)
+    try:
+        import voila  # noqa: F401
+    except ImportError as e:
+        msg = "voila is not installed; install the lab extras: pip install 'efflab[lab]'"
+        raise ConfigError(msg) from e
+    nb = notebook_path()
+    if not nb.exists():
+        msg = f"the dashboard notebook is missing from the installation ({nb}); reinstall efflab"
+        raise ConfigError(msg)
+    env = {**os.environ, STORE_ENV: str(store)}
+    proc = subprocess.Popen(voila_command(port, notebook=nb), env=env)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not _answers(port):
+            if proc.poll() is not None:
+                msg = f"voila exited with status {proc.returncode} before serving on port {port}; see its messages above"
+                raise ConfigError(msg)
+            if time.monotonic() > deadline:
+                msg = f"voila did not answer on port {port} within {start_timeout_s:.0f} s; see its messages above"
+                raise ConfigError(msg)
+            time.sleep(0.2)
+        url = f"http://{HOST}:{port}/"
+        say(f"efflab dashboard: {url}  (store {store}; Ctrl-C to stop)")
+        if note:
+            say(f"efflab dashboard: note: {note}")
+        if open_browser:
+            with contextlib.suppress(webbrowser.Error):
+                webbrowser.open(url)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    except EfflabError:
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _terminate(proc)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets Voila shut its kernels down; SIGKILL if it does not stop in time."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()

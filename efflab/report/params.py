@@ -1,0 +1,475 @@
+"""``ReportParams``: what one report covers. Validation only, in ``__post_init__``.
+
+The ``efflab report`` CLI (``-p NAME VALUE``, ``--params FILE.yaml``), papermill's parameters and the
+notebook's first cell all build this same type, so a bad value is rejected with the same one-line
+message everywhere, before anything is measured.
+
+Values may arrive as the right Python type (YAML, papermill ``-y``) or as text (``-p NAME VALUE``
+from either CLI): numbers, booleans, ``none`` and lists (``[1, 4]``, ``1,4``) are parsed from text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from efflab.config import PRECISIONS, _device
+from efflab.errors import ReportError, closest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LABEL_FORMATS = ("svg", "png")
+DEFAULT_TITLE = "efflab efficiency report"
+# What the sweep measures when measure_missing is on and a grid field is left at None
+# (the same defaults as `efflab sweep`).
+MEASURE_DEFAULT_TASK = "reviews"
+MEASURE_DEFAULT_DEVICE = "cpu"
+MEASURE_DEFAULT_SEQ_LEN = 128
+
+_NONE_WORDS = ("", "none", "null", "~", "all")
+_TRUE_WORDS = ("true", "yes", "on", "1")
+_FALSE_WORDS = ("false", "no", "off", "0")
+
+# One line each; the CLI's --help and the notebook's parameters cell say the same.
+PARAM_HELP: dict[str, str] = {
+    "store_path": "results store (SQLite) to report on",
+    "models": "models to include (list; none = every model in the store)",
+    "batch_sizes": "batch sizes to include (list of positive integers; none = all)",
+    "precisions": f"precisions to include (list from {', '.join(PRECISIONS)}; none = all)",
+    "device": "device to include: cpu, cuda or cuda:N (none = all)",
+    "task": "task to include, as stored (name or CSV path; none = all)",
+    "seq_len": "tokens per query to include (none = all)",
+    "measure_missing": "true: measure the points of the grid missing from the store first; false: read only",
+    "sensor": "energy sensor when measuring: auto, nvml, rapl, codecarbon, fake",
+    "accuracy_tolerance": "accuracy tolerance of the recommendation, a fraction (0.01 = 1 point)",
+    "queries_per_day": "queries per day for the yearly savings",
+    "country": "ISO alpha-3 country code for the grid's CO2e intensity",
+    "price_per_kwh": "electricity price per kWh for the yearly cost",
+    "baseline": "baseline as MODEL:BATCH:PRECISION (none = most accurate model, smallest batch, fp32)",
+    "title": "report title",
+    "labels_dir": "folder for the label images (relative to the kernel's working folder)",
+    "label_formats": "label image formats: svg, png",
+}
+
+
+def _is_none_word(v: Any) -> bool:
+    return isinstance(v, str) and v.strip().lower() in _NONE_WORDS
+
+
+def _bad(name: str, value: Any, expected: str) -> ReportError:
+    return ReportError(f"parameter {name} must be {expected}, got {value!r}")
+
+
+def _as_list(name: str, value: Any) -> list[Any] | None:
+    """None, a scalar, a list, or text (``[a, b]``, ``a,b``, ``a b``) -> list or None."""
+    if value is None or _is_none_word(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import yaml
+
+            try:
+                parsed = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise _bad(name, value, "a list such as [a, b] or a,b") from e
+            if not isinstance(parsed, list):
+                raise _bad(name, value, "a list such as [a, b] or a,b")
+            items: list[Any] = parsed
+        else:
+            items = [x for x in re.split(r"[,\s]+", text) if x]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        items = [value]
+    else:
+        raise _bad(name, value, "a list such as [a, b] or a,b")
+    if not items:
+        return None
+    return items
+
+
+def _str_list(name: str, value: Any, lower: bool = False) -> tuple[str, ...] | None:
+    items = _as_list(name, value)
+    if items is None:
+        return None
+    out = []
+    for x in items:
+        if not isinstance(x, str) or not x.strip():
+            raise _bad(name, value, "a list of names")
+        out.append(x.strip().lower() if lower else x.strip())
+    if len(set(out)) != len(out):
+        raise _bad(name, value, "a list without duplicates")
+    return tuple(out)
+
+
+def _int(name: str, value: Any, *, minimum: int = 1) -> int:
+    if isinstance(value, bool):
+        raise _bad(name, value, f"an integer >= {minimum}")
+    if isinstance(value, str) and re.fullmatch(r"\s*\+?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or value < minimum:
+        raise _bad(name, value, f"an integer >= {minimum}")
+    return value
+
+
+def _float(name: str, value: Any, *, lo: float = 0.0, hi: float = math.inf, expected: str = "") -> float:
+    what = expected or f"a number >= {lo:g}"
+    if isinstance(value, bool):
+        raise _bad(name, value, what)
+    if isinstance(value, str):
+        try:
+            value = float(value.replace("_", ""))
+        except ValueError as e:
+            raise _bad(name, value, what) from e
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
+        raise _bad(name, value, what)
+    return float(value)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        w = value.strip().lower()
+        if w in _TRUE_WORDS:
+            return True
+        if w in _FALSE_WORDS:
+            return False
+    raise _bad(name, value, "true or false")
+
+
+def _opt_str(name: str, value: Any) -> str | None:
+    if value is None or _is_none_word(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if not isinstance(value, str):
+        raise _bad(name, value, "text")
+    return value.strip()
+
+
+def _known_model(name: str) -> bool:
+    """True when ``efflab.models.resolve_model`` would accept ``name`` — decided without building,
+    loading or downloading anything."""
+    from efflab.models.registry import known_names
+    from efflab.models.tiny import TINY_RE
+
+    low = name.lower()
+    if TINY_RE.match(low) or low in {n.lower() for n in known_names()}:
+        return True
+    p = Path(name).expanduser()
+    if p.is_dir():
+        return True
+    return "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The parameters of one report (see ``PARAM_HELP`` for each field).
+
+    Grid fields (``models``, ``batch_sizes``, ``precisions``, ``device``, ``task``, ``seq_len``)
+    filter the store; ``None`` means "everything in the store". With ``measure_missing`` they are
+    also the grid that is measured first (``None`` then means the ``efflab sweep`` defaults).
+
+    Raises:
+        ReportError: a value of the wrong type or out of range, an unknown precision, device,
+            sensor, country or label format, a malformed baseline, or (when measuring) a model name
+            that is neither a known model, a folder nor a hub id. The message names the parameter,
+            the value and what is allowed.
+    """
+
+    store_path: str = "data/results.sqlite"
+    models: tuple[str, ...] | None = None
+    batch_sizes: tuple[int, ...] | None = None
+    precisions: tuple[str, ...] | None = None
+    device: str | None = None
+    task: str | None = None
+    seq_len: int | None = None
+    measure_missing: bool = False
+    sensor: str = "auto"
+    accuracy_tolerance: float = 0.01
+    queries_per_day: float = 1_000_000.0
+    country: str = "USA"
+    price_per_kwh: float = 0.15
+    baseline: str | None = None
+    title: str = DEFAULT_TITLE
+    labels_dir: str = "labels"
+    label_formats: tuple[str, ...] = LABEL_FORMATS
+
+    def __post_init__(self) -> None:
+        s = self._set
+        store = _opt_str("store_path", self.store_path)
+        if not store:
+            raise _bad(
+                "store_path", self.store_path, "the path of a results store (e.g. data/results.sqlite)"
+            )
+        s("store_path", store)
+        s("models", _str_list("models", self.models))
+        sizes = _as_list("batch_sizes", self.batch_sizes)
+        if sizes is not None:
+            ints = tuple(_int("batch_sizes", b) for b in sizes)
+            if len(set(ints)) != len(ints):
+                raise _bad("batch_sizes", self.batch_sizes, "a list without duplicates")
+            s("batch_sizes", ints)
+        precs = _str_list("precisions", self.precisions, lower=True)
+        for p in precs or ():
+            if p not in PRECISIONS:
+                msg = f"parameter precisions: unknown precision {p!r}; allowed: {', '.join(PRECISIONS)}.{closest(p, PRECISIONS)}"
+                raise ReportError(msg)
+        s("precisions", precs)
+        dev = _opt_str("device", self.device)
+        if dev is not None:
+            try:
+                dev = _device(dev)
+            except ValueError as e:
+                raise ReportError(f"parameter device: {e}") from e
+        s("device", dev)
+        s("task", _opt_str("task", self.task))
+        s(
+            "seq_len",
+            None if self.seq_len is None or _is_none_word(self.seq_len) else _int("seq_len", self.seq_len),
+        )
+        s("measure_missing", _bool("measure_missing", self.measure_missing))
+        from efflab.sensors import SENSOR_NAMES
+
+        sensor = _opt_str("sensor", self.sensor) or "auto"
+        if sensor.lower() not in SENSOR_NAMES:
+            msg = f"parameter sensor: unknown sensor {sensor!r}; allowed: {', '.join(SENSOR_NAMES)}.{closest(sensor, SENSOR_NAMES)}"
+            raise ReportError(msg)
+        s("sensor", sensor.lower())
+        s(
+            "accuracy_tolerance",
+            _float(
+                "accuracy_tolerance",
+                self.accuracy_tolerance,
+                hi=1.0,
+                expected="a fraction between 0 and 1 (0.01 = 1 point)",
+            ),
+        )
+        s("queries_per_day", _float("queries_per_day", self.queries_per_day))
+        s("price_per_kwh", _float("price_per_kwh", self.price_per_kwh))
+        country = _opt_str("country", self.country)
+        if not country:
+            raise _bad("country", self.country, "an ISO alpha-3 code such as USA, FRA or DEU")
+        from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+
+        try:
+            carbon_intensity_g_per_kwh(country)
+        except ValueError as e:
+            raise ReportError(f"parameter country: {e}") from e
+        s("country", country.upper())
+        base = _opt_str("baseline", self.baseline)
+        if base is not None:
+            parts = base.split(":")
+            if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or int(parts[1]) < 1:
+                raise _bad("baseline", base, "MODEL:BATCH:PRECISION such as minilm-l6:1:fp32")
+            if parts[2].lower() not in PRECISIONS:
+                msg = f"parameter baseline: unknown precision {parts[2]!r} in {base!r}; allowed: {', '.join(PRECISIONS)}"
+                raise ReportError(msg)
+            base = f"{parts[0]}:{int(parts[1])}:{parts[2].lower()}"
+        s("baseline", base)
+        title = self.title
+        if not isinstance(title, str) or not title.strip():
+            raise _bad("title", title, "non-empty text")
+        s("title", title.strip())
+        ldir = _opt_str("labels_dir", self.labels_dir)
+        if not ldir:
+            raise _bad("labels_dir", self.labels_dir, "a folder path")
+        s("labels_dir", ldir)
+        fmts = _str_list("label_formats", self.label_formats, lower=True) or ()
+        for f in fmts:
+            if f not in LABEL_FORMATS:
+                msg = f"parameter label_formats: unknown format {f!r}; allowed: {', '.join(LABEL_FORMATS)}"
+                raise ReportError(msg)
+        s("label_formats", fmts)
+        if self.measure_missing:
+            from efflab.models.registry import known_names
+
+            for m in self.models or ():
+                if not _known_model(m):
+                    msg = (
+                        f"parameter models: unknown model {m!r}; allowed: {', '.join(known_names())}, a model "
+                        f"folder or a hub id (org/name).{closest(m.lower(), known_names())}"
+                    )
+                    raise ReportError(msg)
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    # ----- construction -----
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReportParams:
+        """From a mapping of parameter names to values (YAML, CLI ``-p``).
+
+        Raises:
+            ReportError: an unknown name (the message lists the known ones) or a bad value.
+        """
+        if not isinstance(d, dict):
+            msg = f"report parameters must be a mapping of NAME: VALUE, got {type(d).__name__}"
+            raise ReportError(msg)
+        names = cls.names()
+        for k in d:
+            if k not in names:
+                msg = f"unknown report parameter {k!r}; known: {', '.join(names)}.{closest(str(k), names)}"
+                raise ReportError(msg)
+        return cls(**d)
+
+    @classmethod
+    def from_namespace(cls, ns: dict[str, Any]) -> ReportParams:
+        """From the notebook's globals after papermill injected its parameters: the fields that are there."""
+        return cls(**{k: ns[k] for k in cls.names() if k in ns})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-friendly values (lists, not tuples), e.g. for ``papermill.execute_notebook``."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> ReportParams:
+        return dataclasses.replace(self, **changes)
+
+    # ----- the grid measured when measure_missing is on -----
+    def sweep_spec(self) -> Any:
+        """The :class:`efflab.sweep.SweepSpec` of the points to measure (defaults as ``efflab sweep``)."""
+        from efflab.sweep import SweepSpec
+
+        kw: dict[str, Any] = {
+            "devices": (self.device or MEASURE_DEFAULT_DEVICE,),
+            "task": self.task or MEASURE_DEFAULT_TASK,
+            "seq_len": self.seq_len or MEASURE_DEFAULT_SEQ_LEN,
+            "sensor": self.sensor,
+        }
+        if self.models:
+            kw["models"] = self.models
+        if self.batch_sizes:
+            kw["batch_sizes"] = self.batch_sizes
+        if self.precisions:
+            kw["precisions"] = self.precisions
+        try:
+            return SweepSpec(**kw)
+        except ValueError as e:
+            raise ReportError(f"the grid to measure is invalid: {e}") from e
+
+    # ----- checks against the store's contents (read-only mode) -----
+    def check_against(self, df: pd.DataFrame) -> None:
+        """Reject filters that select nothing the store has, naming the values it does have.
+
+        A store with no points at all passes (the report then says the store is empty). When
+        ``measure_missing`` is on, only the baseline is checked (the grid is measured first).
+
+        Raises:
+            ReportError: a model, batch size, precision, device, task or seq_len not in the store,
+                or a baseline configuration that is neither in the store nor in the grid.
+        """
+        if df.empty:
+            return
+        if not self.measure_missing:
+            checks: list[tuple[str, tuple[Any, ...] | None, list[Any]]] = [
+                ("models", self.models, sorted(set(df["model"].dropna().astype(str)))),
+                ("batch_sizes", self.batch_sizes, sorted({int(b) for b in df["batch_size"].dropna()})),
+                ("precisions", self.precisions, sorted(set(df["precision"].dropna().astype(str)))),
+            ]
+            for name, wanted, have in checks:
+                for w in wanted or ():
+                    if w not in have:
+                        msg = (
+                            f"parameter {name}: {w!r} is not in the store {self.store_path}; it has "
+                            f"{', '.join(map(str, have))} (or set measure_missing to true to measure it)"
+                        )
+                        raise ReportError(msg)
+            if self.device is not None and not _device_matches(df["device"], self.device).any():
+                have = ", ".join(sorted(set(df["device"].dropna().astype(str))))
+                msg = (
+                    f"parameter device: {self.device!r} is not in the store {self.store_path}; it has {have}"
+                )
+                raise ReportError(msg)
+            if self.task is not None and not _task_matches(df["task"], self.task).any():
+                have = ", ".join(sorted(set(df["task"].fillna("none").astype(str))))
+                msg = f"parameter task: {self.task!r} is not in the store {self.store_path}; it has {have}"
+                raise ReportError(msg)
+            if self.seq_len is not None and not (df["seq_len"] == self.seq_len).any():
+                have = ", ".join(str(int(x)) for x in sorted(set(df["seq_len"].dropna())))
+                msg = (
+                    f"parameter seq_len: {self.seq_len} is not in the store {self.store_path}; it has {have}"
+                )
+                raise ReportError(msg)
+        if self.baseline:
+            model, batch, prec = self.baseline.split(":")
+            in_grid = (
+                self.measure_missing
+                and (self.models is None or model in self.models)
+                and (self.batch_sizes is None or int(batch) in self.batch_sizes)
+                and (self.precisions is None or prec in self.precisions)
+            )
+            ok = df[df["status"] == "ok"] if "status" in df.columns else df
+            in_store = (
+                (ok["model"] == model) & (ok["batch_size"] == int(batch)) & (ok["precision"] == prec)
+            ).any()
+            if not (in_grid or in_store):
+                have = sorted(
+                    {
+                        f"{r.model}:{int(r.batch_size)}:{r.precision}"
+                        for r in ok.itertuples()
+                        if r.batch_size == r.batch_size
+                    }
+                )
+                shown = ", ".join(have[:12]) + (" …" if len(have) > 12 else "")
+                msg = f"parameter baseline: {self.baseline!r} is not a measured configuration in {self.store_path}; it has {shown}"
+                raise ReportError(msg)
+
+
+def _device_matches(col: pd.Series, device: str) -> pd.Series:
+    """``cuda`` matches ``cuda`` and ``cuda:N``; anything else must match exactly."""
+    s = col.fillna("").astype(str)
+    if ":" in device:
+        return s == device
+    return (s == device) | s.str.startswith(device + ":")
+
+
+def _task_matches(col: pd.Series, task: str) -> pd.Series:
+    """A task matches as stored (a name or CSV path) or by the CSV file's stem."""
+    s = col.fillna("none").astype(str)
+    return (s == task) | (s.map(lambda t: Path(t).stem) == task)
+
+
+def filter_points(df: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
+    """The rows of ``df`` (all statuses) that ``params`` selects: its grid fields as given, or with
+    ``measure_missing`` exactly the grid that was measured (``params.sweep_spec()``)."""
+    models, sizes, precs = params.models, params.batch_sizes, params.precisions
+    device, task, seq = params.device, params.task, params.seq_len
+    if params.measure_missing:
+        spec = params.sweep_spec()
+        models, sizes, precs = spec.models, spec.batch_sizes, spec.precisions
+        device, task, seq = spec.devices[0], spec.task, spec.seq_len
+    keep = _all_true(df)
+    if models is not None:
+        keep &= df["model"].isin(models)
+    if sizes is not None:
+        keep &= df["batch_size"].isin(sizes).fillna(False).astype(bool)
+    if precs is not None:
+        keep &= df["precision"].isin(precs)
+    if device is not None:
+        keep &= _device_matches(df["device"], device)
+    if task is not None:
+        keep &= _task_matches(df["task"], task)
+    if seq is not None:
+        keep &= (df["seq_len"] == seq).fillna(False).astype(bool)
+    return df[keep]
+
+
+def _all_true(df: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(True, index=df.index)

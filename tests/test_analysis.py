@@ -1,0 +1,153 @@
+"""Pareto, knee, stars, recommendation and savings on hand-made frames with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from efflab.analysis import (
+    add_stars,
+    compare,
+    energy_stars,
+    energy_stars_quantile,
+    knee,
+    model_ratings,
+    pareto_front,
+    recommend,
+    savings,
+)
+from efflab.errors import ConfigError
+
+
+def frame(rows: list[tuple[str, int, str, float, float]], **extra: object) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["model", "batch_size", "precision", "energy_j_per_query", "accuracy"])
+    df["status"] = "ok"
+    df["cohort"] = "reviews @ cpu"
+    df["latency_s"] = 0.01
+    df["wh_per_1000_queries"] = df["energy_j_per_query"] * 1000 / 3600
+    df["energy_measured"] = False
+    df["energy_source"] = "codecarbon"
+    df["energy_uncertainty_rel"] = 0.5
+    df["hardware"] = "cpu"
+    for k, v in extra.items():
+        df[k] = v
+    return df
+
+
+def test_stars_follow_the_ai_energy_score_rule() -> None:
+    # [0, 10] in five bands of width 2: 0-2 -> 5, 2-4 -> 4, ..., 8-10 -> 1.
+    assert energy_stars([0, 1.9, 2, 5, 7.9, 8, 10]) == [5, 5, 4, 3, 2, 1, 1]
+    assert energy_stars([3.0]) == [5]
+    assert energy_stars([2.0, 2.0, 2.0]) == [5, 5, 5]
+    assert energy_stars([1.0, float("nan"), 2.0]) == [5, 0, 1]
+    assert energy_stars([]) == []
+
+
+def test_quantile_stars() -> None:
+    assert energy_stars_quantile([1, 2, 3, 4, 5]) == [5, 4, 3, 2, 1]
+    assert energy_stars_quantile([1, 1, 100]) == [5, 5, 2]
+    assert energy_stars_quantile([7]) == [5]
+
+
+def test_pareto_front_with_ties_and_nan() -> None:
+    df = frame(
+        [
+            ("a", 1, "fp32", 1.0, 0.80),
+            ("b", 1, "fp32", 2.0, 0.85),
+            ("c", 1, "fp32", 3.0, 0.84),  # dominated by b
+            ("d", 1, "fp32", 2.0, 0.85),  # identical to b: both on the front
+            ("e", 1, "fp32", 0.5, float("nan")),  # no accuracy: never on the front
+        ]
+    )
+    assert pareto_front(df).tolist() == [True, True, False, True, False]
+
+
+def test_knee_is_the_bend() -> None:
+    df = frame(
+        [
+            ("tiny", 1, "fp32", 0.001, 0.70),
+            ("small", 1, "fp32", 0.01, 0.80),
+            ("mid", 1, "fp32", 0.1, 0.81),
+            ("big", 1, "fp32", 1.0, 0.815),
+        ]
+    )
+    assert df.loc[knee(df), "model"] == "small"
+    assert knee(df.iloc[:2]) is None
+    assert knee(frame([("x", 1, "fp32", 1.0, 0.8)])) is None
+
+
+def test_recommend_least_energy_within_tolerance() -> None:
+    df = frame(
+        [
+            ("l6", 32, "fp32", 1.0, 0.815),
+            ("l6", 32, "int8", 0.4, 0.812),
+            ("l2", 32, "int8", 0.1, 0.806),
+            ("l1", 32, "int8", 0.05, 0.78),
+        ]
+    )
+    rec = recommend(df, 0.01)
+    assert rec is not None and rec.row["model"] == "l2"
+    assert rec.best_accuracy == pytest.approx(0.815) and rec.n_candidates == 3
+    assert recommend(df, 0.0).row["precision"] == "fp32"  # only the best itself
+    assert recommend(df, 0.05).row["model"] == "l1"
+    with pytest.raises(ConfigError, match="accuracy tolerance"):
+        recommend(df, -0.1)
+
+
+def test_recommend_single_point_all_equal_and_nan_accuracy() -> None:
+    one = frame([("only", 1, "fp32", 1.0, 0.8)])
+    assert recommend(one).row["model"] == "only"
+    same = frame([("a", 1, "fp32", 1.0, 0.8), ("b", 8, "fp32", 1.0, 0.81)])
+    assert recommend(same).row["model"] == "b"  # tie on energy -> higher accuracy
+    noacc = frame([("a", 1, "fp32", 1.0, float("nan")), ("b", 8, "fp32", 0.5, float("nan"))])
+    rec = recommend(noacc)
+    assert rec.row["model"] == "b" and rec.best_accuracy is None
+    assert recommend(frame([]).astype({"energy_j_per_query": float})) is None
+
+
+def test_compare_words() -> None:
+    sel = {"energy_j_per_query": 3.1, "accuracy": 0.819}
+    rec = {"energy_j_per_query": 1.0, "accuracy": 0.815}
+    assert compare(sel, rec) == "3.1× the energy for +0.4 pt accuracy"
+
+
+def test_savings_known_numbers_and_range() -> None:
+    base = {
+        "energy_j_per_query": 3.6,
+        "energy_measured": False,
+        "energy_uncertainty_rel": 0.5,
+        "energy_source": "codecarbon",
+        "hardware": "cpu",
+    }
+    cand = {**base, "energy_j_per_query": 0.36}
+    s = savings(base, cand, queries_per_day=1000, country="FRA", price_per_kwh=0.2)
+    # 3.6 J x 1000 q/day x 365 d = 365 Wh/yr... in kWh: 3.6*1000*365/3.6e6 = 0.365 kWh
+    assert s.baseline_kwh_per_year == pytest.approx(0.365)
+    assert s.saved_kwh_per_year == pytest.approx(0.365 * 0.9)
+    assert s.saved_cost_per_year == pytest.approx(0.365 * 0.9 * 0.2)
+    assert s.estimated and s.saved_kwh_range == pytest.approx((0.365 * 0.9 * 0.5, 0.365 * 0.9 * 1.5))
+    assert s.saved_kg_co2e_per_year == pytest.approx(
+        s.saved_kwh_per_year * s.carbon_intensity_g_per_kwh / 1000
+    )
+    measured = {**base, "energy_measured": True, "energy_uncertainty_rel": 0.0, "energy_source": "nvml"}
+    s2 = savings(measured, {**measured, "energy_j_per_query": 1.8}, 1000)
+    assert not s2.estimated and s2.saved_kwh_range[0] == pytest.approx(s2.saved_kwh_range[1])
+    with pytest.raises(ConfigError, match="queries per day"):
+        savings(base, cand, -5)
+    with pytest.raises(ConfigError, match="unknown country"):
+        savings(base, cand, 10, country="ZZZ")
+    assert math.isclose(s.saved_fraction, 0.9)
+
+
+def test_add_stars_per_cohort_and_model_ratings() -> None:
+    a = frame([("a", 1, "fp32", 1.0, 0.8), ("b", 1, "fp32", 6.0, 0.8)])
+    b = frame([("a", 1, "fp32", 50.0, 0.8)], cohort="reviews @ gpu")
+    df = pd.concat([a, b], ignore_index=True)
+    starred = add_stars(df)
+    assert starred["stars"].tolist() == [5, 1, 5]
+    assert starred["stars_estimated"].all()
+    r = model_ratings(pd.concat([df, frame([("a", 8, "int8", 0.5, 0.79)])], ignore_index=True))
+    assert len(r) == 3
+    assert r[(r["model"] == "a") & (r["cohort"] == "reviews @ cpu")]["energy_j_per_query"].item() == 0.5

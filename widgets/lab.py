@@ -1,0 +1,383 @@
+"""The lab's view: ipywidgets controls and plotly ``FigureWidget``s bound to one :class:`LabState`.
+
+Controls write to the state; the state tells the view what changed; the view redraws only those
+parts, patching the figures in place (a restyle of the changed traces rather than a new figure), so
+a stored point appears at once. Errors a user can act on land in the banner as one line; nothing
+here prints a traceback into the notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
+
+from efflab.errors import EfflabError
+from widgets.live import Dispatch, LiveJob, kernel_dispatch, start_live
+from widgets.state import ALL_ASPECTS, LabState
+
+_SKIP = ("type", "uid")
+
+
+def _js(v: Any) -> str:
+    return json.dumps(v, cls=PlotlyJSONEncoder, sort_keys=True)
+
+
+def sync_figure(fw: go.FigureWidget, fig: go.Figure) -> str:
+    """Make ``fw`` show ``fig``, sending only what changed.
+
+    Returns ``""`` (nothing to send), ``"patched"`` or ``"replaced"`` (new trace objects: click
+    handlers must be bound again).
+
+    Same traces (type and name, in order): the changed properties are restyled in place. Otherwise
+    the traces are replaced. Layout keys are patched one by one; keys the new layout lacks are
+    removed, so an "empty" annotation does not outlive the data it stood for.
+    """
+    new_data = [t.to_plotly_json() for t in fig.data]
+    old_data = [t.to_plotly_json() for t in fw.data]
+    same = [(d.get("type"), d.get("name")) for d in new_data] == [(d.get("type"), d.get("name")) for d in old_data]
+    new_layout = fig.layout.to_plotly_json()
+    old_layout = fw.layout.to_plotly_json()
+    patch: dict[str, Any] = {k: v for k, v in new_layout.items() if k not in old_layout or _js(old_layout[k]) != _js(v)}
+    patch.update({k: None for k in old_layout if k not in new_layout})
+    sent = ""
+    if not same:
+        fw.data = ()
+        fw.add_traces(list(fig.data))
+        sent = "replaced"
+    with fw.batch_update():
+        if same:
+            for tr, od, nd in zip(fw.data, old_data, new_data):
+                tp = {k: v for k, v in nd.items() if k not in _SKIP and (k not in od or _js(od[k]) != _js(v))}
+                tp.update({k: None for k in od if k not in nd and k not in _SKIP})
+                if tp:
+                    tr.update(tp, overwrite=True)
+                    sent = sent or "patched"
+        if patch:
+            fw.layout.update(patch, overwrite=True)
+            sent = sent or "patched"
+    return sent
+
+
+_BANNER_CSS = (
+    "padding:6px 10px;border-radius:4px;margin:2px 0;"
+    "font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.4"
+)
+
+
+def _banner(lines: list[str], kind: str) -> str:
+    colors = {
+        "info": ("#e8f1fb", "#1f4e79"),
+        "warn": ("#fff4e0", "#7a4b00"),
+        "ok": ("#e9f7ef", "#1e6b3a"),
+        "nudge": ("#fdf0e6", "#7a3b00"),
+    }
+    bg, fg = colors[kind]
+    return "".join(
+        f'<div class="efflab-banner efflab-{kind}" style="{_BANNER_CSS};background:{bg};color:{fg}">'
+        f"{html.escape(line)}</div>"
+        for line in lines
+    )
+
+
+class Lab:
+    """The interactive lab on one :class:`LabState`; display it (or its ``widget``) in a notebook.
+
+    Args:
+        state: the single source of truth.
+        dispatch: how the measurement thread reaches the widgets (default: the kernel's loop).
+    """
+
+    def __init__(self, state: LabState, *, dispatch: Dispatch | None = None) -> None:
+        self.state = state
+        self.dispatch = dispatch or kernel_dispatch()
+        self.job: LiveJob | None = None
+        self._syncing = False
+        s = state
+        # ----- banners -----
+        self.messages = W.HTML(layout=W.Layout(width="100%"))
+        self.nudge = W.HTML(layout=W.Layout(flex="1 1 auto"))
+        self.switch = W.Button(
+            description="Switch to recommended", button_style="success", icon="star",
+            tooltip="Select the recommended configuration", layout=W.Layout(width="210px"),
+        )  # fmt: skip
+        # ----- controls -----
+        wide = W.Layout(width="460px")
+        style = {"description_width": "110px"}
+        self.model = W.SelectionSlider(
+            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size",
+            continuous_update=False, layout=wide, style=style,
+        )  # fmt: skip
+        self.family_names = W.HTML()
+        self.batch = W.SelectionSlider(
+            options=s.batch_sizes, value=s.selection.batch_size, description="batch size",
+            continuous_update=False, layout=wide, style=style,
+        )  # fmt: skip
+        self.precision = W.ToggleButtons(
+            options=s.precisions, value=s.selection.precision, description="precision", style={**style, "button_width": "70px"},
+            tooltips=["32-bit float", "bfloat16", "float16", "dynamic int8 (Linear layers, CPU)"],
+        )  # fmt: skip
+        self.device = W.Dropdown(
+            options=s.devices, value=s.selection.device, description="device", style=style, layout=W.Layout(width="260px")
+        )
+        self.task = W.Dropdown(
+            options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="460px")
+        )  # fmt: skip
+        self.machine = W.Dropdown(
+            options=s.hardwares, value=s.hardware, description="machine", style=style, layout=W.Layout(width="460px")
+        )
+        self.tolerance = W.FloatSlider(
+            value=s.tolerance * 100, min=0.0, max=10.0, step=0.1, description="tolerance (pt)", readout_format=".1f",
+            continuous_update=False, layout=wide, style=style,
+        )  # fmt: skip
+        # ----- live -----
+        self.measure = W.Button(description="Measure", button_style="primary", icon="play", tooltip="Measure the selection live")
+        self.sweep_batch = W.Button(description="Sweep batch sizes", icon="forward", tooltip="Stream this model and precision over every batch size")
+        self.sweep_precision = W.Button(description="Sweep precisions", icon="forward", tooltip="Stream this model and batch size over every precision")
+        self.cancel = W.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
+        self.auto = W.Checkbox(value=False, description="measure new selections automatically", indent=False)
+        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.progress_text = W.HTML()
+        self.details = W.HTML()
+        # ----- figures -----
+        fig_layout = W.Layout(width="100%")
+        self.fig_tradeoff = go.FigureWidget(s.tradeoff_figure())
+        self.fig_latency = go.FigureWidget(s.batch_figure("latency_s"))
+        self.fig_throughput = go.FigureWidget(s.batch_figure("throughput_qps"))
+        self.fig_family = go.FigureWidget(s.family_figure())
+        self.fig_power = go.FigureWidget(s.power_figure())
+        for f in (self.fig_tradeoff, self.fig_latency, self.fig_throughput, self.fig_family, self.fig_power):
+            f.layout.autosize = True
+        self._bind_clicks()
+
+        # ----- wiring: controls -> state -----
+        self.model.observe(self._guard(lambda ch: s.select(model=ch["new"])), names="value")
+        self.batch.observe(self._guard(lambda ch: s.select(batch_size=ch["new"])), names="value")
+        self.precision.observe(self._guard(lambda ch: s.select(precision=ch["new"])), names="value")
+        self.device.observe(self._guard(lambda ch: s.select(device=ch["new"])), names="value")
+        self.task.observe(self._guard(lambda ch: s.select(task=ch["new"] or None)), names="value")
+        self.machine.observe(self._guard(lambda ch: s.set_hardware(ch["new"])), names="value")
+        self.tolerance.observe(self._guard(lambda ch: s.set_tolerance(round(ch["new"], 3) / 100)), names="value")
+        self.switch.on_click(self._guard(lambda _: s.switch_to_recommended()))
+        self.measure.on_click(self._guard(lambda _: self.start(None)))
+        self.sweep_batch.on_click(self._guard(lambda _: self.start("batch")))
+        self.sweep_precision.on_click(self._guard(lambda _: self.start("precision")))
+        self.cancel.on_click(self._guard(lambda _: self.stop()))
+        s.observe(self._on_state)
+
+        controls = W.VBox(
+            [self.model, self.family_names, self.batch, self.precision, W.HBox([self.device]), self.task, self.machine, self.tolerance]
+        )
+        live = W.VBox(
+            [
+                W.HBox([self.measure, self.sweep_batch, self.sweep_precision, self.cancel]),
+                self.auto,
+                W.HBox([self.progress, self.progress_text]),
+                self.details,
+            ],
+            layout=W.Layout(margin="0 0 0 20px"),
+        )
+        self.widget = W.VBox(
+            [
+                W.HTML("<h3 style='margin:4px 0'>efflab lab — what does this configuration cost, and what is it worth?</h3>"),
+                self.messages,
+                W.HBox([self.nudge, self.switch], layout=W.Layout(align_items="center")),
+                W.HBox([controls, live]),
+                W.HBox([W.Box([self.fig_tradeoff], layout=W.Layout(width="55%")), W.Box([self.fig_family], layout=W.Layout(width="45%"))]),
+                W.HBox([W.Box([self.fig_latency], layout=W.Layout(width="50%")), W.Box([self.fig_throughput], layout=W.Layout(width="50%"))]),
+                self.fig_power,
+            ],
+            layout=fig_layout,
+        )
+        self.widget.add_class("efflab-lab")
+        self._render(ALL_ASPECTS)
+
+    # ----- display -----
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # ----- errors stay in the banner -----
+    def _guard(self, fn: Callable[[Any], Any]) -> Callable[[Any], None]:
+        def run(arg: Any) -> None:
+            if self._syncing:
+                return  # the view is being updated from the state: not a user action
+            try:
+                fn(arg)
+            except EfflabError as e:
+                self._error(str(e))
+            except Exception as e:  # a widget callback has no caller to report to: say it in the banner
+                self._error(f"internal error in the lab: {type(e).__name__}: {e}; please report it")
+
+        return run
+
+    def _error(self, line: str) -> None:
+        self.state.notice = line
+        self._render(frozenset({"messages"}))
+
+    # ----- live -----
+    def start(self, row: str | None) -> LiveJob | None:
+        """Measure the selection (``row=None``) or sweep its ``batch`` / ``precision`` row."""
+        if self.job is not None and self.job.running:
+            self._error("a measurement is already running; cancel it first")
+            return None
+        self.job = start_live(self.state, row, dispatch=self.dispatch)
+        self._render(frozenset({"live"}))
+        return self.job
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.progress_text.value = html.escape(f"{self.state.live.description}: cancelling…")
+
+    # ----- clicks on the tradeoff plot select that point -----
+    def _bind_clicks(self) -> None:
+        for tr in self.fig_tradeoff.data:
+            if tr.name in ("front", "dominated"):
+                tr.on_click(self._guard(self._clicked_args))
+
+    def _clicked_args(self, args: Any) -> None:
+        trace, points, _ = args
+        if not points.point_inds:
+            return
+        idx = trace.customdata[points.point_inds[0]]
+        row = self.state.df.loc[idx]
+        self.state.select(
+            model=str(row["model"]), batch_size=int(row["batch_size"]), precision=str(row["precision"]), device=str(row["device"])
+        )
+
+    # ----- state -> view -----
+    def _on_state(self, changed: frozenset[str]) -> None:
+        try:
+            self._render(changed)
+        except Exception as e:  # never let a redraw put a traceback in the notebook
+            self.messages.value = _banner([f"internal error while redrawing: {type(e).__name__}: {e}"], "warn")
+
+    def _set(self, w: W.Widget, **values: Any) -> None:
+        self._syncing = True
+        try:
+            for k, v in values.items():
+                if getattr(w, k) != v:
+                    setattr(w, k, v)
+        finally:
+            self._syncing = False
+
+    def _render(self, changed: frozenset[str]) -> None:
+        s = self.state
+        sel = s.selection
+        structural = bool(changed & {"data", "cohort"})
+        if structural or "selection" in changed:
+            fam = list(s.family) if sel.model in s.family else [*s.family, sel.model]
+            if structural:
+                self._syncing = True
+                try:
+                    if list(self.model.options) != fam:
+                        self.model.options = fam
+                    if list(self.batch.options) != s.batch_sizes:
+                        self.batch.options = s.batch_sizes
+                    if list(self.device.options) != s.devices:
+                        self.device.options = s.devices
+                    if list(self.task.options) != s.task_options():
+                        self.task.options = s.task_options()
+                    if list(self.machine.options) != s.hardwares:
+                        self.machine.options = s.hardwares
+                finally:
+                    self._syncing = False
+                self.machine.layout.display = "" if len(s.hardwares) > 1 else "none"
+                self.family_names.value = (
+                    "<div style='margin-left:114px;font-size:12px;color:#555'>smallest → largest: "
+                    + " · ".join(
+                        f"<b>{html.escape(m)}</b>" if m == sel.model else html.escape(m) for m in fam
+                    )
+                    + "</div>"
+                )
+            self._set(self.model, value=sel.model)
+            self._set(self.batch, value=sel.batch_size)
+            self._set(self.precision, value=sel.precision)
+            self._set(self.device, value=sel.device)
+            self._set(self.task, value=sel.task or "")
+            if s.hardware in self.machine.options:
+                self._set(self.machine, value=s.hardware)
+            if "model" in changed and not structural:
+                self.family_names.value = (
+                    "<div style='margin-left:114px;font-size:12px;color:#555'>smallest → largest: "
+                    + " · ".join(f"<b>{html.escape(m)}</b>" if m == sel.model else html.escape(m) for m in fam)
+                    + "</div>"
+                )
+        if "recommendation" in changed:
+            self._set(self.tolerance, value=round(s.tolerance * 100, 3))
+        # figures: only those whose inputs changed
+        if changed & {"data", "cohort", "selection", "recommendation"}:
+            if sync_figure(self.fig_tradeoff, s.tradeoff_figure()) == "replaced":
+                self._bind_clicks()
+        if changed & {"data", "cohort", "model"}:
+            sync_figure(self.fig_latency, s.batch_figure("latency_s"))
+            sync_figure(self.fig_throughput, s.batch_figure("throughput_qps"))
+        if changed & {"data", "cohort"}:
+            sync_figure(self.fig_family, s.family_figure())
+        if "trace" in changed:
+            sync_figure(self.fig_power, s.power_figure())
+        # banners and buttons
+        if changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
+            msgs = s.messages
+            self.messages.value = _banner(msgs, "warn") if msgs else ""
+            nudge_kind = "ok" if s.is_recommended else ("nudge" if s.recommendation is not None else "info")
+            self.nudge.value = _banner([s.nudge], nudge_kind)
+            self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
+            self.details.value = self._details_html()
+        running = (self.job is not None and self.job.running) or s.live.running
+        stored = s.is_stored
+        self.measure.disabled = running or stored or s.store_error is not None
+        self.measure.description = "Stored ✓" if stored else "Measure"
+        self.sweep_batch.disabled = self.sweep_precision.disabled = running or s.store_error is not None
+        self.cancel.disabled = not running
+        if changed & {"live"}:
+            lv = s.live
+            self.progress.value = lv.fraction if math.isfinite(lv.fraction) else 0.0
+            self.progress.bar_style = "info" if lv.running else ("success" if lv.text.endswith("done") else "warning")
+            self.progress_text.value = html.escape(lv.text)
+        if (
+            "selection" in changed
+            and self.auto.value
+            and not stored
+            and not running
+            and s.failed_error is None
+            and s.store_error is None
+        ):
+            self.start(None)
+
+    def _details_html(self) -> str:
+        d = self.state.details()
+        if not d:
+            return ""
+        rows = "".join(
+            f"<tr><td style='padding:1px 8px 1px 0;color:#555'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            for k, v in d.items()
+        )
+        return f"<table class='efflab-details' style='font-size:12px;margin-top:6px'>{rows}</table>"
+
+
+def show_lab(
+    store: str | None = None,
+    *,
+    family: list[str] | None = None,
+    task: str | None = None,
+    tolerance: float = 0.01,
+    sensor: str = "auto",
+    method: dict[str, Any] | None = None,
+    device: str = "cpu",
+) -> Any:
+    """Build the lab on the results store at ``store`` and return it for display.
+
+    A bad parameter shows its one-line error instead of the lab (no traceback).
+    """
+    try:
+        state = LabState(store, family=family, task=task, tolerance=tolerance, sensor=sensor, method=method, device=device)
+    except EfflabError as e:
+        return W.HTML(_banner([f"efflab lab: {e}"], "warn"))
+    return Lab(state)

@@ -1,0 +1,709 @@
+"""The lab's single source of truth: what is selected, what the store holds, what we recommend.
+
+:class:`LabState` holds the selection (model, batch size, precision, device, task), the accuracy
+tolerance, the results frame, the recommendation, the nudge text, the notices that tell the user
+what to do, and the status of a live measurement. Controls write to it with :meth:`LabState.select`
+and friends; figures and banners read from it. Observers registered with :meth:`LabState.observe`
+are told which aspects changed, so a view redraws only what it must.
+
+No ipywidgets here: this module runs (and is tested) without a browser or a kernel.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from efflab.config import PRECISIONS, Config, MethodSettings, _device, _positive_int, _precision
+from efflab.errors import ConfigError, StoreError
+from efflab.paths import default_store
+from efflab.store.results import COLUMNS, cohort_of
+from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from efflab.analysis import Recommendation
+
+# Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
+# machine shown changed; "selection": the selected configuration changed ("model" too when the
+# model did); "recommendation": the tolerance or the recommended point changed; "live": progress
+# of a running measurement; "trace": new power samples; "messages": the notices changed.
+ALL_ASPECTS = frozenset(
+    {"data", "cohort", "selection", "model", "recommendation", "live", "trace", "messages"}
+)
+Observer = Callable[[frozenset[str]], None]
+
+ROW_KINDS = ("batch", "precision")
+
+
+def _task_label(task: str | None) -> str:
+    if not task:
+        return "no task (cost only)"
+    p = Path(task)
+    return p.name if p.suffix.lower() == ".csv" else task
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One configuration as the lab's controls show it."""
+
+    model: str
+    batch_size: int
+    precision: str
+    device: str = "cpu"
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
+            raise ConfigError(msg)
+        object.__setattr__(
+            self, "batch_size", _positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
+        )
+        object.__setattr__(self, "precision", _precision(self.precision))
+        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "task", self.task or None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} · batch {self.batch_size} · {self.precision} · {self.device}"
+
+    def config(self, seq_len: int) -> Config:
+        return Config(
+            model=self.model,
+            batch_size=self.batch_size,
+            precision=self.precision,
+            device=self.device,
+            seq_len=seq_len,
+            task=self.task,
+        )
+
+
+@dataclass
+class LiveStatus:
+    """A running (or the last) live measurement, as the progress bar and the power trace show it.
+
+    ``trace_t_s``/``trace_w`` are power samples in seconds since the start and watts;
+    ``trace_measured`` says whether they come from a hardware counter (``trace_source``) or are
+    estimated; ``trace_note`` says how they were taken.
+    """
+
+    running: bool = False
+    description: str = ""
+    stage: str = ""
+    fraction: float = 0.0
+    point: int = 0
+    total: int = 0
+    text: str = ""
+    trace_t_s: list[float] = field(default_factory=list)
+    trace_w: list[float] = field(default_factory=list)
+    trace_source: str = ""
+    trace_measured: bool = False
+    trace_note: str = ""
+    energy_j: float = 0.0
+
+
+def _this_hardware(device: str) -> str:
+    from efflab.sweep.run import hardware_key
+
+    return hardware_key(device)
+
+
+def _zoo_names() -> list[str]:
+    try:
+        import efflab.zoo as zoo
+    except ModuleNotFoundError as e:
+        if e.name not in ("efflab.zoo", "efflab"):
+            raise
+        return []
+    return list(zoo.names())
+
+
+def order_family(models: Iterable[str], sizes: dict[str, float], zoo: Sequence[str] = ()) -> list[str]:
+    """Models smallest first: by parameter count where every size is known, else the zoo's own
+    order (smallest first) followed by the other models by size (unknown sizes last)."""
+    names = list(dict.fromkeys(m for m in models if m))
+    if all(m in sizes for m in names):
+        return sorted(names, key=lambda m: (sizes[m], m))
+    in_zoo = [m for m in zoo if m in names]
+    rest = [m for m in names if m not in in_zoo]
+    rest.sort(key=lambda m: (sizes.get(m, math.inf), m))
+    return in_zoo + rest
+
+
+def _empty_frame() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+
+
+def _devices_here() -> list[str]:
+    # No torch import here (seconds): nvidia-smi on PATH is a good enough hint for the dropdown;
+    # a measurement on a device that is not there fails with a clear DeviceError.
+    return ["cpu", "cuda"] if shutil.which("nvidia-smi") else ["cpu"]
+
+
+def resolve_store(store: str | os.PathLike[str] | None) -> Path:
+    """The store path: ``store`` if given, else ``$EFFLAB_STORE``, else ``data/results.sqlite``
+    in the working folder or its parent (a notebook runs in ``notebooks/``)."""
+    if store is not None and str(store).strip():
+        return Path(store).expanduser()
+    if os.environ.get("EFFLAB_STORE"):
+        return default_store()
+    rel = default_store()
+    for base in (Path.cwd(), Path.cwd().parent):
+        if (base / rel).exists():
+            return base / rel
+    return rel
+
+
+class LabState:
+    """Everything the lab shows, in one place.
+
+    Args:
+        store: results store path (default: see :func:`resolve_store`). A missing or empty store
+            is fine: the lab says what to do and can measure into it.
+        family: model names, smallest first (default: the store's models plus the built-in zoo).
+        task: task name or CSV path to show (default: the store's task with most points).
+        tolerance: accuracy tolerance of the recommendation, a fraction (0.01 = 1 point).
+        sensor: energy sensor for live measurements (``auto``, ``rapl``, ``codecarbon``, ``fake``...).
+        method: measurement settings for live measurements (a MethodSettings or a dict of its fields).
+        device: the device to start on when the store does not say.
+
+    Raises:
+        ConfigError: a bad tolerance, method, sensor or family (one line, with the fix).
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        family: Sequence[str] | None = None,
+        task: str | None = None,
+        tolerance: float = 0.01,
+        sensor: str = "auto",
+        method: MethodSettings | dict[str, Any] | None = None,
+        device: str = "cpu",
+    ) -> None:
+        from efflab.sensors import SENSOR_NAMES
+
+        self.store_path = resolve_store(store)
+        if family is not None and (isinstance(family, str) or not all(isinstance(m, str) for m in family)):
+            msg = f"family must be a list of model names, got {family!r}; e.g. ['tiny-bert-l1', 'tiny-bert-l2']"
+            raise ConfigError(msg)
+        self._family_arg = [m.strip() for m in family] if family else None
+        self._task_arg = task or None
+        if not isinstance(sensor, str) or sensor.strip().lower() not in SENSOR_NAMES:
+            msg = f"sensor must be one of {', '.join(SENSOR_NAMES)}, got {sensor!r}"
+            raise ConfigError(msg)
+        self.sensor = sensor.strip().lower()
+        if isinstance(method, dict):
+            method = MethodSettings.from_dict(method)
+        self.method = method or MethodSettings()
+        self.tolerance = self._check_tolerance(tolerance)
+        self._device_arg = _device(device)
+        self._observers: list[Observer] = []
+        self._hardware_cache: dict[str, str] = {}
+        self.df: pd.DataFrame = _empty_frame()
+        self.store_error: str | None = None
+        self.store_exists = False
+        self.notice: str = ""  # one-off news (a point landed, a job was cancelled)
+        self.live = LiveStatus()
+        self.family: tuple[str, ...] = ()
+        self.hardware: str | None = None
+        self.recommendation: Recommendation | None = None
+        self._cohort_cache: pd.DataFrame | None = None
+        self._read_store()
+        task0, hw0 = self._initial_cohort()
+        self.hardware = hw0
+        self.selection = self._default_selection(task0)
+        self._recommend()
+        if self.recommendation is not None:  # the recommendation is the initial selection
+            self.selection = self._selection_of(self.recommendation.row)
+
+    # ----- observers -----
+    def observe(self, fn: Observer) -> None:
+        """Call ``fn(changed_aspects)`` after every change (see ``ALL_ASPECTS``)."""
+        self._observers.append(fn)
+
+    def unobserve(self, fn: Observer) -> None:
+        self._observers = [f for f in self._observers if f is not fn]
+
+    def _notify(self, changed: Iterable[str]) -> None:
+        ch = frozenset(changed)
+        if not ch:
+            return
+        for fn in list(self._observers):
+            fn(ch)
+
+    # ----- reading the store -----
+    @staticmethod
+    def _check_tolerance(t: Any) -> float:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= 1):
+            msg = f"accuracy tolerance must be a fraction between 0 and 1 (0.01 = 1 point), got {t!r}"
+            raise ConfigError(msg)
+        return float(t)
+
+    def _read_store(self) -> None:
+        from efflab.store import load_results
+
+        self._cohort_cache = None
+        self.store_exists = self.store_path.exists() and self.store_path.stat().st_size > 0
+        self.store_error = None
+        if not self.store_exists:
+            self.df = _empty_frame()
+        else:
+            try:
+                self.df = load_results(self.store_path)
+            except StoreError as e:
+                self.store_error = str(e)
+                self.df = _empty_frame()
+        self.family = self._compute_family()
+
+    def _compute_family(self) -> tuple[str, ...]:
+        if self._family_arg:
+            return tuple(dict.fromkeys(self._family_arg))
+        ok = self.ok
+        sizes: dict[str, float] = {}
+        if not ok.empty:
+            n = ok.dropna(subset=["n_params"]).groupby("model")["n_params"].max()
+            sizes = {str(k): float(v) for k, v in n.items()}
+        models = [str(m) for m in self.df["model"].dropna().unique()]
+        zoo = _zoo_names()
+        return tuple(order_family([*models, *zoo], sizes, zoo))
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        """The measured (status ok) rows of the whole store."""
+        df = self.df
+        return df[df["status"] == "ok"] if not df.empty else df
+
+    def this_hardware(self, device: str | None = None) -> str:
+        """This machine's hardware key for ``device`` (the hardware half of a cohort)."""
+        d = device or self.selection.device
+        if d not in self._hardware_cache:
+            self._hardware_cache[d] = _this_hardware(d)
+        return self._hardware_cache[d]
+
+    @staticmethod
+    def _task_mask(df: pd.DataFrame, task: str | None) -> pd.Series:
+        if task is None:
+            return df["task"].isna()
+        return df["task"] == task
+
+    def _initial_cohort(self) -> tuple[str | None, str | None]:
+        ok = self.ok
+        task = self._task_arg
+        if task is None and not ok.empty:
+            counts = ok["task"].fillna("").value_counts()
+            task = str(counts.idxmax()) or None  # "" is the cost-only cohort
+        elif task is None:
+            task = "reviews" if _zoo_names() else None
+        return task, self._pick_hardware(task, self._device_arg)
+
+    def _pick_hardware(self, task: str | None, device: str) -> str | None:
+        ok = self.ok
+        g = ok[self._task_mask(ok, task)] if not ok.empty else ok
+        here = self.this_hardware(device)
+        if g.empty or (g["hardware"] == here).any():
+            return here
+        return str(g["hardware"].value_counts().idxmax())
+
+    # ----- derived views -----
+    @property
+    def cohort(self) -> str:
+        return cohort_of(self.selection.task, self.hardware or self.this_hardware())
+
+    @property
+    def cohort_frame(self) -> pd.DataFrame:
+        """The measured rows of the shown cohort (same task, same machine): what the figures plot."""
+        if self._cohort_cache is None:
+            ok = self.ok
+            if ok.empty:
+                self._cohort_cache = ok
+            else:
+                self._cohort_cache = ok[
+                    self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.hardware)
+                ]
+        return self._cohort_cache
+
+    @property
+    def tasks(self) -> list[str | None]:
+        """Tasks to choose from: the store's, plus the current one."""
+        out: list[str | None] = [self.selection.task] if hasattr(self, "selection") else []
+        if not self.ok.empty:
+            for t in self.ok["task"].unique():
+                out.append(None if t is None or (isinstance(t, float) and math.isnan(t)) else str(t))
+        return list(dict.fromkeys(out))
+
+    def task_options(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for a task dropdown; the value ``""`` means no task."""
+        return [(_task_label(t), t or "") for t in self.tasks]
+
+    @property
+    def hardwares(self) -> list[str]:
+        """Machines with points for the current task; this machine first."""
+        ok = self.ok
+        here = self.this_hardware()
+        found = [] if ok.empty else list(ok[self._task_mask(ok, self.selection.task)]["hardware"].unique())
+        return list(dict.fromkeys([here, *(str(h) for h in found), *([self.hardware] if self.hardware else [])]))
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        found = [] if self.df.empty else [int(b) for b in self.df["batch_size"].dropna().unique()]
+        return sorted({*DEFAULT_BATCH_SIZES, *found, self.selection.batch_size})
+
+    @property
+    def precisions(self) -> list[str]:
+        return list(PRECISIONS)
+
+    @property
+    def devices(self) -> list[str]:
+        found = [] if self.df.empty else [str(d) for d in self.df["device"].dropna().unique()]
+        return list(dict.fromkeys([*_devices_here(), *found, self.selection.device]))
+
+    @property
+    def seq_len(self) -> int:
+        """Tokens per query of the shown cohort (its most common), so new points match it."""
+        g = self.cohort_frame
+        if not g.empty and g["seq_len"].notna().any():
+            return int(g["seq_len"].dropna().mode().iloc[0])
+        ok = self.ok
+        if not ok.empty and ok["seq_len"].notna().any():
+            return int(ok["seq_len"].dropna().mode().iloc[0])
+        return 128
+
+    def _match(self, df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
+        if df.empty:
+            return df
+        return df[
+            (df["model"] == sel.model)
+            & (df["batch_size"] == sel.batch_size)
+            & (df["precision"] == sel.precision)
+            & (df["device"] == sel.device)
+        ]
+
+    @property
+    def selected_index(self) -> Any:
+        """Index label of the selected configuration in ``df`` (measured, shown cohort), or None."""
+        m = self._match(self.cohort_frame, self.selection)
+        if m.empty:
+            return None
+        return m.sort_values("created_at").index[-1]
+
+    @property
+    def selected_row(self) -> pd.Series | None:
+        i = self.selected_index
+        return None if i is None else self.df.loc[i]
+
+    @property
+    def is_stored(self) -> bool:
+        """True when the selection is measured in the shown cohort (it appears at once)."""
+        return self.selected_index is not None
+
+    @property
+    def failed_error(self) -> str | None:
+        """The stored error when the selection was tried on this machine and failed."""
+        df = self.df
+        if df.empty:
+            return None
+        f = self._match(df[df["status"] == "failed"], self.selection)
+        f = f[self._task_mask(f, self.selection.task) & (f["hardware"] == self.this_hardware())]
+        return None if f.empty else str(f.sort_values("created_at")["error"].iloc[-1])
+
+    @property
+    def recommended_selection(self) -> Selection | None:
+        return None if self.recommendation is None else self._selection_of(self.recommendation.row)
+
+    @property
+    def is_recommended(self) -> bool:
+        return self.recommendation is not None and self.selected_index == self.recommendation.index
+
+    def _selection_of(self, row: Any) -> Selection:
+        task = row["task"]
+        task = None if task is None or (isinstance(task, float) and math.isnan(task)) else str(task)
+        return Selection(str(row["model"]), int(row["batch_size"]), str(row["precision"]), str(row["device"]), task)
+
+    def _default_selection(self, task: str | None) -> Selection:
+        model = self.family[0] if self.family else "minilm-l6"
+        return Selection(model, 32, "fp32", self._device_arg, task)
+
+    def _recommend(self) -> None:
+        from efflab.analysis import recommend
+
+        self._cohort_cache = None
+        g = self.cohort_frame
+        self.recommendation = None
+        if not g.empty and g["energy_j_per_query"].notna().any():
+            self.recommendation = recommend(g, self.tolerance)
+
+    # ----- words -----
+    @property
+    def nudge(self) -> str:
+        """The banner comparing the selection with the recommended configuration."""
+        from efflab.analysis import compare
+
+        rec = self.recommendation
+        sel = self.selected_row
+        if rec is None:
+            return "No recommendation yet: nothing is measured in this cohort. Press Measure to add a point."
+        rec_label = self._selection_of(rec.row).label
+        if sel is None:
+            failed = self.failed_error
+            if failed:
+                return f"{self.selection.label} failed on this machine: {failed}. The recommendation is {rec_label}."
+            return (
+                f"{self.selection.label} is not measured yet. Press Measure to measure it live, "
+                f"or switch to the recommended {rec_label}."
+            )
+        if self.is_recommended:
+            return f"This is the recommended configuration. {rec.reason}"
+        kind = "measured" if bool(sel["energy_measured"]) and bool(rec.row["energy_measured"]) else "estimated"
+        return f"{self.selection.label}: {compare(sel, rec.row)} vs the recommended {rec_label} ({kind} energy)."
+
+    @property
+    def messages(self) -> list[str]:
+        """What the user should know or do, most important first (no tracebacks, one line each)."""
+        out: list[str] = []
+        path = self.store_path
+        if self.store_error:
+            out.append(f"{self.store_error}. Live measurements are off until the store is fixed.")
+        elif not self.store_exists:
+            out.append(
+                f"No results store at {path} yet. Pick a configuration and press Measure (the store is created), "
+                f"or run `efflab sweep --store {path}` in a terminal to measure the whole family."
+            )
+        elif self.ok.empty:
+            n_failed = int((self.df["status"] == "failed").sum()) if not self.df.empty else 0
+            if n_failed:
+                first = str(self.df[self.df["status"] == "failed"]["error"].iloc[0])
+                out.append(f"All {n_failed} stored points failed (first: {first}). Fix that and re-run `efflab sweep`.")
+            else:
+                out.append(
+                    f"The store at {path} has no measured points yet. Press Measure, or run "
+                    f"`efflab sweep --store {path}`."
+                )
+        here = self.this_hardware()
+        if self.hardware and self.hardware != here and not self.cohort_frame.empty:
+            out.append(
+                f"These points were measured on another machine ({self.hardware}); this one is {here}. "
+                "They are shown as they are; a measurement here starts this machine's own cohort."
+            )
+        if len(self.family) == 1:
+            out.append(
+                f"The family has one model ({self.family[0]}): sweep more sizes "
+                f"(`efflab sweep --models A B C --store {path}`) to compare model sizes."
+            )
+        g = self.cohort_frame
+        if not g.empty and g["accuracy"].isna().all():
+            out.append(
+                "These points have no task accuracy (cost only), so the tradeoff plot is empty; "
+                "sweep with a task (e.g. `--task reviews`) to see it."
+            )
+        if self.notice:
+            out.append(self.notice)
+        return out
+
+    def details(self) -> dict[str, str]:
+        """The selected point's figures as label -> text (empty when it is not measured)."""
+        r = self.selected_row
+        if r is None:
+            return {}
+        kind = "measured" if bool(r["energy_measured"]) else "estimated"
+        unc = r["energy_uncertainty_rel"]
+        unc_txt = f" ± {float(unc) * 100:.0f} %" if unc == unc and unc is not None and float(unc) > 0 else ""
+        out = {
+            "energy": f"{float(r['wh_per_1000_queries']):.4g} Wh / 1000 queries ({kind}, {r['energy_source']}{unc_txt})",
+            "latency": f"{float(r['latency_s']) * 1000:.3g} ms per batch ± {float(r['latency_ci_s']) * 1000:.2g} ms (95 % CI)",
+            "throughput": f"{float(r['throughput_qps']):.4g} queries/s",
+        }
+        acc = r["accuracy"]
+        if acc == acc and acc is not None:
+            lo, hi = r["accuracy_ci_low"], r["accuracy_ci_high"]
+            ci = f" (95 % CI {float(lo) * 100:.1f}–{float(hi) * 100:.1f} %)" if lo == lo and hi == hi else ""
+            out["accuracy"] = f"{float(acc) * 100:.1f} %{ci}"
+        mem = r["peak_mem_bytes"]
+        if mem == mem and mem is not None:
+            out["peak memory"] = f"{float(mem) / 2**20:.1f} MiB"
+        if r["flags"]:
+            out["flags"] = str(r["flags"])
+        return out
+
+    # ----- figures (the same pure functions the reports use) -----
+    def tradeoff_figure(self) -> go.Figure:
+        from efflab.plots import tradeoff_figure
+
+        rec = self.recommendation
+        return tradeoff_figure(
+            self.cohort_frame, selected=self.selected_index, recommended=None if rec is None else rec.index
+        )
+
+    def batch_figure(self, metric: str = "throughput_qps") -> go.Figure:
+        from efflab.plots import batch_figure
+
+        return batch_figure(self.cohort_frame, self.selection.model, metric=metric)
+
+    def family_figure(self) -> go.Figure:
+        from efflab.plots import family_figure
+
+        return family_figure(self.cohort_frame, order=self.family)
+
+    def power_figure(self) -> go.Figure:
+        from efflab.plots import power_trace_figure
+
+        lv = self.live
+        fig = power_trace_figure(lv.trace_t_s, lv.trace_w, source=lv.trace_source, measured=lv.trace_measured)
+        note = lv.trace_note or "press Measure or Sweep to see the power while it runs"
+        fig.update_layout(xaxis_title=f"time (s) — {note}")
+        return fig
+
+    # ----- changes -----
+    def select(self, **changes: Any) -> frozenset[str]:
+        """Change the selection (``model``, ``batch_size``, ``precision``, ``device``, ``task``).
+
+        Returns the aspects that changed (observers are told too).
+
+        Raises:
+            ConfigError: a bad value (one line, with the fix).
+        """
+        unknown = sorted(set(changes) - {"model", "batch_size", "precision", "device", "task"})
+        if unknown:
+            msg = f"unknown selection field(s) {', '.join(unknown)}; use model, batch_size, precision, device, task"
+            raise ConfigError(msg)
+        if "task" in changes:
+            changes["task"] = changes["task"] or None
+        new = replace(self.selection, **changes)
+        if new == self.selection:
+            return frozenset()
+        old = self.selection
+        self.selection = new
+        changed = {"selection"}
+        if new.model != old.model:
+            changed.add("model")
+        if new.task != old.task or new.device != old.device:
+            self.hardware = self._pick_hardware(new.task, new.device)
+            self._recommend()
+            changed |= {"cohort", "model", "recommendation"}
+        self.notice = ""
+        changed.add("messages")
+        self._notify(changed)
+        return frozenset(changed)
+
+    def set_hardware(self, hardware: str) -> None:
+        """Show the cohort measured on ``hardware`` (another machine's points, for comparison)."""
+        if hardware == self.hardware:
+            return
+        if hardware not in self.hardwares:
+            msg = f"no points measured on {hardware!r}; machines: {', '.join(self.hardwares)}"
+            raise ConfigError(msg)
+        self.hardware = hardware
+        self._recommend()
+        self._notify({"cohort", "model", "selection", "recommendation", "messages"})
+
+    def set_tolerance(self, tolerance: float) -> None:
+        """Set the accuracy tolerance (fraction; 0.01 = 1 point) and recompute the recommendation."""
+        t = self._check_tolerance(tolerance)
+        if t == self.tolerance:
+            return
+        self.tolerance = t
+        self._recommend()
+        self._notify({"recommendation", "selection"})
+
+    def switch_to_recommended(self) -> None:
+        """Select the recommended configuration (the nudge's one click)."""
+        rec = self.recommended_selection
+        if rec is not None:
+            self.select(**{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task")})
+
+    def reload(self, notice: str = "") -> None:
+        """Re-read the store (after a live point landed, or a sweep elsewhere), keep the selection."""
+        self._read_store()
+        here = self.this_hardware()
+        if self.hardware != here and not self.ok.empty:
+            mine = self.ok[self._task_mask(self.ok, self.selection.task) & (self.ok["hardware"] == here)]
+            if not mine.empty:
+                self.hardware = here  # this machine now has its own points: show them
+        self._recommend()
+        self.notice = notice
+        self._notify({"data", "cohort", "model", "selection", "recommendation", "messages"})
+
+    # ----- live measurement (the thread lives in widgets.live; its events land here) -----
+    def spec_for(self, row: str | None = None) -> SweepSpec:
+        """The sweep of the selection (``row=None``), or of its whole ``batch`` or ``precision`` row."""
+        sel = self.selection
+        if row is not None and row not in ROW_KINDS:
+            msg = f"row must be one of {', '.join(ROW_KINDS)}, got {row!r}"
+            raise ConfigError(msg)
+        return SweepSpec(
+            models=(sel.model,),
+            batch_sizes=tuple(self.batch_sizes) if row == "batch" else (sel.batch_size,),
+            precisions=tuple(self.precisions) if row == "precision" else (sel.precision,),
+            devices=(sel.device,),
+            task=sel.task,
+            seq_len=self.seq_len,
+            sensor=self.sensor,
+            method=self.method,
+        )
+
+    @property
+    def can_measure(self) -> bool:
+        return self.store_error is None and not self.live.running
+
+    def live_started(self, description: str, total: int, *, source: str, measured: bool, note: str) -> None:
+        self.live = LiveStatus(
+            running=True,
+            description=description,
+            total=total,
+            text=f"{description}: starting",
+            trace_source=source,
+            trace_measured=measured,
+            trace_note=note,
+        )
+        self.notice = ""
+        self._notify({"live", "trace", "messages"})
+
+    def live_progress(self, stage: str, fraction: float, point: int, total: int, label: str) -> None:
+        lv = self.live
+        lv.stage, lv.point, lv.total = stage, point, total
+        lv.fraction = min(1.0, ((point - 1) + max(0.0, min(1.0, fraction))) / max(total, 1))
+        lv.text = f"{label}: {stage} {fraction * 100:.0f} %" + (f" (point {point} of {total})" if total > 1 else "")
+        self._notify({"live"})
+
+    def live_sample(self, t_s: float, watts: float, energy_j: float | None = None) -> None:
+        lv = self.live
+        lv.trace_t_s.append(float(t_s))
+        lv.trace_w.append(float(watts))
+        if energy_j is not None:
+            lv.energy_j += float(energy_j)
+        self._notify({"trace"})
+
+    def live_point(self, label: str, status: str, error: str | None = None) -> None:
+        """A point of the running job was committed to the store: re-read it onto the curves."""
+        if status == "ok":
+            self.reload(notice=f"Measured {label}; it is on the curves and in the store.")
+        elif status == "failed":
+            self.reload(notice=f"{label} failed: {error}")
+
+    def live_finished(self, status: str, message: str = "") -> None:
+        """``status``: done, cancelled or failed (with the error's one line in ``message``)."""
+        lv = self.live
+        lv.running = False
+        lv.fraction = 1.0 if status == "done" else lv.fraction
+        lv.text = {
+            "done": f"{lv.description}: done",
+            "cancelled": f"{lv.description}: cancelled; nothing half-measured was stored",
+            "failed": f"{lv.description}: failed: {message}",
+        }.get(status, message)
+        if status != "done":
+            self.notice = lv.text
+        self._notify({"live", "messages", "selection"})
+
+
+__all__ = ["ALL_ASPECTS", "ROW_KINDS", "LabState", "LiveStatus", "Selection", "order_family", "resolve_store"]
