@@ -28,7 +28,7 @@ def test_welford_matches_two_pass() -> None:
     w = Welford()
     for x in xs:
         w.add(x)
-    mean, std, ci = mean_ci(xs)
+    _, std, ci = mean_ci(xs)
     assert w.mean == pytest.approx(sum(xs) / len(xs))
     assert w.std == pytest.approx(std)
     assert ci == pytest.approx(t95(5) * std / math.sqrt(6))
