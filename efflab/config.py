@@ -6,13 +6,14 @@ The CLI, papermill parameters and YAML files all build these same types.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from efflab.errors import ConfigError, closest
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
+CASTS: tuple[str, ...] = ("model", "autocast")
 
 
 def _positive_int(name: str, value: Any, fix: str) -> int:
@@ -134,6 +135,8 @@ class Config:
         seq_len: tokens per query; inputs are padded or truncated to this length so that every
             batch costs the same.
         task: a task name (``reviews``) or CSV path for accuracy; ``None`` measures cost only.
+        cast: how fp16/bf16 are applied: ``model`` casts the weights (half the bytes), ``autocast``
+            keeps fp32 weights and runs matmuls in the lower precision (``torch.autocast``).
     """
 
     model: str = "minilm-l6"
@@ -142,7 +145,7 @@ class Config:
     device: str = "cpu"
     seq_len: int = 128
     task: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    cast: str = "model"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -155,15 +158,18 @@ class Config:
         object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
         object.__setattr__(self, "precision", _precision(self.precision))
         object.__setattr__(self, "device", _device(self.device))
+        if self.cast not in CASTS:
+            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
+            raise ConfigError(msg)
+        if self.cast == "autocast" and self.precision not in ("fp16", "bf16"):
+            msg = f"autocast applies to fp16 and bf16, not {self.precision!r}; use --cast model"
+            raise ConfigError(msg)
         if self.task is not None and (not isinstance(self.task, str) or not self.task.strip()):
             msg = f"task must be a task name or CSV path, got {self.task!r}; e.g. --task reviews"
             raise ConfigError(msg)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if not d["extra"]:
-            d.pop("extra")
-        return d
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:

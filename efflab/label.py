@@ -21,7 +21,7 @@ LABEL_WIDTH = 320
 LABEL_HEIGHT = 300
 
 
-def _task_name(task: object) -> str:
+def task_name(task: object) -> str:
     """A task as people say it: ``reviews``, or the stem of a CSV path."""
     if task is None or (isinstance(task, float) and math.isnan(task)) or task == "":
         return "no task"
@@ -56,7 +56,7 @@ class LabelData:
             model=str(r["model"]),  # type: ignore[index]
             wh_per_1000_queries=float(r["wh_per_1000_queries"]),  # type: ignore[index]
             stars=int(r.get("stars", 0) or 0),  # type: ignore[attr-defined]
-            task=_task_name(r.get("task")),  # type: ignore[attr-defined]
+            task=task_name(r.get("task")),  # type: ignore[attr-defined]
             hardware=str(r.get("hardware") or ""),  # type: ignore[attr-defined]
             date=date or str(r.get("timestamp") or "")[:10],  # type: ignore[attr-defined]
             estimated=not bool(r.get("energy_measured", False)),  # type: ignore[attr-defined]

@@ -119,6 +119,7 @@ class Measurement:
     fingerprint: Fingerprint
     timestamp: str
     method: dict[str, Any] = field(default_factory=dict)
+    cast: str = "model"
 
     # ----- derived -----
     @property

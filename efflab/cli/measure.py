@@ -71,6 +71,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--seq-len", default="128", help="tokens per query; inputs padded/truncated to it (default 128)"
     )
+    p.add_argument(
+        "--cast",
+        default="model",
+        help="for fp16/bf16: 'model' casts the weights, 'autocast' runs torch.autocast over fp32 weights",
+    )
     t = p.add_mutually_exclusive_group()
     t.add_argument("--task", default="reviews", help="task name or CSV path for accuracy (default reviews)")
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         seq_len=args.seq_len,
         task=None if args.no_task else args.task,
+        cast=args.cast,
     )
     method = method_from_args(args)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None

@@ -8,6 +8,7 @@ then rewrites the cards, the header and the charts. Nothing is measured here.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import warnings
 from html import escape
@@ -16,8 +17,16 @@ from typing import Any
 
 import ipywidgets as w
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import display
 
+# Imported here, not on first use: a pre-heated Voila kernel imports this module before anyone
+# visits, so the visit itself pays for none of it.
+import efflab.analysis
+import efflab.cli.recommend
+import efflab.label
+import efflab.measuring.carbon
+import efflab.plots  # noqa: F401
 from efflab.dashboard import format as fmt
 from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
 from efflab.errors import EfflabError
@@ -185,8 +194,8 @@ class Dashboard:
             style=style,
             layout=full,
         )
-        self.reload = w.Button(description="Reload data", icon="refresh", tooltip="read the store again")
-        self.again = w.Button(description="Check again", icon="refresh", tooltip="read the store again")
+        self.reload = w.Button(description="Reload data", tooltip="read the store again")
+        self.again = w.Button(description="Check again", tooltip="read the store again")
         for widget, name in (
             (self.cohort, "cohort"),
             (self.config, "config"),
@@ -200,8 +209,8 @@ class Dashboard:
         ):
             widget.add_class(f"efflab-{name}")
         self.cards = w.HTML()
-        self.tradeoff = go.FigureWidget()
-        self.family = go.FigureWidget()
+        self.tradeoff = w.Output(layout=w.Layout(width="50%"))
+        self.family = w.Output(layout=w.Layout(width="50%"))
         self.labels = w.HTML()
         self.note = w.HTML()
         for widget in (self.cohort, self.config, self.baseline):
@@ -218,12 +227,7 @@ class Dashboard:
                 w.HBox([self.queries, self.country, self.price, self.tolerance, self.reload]),
             ]
         )
-        self.charts = w.HBox(
-            [
-                w.Box([self.tradeoff], layout=w.Layout(width="50%")),
-                w.Box([self.family], layout=w.Layout(width="50%")),
-            ]
-        )
+        self.charts = w.HBox([self.tradeoff, self.family], layout=w.Layout(width="100%"))
         self.body = w.VBox(
             [
                 self.controls,
@@ -345,12 +349,21 @@ class Dashboard:
         )
 
     @staticmethod
-    def _replace(fw: go.FigureWidget, fig: go.Figure) -> None:
-        fig.update_layout(height=440, margin={"t": 60, "b": 60, "l": 60, "r": 20})
-        with fw.batch_update():
-            fw.data = []
-        fw.add_traces(list(fig.data))
-        fw.layout = fig.layout
+    def _replace(out: w.Output, fig: go.Figure) -> None:
+        """Show ``fig`` in ``out`` through plotly's mime renderer. The Output widget keeps the figure
+        in its synced state, so a page that connects later (pre-heated kernel) still gets it, and
+        plotly.js is loaded once as a static file rather than shipped with every figure."""
+        fig.update_layout(height=460, margin={"t": 60, "b": 60, "l": 60, "r": 20}, autosize=True)
+        spec = json.loads(pio.to_json(fig, validate=False))
+        spec["config"] = {"displaylogo": False, "responsive": True}
+        title = fig.layout.title.text or "figure"
+        out.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"application/vnd.plotly.v1+json": spec, "text/plain": f"<{title}>"},
+                "metadata": {},
+            },
+        )
 
     def _draw_tradeoff(self, view: View) -> None:
         from efflab.plots import tradeoff_figure
@@ -368,6 +381,13 @@ class Dashboard:
 
         title = f"Each model at its best configuration ({energy_kind(view.frame)} energy)"
         self._replace(self.family, family_figure(view.frame, title=title))
+
+    def refresh_if_changed(self) -> bool:
+        """Read the store again if a writer committed since the last read; True if it did."""
+        if _store_stamp(self.store) == self._stamp:
+            return False
+        self.refresh()
+        return True
 
     def show(self) -> None:
         display(self.root)

@@ -52,7 +52,7 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         "--theme=light",
         "--template=lab",
         # The kernel's widgets and files are all the page needs; serve no other files.
-        "--VoilaConfiguration.file_allowlist=[]",
+        "--VoilaConfiguration.file_allowlist=^$",
     ]
 
 

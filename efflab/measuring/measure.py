@@ -78,7 +78,7 @@ def measure(
     task = load_task(config.task)
     report("load", 0.0)
     source = resolve_model(config.model, progress=progress is not None)
-    runner = load_runner(source, config.precision, config.device)
+    runner = load_runner(source, config.precision, config.device, config.cast)
     own_sensor = isinstance(sensor, str)
     sens = make_sensor(sensor, device=config.device, country=method.country)
     try:
@@ -212,4 +212,5 @@ def measure_loaded(
         fingerprint=fp,
         timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         method=method.to_dict(),
+        cast=config.cast,
     )

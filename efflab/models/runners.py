@@ -123,9 +123,13 @@ class HFRunner:
 
     kind = "hf"
 
-    def __init__(self, source: ModelSource, precision: str, device: str) -> None:
+    def __init__(self, source: ModelSource, precision: str, device: str, cast: str = "model") -> None:
         import torch
 
+        self.cast = cast
+        self._autocast_dtype = (
+            {"bf16": torch.bfloat16, "fp16": torch.float16}[precision] if cast == "autocast" else None
+        )
         self.name = source.name
         self.model_id = source.model_id
         self.precision = precision
@@ -147,9 +151,9 @@ class HFRunner:
                 q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
             self._flop_model = model  # counted at fp32: the same arithmetic, in int8
             model = q
-        elif precision == "bf16":
+        elif precision == "bf16" and cast == "model":
             model = model.to(torch.bfloat16)
-        elif precision == "fp16":
+        elif precision == "fp16" and cast == "model":
             model = model.to(torch.float16)
         self.model = model.to(device) if precision != "int8" else model
         self.model_bytes = _serialized_bytes(self.model.state_dict())
@@ -175,10 +179,19 @@ class HFRunner:
             batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         return {k: v.to(self.device) for k, v in batch.items()}
 
+    def _ctx(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=self._autocast_dtype)
+
     def forward(self, batch: Any) -> Any:
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), self._ctx():
             return self.model(**batch)[0]
 
     def synchronize(self) -> None:
@@ -195,7 +208,7 @@ class HFRunner:
             raise ModelError(msg)
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty(len(texts), dtype=np.int64)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._ctx():
             for i in range(0, len(texts), batch_size):
                 idx = order[i : i + batch_size]
                 enc = self.tokenizer(
@@ -215,7 +228,7 @@ class HFRunner:
 
         model = self._flop_model if self._flop_model is not None else self.model
         counter = FlopCounterMode(display=False)
-        with torch.inference_mode(), counter:
+        with torch.inference_mode(), self._ctx(), counter:
             model(**batch)
         self._flop_model = None  # only needed once; frees the fp32 copy of an int8 model
         total = counter.get_total_flops()
@@ -314,7 +327,7 @@ class SklearnRunner:
         return None
 
 
-def load_runner(source: ModelSource, precision: str, device: str) -> Runner:
+def load_runner(source: ModelSource, precision: str, device: str, cast: str = "model") -> Runner:
     """Load ``source`` at ``precision`` on ``device``.
 
     Raises:
@@ -328,4 +341,4 @@ def load_runner(source: ModelSource, precision: str, device: str) -> Runner:
         msg = f"model {source.name!r} has unknown kind {source.kind!r}; expected 'hf' or 'sklearn'"
         raise ModelError(msg)
     check_device(device, precision)
-    return HFRunner(source, precision, device)
+    return HFRunner(source, precision, device, cast)

@@ -38,19 +38,19 @@ _FALSE_WORDS = ("false", "no", "off", "0")
 # One line each; the CLI's --help and the notebook's parameters cell say the same.
 PARAM_HELP: dict[str, str] = {
     "store_path": "results store (SQLite) to report on",
-    "models": "models to include (list; none = every model in the store)",
-    "batch_sizes": "batch sizes to include (list of positive integers; none = all)",
-    "precisions": f"precisions to include (list from {', '.join(PRECISIONS)}; none = all)",
-    "device": "device to include: cpu, cuda or cuda:N (none = all)",
-    "task": "task to include, as stored (name or CSV path; none = all)",
-    "seq_len": "tokens per query to include (none = all)",
+    "models": "models to include (a list; None: every model in the store)",
+    "batch_sizes": "batch sizes to include (a list of positive integers; None: all)",
+    "precisions": f"precisions to include (a list from {', '.join(PRECISIONS)}; None: all)",
+    "device": "device to include: cpu, cuda or cuda:N (None: all)",
+    "task": "task to include, as stored (a name or CSV path; None: all)",
+    "seq_len": "tokens per query to include (None: all)",
     "measure_missing": "true: measure the points of the grid missing from the store first; false: read only",
     "sensor": "energy sensor when measuring: auto, nvml, rapl, codecarbon, fake",
-    "accuracy_tolerance": "accuracy tolerance of the recommendation, a fraction (0.01 = 1 point)",
+    "accuracy_tolerance": "accuracy tolerance of the recommendation, a fraction (0.01 is 1 point)",
     "queries_per_day": "queries per day for the yearly savings",
     "country": "ISO alpha-3 country code for the grid's CO2e intensity",
     "price_per_kwh": "electricity price per kWh for the yearly cost",
-    "baseline": "baseline as MODEL:BATCH:PRECISION (none = most accurate model, smallest batch, fp32)",
+    "baseline": "baseline as MODEL:BATCH:PRECISION (None: the most accurate model at its smallest batch in fp32)",
     "title": "report title",
     "labels_dir": "folder for the label images (relative to the kernel's working folder)",
     "label_formats": "label image formats: svg, png",
@@ -390,19 +390,19 @@ class ReportParams:
                         )
                         raise ReportError(msg)
             if self.device is not None and not _device_matches(df["device"], self.device).any():
-                have = ", ".join(sorted(set(df["device"].dropna().astype(str))))
+                devs = ", ".join(sorted(set(df["device"].dropna().astype(str))))
                 msg = (
-                    f"parameter device: {self.device!r} is not in the store {self.store_path}; it has {have}"
+                    f"parameter device: {self.device!r} is not in the store {self.store_path}; it has {devs}"
                 )
                 raise ReportError(msg)
             if self.task is not None and not _task_matches(df["task"], self.task).any():
-                have = ", ".join(sorted(set(df["task"].fillna("none").astype(str))))
-                msg = f"parameter task: {self.task!r} is not in the store {self.store_path}; it has {have}"
+                tasks = ", ".join(sorted(set(df["task"].fillna("none").astype(str))))
+                msg = f"parameter task: {self.task!r} is not in the store {self.store_path}; it has {tasks}"
                 raise ReportError(msg)
             if self.seq_len is not None and not (df["seq_len"] == self.seq_len).any():
-                have = ", ".join(str(int(x)) for x in sorted(set(df["seq_len"].dropna())))
+                lens = ", ".join(str(int(x)) for x in sorted(set(df["seq_len"].dropna())))
                 msg = (
-                    f"parameter seq_len: {self.seq_len} is not in the store {self.store_path}; it has {have}"
+                    f"parameter seq_len: {self.seq_len} is not in the store {self.store_path}; it has {lens}"
                 )
                 raise ReportError(msg)
         if self.baseline:

@@ -119,7 +119,7 @@ def iter_sweep(
 
     sensors: dict[str, Sensor] = {}
     runner: Runner | None = None
-    runner_for: tuple[str, str, str] | None = None
+    runner_for: tuple[str, str, str, str] | None = None
     load_error: str | None = None
     total = len(configs)
     try:
@@ -130,13 +130,13 @@ def iter_sweep(
                 continue
             if should_stop is not None and should_stop():
                 return
-            group = (cfg.model, cfg.precision, cfg.device)
+            group = (cfg.model, cfg.precision, cfg.device, cfg.cast)
             if group != runner_for:
                 if runner is not None:
                     runner.close()
                 runner, load_error, runner_for = None, None, group
                 try:
-                    runner = load_runner(resolve_model(cfg.model), cfg.precision, cfg.device)
+                    runner = load_runner(resolve_model(cfg.model), cfg.precision, cfg.device, cfg.cast)
                 except EfflabError as e:
                     load_error = str(e)
                 except (RuntimeError, OSError, MemoryError) as e:

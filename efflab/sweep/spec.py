@@ -45,6 +45,7 @@ class SweepSpec:
         seq_len: tokens per query (default 128).
         sensor: energy sensor name (default auto).
         method: measurement settings.
+        cast: ``model`` (cast weights) or ``autocast`` for the fp16/bf16 points.
     """
 
     models: tuple[str, ...] = field(default_factory=default_models)
@@ -55,6 +56,7 @@ class SweepSpec:
     seq_len: int = 128
     sensor: str = "auto"
     method: MethodSettings = field(default_factory=MethodSettings)
+    cast: str = "model"
 
     def __post_init__(self) -> None:
         models = _tuple("models", self.models)
@@ -87,7 +89,8 @@ class SweepSpec:
     def configs(self) -> list[Config]:
         """Every configuration, ordered so a loaded model is reused across batch sizes."""
         return [
-            Config(model=m, batch_size=b, precision=p, device=d, seq_len=self.seq_len, task=self.task)
+            Config(model=m, batch_size=b, precision=p, device=d, seq_len=self.seq_len, task=self.task,
+                   cast=self.cast if p in ("fp16", "bf16") else "model")
             for d in self.devices
             for m in self.models
             for p in self.precisions
