@@ -52,26 +52,37 @@ def main() -> int:
         for r in sweep(spec, st):
             m = r.measurement
             if m is not None:
-                print(f"{r.status:7s} {m.model} b{m.batch_size} {m.precision}: {m.throughput_qps:.0f} q/s "
-                      f"{m.energy_j_per_query * 1000:.3f} mJ/q [{m.energy_label}] acc {m.accuracy}", flush=True)
+                print(
+                    f"{r.status:7s} {m.model} b{m.batch_size} {m.precision}: {m.throughput_qps:.0f} q/s "
+                    f"{m.energy_j_per_query * 1000:.3f} mJ/q [{m.energy_label}] acc {m.accuracy}",
+                    flush=True,
+                )
             else:
-                print(f"{r.status:7s} {r.config.model} b{r.config.batch_size} {r.config.precision}: {r.error}")
+                print(
+                    f"{r.status:7s} {r.config.model} b{r.config.batch_size} {r.config.precision}: {r.error}"
+                )
     df = load_results(store_path)
     ok = df[df["status"] == "ok"]
 
     rep_model = "minilm-l6" if "minilm-l6" in models else models[-1]
     energies = []
     for _ in range(args.repeats):
-        m = measure(Config(model=rep_model, batch_size=32, precision="fp16", device="cuda", task=None),
-                    method=MethodSettings())
+        m = measure(
+            Config(model=rep_model, batch_size=32, precision="fp16", device="cuda", task=None),
+            method=MethodSettings(),
+        )
         energies.append(m.energy_j_per_query)
     cv = statistics.stdev(energies) / statistics.mean(energies)
 
     lines = [f"# GPU verification on {torch.cuda.get_device_name(0)}", ""]
-    lines.append(f"- energy source: {ok['energy_source'].iloc[0] if not ok.empty else 'n/a'} "
-                 f"({'measured' if ok['energy_measured'].all() else 'NOT all measured'})")
-    lines.append(f"- energy repeatability, {rep_model} b32 fp16, {args.repeats} repeats: CV {cv * 100:.2f} % "
-                 f"(target <= 3 %: {'met' if cv <= 0.03 else 'NOT met'})")
+    lines.append(
+        f"- energy source: {ok['energy_source'].iloc[0] if not ok.empty else 'n/a'} "
+        f"({'measured' if ok['energy_measured'].all() else 'NOT all measured'})"
+    )
+    lines.append(
+        f"- energy repeatability, {rep_model} b32 fp16, {args.repeats} repeats: CV {cv * 100:.2f} % "
+        f"(target <= 3 %: {'met' if cv <= 0.03 else 'NOT met'})"
+    )
     speed = []
     for model, g in ok.groupby("model"):
         for b in sorted(x for x in g["batch_size"].unique() if x >= 32):
@@ -80,7 +91,9 @@ def main() -> int:
                 continue
             for p in ("fp16", "bf16"):
                 if p in row.index:
-                    speed.append((model, int(b), p, row.loc[p, "throughput_qps"] / row.loc["fp32", "throughput_qps"]))
+                    speed.append(
+                        (model, int(b), p, row.loc[p, "throughput_qps"] / row.loc["fp32", "throughput_qps"])
+                    )
     for model, b, p, s in speed:
         lines.append(f"- {model} batch {b}: {p} throughput / fp32 = {s:.2f}x")
     for (model, p), g in ok.groupby(["model", "precision"]):
@@ -90,8 +103,9 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     (args.out / "summary.md").write_text(text + "\n")
-    (args.out / "repeatability.json").write_text(json.dumps({"model": rep_model, "energies_j_per_query": energies,
-                                                             "cv": cv}))
+    (args.out / "repeatability.json").write_text(
+        json.dumps({"model": rep_model, "energies_j_per_query": energies, "cv": cv})
+    )
     return 0
 
 

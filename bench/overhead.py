@@ -80,7 +80,9 @@ def main() -> int:
         sensor.close()
         runner.close()
     overall = statistics.median(medians)
-    print(f"median ratio over cases: {overall:.3f}  target >= 0.98: {'met' if overall >= 0.98 else 'NOT met'}")
+    print(
+        f"median ratio over cases: {overall:.3f}  target >= 0.98: {'met' if overall >= 0.98 else 'NOT met'}"
+    )
     print(f"sensor: {getattr(sensor, 'name', sensor)}")
     return 0
 

@@ -456,8 +456,8 @@ def write_labels(d: ReportData) -> list[LabelFile]:
         d.label_note = f"PNG labels were not written: {e}"
         written = write_label_images(items, [f for f in fmts if f != "png"])
     for lf in out:
-        stem = lf.files[0]
-        lf.files = [f for f in written if f.with_suffix("") == stem]
+        base = lf.files[0]
+        lf.files = [f for f in written if f.with_suffix("") == base]
     return out
 
 
