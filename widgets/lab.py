@@ -152,8 +152,6 @@ class Lab:
         self.fig_throughput = go.FigureWidget(s.batch_figure("throughput_qps"))
         self.fig_family = go.FigureWidget(s.family_figure())
         self.fig_power = go.FigureWidget(s.power_figure())
-        for f in (self.fig_tradeoff, self.fig_latency, self.fig_throughput, self.fig_family, self.fig_power):
-            f.layout.autosize = True
         self._bind_clicks()
 
         # ----- wiring: controls -> state -----
@@ -196,7 +194,9 @@ class Lab:
             layout=fig_layout,
         )
         self.widget.add_class("efflab-lab")
-        self._render(ALL_ASPECTS)
+        # The figures were just built from the state. Patching a FigureWidget before its first view
+        # exists leaves that view blank (plotly 7 + anywidget), so the first render skips them.
+        self._render(ALL_ASPECTS, figures=False)
 
     # ----- display -----
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -267,7 +267,7 @@ class Lab:
         finally:
             self._syncing = False
 
-    def _render(self, changed: frozenset[str]) -> None:
+    def _render(self, changed: frozenset[str], *, figures: bool = True) -> None:
         s = self.state
         sel = s.selection
         structural = bool(changed & {"data", "cohort"})
@@ -312,6 +312,12 @@ class Lab:
         if "recommendation" in changed:
             self._set(self.tolerance, value=round(s.tolerance * 100, 3))
         # figures: only those whose inputs changed
+        if figures:
+            self._render_figures(changed)
+        self._render_text(changed)
+
+    def _render_figures(self, changed: frozenset[str]) -> None:
+        s = self.state
         if changed & {"data", "cohort", "selection", "recommendation"}:
             if sync_figure(self.fig_tradeoff, s.tradeoff_figure()) == "replaced":
                 self._bind_clicks()
@@ -322,6 +328,9 @@ class Lab:
             sync_figure(self.fig_family, s.family_figure())
         if "trace" in changed:
             sync_figure(self.fig_power, s.power_figure())
+
+    def _render_text(self, changed: frozenset[str]) -> None:
+        s = self.state
         # banners and buttons
         if changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
             msgs = s.messages

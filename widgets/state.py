@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab.config import PRECISIONS, Config, MethodSettings, _device, _positive_int, _precision
-from efflab.errors import ConfigError, StoreError
+from efflab.errors import ConfigError, EfflabError, StoreError
 from efflab.paths import default_store
 from efflab.store.results import COLUMNS, cohort_of
 from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
@@ -123,7 +123,13 @@ def _zoo_names() -> list[str]:
         if e.name not in ("efflab.zoo", "efflab"):
             raise
         return []
-    return list(zoo.names())
+    names = getattr(zoo, "names", None)  # a zoo that is half-built (or another version) has none
+    if not callable(names):
+        return []
+    try:
+        return [str(n) for n in names()]
+    except EfflabError:
+        return []
 
 
 def order_family(models: Iterable[str], sizes: dict[str, float], zoo: Sequence[str] = ()) -> list[str]:

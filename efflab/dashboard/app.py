@@ -228,20 +228,16 @@ class Dashboard:
             ]
         )
         self.charts = w.HBox([self.tradeoff, self.family], layout=w.Layout(width="100%"))
-        self.body = w.VBox(
-            [
-                self.controls,
-                self.message,
-                self.cards,
-                self.charts,
-                w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'),
-                self.labels,
-            ]
+        self.body = w.VBox([self.controls, self.message, self.cards])
+        self.extra = w.VBox(
+            [self.charts, w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'), self.labels]
         )
-        self.root = w.VBox(
+        # Two outputs: the browser draws the cards without waiting for plotly.js to draw the charts.
+        self.top = w.VBox(
             [w.HTML(CSS), self.header, self.again, self.body, self.note], layout=w.Layout(padding="8px")
         )
-        self.root.add_class("efflab-dashboard")
+        self.bottom = w.VBox([self.extra], layout=w.Layout(padding="0 8px 8px 8px"))
+        self.top.add_class("efflab-dashboard")
         self._render(full=True)
 
     # ----- events -----
@@ -303,6 +299,7 @@ class Dashboard:
         snap = self.snapshot
         guidance = snap.guidance is not None
         self.body.layout.display = "none" if guidance else None
+        self.extra.layout.display = "none" if guidance else None
         self.again.layout.display = None if guidance else "none"
         if snap.guidance is not None:
             self.view = None
@@ -390,4 +387,5 @@ class Dashboard:
         return True
 
     def show(self) -> None:
-        display(self.root)
+        display(self.top)
+        display(self.bottom)

@@ -53,6 +53,13 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         "--template=lab",
         # The kernel's widgets and files are all the page needs; serve no other files.
         "--VoilaConfiguration.file_allowlist=^$",
+        # Front-end extensions the page does not use cost load time on every visit.
+        "--VoilaConfiguration.extension_denylist=anywidget",
+        "--VoilaConfiguration.extension_denylist=jupyterlab_pygments",
+        # A visitor's kernel is shut down when the tab closes; one left behind by a crashed
+        # browser is culled after an hour idle (kernels with an open page are kept).
+        "--MappingKernelManager.cull_idle_timeout=3600",
+        "--MappingKernelManager.cull_interval=300",
     ]
 
 
@@ -61,6 +68,8 @@ def _check_port(port: int) -> None:
         msg = f"port must be a number from 1 to 65535, got {port!r}"
         raise ConfigError(msg)
     with socket.socket() as s:
+        # As the server will: a port left in TIME_WAIT by a server that just stopped is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError as e:

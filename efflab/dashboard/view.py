@@ -193,6 +193,14 @@ def energy_provenance(row: Any) -> str:
     return f"estimated ({source})"
 
 
+def _model_rating(ratings: pd.DataFrame, model: str) -> str:
+    """What the model's label says (its best configuration rated among the models)."""
+    hit = ratings[ratings["model"] == model]
+    if hit.empty:
+        return ""
+    return f"{model}'s label: {int(hit['stars'].iloc[0])} of 5 among {len(ratings)} models"
+
+
 def _row_by_key(g: pd.DataFrame, key: str, what: str) -> Any:
     hit = g.index[g["key"] == key]
     if len(hit) == 0:
@@ -243,7 +251,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
         ConfigError: bad inputs (negative queries or price, unknown country, tolerance outside
             0..1, a cohort or configuration key that is not in the data) or no measured point.
     """
-    from efflab.analysis import add_stars, compare, recommend, savings
+    from efflab.analysis import add_stars, compare, model_ratings, recommend, savings
     from efflab.cli.recommend import default_baseline
 
     inputs = inputs or Inputs()
@@ -301,7 +309,8 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             "stars",
             "Energy rating",
             fmt.stars(int(sel["stars"])),
-            f"{int(sel['stars'])} of 5 among {len(g)} configurations on this hardware"
+            f"{int(sel['stars'])} of 5 among {len(g)} configurations on this hardware · "
+            f"{_model_rating(model_ratings(g), sel['model'])}"
             + (" · rated on estimated energy" if est_sel else ""),
             est_sel,
         ),

@@ -272,7 +272,7 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
 .efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em;}
-.efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left;}
+.efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
 .efflab-labels {display: flex; flex-wrap: wrap; gap: 14px;}
@@ -356,13 +356,14 @@ def summary_html(d: ReportData) -> str:
         if measured.all():
             text.append("<p>All energy figures are <b>measured</b> by a hardware energy counter.</p>")
         else:
-            srcs = _list(sorted(set(pts.loc[~measured, "energy_source"].dropna().astype(str))))
+            srcs = sorted(set(pts.loc[~measured, "energy_source"].dropna().astype(str)))
+            how = "; ".join(f"{x}: {SENSOR_MEANINGS.get(x, 'see the appendix')}" for x in srcs)
             u = pts.loc[~measured, "energy_uncertainty_rel"].max()
-            unc = f" (±{u * 100:.0f} %)" if _num(u) else ""
+            unc = f", ±{u * 100:.0f} %" if _num(u) else ""
             which = "All" if not measured.any() else f"{int((~measured).sum())} of {len(pts)}"
             text.append(
-                f'<p class="efflab-note">{which} energy figures are <b>estimated</b> by {escape(srcs)}{unc}, '
-                "not measured by a hardware counter; compare them with each other rather than quote them "
+                f'<p class="efflab-note">{which} energy figures are <b>estimated</b> ({escape(how)}{unc}), '
+                "not measured by a hardware counter: compare them with each other rather than quote them "
                 "as absolute numbers.</p>"
             )
         r = c.recommendation
@@ -375,8 +376,8 @@ def summary_html(d: ReportData) -> str:
             from efflab.analysis import compare
 
             text.append(
-                f"<p>The baseline {escape(_cfg(c.baseline))} uses {escape(compare(c.baseline, r.row))} of the "
-                f"recommendation. {escape(_savings_sentence(c.savings, p))}</p>"
+                f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
+                f"{escape(compare(c.baseline, r.row))}. {escape(_savings_sentence(c.savings, p))}</p>"
             )
         elif c.baseline_note:
             text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
@@ -535,7 +536,7 @@ def recommendation_html(d: ReportData) -> str:
             continue
 
         def rng(lo: float, hi: float, est: bool, fmt: str) -> str:
-            return f"{lo:{fmt}} to {hi:{fmt}}" if est and lo != hi else ""
+            return f"{lo:{fmt}} to {hi:{fmt}}" if est and lo != hi else "—"
 
         srows = [
             [
@@ -567,7 +568,7 @@ def recommendation_html(d: ReportData) -> str:
         if s.estimated:
             body.append(
                 '<p class="efflab-note">These projections rest on estimated energy; the range shows its '
-                "uncertainty.</p>"
+                "uncertainty where the sensor gives one.</p>"
             )
     return _section("Recommendation and yearly savings", "".join(body))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import PRECISIONS, _device
+from efflab.config import PRECISIONS, MethodSettings, _device
 from efflab.errors import ReportError, closest
 
 if TYPE_CHECKING:
@@ -46,13 +46,14 @@ PARAM_HELP: dict[str, str] = {
     "seq_len": "tokens per query to include (None: all)",
     "measure_missing": "true: measure the points of the grid missing from the store first; false: read only",
     "sensor": "energy sensor when measuring: auto, nvml, rapl, codecarbon, fake",
+    "method": "measurement settings when measuring, e.g. {max_window_s: 5} (None: the defaults)",
     "accuracy_tolerance": "accuracy tolerance of the recommendation, a fraction (0.01 is 1 point)",
     "queries_per_day": "queries per day for the yearly savings",
     "country": "ISO alpha-3 country code for the grid's CO2e intensity",
     "price_per_kwh": "electricity price per kWh for the yearly cost",
     "baseline": "baseline as MODEL:BATCH:PRECISION (None: the most accurate model at its smallest batch in fp32)",
     "title": "report title",
-    "labels_dir": "folder for the label images (relative to the kernel's working folder)",
+    "labels_dir": "folder for the label images when papermill runs the notebook directly, relative to its working folder (efflab report: OUT/labels)",
     "label_formats": "label image formats: svg, png",
 }
 
@@ -124,14 +125,15 @@ def _float(name: str, value: Any, *, lo: float = 0.0, hi: float = math.inf, expe
     what = expected or f"a number >= {lo:g}"
     if isinstance(value, bool):
         raise _bad(name, value, what)
+    x = value
     if isinstance(value, str):
         try:
-            value = float(value.replace("_", ""))
+            x = float(value.replace("_", ""))
         except ValueError as e:
             raise _bad(name, value, what) from e
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or not lo <= value <= hi:
+    if not isinstance(x, (int, float)) or not math.isfinite(x) or not lo <= x <= hi:
         raise _bad(name, value, what)
-    return float(value)
+    return float(x)
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -151,11 +153,29 @@ def _bool(name: str, value: Any) -> bool:
 def _opt_str(name: str, value: Any) -> str | None:
     if value is None or _is_none_word(value):
         return None
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, (Path, int, float)) and not isinstance(value, bool):
+        return str(value)  # papermill -p turns digits into numbers
     if not isinstance(value, str):
         raise _bad(name, value, "text")
     return value.strip()
+
+
+def _method(value: Any) -> MethodSettings | None:
+    if value is None or _is_none_word(value) or isinstance(value, MethodSettings):
+        return value if isinstance(value, MethodSettings) else None
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise _bad("method", value, "a mapping such as {max_window_s: 5}") from e
+    if not isinstance(value, dict):
+        raise _bad("method", value, "a mapping such as {max_window_s: 5}")
+    try:
+        return MethodSettings.from_dict(value)
+    except (ValueError, TypeError) as e:
+        raise ReportError(f"parameter method: {e}") from e
 
 
 def _known_model(name: str) -> bool:
@@ -197,13 +217,14 @@ class ReportParams:
     seq_len: int | None = None
     measure_missing: bool = False
     sensor: str = "auto"
+    method: MethodSettings | None = None
     accuracy_tolerance: float = 0.01
     queries_per_day: float = 1_000_000.0
     country: str = "USA"
     price_per_kwh: float = 0.15
     baseline: str | None = None
     title: str = DEFAULT_TITLE
-    labels_dir: str = "labels"
+    labels_dir: str = "out/labels"
     label_formats: tuple[str, ...] = LABEL_FORMATS
 
     def __post_init__(self) -> None:
@@ -247,6 +268,7 @@ class ReportParams:
             msg = f"parameter sensor: unknown sensor {sensor!r}; allowed: {', '.join(SENSOR_NAMES)}.{closest(sensor, SENSOR_NAMES)}"
             raise ReportError(msg)
         s("sensor", sensor.lower())
+        s("method", _method(self.method))
         s(
             "accuracy_tolerance",
             _float(
@@ -279,6 +301,8 @@ class ReportParams:
             base = f"{parts[0]}:{int(parts[1])}:{parts[2].lower()}"
         s("baseline", base)
         title = self.title
+        if isinstance(title, (int, float)) and not isinstance(title, bool):
+            title = str(title)
         if not isinstance(title, str) or not title.strip():
             raise _bad("title", title, "non-empty text")
         s("title", title.strip())
@@ -346,6 +370,7 @@ class ReportParams:
         from efflab.sweep import SweepSpec
 
         kw: dict[str, Any] = {
+            "method": self.method or MethodSettings(country=self.country),
             "devices": (self.device or MEASURE_DEFAULT_DEVICE,),
             "task": self.task or MEASURE_DEFAULT_TASK,
             "seq_len": self.seq_len or MEASURE_DEFAULT_SEQ_LEN,

@@ -6,8 +6,8 @@ Output of one report in ``out_dir``::
     report.html      self-contained HTML, no code cells, plotly.js embedded once (no CDN)
     labels/          one efficiency label per model, SVG and PNG
 
-A failed run never leaves a finished-looking ``report.html``: the HTML is written to a temporary
-name and renamed only on success; on failure any previous ``report.html`` is removed and
+A failed run never leaves a finished-looking ``report.html``: a run starts by removing the previous
+one, writes the new HTML to a temporary name and renames it only on success; on failure (or Ctrl-C)
 ``FAILED.txt`` says what went wrong.
 """
 
@@ -96,7 +96,6 @@ def export_html(nb: Any, title: str) -> str:
     from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if HIDE_TAG not in c.get("metadata", {}).get("tags", [])]
     for c in nb.cells:
         if c.get("cell_type") == "code":
             c["outputs"] = [
@@ -104,6 +103,12 @@ def export_html(nb: Any, title: str) -> str:
                 for o in c.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
+    nb.cells = [
+        c
+        for c in nb.cells
+        if HIDE_TAG not in c.get("metadata", {}).get("tags", [])
+        and not (c.get("cell_type") == "code" and not c.get("outputs"))  # e.g. the parameters cells
+    ]
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name="lab",
@@ -158,7 +163,9 @@ def run_report(
     params = resolve_params(params, out)
     precheck(params)
     t0 = time.monotonic()
+    # Outputs of an earlier run are stale from here on: none may pass for this run's.
     (out / FAILED_NAME).unlink(missing_ok=True)
+    (out / HTML_NAME).unlink(missing_ok=True)
     labels = Path(params.labels_dir)
     for old in labels.glob("label-*") if labels.is_dir() else ():
         old.unlink()
@@ -179,10 +186,15 @@ def run_report(
             request_save_on_cell_execute=False,
             execution_timeout=timeout_s,
             cwd=str(out),
+            # ipykernel warns on stderr about its local TCP transport; users need not see it
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as e:
         where = f"cell {e.exec_count}" if e.exec_count else "a cell"
         raise _fail(out, f"report notebook failed in {where}: {e.ename}: {_first_line(e.evalue)}") from e
+    except KeyboardInterrupt:
+        _fail(out, "interrupted before the report was finished")
+        raise
     except Exception as e:  # kernel died, timeout, missing kernel: one line for the user
         raise _fail(out, f"report notebook could not run: {type(e).__name__}: {_first_line(str(e))}") from e
     try:

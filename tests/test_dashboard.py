@@ -1,0 +1,311 @@
+"""The dashboard's logic without a browser: card values against efflab.analysis, yearly figures that
+scale with the inputs, guidance for missing or empty stores, reads while a sweep writes, the Voila
+command line and the committed notebook."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from efflab.analysis import add_stars, compare, recommend, savings
+from efflab.cli.recommend import default_baseline
+from efflab.dashboard import Inputs, build_view, notebook_path, read_store, voila_command
+from efflab.dashboard import format as fmt
+from efflab.errors import ConfigError
+from efflab.store import load_results, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _ok(store: Path) -> Any:
+    df = load_results(store)
+    return df[(df["status"] == "ok") & df["energy_j_per_query"].notna()]
+
+
+# ----- card values -----
+def test_cards_show_what_analysis_computes(small_store: Path) -> None:
+    ok = _ok(small_store)
+    view = build_view(read_store(small_store))
+    rec = recommend(ok, 0.01)
+    assert rec is not None
+    g = add_stars(ok[ok["cohort"] == rec.cohort])
+    base = default_baseline(g)
+    s = savings(base, rec.row, 1_000_000, "USA", 0.15)
+
+    assert view.recommendation.index == rec.index
+    assert view.selected_index == rec.index and view.follows_recommendation
+    assert view.baseline_index == base.name
+    assert view.headline == f"Recommended: {fmt.config_label(rec.row)}"
+    assert view.card("energy").value == fmt.wh(rec.row["wh_per_1000_queries"])
+    assert view.card("stars").value == fmt.stars(int(g.loc[rec.index, "stars"]))
+    assert view.card("accuracy").value == fmt.percent(rec.row["accuracy"])
+    assert view.card("kwh").value == fmt.saving(s.saved_kwh_per_year, fmt.kwh)
+    assert view.card("co2e").value == fmt.saving(s.saved_kg_co2e_per_year, fmt.kg)
+    assert view.card("cost").value == fmt.saving(s.saved_cost_per_year, fmt.money)
+    assert view.savings == s
+
+
+def test_yearly_figures_scale_linearly_with_queries_per_day(small_store: Path) -> None:
+    snap = read_store(small_store)
+    one = build_view(snap, Inputs(queries_per_day=1_000_000)).savings
+    three = build_view(snap, Inputs(queries_per_day=3_000_000)).savings
+    for f in ("baseline_kwh_per_year", "candidate_kwh_per_year", "saved_kwh_per_year", "saved_kg_co2e_per_year",
+              "saved_cost_per_year"):  # fmt: skip
+        assert getattr(three, f) == pytest.approx(3 * getattr(one, f), rel=1e-12)
+    assert three.saved_kwh_range == pytest.approx(tuple(3 * x for x in one.saved_kwh_range))
+    zero = build_view(snap, Inputs(queries_per_day=0)).savings
+    assert zero.saved_kwh_per_year == 0 and build_view(snap, Inputs(queries_per_day=0)).card("kwh").value == "no change"
+
+
+def test_price_moves_only_cost_and_country_only_co2e(small_store: Path) -> None:
+    snap = read_store(small_store)
+    a = build_view(snap, Inputs(price_per_kwh=0.10, country="USA")).savings
+    b = build_view(snap, Inputs(price_per_kwh=0.30, country="USA")).savings
+    c = build_view(snap, Inputs(price_per_kwh=0.10, country="FRA")).savings
+    assert b.saved_cost_per_year == pytest.approx(3 * a.saved_cost_per_year)
+    assert b.saved_kwh_per_year == a.saved_kwh_per_year == c.saved_kwh_per_year
+    assert c.saved_kg_co2e_per_year != a.saved_kg_co2e_per_year
+    assert c.saved_cost_per_year == a.saved_cost_per_year
+
+
+def test_picking_a_configuration_and_a_baseline(small_store: Path) -> None:
+    snap = read_store(small_store)
+    ok = _ok(small_store)
+    rec = recommend(ok, 0.01)
+    assert rec is not None
+    other = ok.drop(index=rec.index).sort_values("wh_per_1000_queries").iloc[-1]
+    cheapest = ok.sort_values("wh_per_1000_queries").iloc[0]
+    view = build_view(snap, Inputs(config=str(other["key"]), baseline=str(cheapest["key"])))
+    assert view.selected_index == other.name and not view.follows_recommendation
+    assert view.baseline_index == cheapest.name
+    assert compare(other, rec.row) in view.nudge
+    s = savings(cheapest, other, 1_000_000, "USA", 0.15)
+    assert view.card("kwh").value == fmt.saving(s.saved_kwh_per_year, fmt.kwh)
+    assert s.saved_kwh_per_year <= 0 and view.card("kwh").value.endswith("more")
+    keys = [k for _, k in view.options]
+    assert sorted(keys) == sorted(ok["key"]) and any("(recommended)" in label for label, _ in view.options)
+
+
+def test_tolerance_moves_the_recommendation_to_the_least_energy(small_store: Path) -> None:
+    ok = _ok(small_store)
+    view = build_view(read_store(small_store), Inputs(accuracy_tolerance=1.0))
+    assert view.selected["wh_per_1000_queries"] == ok["wh_per_1000_queries"].min()
+
+
+def test_estimated_energy_says_so_with_the_range(small_store: Path) -> None:
+    df = load_results(small_store)
+    view = build_view(df)  # the fake sensor's energy is an estimate
+    assert view.card("energy").estimated and "estimated" in view.card("energy").detail
+    assert "estimated" in view.card("stars").detail
+    assert "estimated" in view.data_note
+    df = df.assign(energy_uncertainty_rel=0.2)
+    view = build_view(df)
+    s = view.savings
+    assert "± 20 %" in view.card("energy").detail
+    assert view.card("kwh").note == f"estimated, range {fmt.span(*s.saved_kwh_range, fmt.kwh)}"
+    assert view.card("cost").note == f"estimated, range {fmt.span(*s.saved_cost_range, fmt.money)}"
+    measured = build_view(df.assign(energy_measured=True, energy_source="rapl"))
+    assert not measured.card("energy").estimated and measured.card("kwh").note == ""
+    assert measured.card("energy").detail.startswith("measured (rapl)")
+
+
+def test_data_note_gives_date_hardware_and_count(small_store: Path) -> None:
+    df = load_results(small_store)
+    view = build_view(read_store(small_store))
+    assert str(df["hardware"].iloc[0]) in view.data_note
+    assert str(df["timestamp"].min())[:10] in view.data_note
+    assert f"{len(_ok(small_store))} configurations" in view.data_note
+    assert str(small_store) in view.data_note
+
+
+@pytest.mark.parametrize(
+    ("inputs", "words"),
+    [
+        (Inputs(queries_per_day=-1), "queries per day"),
+        (Inputs(country="XXX"), "unknown country"),
+        (Inputs(accuracy_tolerance=2.0), "tolerance"),
+        (Inputs(config="nope"), "'nope'"),
+        (Inputs(baseline="nope"), "'nope'"),
+        (Inputs(cohort="nope @ nowhere"), "cohort"),
+    ],
+)
+def test_bad_inputs_are_one_line_config_errors(small_store: Path, inputs: Inputs, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as e:
+        build_view(read_store(small_store), inputs)
+    assert "\n" not in str(e.value)
+
+
+# ----- bad stores -----
+def test_missing_empty_failed_and_foreign_stores_give_guidance(tmp_path: Path) -> None:
+    missing = read_store(tmp_path / "nope.sqlite")
+    assert missing.guidance and "efflab sweep" in missing.guidance and "No results store" in missing.guidance
+    empty = tmp_path / "empty.sqlite"
+    open_store(empty).close()
+    assert "efflab sweep" in (read_store(empty).guidance or "")
+    foreign = tmp_path / "foreign.sqlite"
+    foreign.write_text("not a database")
+    g = read_store(foreign).guidance
+    assert g and "not an efflab results store" in g
+    with open_store(tmp_path / "failed.sqlite") as st:
+        st.put("k", config={"model": "m", "batch_size": 1, "precision": "fp32", "device": "cpu", "seq_len": 8},
+               model_id="m", hardware="hw", error="boom")  # fmt: skip
+    g = read_store(tmp_path / "failed.sqlite").guidance
+    assert g and "only failed points" in g and "efflab sweep" in g
+    with pytest.raises(ConfigError, match="efflab sweep"):
+        build_view(read_store(empty))
+
+
+def test_a_store_being_written_is_read_consistently(copy_store: Path) -> None:
+    """A writer commits points while the dashboard reads: every read is a whole snapshot."""
+    with open_store(copy_store, readonly=True) as st:
+        first = next(p for p in st.points() if p.measurement is not None)
+    base = len(_ok(copy_store))
+    n_new = 40
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with open_store(copy_store) as st:
+                for i in range(n_new):
+                    m = first.measurement
+                    assert m is not None
+                    m2 = dataclasses.replace(m, energy_j_per_query=m.energy_j_per_query * (1 + i / 100))
+                    cfg = {"model": first.model, "batch_size": first.batch_size, "precision": first.precision,
+                           "device": first.device, "seq_len": first.seq_len, "task": first.task}  # fmt: skip
+                    st.put(f"extra-{i}", config=cfg, model_id=first.model_id, hardware=first.hardware, measurement=m2)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=write)
+    t.start()
+    counts = []
+    while t.is_alive() or len(counts) < 3:
+        snap = read_store(copy_store)
+        assert snap.guidance is None
+        counts.append(len(snap.ok))
+        build_view(snap)  # the view of any snapshot is computable
+    t.join()
+    assert not errors
+    assert counts == sorted(counts) and counts[0] >= base
+    assert len(read_store(copy_store).ok) == base + n_new
+
+
+# ----- formatting -----
+def test_formatting() -> None:
+    assert fmt.number(1234.4) == "1,234" and fmt.number(-0.5) == "-0.5" and fmt.number(0) == "0"
+    assert fmt.number(12.345) == "12.3" and fmt.number(0.012345) == "0.0123" and fmt.number(None) == "n/a"
+    assert fmt.money(12.345) == "12.35" and fmt.money(12345.6) == "12,346"
+    assert fmt.saving(5, fmt.kwh) == "5 kWh saved" and fmt.saving(-5, fmt.kwh) == "5 kWh more"
+    assert fmt.stars(3) == "★★★☆☆" and fmt.stars(0) == "unrated"
+    assert fmt.percent(0.8123) == "81.2 %" and fmt.percent(float("nan")) == "not measured"
+    assert fmt.span(3, 1, fmt.kwh) == "1 kWh – 3 kWh"
+
+
+# ----- the page's widgets, without a browser -----
+def test_widgets_follow_the_inputs(small_store: Path) -> None:
+    from efflab.dashboard.app import Dashboard
+
+    d = Dashboard(small_store)
+    assert d.view is not None
+    before = d.view.savings.saved_kwh_per_year
+    assert 'data-card="kwh"' in d.cards.value and d.view.card("kwh").value in d.cards.value
+    d.queries.value = 4_000_000
+    assert d.view.savings.saved_kwh_per_year == pytest.approx(4 * before)
+    assert d.view.card("kwh").value in d.cards.value
+    assert len(d.tradeoff.outputs) == 1 and "application/vnd.plotly.v1+json" in d.tradeoff.outputs[0]["data"]
+    assert d.labels.value.count("<svg") == _ok(small_store)["model"].nunique()
+    d.tolerance.value = 100
+    assert d.view.selected["wh_per_1000_queries"] == _ok(small_store)["wh_per_1000_queries"].min()
+    d.price.value = 0.30
+    assert d.view.savings.price_per_kwh == 0.30
+
+
+def test_widgets_show_guidance_then_data(tmp_path: Path, small_store: Path) -> None:
+    import shutil
+
+    from efflab.dashboard.app import Dashboard
+
+    store = tmp_path / "later.sqlite"
+    d = Dashboard(store)
+    assert "efflab sweep" in d.header.value and d.body.layout.display == "none"
+    shutil.copy2(small_store, store)
+    d.refresh()
+    assert d.view is not None and d.body.layout.display is None and "Recommended" in d.header.value
+
+
+# ----- launcher, CLI, notebook -----
+def test_voila_command_is_local_quiet_and_preheated() -> None:
+    cmd = voila_command(8123)
+    assert cmd[1:3] == ["-m", "voila"] and cmd[3] == str(notebook_path())
+    for flag in ("--port=8123", "--Voila.ip=127.0.0.1", "--no-browser", "--show_tracebacks=False",
+                 "--preheat_kernel=True", "--pool_size=1", "--theme=light", "--strip_sources=True"):  # fmt: skip
+        assert flag in cmd
+
+
+def test_notebook_is_committed_clean_and_reads_the_store_from_the_environment() -> None:
+    import nbformat
+
+    path = notebook_path()
+    assert path.exists()
+    assert (ROOT / "notebooks" / "dashboard.ipynb").resolve() == path.resolve()
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "EFFLAB_STORE" in params[0].source
+
+
+def test_import_efflab_dashboard_stays_light() -> None:
+    code = (
+        "import sys, efflab, efflab.dashboard, efflab.cli.dashboard; "
+        "print(json.dumps([m for m in ('ipywidgets', 'plotly', 'voila', 'torch') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def _efflab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_rejects_bad_port_and_foreign_store_in_one_line(tmp_path: Path) -> None:
+    bad = _efflab("dashboard", "--port", "0", "--no-browser", "--store", str(tmp_path / "x.sqlite"))
+    assert bad.returncode == 2 and "port" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    foreign = tmp_path / "foreign.sqlite"
+    foreign.write_text("hello")
+    bad = _efflab("dashboard", "--store", str(foreign), "--no-browser", "--port", "8866")
+    assert bad.returncode == 2 and "not an efflab results store" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_cli_rejects_a_busy_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        bad = _efflab("dashboard", "--port", str(port), "--no-browser", "--store", str(tmp_path / "x.sqlite"))
+    assert bad.returncode == 2 and f"port {port}" in bad.stderr and "--port" in bad.stderr
+
+
+@pytest.mark.slow
+def test_notebook_runs_top_to_bottom_headless(small_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("EFFLAB_STORE", str(small_store))
+    nb = nbformat.read(notebook_path(), as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)

@@ -1,0 +1,173 @@
+"""The dashboard in a real browser: `efflab dashboard` serves Voila on 127.0.0.1, headless Debian
+Chromium (Playwright) opens it, finds the cards showing what the store implies, types a new number
+of queries per day and sees the yearly figures follow, never sees a traceback; an empty store shows
+what to run instead."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import free_port, wait_http
+
+pytestmark = pytest.mark.slow
+
+CARD = "[data-card={}] .efflab-card-value"
+LOAD_TIMEOUT_MS = 180_000  # a cold Voila kernel on a busy 2-core machine
+
+
+@contextmanager
+def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
+    """`efflab dashboard` on ``store`` on a free port; yields the URL and always stops the server."""
+    port = free_port()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "IPYTHONDIR": str(tmp_path / "ipython")}
+    log = (tmp_path / "dashboard.log").open("w")
+    cmd = [sys.executable, "-m", "efflab.cli", "dashboard", "--store", str(store), "--port", str(port), "--no-browser"]
+    # Its own process group: the launcher and Voila are stopped together.
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_http(url, timeout_s=180)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
+    """The card values the store implies, computed with efflab.analysis and the page's formatters."""
+    from efflab.analysis import add_stars, recommend, savings
+    from efflab.cli.recommend import default_baseline
+    from efflab.dashboard import format as fmt
+    from efflab.store import load_results
+
+    df = load_results(store)
+    ok = df[df["status"] == "ok"]
+    rec = recommend(ok, 0.01)
+    assert rec is not None
+    g = add_stars(ok[ok["cohort"] == rec.cohort])
+    s = savings(default_baseline(g), rec.row, queries_per_day, "USA", 0.15)
+    return {
+        "recommended": f"Recommended: {fmt.config_label(rec.row)}",
+        "energy": fmt.wh(rec.row["wh_per_1000_queries"]),
+        "stars": fmt.stars(int(g.loc[rec.index, "stars"])),
+        "accuracy": fmt.percent(rec.row["accuracy"]),
+        "kwh": fmt.saving(s.saved_kwh_per_year, fmt.kwh),
+        "co2e": fmt.saving(s.saved_kg_co2e_per_year, fmt.kg),
+        "cost": fmt.saving(s.saved_cost_per_year, fmt.money),
+        "candidate_kwh": fmt.kwh(s.candidate_kwh_per_year),
+    }
+
+
+def open_page(browser: Any, url: str) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(url, wait_until="commit")
+    return page
+
+
+def no_traceback(page: Any) -> None:
+    text = page.inner_text("body")
+    assert "Traceback" not in text and "There was an error" not in text
+
+
+def add_cheaper_point(store: Path) -> None:
+    """What a running sweep does: commit one more point (the recommended one at batch 64 and a
+    hundredth of the energy, so it becomes the recommendation)."""
+    from efflab.analysis import recommend
+    from efflab.store import load_results, open_store
+
+    rec = recommend(load_results(store), 0.01)
+    assert rec is not None
+    with open_store(store) as st:
+        p = next(p for p in st.points() if p.key == rec.row["key"])
+        m = p.measurement
+        assert m is not None
+        m2 = dataclasses.replace(m, batch_size=64, energy_j_per_query=m.energy_j_per_query / 100)
+        cfg = {"model": p.model, "batch_size": 64, "precision": p.precision, "device": p.device,
+               "seq_len": p.seq_len, "task": p.task}  # fmt: skip
+        st.put("written-while-serving", config=cfg, model_id=p.model_id, hardware=p.hardware, measurement=m2)
+
+
+def test_dashboard_shows_the_store_and_follows_the_inputs(
+    browser: Any, copy_store: Path, tmp_path: Path, artifacts: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from efflab.dashboard import format as fmt
+    from efflab.store import load_results
+
+    want = expected_cards(copy_store)
+    with dashboard(copy_store, tmp_path) as url:
+        page = open_page(browser, url)
+        try:
+            page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+            for key in ("energy", "stars", "accuracy", "kwh", "co2e", "cost"):
+                expect(page.locator(CARD.format(key))).to_have_text(want[key])
+            expect(page.get_by_test_id("recommended")).to_have_text(want["recommended"])
+            assert want["candidate_kwh"] in page.inner_text("[data-card=kwh]")
+            # Estimated energy says so, and where the data comes from is on the page.
+            assert page.locator("[data-card=energy] .efflab-badge").inner_text() == "estimated"
+            note = page.get_by_test_id("data-note").inner_text()
+            df = load_results(copy_store)
+            assert str(df["hardware"].iloc[0]) in note and str(df["timestamp"].min())[:10] in note
+            assert page.locator(".efflab-label svg").count() == df["model"].nunique()
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper, .CodeMirror, .cm-editor").count() == 0
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+
+            # Typing a new number of queries per day rescales the yearly figures.
+            triple = expected_cards(copy_store, 3_000_000)
+            assert triple["kwh"] != want["kwh"]
+            box = page.locator(".efflab-queries input")
+            box.fill("3000000")
+            box.press("Enter")
+            expect(page.locator(CARD.format("kwh"))).to_have_text(triple["kwh"], timeout=30_000)
+            expect(page.locator(CARD.format("cost"))).to_have_text(triple["cost"])
+            assert fmt.number(3_000_000) in page.inner_text("[data-card=kwh]")
+            expect(page.locator(CARD.format("energy"))).to_have_text(want["energy"])  # per query: unchanged
+
+            # A sweep commits a point while the page is open; "Reload data" shows it.
+            add_cheaper_point(copy_store)
+            page.locator(".efflab-reload button, button.efflab-reload").first.click()
+            n = len(load_results(copy_store))
+            expect(page.get_by_test_id("data-note")).to_contain_text(f"{n} configurations", timeout=30_000)
+            expect(page.get_by_test_id("recommended")).to_contain_text("batch 64")
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard_after_input.png"), full_page=True)
+        finally:
+            page.close(run_before_unload=True)
+
+
+def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: Path) -> None:
+    from efflab.store import open_store
+
+    store = tmp_path / "empty.sqlite"
+    open_store(store).close()
+    with dashboard(store, tmp_path) as url:
+        page = open_page(browser, url)
+        try:
+            guidance = page.get_by_test_id("guidance")
+            guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
+            assert "efflab sweep" in guidance.inner_text()
+            assert page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
+        finally:
+            page.close(run_before_unload=True)

@@ -1,0 +1,287 @@
+"""Sweeps on Dask: a real LocalCluster of worker processes on 127.0.0.1, one writer, resume, faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import fast_method, free_port
+
+from efflab.config import MethodSettings
+from efflab.errors import ConfigError
+from efflab.store import load_results, open_store
+from efflab.sweep import PointResult, SweepSpec, iter_sweep
+from efflab.sweep.distributed import (
+    SHARED_HOST_FLAG,
+    ClusterError,
+    _release_dask_thread_cap,
+    iter_sweep_distributed,
+    start_local_cluster,
+)
+
+
+def tiny_spec(**over: object) -> SweepSpec:
+    d: dict[str, object] = dict(
+        models=("tiny-bert-l1",),
+        batch_sizes=(1, 2),
+        precisions=("fp32", "int8"),
+        task=None,
+        seq_len=16,
+        sensor="fake",
+        method=fast_method(),
+    )
+    d.update(over)
+    return SweepSpec(**d)  # type: ignore[arg-type]
+
+
+def config_set(results: list[PointResult]) -> set[tuple[str, int, str, str]]:
+    return {(r.config.model, r.config.batch_size, r.config.precision, r.config.device) for r in results}
+
+
+# ----------------------------------------------------------------------------- no cluster
+
+
+def test_exactly_one_of_scheduler_and_local_cluster(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.sqlite") as st:
+        with pytest.raises(ConfigError, match="--local-cluster N"):
+            list(iter_sweep_distributed(tiny_spec(), st))
+        with pytest.raises(ConfigError, match="not both"):
+            list(iter_sweep_distributed(tiny_spec(), st, scheduler="tcp://127.0.0.1:1", local_cluster=1))
+        with pytest.raises(ConfigError, match="positive number of workers, got 0"):
+            list(iter_sweep_distributed(tiny_spec(), st, local_cluster=0))
+        assert len(st) == 0
+
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path: Path) -> None:
+    addr = f"tcp://127.0.0.1:{free_port()}"
+    with open_store(tmp_path / "s.sqlite") as st, pytest.raises(ClusterError) as e:
+        list(iter_sweep_distributed(tiny_spec(), st, scheduler=addr, timeout_s=1))
+    assert addr in str(e.value) and "dask scheduler" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_thread_cap_set_by_the_dask_nanny_is_lifted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "7")  # set by the user: left alone
+        _release_dask_thread_cap()
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the Nanny's default: lifted
+        _release_dask_thread_cap()
+        assert torch.get_num_threads() == torch.get_num_interop_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- a shared cluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    c = start_local_cluster(2)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def client(cluster: Any) -> Iterator[Any]:
+    from distributed import Client
+
+    cl = Client(cluster, set_as_default=False)
+    try:
+        yield cl
+    finally:
+        cl.close()
+
+
+@pytest.mark.slow
+def test_cluster_sweep_matches_a_local_sweep_and_resumes(cluster: Any, tmp_path: Path) -> None:
+    import torch
+
+    # cuda points fail on a machine without one: worker-side errors are stored as failed points
+    spec = tiny_spec(devices=("cpu", "cuda"))
+    with open_store(tmp_path / "local.sqlite") as st:
+        local = list(iter_sweep(spec, st))
+    with open_store(tmp_path / "dist.sqlite") as st:
+        dist = list(iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address))
+        assert {r.key: r.status for r in dist} == {r.key: r.status for r in local}
+        assert config_set(dist) == config_set(local) and len(dist) == len(spec)
+        ok = [r for r in dist if r.status == "ok"]
+        assert {r.config.device for r in ok} >= {"cpu"}
+        for r in ok:
+            m = r.measurement
+            assert m is not None and m.energy_source == "fake" and not m.energy_measured
+            # measured with the threads a local sweep uses, not the Nanny's OMP_NUM_THREADS=1
+            assert m.fingerprint.threads == torch.get_num_threads()
+            assert SHARED_HOST_FLAG in m.flags  # two measure workers on one machine
+        if not torch.cuda.is_available():
+            failed = [r for r in dist if r.status == "failed"]
+            assert {r.config.device for r in failed} == {"cuda"}
+            assert all("no CUDA GPU" in (r.error or "") for r in failed)
+
+        # A re-run measures nothing; --retry-failed re-measures only the failed points.
+        again = list(iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address))
+        assert [r.status for r in again] == ["skipped"] * len(spec)
+        assert {r.key for r in again} == {r.key for r in dist}
+        retried = list(
+            iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address, retry_failed=True)
+        )
+        n_failed = sum(r.status == "failed" for r in dist)
+        assert sum(r.status != "skipped" for r in retried) == n_failed
+    df = load_results(tmp_path / "dist.sqlite")
+    assert len(df) == len(spec) and df["key"].is_unique
+    assert set(df["hardware"]) == set(load_results(tmp_path / "local.sqlite")["hardware"])
+
+
+@pytest.mark.slow
+def test_stop_returns_after_the_points_in_flight_are_stored(cluster: Any, tmp_path: Path) -> None:
+    spec = tiny_spec(batch_sizes=(1, 2, 3))
+    seen: list[PointResult] = []
+    with open_store(tmp_path / "s.sqlite") as st:
+        for r in iter_sweep_distributed(
+            spec, st, scheduler=cluster.scheduler_address, should_stop=lambda: len(seen) >= 1
+        ):
+            seen.append(r)
+        # the first point plus at most the one in flight on the other worker; the rest never started
+        assert 1 <= len(seen) <= 2 < len(spec)
+        assert len(st) == len(seen) and st.keys() == {r.key for r in seen}
+        rest = list(iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address))
+    assert sum(r.status == "skipped" for r in rest) == len(seen)
+    assert sum(r.status == "ok" for r in rest) == len(spec) - len(seen)
+    assert len(load_results(tmp_path / "s.sqlite")) == len(spec)
+
+
+def _kill_a_busy_worker(client: Any, timeout_s: float = 60.0) -> int:
+    """SIGKILL a worker process in the middle of a point; return that point's index in the spec."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for addr, keys in client.processing().items():
+            points = [k for k in keys if str(k).startswith("efflab-") and "probe" not in str(k)]
+            if points:
+                pid = client.run(os.getpid, workers=[addr])[addr]
+                os.kill(pid, signal.SIGKILL)
+                return int(str(points[0]).rsplit("-", 2)[1])
+        time.sleep(0.05)
+    raise AssertionError("no worker was measuring a point")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("allowed_failures", [3, 0], ids=["retried", "stored-failed"])
+def test_a_worker_killed_mid_point_loses_and_duplicates_nothing(
+    cluster: Any, client: Any, tmp_path: Path, allowed_failures: int
+) -> None:
+    spec = tiny_spec(
+        batch_sizes=(1, 2, 3),
+        method=MethodSettings(
+            min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
+        ),
+    )
+    scheduler = cluster.scheduler  # in this process: Dask's retry budget can be set for the test
+    default = scheduler.allowed_failures
+    scheduler.allowed_failures = allowed_failures
+    try:
+        results: list[PointResult] = []
+        killed: int | None = None
+        with open_store(tmp_path / "k.sqlite") as st:
+            for r in iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address):
+                results.append(r)
+                if killed is None:
+                    killed = _kill_a_busy_worker(client)
+    finally:
+        scheduler.allowed_failures = default
+    assert killed is not None
+    df = load_results(tmp_path / "k.sqlite")
+    assert len(results) == len(spec) == len(df) and df["key"].is_unique
+    assert {r.key for r in results} == set(df["key"])
+    assert config_set(results) == {(c.model, c.batch_size, c.precision, c.device) for c in spec.configs()}
+    assert set(df["status"]) <= {"ok", "failed"}
+    victim = next(r for r in results if r.index == killed)
+    if allowed_failures:
+        assert set(df["status"]) == {"ok"}  # the killed point ran again on a worker that lived
+    else:
+        assert victim.status == "failed" and "worker measuring this point died" in (victim.error or "")
+        assert (df["status"] == "failed").sum() == 1
+
+
+@pytest.mark.slow
+def test_no_measure_worker_is_one_clear_error(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as plain:
+        with open_store(tmp_path / "s.sqlite") as st:
+            with pytest.raises(ClusterError) as e:
+                list(iter_sweep_distributed(tiny_spec(), st, scheduler=plain.scheduler_address, timeout_s=1))
+            assert len(st) == 0
+    assert "--resources measure=1" in str(e.value) and "\n" not in str(e.value)
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.slow
+def test_cli_local_cluster_ctrl_c_then_resume(tmp_path: Path) -> None:
+    spec = tiny_spec(
+        batch_sizes=(1, 2, 3),
+        method=MethodSettings(
+            min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
+        ),
+    )
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(spec.to_yaml())
+    store = tmp_path / "c.sqlite"
+    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec_path), "--store", str(store)]
+    cmd += ["--local-cluster", "2"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    lines: list[str] = []
+    first_ok = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("ok "):
+                first_ok.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert first_ok.wait(180), "".join(lines)
+        # Ctrl-C in a terminal reaches the whole process group, workers included
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    reader.join(10)
+    err = "".join(lines)
+    assert rc == 130, err
+    assert "stopped early" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
+    stored = len(load_results(store))
+    assert f"{stored} measured" in err and 1 <= stored < len(spec)
+
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(spec) - stored} measured, 0 failed, {stored} already in the store" in r.stderr
+    df = load_results(store)
+    assert len(df) == len(spec) and df["key"].is_unique and set(df["status"]) == {"ok"}
