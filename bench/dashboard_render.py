@@ -74,7 +74,17 @@ def main() -> int:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    cmd = [sys.executable, "-m", "efflab.cli", "dashboard", "--store", str(store), "--port", str(port), "--no-browser"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "efflab.cli",
+        "dashboard",
+        "--store",
+        str(store),
+        "--port",
+        str(port),
+        "--no-browser",
+    ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -146,7 +156,9 @@ def main() -> int:
     if reloads:
         print(f"reloads: median cards filled {reloads[len(reloads) // 2]:.2f} s over {len(reloads)}")
     verdict = "meets" if first <= args.target else "misses"
-    print(f"first full render (page requested -> cards filled): {first:.2f} s — {verdict} the {args.target:g} s target")
+    print(
+        f"first full render (page requested -> cards filled): {first:.2f} s — {verdict} the {args.target:g} s target"
+    )
     return 0
 
 

@@ -61,7 +61,10 @@ def test_yearly_figures_scale_linearly_with_queries_per_day(small_store: Path) -
         assert getattr(three, f) == pytest.approx(3 * getattr(one, f), rel=1e-12)
     assert three.saved_kwh_range == pytest.approx(tuple(3 * x for x in one.saved_kwh_range))
     zero = build_view(snap, Inputs(queries_per_day=0)).savings
-    assert zero.saved_kwh_per_year == 0 and build_view(snap, Inputs(queries_per_day=0)).card("kwh").value == "no change"
+    assert (
+        zero.saved_kwh_per_year == 0
+        and build_view(snap, Inputs(queries_per_day=0)).card("kwh").value == "no change"
+    )
 
 
 def test_price_moves_only_cost_and_country_only_co2e(small_store: Path) -> None:
@@ -179,7 +182,13 @@ def test_a_store_being_written_is_read_consistently(copy_store: Path) -> None:
                     m2 = dataclasses.replace(m, energy_j_per_query=m.energy_j_per_query * (1 + i / 100))
                     cfg = {"model": first.model, "batch_size": first.batch_size, "precision": first.precision,
                            "device": first.device, "seq_len": first.seq_len, "task": first.task}  # fmt: skip
-                    st.put(f"extra-{i}", config=cfg, model_id=first.model_id, hardware=first.hardware, measurement=m2)
+                    st.put(
+                        f"extra-{i}",
+                        config=cfg,
+                        model_id=first.model_id,
+                        hardware=first.hardware,
+                        measurement=m2,
+                    )
         except BaseException as e:  # reported below
             errors.append(e)
 
@@ -268,12 +277,16 @@ def test_import_efflab_dashboard_stays_light() -> None:
         "import sys, efflab, efflab.dashboard, efflab.cli.dashboard; "
         "print(json.dumps([m for m in ('ipywidgets', 'plotly', 'voila', 'torch') if m in sys.modules]))"
     )
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout) == []
 
 
 def _efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_cli_rejects_bad_port_and_foreign_store_in_one_line(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import free_port, wait_http
 
 pytestmark = pytest.mark.slow
@@ -29,9 +28,23 @@ LOAD_TIMEOUT_MS = 180_000  # a cold Voila kernel on a busy 2-core machine
 def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
     """`efflab dashboard` on ``store`` on a free port; yields the URL and always stops the server."""
     port = free_port()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "IPYTHONDIR": str(tmp_path / "ipython")}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
     log = (tmp_path / "dashboard.log").open("w")
-    cmd = [sys.executable, "-m", "efflab.cli", "dashboard", "--store", str(store), "--port", str(port), "--no-browser"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "efflab.cli",
+        "dashboard",
+        "--store",
+        str(store),
+        "--port",
+        str(port),
+        "--no-browser",
+    ]
     # Its own process group: the launcher and Voila are stopped together.
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -166,7 +179,9 @@ def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: 
             guidance = page.get_by_test_id("guidance")
             guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
             assert "efflab sweep" in guidance.inner_text()
-            assert page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
+            assert (
+                page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
+            )
             no_traceback(page)
             page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
         finally:

@@ -111,7 +111,7 @@ class Lab:
         wide = W.Layout(width="460px")
         style = {"description_width": "110px"}
         self.model = W.SelectionSlider(
-            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size",
+            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size", readout=False,
             continuous_update=False, layout=wide, style=style,
         )  # fmt: skip
         self.family_names = W.HTML()
@@ -340,9 +340,9 @@ class Lab:
             self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
             self.details.value = self._details_html()
         running = (self.job is not None and self.job.running) or s.live.running
-        stored = s.is_stored
-        self.measure.disabled = running or stored or s.store_error is not None
-        self.measure.description = "Stored ✓" if stored else "Measure"
+        stored, here = s.is_stored, s.stored_here
+        self.measure.disabled = running or here or s.store_error is not None
+        self.measure.description = "Stored ✓" if here else ("Measure here" if stored else "Measure")
         self.sweep_batch.disabled = self.sweep_precision.disabled = running or s.store_error is not None
         self.cancel.disabled = not running
         if changed & {"live"}:
@@ -353,7 +353,7 @@ class Lab:
         if (
             "selection" in changed
             and self.auto.value
-            and not stored
+            and not here
             and not running
             and s.failed_error is None
             and s.store_error is None

@@ -415,6 +415,15 @@ class LabState:
         return self.selected_index is not None
 
     @property
+    def stored_here(self) -> bool:
+        """True when the selection is measured on this machine (nothing left to measure)."""
+        ok = self.ok
+        if ok.empty:
+            return False
+        g = ok[self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.this_hardware())]
+        return not self._match(g, self.selection).empty
+
+    @property
     def failed_error(self) -> str | None:
         """The stored error when the selection was tried on this machine and failed."""
         df = self.df

