@@ -11,6 +11,24 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# What each flag on a Measurement means, in words (reports, dashboards and the CLI show these).
+FLAG_MEANINGS: dict[str, str] = {
+    "energy_estimated": "energy is estimated (no hardware energy counter was readable), not measured; "
+    "read it with its uncertainty",
+    "noisy": "other processes used more than the allowed share of the CPU during the timed window, so "
+    "latency and energy may be inflated; re-measure on a quiet machine",
+    "hit_time_cap": "the timed window reached its time cap before the latency's 95 % confidence interval "
+    "reached its target, so the latency is less certain than the target",
+    "p95_insufficient_samples": "too few timed batches for a p95 latency; the mean and median are shown",
+    "peak_mem_is_process_lifetime": "the peak-memory counter could not be reset, so peak memory is the "
+    "process's lifetime peak (an upper bound)",
+    "no_classifier_head": "the model has no classification head, so its accuracy was not measured",
+    "flops_not_counted": "FLOPs per query could not be counted for this model, so MFU is not shown",
+    "fp16_no_hardware": "this CPU has no native fp16 arithmetic; fp16 runs emulated and slowly",
+    "bf16_no_hardware": "this CPU has no native bf16 arithmetic; bf16 runs emulated and slowly",
+    "shared_host": "several measurement workers ran on this host at the same time, so they competed for it",
+}
+
 
 @dataclass(frozen=True)
 class EnergyReading:

@@ -137,3 +137,15 @@ def model_identity(name: str) -> str:
 
         return f"{low}@{zoo.recipe_hash(low)}"
     return resolve_model(name, progress=False).model_id
+
+
+def is_known_model(name: str) -> bool:
+    """True when ``resolve_model`` would accept ``name`` — decided without building, loading or
+    downloading anything (a hub id is accepted on its shape)."""
+    raw = name.strip()
+    low = raw.lower()
+    if TINY_RE.match(low) or low in {n.lower() for n in known_names()} or low in PRETRAINED_ALIASES:
+        return True
+    if Path(raw).expanduser().is_dir():
+        return True
+    return "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1

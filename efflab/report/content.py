@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.errors import ConfigError, ReportError
 from efflab.label import LabelData, label_svg, task_name, write_label_images
+from efflab.records import FLAG_MEANINGS
 from efflab.report.params import ReportParams, filter_points
 
 if TYPE_CHECKING:
@@ -28,22 +29,6 @@ if TYPE_CHECKING:
     from efflab.analysis import Recommendation, Savings
 
 # What each measurement flag means, in words a reader of the report can act on.
-FLAG_MEANINGS: dict[str, str] = {
-    "energy_estimated": "energy is estimated (no hardware energy counter was readable), not measured; "
-    "read it with its uncertainty",
-    "noisy": "other processes used more than the allowed share of the CPU during the timed window, so "
-    "latency and energy may be inflated; re-measure on a quiet machine",
-    "hit_time_cap": "the timed window reached its time cap before the latency's 95 % confidence interval "
-    "reached its target, so the latency is less certain than the target",
-    "p95_insufficient_samples": "too few timed batches for a p95 latency; the mean and median are shown",
-    "peak_mem_is_process_lifetime": "the peak-memory counter could not be reset, so peak memory is the "
-    "process's lifetime peak (an upper bound)",
-    "no_classifier_head": "the model has no classification head, so its accuracy was not measured",
-    "flops_not_counted": "FLOPs per query could not be counted for this model, so MFU is not shown",
-    "fp16_no_hardware": "this CPU has no native fp16 arithmetic; fp16 runs emulated and slowly",
-    "bf16_no_hardware": "this CPU has no native bf16 arithmetic; bf16 runs emulated and slowly",
-    "shared_host": "several measurement workers ran on this host at the same time, so they competed for it",
-}
 # Flags that make a point's latency and energy less certain (the summary counts them).
 UNCERTAIN_FLAGS = ("noisy", "hit_time_cap", "shared_host")
 

@@ -179,18 +179,9 @@ def _method(value: Any) -> MethodSettings | None:
 
 
 def _known_model(name: str) -> bool:
-    """True when ``efflab.models.resolve_model`` would accept ``name`` — decided without building,
-    loading or downloading anything."""
-    from efflab.models.registry import known_names
-    from efflab.models.tiny import TINY_RE
+    from efflab.models.registry import is_known_model
 
-    low = name.lower()
-    if TINY_RE.match(low) or low in {n.lower() for n in known_names()}:
-        return True
-    p = Path(name).expanduser()
-    if p.is_dir():
-        return True
-    return "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1
+    return is_known_model(name)
 
 
 @dataclass(frozen=True)
