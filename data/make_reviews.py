@@ -52,7 +52,9 @@ def build_csv() -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="compare with the shipped file, write nothing")
     parser.add_argument("--out", type=Path, default=TARGET, help=f"output path (default: {TARGET})")
     args = parser.parse_args(argv)

@@ -101,7 +101,10 @@ def test_label_column_with_one_class_is_refused(tmp_path: Path) -> None:
 
 
 def test_train_split_with_one_class_is_refused(tmp_path: Path) -> None:
-    rows = [{"text": f"t{i}", "label": "a" if i < 8 else "b", "split": "train" if i < 8 else "test"} for i in range(10)]
+    rows = [
+        {"text": f"t{i}", "label": "a" if i < 8 else "b", "split": "train" if i < 8 else "test"}
+        for i in range(10)
+    ]
     with pytest.raises(TaskError, match="train split .* has only the class 'a'"):
         get_task(str(_write(tmp_path, rows)))
 
@@ -126,7 +129,9 @@ def test_empty_label_value_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_split_value_is_named(tmp_path: Path) -> None:
-    rows = [{**r, "split": "valid" if i == 0 else "train" if i < 15 else "test"} for i, r in enumerate(_rows())]
+    rows = [
+        {**r, "split": "valid" if i == 0 else "train" if i < 15 else "test"} for i, r in enumerate(_rows())
+    ]
     with pytest.raises(TaskError, match="column 'split' has value 'valid'"):
         get_task(str(_write(tmp_path, rows)))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,35 @@ from efflab.zoo import cache
 TINY: dict[str, Any] = {"n_train": 48, "n_test": 16, "steps": 4, "batch_size": 8, "max_length": 32}
 
 
+def _tiny(name: str = "minilm-l1", **more: Any) -> zoo.Recipe:
+    return zoo.recipe(name, **{**TINY, **more})
+
+
+def _tiny_sklearn() -> zoo.Recipe:
+    return zoo.recipe("tfidf-logreg", n_train=200, n_test=50, min_df=1)
+
+
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding a tiny transformer and a tiny TF-IDF entry, built once for the module."""
+    root = tmp_path_factory.mktemp("template") / "cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EFFLAB_CACHE", str(root))
+        zoo.build_recipes([_tiny(), _tiny_sklearn()], progress=False)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
-def _tiny(name: str = "minilm-l1", **more: Any) -> zoo.Recipe:
-    return zoo.recipe(name, **{**TINY, **more})
+@pytest.fixture
+def prebuilt(_template: Path, _own_cache: Path) -> Path:
+    """This test's cache, starting as a copy of the module's template (tiny L1 + tiny TF-IDF built)."""
+    shutil.copytree(_template, _own_cache)
+    return _own_cache
 
 
 def test_names_are_the_family_smallest_first() -> None:
@@ -82,11 +104,12 @@ def test_unknown_name_suggests_the_closest() -> None:
         zoo.recipe("minilm-l1", layers=7)
 
 
-def test_tiny_transformer_build_is_a_loadable_hf_folder() -> None:
+def test_tiny_transformer_build_is_a_loadable_hf_folder(_template: Path) -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     r = _tiny()
-    (folder,) = zoo.build_recipes([r], progress=False)
+    folder = _template / "zoo" / f"minilm-l1-{zoo.hash_recipe(r)}"
+    assert cache.problem(folder, r.name, zoo.hash_recipe(r)) is None
     assert folder == cache.entry_dir("minilm-l1", zoo.hash_recipe(r))
     meta = json.loads((folder / "efflab_model.json").read_text())
     assert meta["name"] == "minilm-l1" and meta["kind"] == "hf" and meta["task"] == "reviews"
@@ -106,11 +129,11 @@ def test_tiny_transformer_build_is_a_loadable_hf_folder() -> None:
     assert model(**enc).logits.shape == (2, 2)
 
 
-def test_tiny_sklearn_build_is_a_pipeline_of_strings() -> None:
+def test_tiny_sklearn_build_is_a_pipeline_of_strings(_template: Path) -> None:
     import joblib
 
-    r = zoo.recipe("tfidf-logreg", n_train=200, n_test=50, min_df=1)
-    (folder,) = zoo.build_recipes([r], progress=False)
+    r = _tiny_sklearn()
+    folder = _template / "zoo" / f"tfidf-logreg-{zoo.hash_recipe(r)}"
     meta = json.loads((folder / "efflab_model.json").read_text())
     assert meta["kind"] == "sklearn" and meta["precisions"] == ["fp32"]
     pipe = joblib.load(folder / "pipeline.joblib")
@@ -129,9 +152,9 @@ def test_distilled_build_builds_its_teacher_first() -> None:
     assert meta["recipe"]["kd_alpha"] > 0
 
 
-def test_a_built_entry_is_reused_not_rebuilt() -> None:
+def test_a_built_entry_is_reused_not_rebuilt(prebuilt: Path) -> None:
     r = _tiny()
-    (folder,) = zoo.build_recipes([r], progress=False)
+    folder = cache.entry_dir(r.name, zoo.hash_recipe(r))
     stamp = (folder / "efflab_model.json").stat().st_mtime_ns
     (again,) = zoo.build_recipes([r], progress=False)
     assert again == folder
@@ -139,8 +162,7 @@ def test_a_built_entry_is_reused_not_rebuilt() -> None:
 
 
 def test_interrupted_build_leaves_no_complete_looking_entry(monkeypatch: pytest.MonkeyPatch) -> None:
-    keep = _tiny("tfidf-logreg", n_train=200, min_df=1)
-    (kept,) = zoo.build_recipes([keep], progress=False)
+    (kept,) = zoo.build_recipes([_tiny_sklearn()], progress=False)
     before = (kept / "efflab_model.json").read_bytes()
 
     def boom(*_a: object, **_k: object) -> None:
@@ -161,12 +183,13 @@ def test_interrupted_build_leaves_no_complete_looking_entry(monkeypatch: pytest.
 
 
 @pytest.mark.parametrize("damage", ["garbage json", "no json", "wrong hash", "no weights"])
-def test_corrupt_entry_is_rebuilt_with_a_message(damage: str, capsys: pytest.CaptureFixture[str]) -> None:
-    other = _tiny("tfidf-logreg", n_train=200, min_df=1)
-    (kept,) = zoo.build_recipes([other], progress=False)
+def test_corrupt_entry_is_rebuilt_with_a_message(
+    damage: str, prebuilt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = cache.entry_dir("tfidf-logreg", zoo.hash_recipe(_tiny_sklearn()))
     before = (kept / "efflab_model.json").read_bytes()
     r = _tiny()
-    (folder,) = zoo.build_recipes([r], progress=False)
+    folder = cache.entry_dir(r.name, zoo.hash_recipe(r))
     meta_path = folder / "efflab_model.json"
     if damage == "garbage json":
         meta_path.write_text("{not json")
@@ -192,7 +215,7 @@ def test_abandoned_temp_folders_are_swept() -> None:
     stale = root / f".tmp-minilm-l1-abc-pid{dead}-x1"
     stale.mkdir(parents=True)
     (stale / "config.json").write_text("{}")
-    zoo.build_recipes([_tiny("tfidf-logreg", n_train=200, min_df=1)], progress=False)
+    zoo.build_recipes([_tiny_sklearn()], progress=False)
     assert not stale.exists()
     assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
 

@@ -8,6 +8,7 @@ then rewrites the cards, the header and the charts. Nothing is measured here.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import warnings
@@ -15,8 +16,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as w
 import plotly.graph_objects as go
+import traitlets
 import plotly.io as pio
 from IPython.display import display
 
@@ -135,13 +138,30 @@ def _store_stamp(path: Path) -> tuple[int, ...]:
     return tuple(out)
 
 
-class Dashboard:
-    """The managers' page over the results store at ``store``."""
+class PageShown(anywidget.AnyWidget):  # type: ignore[misc]
+    """Tells the kernel that a browser has drawn the page: ``shown`` turns True when its view renders.
 
-    def __init__(self, store: str | Path, inputs: Inputs | None = None) -> None:
+    Drawing a plotly chart blocks the browser for a while (plotly.js loads on the first chart, and
+    the renderer then snapshots each chart to PNG); charts drawn only after this signal let the
+    cards appear first.
+    """
+
+    _esm = "export default { render({ model }) { model.set('shown', true); model.save_changes(); } };"
+    shown = traitlets.Bool(False).tag(sync=True)
+
+
+class Dashboard:
+    """The managers' page over the results store at ``store``.
+
+    ``defer_charts``: draw the charts only once a browser shows the page (the cards come first);
+    without a browser (tests, papermill) leave it False.
+    """
+
+    def __init__(self, store: str | Path, inputs: Inputs | None = None, *, defer_charts: bool = False) -> None:
         self.store = Path(store).expanduser()
         self.inputs = inputs or Inputs()
         self._busy = False
+        self._charts_on = not defer_charts
         self._stamp = _store_stamp(self.store)
         self.snapshot: Snapshot = read_store(self.store)
         self.view: View | None = None
@@ -228,7 +248,9 @@ class Dashboard:
             ]
         )
         self.charts = w.HBox([self.tradeoff, self.family], layout=w.Layout(width="100%"))
-        self.body = w.VBox([self.controls, self.message, self.cards])
+        self.shown = PageShown(layout=w.Layout(display="none"))
+        self.shown.observe(self._on_shown, names="shown")
+        self.body = w.VBox([self.controls, self.message, self.cards, self.shown])
         self.extra = w.VBox(
             [self.charts, w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'), self.labels]
         )
@@ -251,6 +273,13 @@ class Dashboard:
             self._render(full=True)
             return
         self._render()
+
+    def _on_shown(self, change: dict[str, Any]) -> None:
+        if change["new"] and not self._charts_on:
+            self._charts_on = True
+            if self.view is not None:
+                self._draw_tradeoff(self.view)
+                self._draw_family(self.view)
 
     def _on_input(self, change: dict[str, Any]) -> None:
         if self._busy:
@@ -310,13 +339,14 @@ class Dashboard:
             full = True
         inputs = self._read_inputs() if self.view is not None else self.inputs
         if inputs.cohort is not None and inputs.cohort not in snap.cohorts:
-            inputs = Inputs(**{**inputs.__dict__, "cohort": None, "config": None, "baseline": None})
+            inputs = dataclasses.replace(inputs, cohort=None, config=None, baseline=None)
         try:
             view = build_view(snap, inputs)
         except EfflabError as e:
-            # A key that vanished after a reload: fall back to the defaults of the cohort.
+            # A picked configuration that is gone after a reload: back to the cohort's defaults.
+            inputs = dataclasses.replace(inputs, config=None, baseline=None)
             try:
-                view = build_view(snap, Inputs(**{**inputs.__dict__, "config": None, "baseline": None}))
+                view = build_view(snap, inputs)
             except EfflabError:
                 self.message.value = f'<div class="efflab-error">{escape(str(e))}</div>'
                 return
@@ -337,9 +367,10 @@ class Dashboard:
             )
         self.header.value = header_html(view)
         self.cards.value = cards_html(view)
-        self._draw_tradeoff(view)
-        if full:
-            self._draw_family(view)
+        if self._charts_on:
+            self._draw_tradeoff(view)
+            if full:
+                self._draw_family(view)
             self.labels.value = labels_html(view)
         self.note.value = (
             f'<div class="efflab-note" data-testid="data-note">Data: {escape(view.data_note)}</div>'

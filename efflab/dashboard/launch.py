@@ -54,7 +54,6 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         # The kernel's widgets and files are all the page needs; serve no other files.
         "--VoilaConfiguration.file_allowlist=^$",
         # Front-end extensions the page does not use cost load time on every visit.
-        "--VoilaConfiguration.extension_denylist=anywidget",
         "--VoilaConfiguration.extension_denylist=jupyterlab_pygments",
         # A visitor's kernel is shut down when the tab closes; one left behind by a crashed
         # browser is culled after an hour idle (kernels with an open page are kept).

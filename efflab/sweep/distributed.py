@@ -19,7 +19,9 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -407,6 +409,11 @@ def _probe(
     return views
 
 
+def _key_part(model: str) -> str:
+    """A model name or path as a readable part of a Dask task key (shown on Dask's dashboard)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", model.rstrip("/").rsplit("/", 1)[-1])[:40] or "model"
+
+
 def _killed_text(e: BaseException) -> str:
     attempts = getattr(e, "allowed_failures", None)
     tries = f" {attempts + 1} time(s)" if isinstance(attempts, int) else ""
@@ -533,7 +540,7 @@ def iter_sweep_distributed(
                     resources={RESOURCE: 1},
                     retries=1,
                     pure=False,
-                    key=f"efflab-{cfg.model}-b{cfg.batch_size}-{cfg.precision}-{cfg.device}-{i}-{tag}",
+                    key=f"efflab-{_key_part(cfg.model)}-b{cfg.batch_size}-{cfg.precision}-{cfg.device}-{i}-{tag}",
                 )
                 outstanding[fut] = (i, cfg)
                 done.add(fut)
@@ -585,10 +592,17 @@ def iter_sweep_distributed(
             if not stopping:
                 submit_more()
     finally:
-        if registered:
-            # best effort: a worker that is gone drops the plugin with itself
-            with contextlib.suppress(OSError, RuntimeError, TimeoutError, ValueError):
-                client.unregister_worker_plugin(plugin_name)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # An abandoned generator closed at interpreter exit finds the client and cluster already
+        # closed by Dask's own exit hooks; a call through the client then would wait forever.
+        if not sys.is_finalizing():
+            _close(client, cluster, plugin_name if registered else None)
+
+
+def _close(client: Client, cluster: LocalCluster | None, plugin_name: str | None) -> None:
+    if plugin_name is not None:
+        # best effort: a worker that is gone drops the plugin with itself
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError, ValueError):
+            client.unregister_worker_plugin(plugin_name)
+    client.close()
+    if cluster is not None:
+        cluster.close()

@@ -197,9 +197,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise TaskError(msg) from e
 
 
-def _csv_task(
-    path: Path, text_column: str, label_column: str, test_fraction: float, seed: int
-) -> Task:
+def _csv_task(path: Path, text_column: str, label_column: str, test_fraction: float, seed: int) -> Task:
     if not 0.0 < test_fraction < 1.0:
         msg = f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction!r}"
         raise TaskError(msg)
@@ -257,7 +255,13 @@ def _builtin(name: str) -> Task:
 
 @functools.lru_cache(maxsize=16)
 def _cached_csv_task(
-    path: str, _mtime_ns: int, _size: int, text_column: str, label_column: str, test_fraction: float, seed: int
+    path: str,
+    _mtime_ns: int,
+    _size: int,
+    text_column: str,
+    label_column: str,
+    test_fraction: float,
+    seed: int,
 ) -> Task:
     return _csv_task(Path(path), text_column, label_column, test_fraction, seed)
 
@@ -287,7 +291,13 @@ def get_task(
     if path.is_file():
         st = path.stat()
         return _cached_csv_task(
-            str(path.resolve()), st.st_mtime_ns, st.st_size, text_column, label_column, float(test_fraction), seed
+            str(path.resolve()),
+            st.st_mtime_ns,
+            st.st_size,
+            text_column,
+            label_column,
+            float(test_fraction),
+            seed,
         )
     if path.is_dir():
         msg = f"task {key!r} is a folder; point --task at a CSV file or a built-in name ({', '.join(BUILTIN_TASKS)})"

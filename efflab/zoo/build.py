@@ -96,10 +96,16 @@ class _Session:
         ids_test = tokenize(folder, test["text"].tolist(), r.max_length)
         total = sum(len(x) for x in ids_train) + sum(len(x) for x in ids_test)
         depth = max(levels)
-        with _bar(self.progress, total=total, unit="tok", unit_scale=True, desc=f"zoo: frozen layers 0-{depth}") as bar:
+        with _bar(
+            self.progress, total=total, unit="tok", unit_scale=True, desc=f"zoo: frozen layers 0-{depth}"
+        ) as bar:
             # Train features only feed training: float16 halves their memory. Test stays float32.
-            f_train = compute_features(folder, self.state(), ids_train, levels, store_dtype=torch.float16, tick=bar.update)
-            f_test = compute_features(folder, self.state(), ids_test, levels, store_dtype=torch.float32, tick=bar.update)
+            f_train = compute_features(
+                folder, self.state(), ids_train, levels, store_dtype=torch.float16, tick=bar.update
+            )
+            f_test = compute_features(
+                folder, self.state(), ids_test, levels, store_dtype=torch.float32, tick=bar.update
+            )
         self.features_seconds += time.perf_counter() - t0
         self._features[key] = (f_train, f_test)
         return f_train, f_test
@@ -141,7 +147,9 @@ def _base_meta(r: Recipe, digest: str, task: Task, n_train: int, n_test: int) ->
         "task_content_hash": task.content_hash,
         "label_names": list(task.label_names),
         "recipe": fields,
-        "teacher": None if r.teacher is None else {"name": r.teacher.name, "recipe_hash": hash_recipe(r.teacher)},
+        "teacher": None
+        if r.teacher is None
+        else {"name": r.teacher.name, "recipe_hash": hash_recipe(r.teacher)},
         "n_train": n_train,
         "n_test": n_test,
         "efflab_version": __version__,
@@ -222,14 +230,20 @@ def _spot_check(out: Path, texts: list[str], expected: torch.Tensor, max_length:
 def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str, Any]:
     import torch
 
-    from efflab.zoo.training import cls_inputs, predict_logits, sliced_classifier, train_top, trainable_parameters
+    from efflab.zoo.training import (
+        cls_inputs,
+        predict_logits,
+        sliced_classifier,
+        train_top,
+        trainable_parameters,
+    )
 
     task, train, test = _splits(r)
     f_train, f_test = session.features(r)
     teacher_logits = session.teacher_logits(r.teacher, r) if r.teacher is not None else None
     model = sliced_classifier(pretrained_folder(), session.state(), r.layers, task.label_names, r.seed)
     train_in = cls_inputs(model, f_train, torch.float16)
-    labels = torch.as_tensor(train["label"].to_numpy(), dtype=torch.long)
+    labels = torch.tensor(train["label"].to_numpy(), dtype=torch.long)
     t0 = time.perf_counter()
     with _bar(session.progress, total=r.steps, unit="step", desc=f"zoo: {r.name}") as bar:
 
@@ -255,7 +269,7 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
         )
     train_seconds = time.perf_counter() - t0
     test_logits = predict_logits(model, cls_inputs(model, f_test, torch.float32))
-    truth = torch.as_tensor(test["label"].to_numpy(), dtype=torch.long)
+    truth = torch.tensor(test["label"].to_numpy(), dtype=torch.long)
     acc = float((test_logits.argmax(-1) == truth).float().mean())
     train_acc = float((predict_logits(model, train_in).argmax(-1) == labels).float().mean())
     del train_in
@@ -288,6 +302,13 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
     return meta
 
 
+def _build_hf_quietly(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str, Any]:
+    from efflab.zoo.training import quiet_transformers
+
+    with quiet_transformers():
+        return _build_hf(r, digest, out, session)
+
+
 def _plan(targets: list[Recipe]) -> list[Recipe]:
     """Recipes to build for ``targets``, teachers before students, each once."""
     order: list[Recipe] = []
@@ -316,7 +337,11 @@ def _build_one(r: Recipe, digest: str, session: _Session) -> Path:
     t0 = time.perf_counter()
     features_before = session.features_seconds
     with cache.staging(r.name, digest) as tmp:
-        meta = _build_sklearn(r, digest, tmp, session.progress) if r.kind == "sklearn" else _build_hf(r, digest, tmp, session)
+        meta = (
+            _build_sklearn(r, digest, tmp, session.progress)
+            if r.kind == "sklearn"
+            else _build_hf_quietly(r, digest, tmp, session)
+        )
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         meta["features_seconds"] = round(session.features_seconds - features_before, 2)
         cache.write_meta(tmp, meta)  # last: the marker of a complete entry

