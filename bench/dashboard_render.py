@@ -4,8 +4,9 @@ Starts `efflab dashboard` on a store (``--store``, else data/results.sqlite if p
 store swept on the fly with the fake sensor), waits until Voila's pre-heated kernel is up, then opens
 the page a few times: the first load after start, then reloads (each one a fresh visit, as Voila
 gives every visitor its own kernel; the gap lets the pool pre-heat the next one). Prints, per load,
-the seconds to the cards and to the charts, the machine's load average (the machine is shared), and
-whether the first full render meets the issue's target (<= 6 s).
+the seconds to the cards and to the charts (drawn once the page shows, so they come after the
+cards), the machine's load average (the machine is shared), and whether the first full render
+(page requested -> cards filled, the issue's definition) meets the target (<= 6 s).
 
     .venv/bin/python bench/dashboard_render.py [--store PATH] [--loads 4] [--gap 20] [--target 6]
 """

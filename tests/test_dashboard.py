@@ -236,6 +236,18 @@ def test_widgets_follow_the_inputs(small_store: Path) -> None:
     assert d.view.savings.price_per_kwh == 0.30
 
 
+def test_charts_can_wait_for_the_page_to_show(small_store: Path) -> None:
+    """Under Voila the charts are drawn once the browser shows the page, so the cards come first."""
+    from efflab.dashboard.app import Dashboard
+
+    d = Dashboard(small_store, defer_charts=True)
+    assert d.tradeoff.outputs == () and d.family.outputs == ()
+    d.queries.value = 2_000_000  # the cards still follow the inputs
+    assert d.view is not None and d.view.card("kwh").value in d.cards.value and d.tradeoff.outputs == ()
+    d.shown.shown = True  # what the page's view reports when it renders
+    assert len(d.tradeoff.outputs) == 1 and len(d.family.outputs) == 1
+
+
 def test_widgets_show_guidance_then_data(tmp_path: Path, small_store: Path) -> None:
     import shutil
 

@@ -139,8 +139,9 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
             note = page.get_by_test_id("data-note").inner_text()
             df = load_results(copy_store)
             assert str(df["hardware"].iloc[0]) in note and str(df["timestamp"].min())[:10] in note
-            assert page.locator(".efflab-label svg").count() == df["model"].nunique()
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            # Charts and labels come once the cards are up.
+            expect(page.locator(".efflab-label svg")).to_have_count(df["model"].nunique(), timeout=60_000)
+            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
             assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper, .CodeMirror, .cm-editor").count() == 0
             no_traceback(page)
             page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)

@@ -26,6 +26,7 @@ from efflab.sweep.distributed import (
     iter_sweep_distributed,
     start_local_cluster,
 )
+from efflab.sweep.run import hardware_key
 
 
 def tiny_spec(**over: object) -> SweepSpec:
@@ -163,18 +164,34 @@ def test_stop_returns_after_the_points_in_flight_are_stored(cluster: Any, tmp_pa
     assert len(load_results(tmp_path / "s.sqlite")) == len(spec)
 
 
-def _kill_a_busy_worker(client: Any, timeout_s: float = 60.0) -> int:
-    """SIGKILL a worker process in the middle of a point; return that point's index in the spec."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for addr, keys in client.processing().items():
-            points = [k for k in keys if str(k).startswith("efflab-") and "probe" not in str(k)]
-            if points:
-                pid = client.run(os.getpid, workers=[addr])[addr]
-                os.kill(pid, signal.SIGKILL)
-                return int(str(points[0]).rsplit("-", 2)[1])
-        time.sleep(0.05)
-    raise AssertionError("no worker was measuring a point")
+class _Killer(threading.Thread):
+    """SIGKILLs the worker of the first point task that starts after ``armed`` is set.
+
+    A task seen the moment the scheduler hands it to a worker still has its whole measurement
+    ahead, so the kill lands mid-point, not as the result is on its way back.
+    """
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(daemon=True)
+        self.client = client
+        self.pids: dict[str, int] = client.run(os.getpid)
+        self.armed = threading.Event()
+        self.done = threading.Event()
+        self.killed: int | None = None  # the index in the spec of the point that was running
+
+    def run(self) -> None:
+        seen: set[str] = set()
+        while not self.done.is_set():
+            for addr, keys in self.client.processing().items():
+                for k in map(str, keys):
+                    if not k.startswith("efflab-") or "probe" in k or k in seen:
+                        continue
+                    seen.add(k)
+                    if self.armed.is_set() and addr in self.pids:
+                        os.kill(self.pids[addr], signal.SIGKILL)
+                        self.killed = int(k.rsplit("-", 2)[1])
+                        return
+            time.sleep(0.01)
 
 
 @pytest.mark.slow
@@ -182,25 +199,23 @@ def _kill_a_busy_worker(client: Any, timeout_s: float = 60.0) -> int:
 def test_a_worker_killed_mid_point_loses_and_duplicates_nothing(
     cluster: Any, client: Any, tmp_path: Path, allowed_failures: int
 ) -> None:
-    spec = tiny_spec(
-        batch_sizes=(1, 2, 3),
-        method=MethodSettings(
-            min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
-        ),
-    )
+    spec = tiny_spec(batch_sizes=(1, 2, 3))
     scheduler = cluster.scheduler  # in this process: Dask's retry budget can be set for the test
     default = scheduler.allowed_failures
     scheduler.allowed_failures = allowed_failures
+    killer = _Killer(client)
+    killer.start()
     try:
         results: list[PointResult] = []
-        killed: int | None = None
         with open_store(tmp_path / "k.sqlite") as st:
             for r in iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address):
                 results.append(r)
-                if killed is None:
-                    killed = _kill_a_busy_worker(client)
+                killer.armed.set()  # after the first point: kill the next one to start
     finally:
+        killer.done.set()
+        killer.join(10)
         scheduler.allowed_failures = default
+    killed = killer.killed
     assert killed is not None
     df = load_results(tmp_path / "k.sqlite")
     assert len(results) == len(spec) == len(df) and df["key"].is_unique
@@ -219,69 +234,80 @@ def test_a_worker_killed_mid_point_loses_and_duplicates_nothing(
 def test_no_measure_worker_is_one_clear_error(tmp_path: Path) -> None:
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as plain:
-        with open_store(tmp_path / "s.sqlite") as st:
-            with pytest.raises(ClusterError) as e:
-                list(iter_sweep_distributed(tiny_spec(), st, scheduler=plain.scheduler_address, timeout_s=1))
-            assert len(st) == 0
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp://",
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as plain,
+        open_store(tmp_path / "s.sqlite") as st,
+    ):
+        with pytest.raises(ClusterError) as e:
+            list(iter_sweep_distributed(tiny_spec(), st, scheduler=plain.scheduler_address, timeout_s=1))
+        assert len(st) == 0
     assert "--resources measure=1" in str(e.value) and "\n" not in str(e.value)
 
 
 # ----------------------------------------------------------------------------- the command line
 
 
+def _cli(spec: SweepSpec, tmp_path: Path) -> tuple[list[str], Path]:
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(spec.to_yaml())
+    store = tmp_path / "c.sqlite"
+    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec_path), "--store", str(store)]
+    return [*cmd, "--local-cluster", "2"], store
+
+
 @pytest.mark.slow
-def test_cli_local_cluster_ctrl_c_then_resume(tmp_path: Path) -> None:
+def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
+    spec = tiny_spec()
+    cmd, store = _cli(spec, tmp_path)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(spec)} measured, 0 failed, 0 already in the store" in r.stderr
+    assert r.stdout.count("ok ") == len(spec) and "(est)" in r.stdout  # estimated energy says so
+    assert "Traceback" not in r.stderr
+    df = load_results(store)
+    assert len(df) == len(spec) and df["key"].is_unique and set(df["status"]) == {"ok"}
+    assert set(df["hardware"]) == {hardware_key("cpu")}
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_stops_after_the_points_in_flight(tmp_path: Path) -> None:
     spec = tiny_spec(
         batch_sizes=(1, 2, 3),
         method=MethodSettings(
             min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
         ),
     )
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(spec.to_yaml())
-    store = tmp_path / "c.sqlite"
-    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec_path), "--store", str(store)]
-    cmd += ["--local-cluster", "2"]
+    cmd, store = _cli(spec, tmp_path)
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    lines: list[str] = []
     first_ok = threading.Event()
 
-    def read() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
+    def read() -> None:  # the CLI prints each finished point on stdout
+        assert proc.stdout is not None
+        for line in proc.stdout:
             if line.startswith("ok "):
                 first_ok.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert first_ok.wait(180), "".join(lines)
-        # Ctrl-C in a terminal reaches the whole process group, workers included
+        assert first_ok.wait(180), "no point finished"
+        # Ctrl-C in a terminal reaches the whole process group, the local workers included
         os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     reader.join(10)
-    err = "".join(lines)
-    assert rc == 130, err
+    assert proc.returncode == 130, err
     assert "stopped early" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
     stored = len(load_results(store))
     assert f"{stored} measured" in err and 1 <= stored < len(spec)
-
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert f"{len(spec) - stored} measured, 0 failed, {stored} already in the store" in r.stderr
-    df = load_results(store)
-    assert len(df) == len(spec) and df["key"].is_unique and set(df["status"]) == {"ok"}

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT, fast_method
+
 from efflab.errors import ConfigError, StoreError
 from efflab.store import load_results, open_store
 from widgets.live import QueueDispatch, start_live
@@ -259,7 +259,7 @@ def test_controls_and_figures_follow_the_state(small_store: Path) -> None:
     from widgets.lab import Lab
 
     s = lab_state(small_store)
-    lab = Lab(s, dispatch=QueueDispatch())
+    lab = Lab(s, dispatch=QueueDispatch(), load_once=False)
     sel0 = list(trace(lab.fig_tradeoff, "selected").x)
     rec = s.recommended_selection
     assert rec is not None and lab.precision.value == rec.precision
@@ -282,7 +282,7 @@ def test_the_view_reports_errors_in_its_banner(tmp_path: Path) -> None:
 
     bad = tmp_path / "notes.sqlite"
     bad.write_text("hello")
-    lab = Lab(lab_state(bad), dispatch=QueueDispatch())
+    lab = Lab(lab_state(bad), dispatch=QueueDispatch(), load_once=False)
     assert "not an efflab results store" in lab.messages.value
     lab.measure.click()  # disabled in the browser; a click from code still lands in the banner
     assert "not an efflab results store" in lab.messages.value
@@ -294,7 +294,7 @@ def test_sync_figure_patches_or_replaces() -> None:
     import plotly.graph_objects as go
 
     from efflab.plots import power_trace_figure
-    from widgets.lab import sync_figure
+    from widgets.figures import sync_figure
 
     fw = go.FigureWidget(power_trace_figure([0.0], [10.0], source="fake"))
     assert sync_figure(fw, power_trace_figure([0.0], [10.0], source="fake")) == ""

@@ -110,7 +110,6 @@ def test_tiny_transformer_build_is_a_loadable_hf_folder(_template: Path) -> None
     r = _tiny()
     folder = _template / "zoo" / f"minilm-l1-{zoo.hash_recipe(r)}"
     assert cache.problem(folder, r.name, zoo.hash_recipe(r)) is None
-    assert folder == cache.entry_dir("minilm-l1", zoo.hash_recipe(r))
     meta = json.loads((folder / "efflab_model.json").read_text())
     assert meta["name"] == "minilm-l1" and meta["kind"] == "hf" and meta["task"] == "reviews"
     assert meta["recipe_hash"] == zoo.hash_recipe(r)

@@ -9,61 +9,26 @@ here prints a traceback into the notebook.
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
 import plotly.graph_objects as go
-from plotly.utils import PlotlyJSONEncoder
 
 from efflab.errors import EfflabError
+from widgets.figures import LabFigure, PlotlyLoader, sync_figure
 from widgets.live import Dispatch, LiveJob, kernel_dispatch, start_live
 from widgets.state import ALL_ASPECTS, LabState
 
-_SKIP = ("type", "uid")
-
-
-def _js(v: Any) -> str:
-    return json.dumps(v, cls=PlotlyJSONEncoder, sort_keys=True)
-
-
-def sync_figure(fw: go.FigureWidget, fig: go.Figure) -> str:
-    """Make ``fw`` show ``fig``, sending only what changed.
-
-    Returns ``""`` (nothing to send), ``"patched"`` or ``"replaced"`` (new trace objects: click
-    handlers must be bound again).
-
-    Same traces (type and name, in order): the changed properties are restyled in place. Otherwise
-    the traces are replaced. Layout keys are patched one by one; keys the new layout lacks are
-    removed, so an "empty" annotation does not outlive the data it stood for.
-    """
-    new_data = [t.to_plotly_json() for t in fig.data]
-    old_data = [t.to_plotly_json() for t in fw.data]
-    same = [(d.get("type"), d.get("name")) for d in new_data] == [(d.get("type"), d.get("name")) for d in old_data]
-    new_layout = fig.layout.to_plotly_json()
-    old_layout = fw.layout.to_plotly_json()
-    patch: dict[str, Any] = {k: v for k, v in new_layout.items() if k not in old_layout or _js(old_layout[k]) != _js(v)}
-    patch.update({k: None for k in old_layout if k not in new_layout})
-    sent = ""
-    if not same:
-        fw.data = ()
-        fw.add_traces(list(fig.data))
-        sent = "replaced"
-    with fw.batch_update():
-        if same:
-            for tr, od, nd in zip(fw.data, old_data, new_data):
-                tp = {k: v for k, v in nd.items() if k not in _SKIP and (k not in od or _js(od[k]) != _js(v))}
-                tp.update({k: None for k in od if k not in nd and k not in _SKIP})
-                if tp:
-                    tr.update(tp, overwrite=True)
-                    sent = sent or "patched"
-        if patch:
-            fw.layout.update(patch, overwrite=True)
-            sent = sent or "patched"
-    return sent
-
+# The lab's figures: name -> how the state draws it, and which changes redraw it.
+_FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
+    "tradeoff": (lambda s: s.tradeoff_figure(), frozenset({"data", "cohort", "selection", "recommendation"})),
+    "family": (lambda s: s.family_figure(), frozenset({"data", "cohort"})),
+    "latency": (lambda s: s.batch_figure("latency_s"), frozenset({"data", "cohort", "model"})),
+    "throughput": (lambda s: s.batch_figure("throughput_qps"), frozenset({"data", "cohort", "model"})),
+    "power": (lambda s: s.power_figure(), frozenset({"trace"})),
+}
 
 _BANNER_CSS = (
     "padding:6px 10px;border-radius:4px;margin:2px 0;"
@@ -92,9 +57,11 @@ class Lab:
     Args:
         state: the single source of truth.
         dispatch: how the measurement thread reaches the widgets (default: the kernel's loop).
+        load_once: load plotly's widget bundle once for the page and build the figures when it is
+            in (for a browser; see :mod:`widgets.figures`); False builds plain FigureWidgets at once.
     """
 
-    def __init__(self, state: LabState, *, dispatch: Dispatch | None = None) -> None:
+    def __init__(self, state: LabState, *, dispatch: Dispatch | None = None, load_once: bool = True) -> None:
         self.state = state
         self.dispatch = dispatch or kernel_dispatch()
         self.job: LiveJob | None = None
@@ -124,35 +91,72 @@ class Lab:
             tooltips=["32-bit float", "bfloat16", "float16", "dynamic int8 (Linear layers, CPU)"],
         )  # fmt: skip
         self.device = W.Dropdown(
-            options=s.devices, value=s.selection.device, description="device", style=style, layout=W.Layout(width="260px")
+            options=s.devices,
+            value=s.selection.device,
+            description="device",
+            style=style,
+            layout=W.Layout(width="260px"),
         )
         self.task = W.Dropdown(
             options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="460px")
         )  # fmt: skip
         self.machine = W.Dropdown(
-            options=s.hardwares, value=s.hardware, description="machine", style=style, layout=W.Layout(width="460px")
+            options=s.hardwares,
+            value=s.hardware,
+            description="machine",
+            style=style,
+            layout=W.Layout(width="460px"),
         )
         self.tolerance = W.FloatSlider(
             value=s.tolerance * 100, min=0.0, max=10.0, step=0.1, description="tolerance (pt)", readout_format=".1f",
             continuous_update=False, layout=wide, style=style,
         )  # fmt: skip
         # ----- live -----
-        self.measure = W.Button(description="Measure", button_style="primary", icon="play", tooltip="Measure the selection live")
-        self.sweep_batch = W.Button(description="Sweep batch sizes", icon="forward", tooltip="Stream this model and precision over every batch size")
-        self.sweep_precision = W.Button(description="Sweep precisions", icon="forward", tooltip="Stream this model and batch size over every precision")
-        self.cancel = W.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
+        auto = W.Layout(width="auto")
+        self.measure = W.Button(
+            description="Measure",
+            button_style="primary",
+            icon="play",
+            tooltip="Measure the selection live",
+            layout=auto,
+        )
+        self.sweep_batch = W.Button(
+            description="Sweep batch sizes",
+            icon="forward",
+            tooltip="Stream this model and precision over every batch size",
+            layout=auto,
+        )
+        self.sweep_precision = W.Button(
+            description="Sweep precisions",
+            icon="forward",
+            tooltip="Stream this model and batch size over every precision",
+            layout=auto,
+        )
+        self.cancel = W.Button(
+            description="Cancel", button_style="danger", icon="stop", disabled=True, layout=auto
+        )
         self.auto = W.Checkbox(value=False, description="measure new selections automatically", indent=False)
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
         self.progress_text = W.HTML()
         self.details = W.HTML()
         # ----- figures -----
-        fig_layout = W.Layout(width="100%")
-        self.fig_tradeoff = go.FigureWidget(s.tradeoff_figure())
-        self.fig_latency = go.FigureWidget(s.batch_figure("latency_s"))
-        self.fig_throughput = go.FigureWidget(s.batch_figure("throughput_qps"))
-        self.fig_family = go.FigureWidget(s.family_figure())
-        self.fig_power = go.FigureWidget(s.power_figure())
-        self._bind_clicks()
+        self.figs: dict[str, go.FigureWidget] = {}
+        self._fig_boxes = {
+            name: W.Box([W.HTML("<i style='color:#777'>loading the plots…</i>")], layout=W.Layout(width=w))
+            for name, w in (
+                ("tradeoff", "55%"),
+                ("family", "45%"),
+                ("latency", "50%"),
+                ("throughput", "50%"),
+                ("power", "100%"),
+            )
+        }
+        self.loader: PlotlyLoader | None = None
+        if load_once:
+            self.loader = PlotlyLoader()
+            self.loader.observe(self._loader_changed, names=["ready", "error"])
+        else:
+            self._make_figures(go.FigureWidget)
 
         # ----- wiring: controls -> state -----
         self.model.observe(self._guard(lambda ch: s.select(model=ch["new"])), names="value")
@@ -161,7 +165,9 @@ class Lab:
         self.device.observe(self._guard(lambda ch: s.select(device=ch["new"])), names="value")
         self.task.observe(self._guard(lambda ch: s.select(task=ch["new"] or None)), names="value")
         self.machine.observe(self._guard(lambda ch: s.set_hardware(ch["new"])), names="value")
-        self.tolerance.observe(self._guard(lambda ch: s.set_tolerance(round(ch["new"], 3) / 100)), names="value")
+        self.tolerance.observe(
+            self._guard(lambda ch: s.set_tolerance(round(ch["new"], 3) / 100)), names="value"
+        )
         self.switch.on_click(self._guard(lambda _: s.switch_to_recommended()))
         self.measure.on_click(self._guard(lambda _: self.start(None)))
         self.sweep_batch.on_click(self._guard(lambda _: self.start("batch")))
@@ -170,11 +176,21 @@ class Lab:
         s.observe(self._on_state)
 
         controls = W.VBox(
-            [self.model, self.family_names, self.batch, self.precision, W.HBox([self.device]), self.task, self.machine, self.tolerance]
+            [
+                self.model,
+                self.family_names,
+                self.batch,
+                self.precision,
+                W.HBox([self.device]),
+                self.task,
+                self.machine,
+                self.tolerance,
+            ]
         )
         live = W.VBox(
             [
-                W.HBox([self.measure, self.sweep_batch, self.sweep_precision, self.cancel]),
+                W.HBox([self.measure, self.cancel]),
+                W.HBox([self.sweep_batch, self.sweep_precision]),
                 self.auto,
                 W.HBox([self.progress, self.progress_text]),
                 self.details,
@@ -183,20 +199,56 @@ class Lab:
         )
         self.widget = W.VBox(
             [
-                W.HTML("<h3 style='margin:4px 0'>efflab lab — what does this configuration cost, and what is it worth?</h3>"),
+                W.HTML(
+                    "<h3 style='margin:4px 0'>efflab lab — what does this configuration cost, and what is it worth?</h3>"
+                ),
                 self.messages,
                 W.HBox([self.nudge, self.switch], layout=W.Layout(align_items="center")),
                 W.HBox([controls, live]),
-                W.HBox([W.Box([self.fig_tradeoff], layout=W.Layout(width="55%")), W.Box([self.fig_family], layout=W.Layout(width="45%"))]),
-                W.HBox([W.Box([self.fig_latency], layout=W.Layout(width="50%")), W.Box([self.fig_throughput], layout=W.Layout(width="50%"))]),
-                self.fig_power,
+                W.HBox([self._fig_boxes["tradeoff"], self._fig_boxes["family"]]),
+                W.HBox([self._fig_boxes["latency"], self._fig_boxes["throughput"]]),
+                self._fig_boxes["power"],
+                *([self.loader] if self.loader is not None else []),
             ],
-            layout=fig_layout,
+            layout=W.Layout(width="100%"),
         )
         self.widget.add_class("efflab-lab")
-        # The figures were just built from the state. Patching a FigureWidget before its first view
-        # exists leaves that view blank (plotly 7 + anywidget), so the first render skips them.
-        self._render(ALL_ASPECTS, figures=False)
+        self._render(ALL_ASPECTS)
+
+    # ----- figures -----
+    def _make_figures(self, cls: type[go.FigureWidget]) -> None:
+        if self.figs:
+            return
+        for name, (draw, _) in _FIGURES.items():
+            self.figs[name] = cls(draw(self.state))
+            self._fig_boxes[name].children = (self.figs[name],)
+        self._bind_clicks()
+
+    def _loader_changed(self, change: dict[str, Any]) -> None:
+        if change["name"] == "ready" and change["new"]:
+            self._make_figures(LabFigure)
+        elif change["name"] == "error" and change["new"]:
+            self._error(f"the plots could not load in this browser: {change['new']}")
+
+    @property
+    def fig_tradeoff(self) -> go.FigureWidget | None:
+        return self.figs.get("tradeoff")
+
+    @property
+    def fig_family(self) -> go.FigureWidget | None:
+        return self.figs.get("family")
+
+    @property
+    def fig_latency(self) -> go.FigureWidget | None:
+        return self.figs.get("latency")
+
+    @property
+    def fig_throughput(self) -> go.FigureWidget | None:
+        return self.figs.get("throughput")
+
+    @property
+    def fig_power(self) -> go.FigureWidget | None:
+        return self.figs.get("power")
 
     # ----- display -----
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -237,7 +289,8 @@ class Lab:
 
     # ----- clicks on the tradeoff plot select that point -----
     def _bind_clicks(self) -> None:
-        for tr in self.fig_tradeoff.data:
+        fw = self.figs.get("tradeoff")
+        for tr in fw.data if fw is not None else ():
             if tr.name in ("front", "dominated"):
                 tr.on_click(self._guard(self._clicked_args))
 
@@ -248,7 +301,10 @@ class Lab:
         idx = trace.customdata[points.point_inds[0]]
         row = self.state.df.loc[idx]
         self.state.select(
-            model=str(row["model"]), batch_size=int(row["batch_size"]), precision=str(row["precision"]), device=str(row["device"])
+            model=str(row["model"]),
+            batch_size=int(row["batch_size"]),
+            precision=str(row["precision"]),
+            device=str(row["device"]),
         )
 
     # ----- state -> view -----
@@ -256,7 +312,9 @@ class Lab:
         try:
             self._render(changed)
         except Exception as e:  # never let a redraw put a traceback in the notebook
-            self.messages.value = _banner([f"internal error while redrawing: {type(e).__name__}: {e}"], "warn")
+            self.messages.value = _banner(
+                [f"internal error while redrawing: {type(e).__name__}: {e}"], "warn"
+            )
 
     def _set(self, w: W.Widget, **values: Any) -> None:
         self._syncing = True
@@ -267,7 +325,7 @@ class Lab:
         finally:
             self._syncing = False
 
-    def _render(self, changed: frozenset[str], *, figures: bool = True) -> None:
+    def _render(self, changed: frozenset[str]) -> None:
         s = self.state
         sel = s.selection
         structural = bool(changed & {"data", "cohort"})
@@ -306,35 +364,31 @@ class Lab:
             if "model" in changed and not structural:
                 self.family_names.value = (
                     "<div style='margin-left:114px;font-size:12px;color:#555'>smallest → largest: "
-                    + " · ".join(f"<b>{html.escape(m)}</b>" if m == sel.model else html.escape(m) for m in fam)
+                    + " · ".join(
+                        f"<b>{html.escape(m)}</b>" if m == sel.model else html.escape(m) for m in fam
+                    )
                     + "</div>"
                 )
         if "recommendation" in changed:
             self._set(self.tolerance, value=round(s.tolerance * 100, 3))
-        # figures: only those whose inputs changed
-        if figures:
-            self._render_figures(changed)
+        self._render_figures(changed)
         self._render_text(changed)
 
     def _render_figures(self, changed: frozenset[str]) -> None:
-        s = self.state
-        if changed & {"data", "cohort", "selection", "recommendation"}:
-            if sync_figure(self.fig_tradeoff, s.tradeoff_figure()) == "replaced":
+        """Redraw only the figures whose inputs changed (patched in place)."""
+        for name, fw in self.figs.items():
+            draw, inputs = _FIGURES[name]
+            if changed & inputs and sync_figure(fw, draw(self.state)) == "replaced" and name == "tradeoff":
                 self._bind_clicks()
-        if changed & {"data", "cohort", "model"}:
-            sync_figure(self.fig_latency, s.batch_figure("latency_s"))
-            sync_figure(self.fig_throughput, s.batch_figure("throughput_qps"))
-        if changed & {"data", "cohort"}:
-            sync_figure(self.fig_family, s.family_figure())
-        if "trace" in changed:
-            sync_figure(self.fig_power, s.power_figure())
 
     def _render_text(self, changed: frozenset[str]) -> None:
         s = self.state
         # banners and buttons
         if changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
             msgs = s.messages
-            self.messages.value = _banner(msgs, "warn") if msgs else ""
+            self.messages.value = _banner([m for m in msgs if m != s.notice], "warn") + (
+                _banner([s.notice], "info") if s.notice else ""
+            )
             nudge_kind = "ok" if s.is_recommended else ("nudge" if s.recommendation is not None else "info")
             self.nudge.value = _banner([s.nudge], nudge_kind)
             self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
@@ -348,7 +402,9 @@ class Lab:
         if changed & {"live"}:
             lv = s.live
             self.progress.value = lv.fraction if math.isfinite(lv.fraction) else 0.0
-            self.progress.bar_style = "info" if lv.running else ("success" if lv.text.endswith("done") else "warning")
+            self.progress.bar_style = (
+                "info" if lv.running else ("success" if lv.text.endswith("done") else "warning")
+            )
             self.progress_text.value = html.escape(lv.text)
         if (
             "selection" in changed
@@ -386,7 +442,9 @@ def show_lab(
     A bad parameter shows its one-line error instead of the lab (no traceback).
     """
     try:
-        state = LabState(store, family=family, task=task, tolerance=tolerance, sensor=sensor, method=method, device=device)
+        state = LabState(
+            store, family=family, task=task, tolerance=tolerance, sensor=sensor, method=method, device=device
+        )
     except EfflabError as e:
         return W.HTML(_banner([f"efflab lab: {e}"], "warn"))
     return Lab(state)

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from efflab.errors import EfflabError
@@ -87,7 +88,9 @@ def _label(cfg: object) -> str:
 class _PowerSampler(threading.Thread):
     """Reads a second sensor over short windows and reports (t_s, watts, joules)."""
 
-    def __init__(self, sensor: Sensor, t0: float, period_s: float, report: Callable[[float, float, float], None]):
+    def __init__(
+        self, sensor: Sensor, t0: float, period_s: float, report: Callable[[float, float, float], None]
+    ):
         super().__init__(daemon=True, name="efflab-power-sampler")
         self.sensor, self.t0, self.period_s, self.report = sensor, t0, period_s, report
         self.stop = threading.Event()
@@ -209,7 +212,9 @@ class LiveJob:
         sampler: _PowerSampler | None = None
         status, message = "done", ""
         try:
-            sensor = self._sensor or make_sensor(spec.sensor, device=spec.devices[0], country=spec.method.country)
+            sensor = self._sensor or make_sensor(
+                spec.sensor, device=spec.devices[0], country=spec.method.country
+            )
             reader = _second_reader(sensor, spec.devices[0])
             measured = bool(sensor.measured)
             if reader is not None:
@@ -223,21 +228,21 @@ class LiveJob:
                     reader,
                     t0,
                     self.sample_s,
-                    lambda t, w, e: self._post(lambda: self.state.live_sample(t, w, e)),
+                    lambda t, w, e: self._post(partial(self.state.live_sample, t, w, e)),
                 )
                 sampler.start()
             done = 0
-            last = [0.0, ""]
+            last_t, last_stage = [0.0], [""]
 
             def on_progress(stage: str, frac: float) -> None:
                 now = time.perf_counter()
                 # Tiny models report thousands of batches a second: a few updates a second is plenty.
-                if stage == last[1] and now - last[0] < 0.1 and stage != "done":
+                if stage == last_stage[0] and now - last_t[0] < 0.1 and stage != "done":
                     return
-                last[0], last[1] = now, stage
+                last_t[0], last_stage[0] = now, stage
                 i = min(done + 1, total)
                 lab = _label(configs[i - 1])
-                self._post(lambda: self.state.live_progress(stage, frac, i, total, lab))
+                self._post(partial(self.state.live_progress, stage, frac, i, total, lab))
 
             with open_store(self.store_path) as st:
                 for r in iter_sweep(
@@ -256,16 +261,20 @@ class LiveJob:
                     if r.status == "ok" and r.measurement is not None and reader is None:
                         m = r.measurement
                         if m.window_s > 0:
-                            t, w, e = time.perf_counter() - t0, m.energy_j / m.window_s, m.energy_j
-                            self._post(lambda t=t, w=w, e=e: self.state.live_sample(t, w, e))
-                    st_, err = r.status, r.error
-                    self._post(lambda lab=lab, st_=st_, err=err: self.state.live_point(lab, st_, err))
+                            t = time.perf_counter() - t0
+                            self._post(
+                                partial(self.state.live_sample, t, m.energy_j / m.window_s, m.energy_j)
+                            )
+                    self._post(partial(self.state.live_point, lab, r.status, r.error))
             if self._stop.is_set():
                 status = "cancelled"
         except EfflabError as e:
             status, message = ("cancelled", "") if self._stop.is_set() else ("failed", str(e))
         except Exception as e:  # a worker thread must report, never die silently
-            status, message = "failed", f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            status, message = (
+                "failed",
+                f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+            )
         finally:
             if sampler is not None:
                 sampler.stop.set()
@@ -276,7 +285,9 @@ class LiveJob:
             self._post(lambda: self.state.live_finished(status, message))
 
 
-def start_live(state: LabState, row: str | None = None, *, dispatch: Dispatch | None = None, **kwargs: object) -> LiveJob:
+def start_live(
+    state: LabState, row: str | None = None, *, dispatch: Dispatch | None = None, **kwargs: object
+) -> LiveJob:
     """Measure the selection (``row=None``) or sweep its ``batch`` or ``precision`` row, in a thread.
 
     Raises:
@@ -296,5 +307,10 @@ def start_live(state: LabState, row: str | None = None, *, dispatch: Dispatch | 
             else f"{sel.model} · batch {sel.batch_size}: precisions {', '.join(spec.precisions)}"
         )
     return LiveJob(
-        spec, str(state.store_path), state, dispatch=dispatch, description=desc or "", **kwargs  # type: ignore[arg-type]
+        spec,
+        str(state.store_path),
+        state,
+        dispatch=dispatch,
+        description=desc or "",
+        **kwargs,  # type: ignore[arg-type]
     ).start()

@@ -202,7 +202,9 @@ class LabState:
 
         self.store_path = resolve_store(store)
         if family is not None and (isinstance(family, str) or not all(isinstance(m, str) for m in family)):
-            msg = f"family must be a list of model names, got {family!r}; e.g. ['tiny-bert-l1', 'tiny-bert-l2']"
+            msg = (
+                f"family must be a list of model names, got {family!r}; e.g. ['tiny-bert-l1', 'tiny-bert-l2']"
+            )
             raise ConfigError(msg)
         self._family_arg = [m.strip() for m in family] if family else None
         self._task_arg = task or None
@@ -359,7 +361,9 @@ class LabState:
         ok = self.ok
         here = self.this_hardware()
         found = [] if ok.empty else list(ok[self._task_mask(ok, self.selection.task)]["hardware"].unique())
-        return list(dict.fromkeys([here, *(str(h) for h in found), *([self.hardware] if self.hardware else [])]))
+        return list(
+            dict.fromkeys([here, *(str(h) for h in found), *([self.hardware] if self.hardware else [])])
+        )
 
     @property
     def batch_sizes(self) -> list[int]:
@@ -444,7 +448,9 @@ class LabState:
     def _selection_of(self, row: Any) -> Selection:
         task = row["task"]
         task = None if task is None or (isinstance(task, float) and math.isnan(task)) else str(task)
-        return Selection(str(row["model"]), int(row["batch_size"]), str(row["precision"]), str(row["device"]), task)
+        return Selection(
+            str(row["model"]), int(row["batch_size"]), str(row["precision"]), str(row["device"]), task
+        )
 
     def _default_selection(self, task: str | None) -> Selection:
         model = self.family[0] if self.family else "minilm-l6"
@@ -480,8 +486,12 @@ class LabState:
             )
         if self.is_recommended:
             return f"This is the recommended configuration. {rec.reason}"
-        kind = "measured" if bool(sel["energy_measured"]) and bool(rec.row["energy_measured"]) else "estimated"
-        return f"{self.selection.label}: {compare(sel, rec.row)} vs the recommended {rec_label} ({kind} energy)."
+        kind = (
+            "measured" if bool(sel["energy_measured"]) and bool(rec.row["energy_measured"]) else "estimated"
+        )
+        return (
+            f"{self.selection.label}: {compare(sel, rec.row)} vs the recommended {rec_label} ({kind} energy)."
+        )
 
     @property
     def messages(self) -> list[str]:
@@ -499,7 +509,9 @@ class LabState:
             n_failed = int((self.df["status"] == "failed").sum()) if not self.df.empty else 0
             if n_failed:
                 first = str(self.df[self.df["status"] == "failed"]["error"].iloc[0])
-                out.append(f"All {n_failed} stored points failed (first: {first}). Fix that and re-run `efflab sweep`.")
+                out.append(
+                    f"All {n_failed} stored points failed (first: {first}). Fix that and re-run `efflab sweep`."
+                )
             else:
                 out.append(
                     f"The store at {path} has no measured points yet. Press Measure, or run "
@@ -536,7 +548,12 @@ class LabState:
         unc_txt = f" ± {float(unc) * 100:.0f} %" if unc == unc and unc is not None and float(unc) > 0 else ""
         out = {
             "energy": f"{float(r['wh_per_1000_queries']):.4g} Wh / 1000 queries ({kind}, {r['energy_source']}{unc_txt})",
-            "latency": f"{float(r['latency_s']) * 1000:.3g} ms per batch ± {float(r['latency_ci_s']) * 1000:.2g} ms (95 % CI)",
+            "latency": f"{float(r['latency_s']) * 1000:.3g} ms per batch"
+            + (
+                f" ± {float(ci) * 1000:.2g} ms (95 % CI)"
+                if (ci := r["latency_ci_s"]) == ci and ci is not None
+                else ""
+            ),
             "throughput": f"{float(r['throughput_qps']):.4g} queries/s",
         }
         acc = r["accuracy"]
@@ -635,7 +652,9 @@ class LabState:
         """Select the recommended configuration (the nudge's one click)."""
         rec = self.recommended_selection
         if rec is not None:
-            self.select(**{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task")})
+            self.select(
+                **{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task")}
+            )
 
     def reload(self, notice: str = "") -> None:
         """Re-read the store (after a live point landed, or a sweep elsewhere), keep the selection."""
@@ -688,7 +707,9 @@ class LabState:
         lv = self.live
         lv.stage, lv.point, lv.total = stage, point, total
         lv.fraction = min(1.0, ((point - 1) + max(0.0, min(1.0, fraction))) / max(total, 1))
-        lv.text = f"{label}: {stage} {fraction * 100:.0f} %" + (f" (point {point} of {total})" if total > 1 else "")
+        lv.text = f"{label}: {stage} {fraction * 100:.0f} %" + (
+            f" (point {point} of {total})" if total > 1 else ""
+        )
         self._notify({"live"})
 
     def live_sample(self, t_s: float, watts: float, energy_j: float | None = None) -> None:

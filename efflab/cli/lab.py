@@ -120,9 +120,13 @@ def _check_store(store: Path) -> str | None:
     if store.exists() and store.stat().st_size > 0:
         with open_store(store, readonly=True) as st:
             if len(st) == 0:
-                return f"the store {store} is empty: measure in the lab, or run `efflab sweep --store {store}`"
+                return (
+                    f"the store {store} is empty: measure in the lab, or run `efflab sweep --store {store}`"
+                )
         return None
-    return f"no store at {store} yet: measure in the lab (it is created), or run `efflab sweep --store {store}`"
+    return (
+        f"no store at {store} yet: measure in the lab (it is created), or run `efflab sweep --store {store}`"
+    )
 
 
 def _answers(port: int) -> bool:

@@ -19,8 +19,8 @@ from typing import Any
 import anywidget
 import ipywidgets as w
 import plotly.graph_objects as go
-import traitlets
 import plotly.io as pio
+import traitlets
 from IPython.display import display
 
 # Imported here, not on first use: a pre-heated Voila kernel imports this module before anyone
@@ -157,11 +157,14 @@ class Dashboard:
     without a browser (tests, papermill) leave it False.
     """
 
-    def __init__(self, store: str | Path, inputs: Inputs | None = None, *, defer_charts: bool = False) -> None:
+    def __init__(
+        self, store: str | Path, inputs: Inputs | None = None, *, defer_charts: bool = False
+    ) -> None:
         self.store = Path(store).expanduser()
         self.inputs = inputs or Inputs()
         self._busy = False
         self._charts_on = not defer_charts
+        self._tradeoff_key: tuple[Any, ...] = ()
         self._stamp = _store_stamp(self.store)
         self.snapshot: Snapshot = read_store(self.store)
         self.view: View | None = None
@@ -396,6 +399,11 @@ class Dashboard:
     def _draw_tradeoff(self, view: View) -> None:
         from efflab.plots import tradeoff_figure
 
+        # Queries, country and price do not move this chart: redraw only what changed.
+        key = (self.snapshot.read_at, view.cohort, view.selected_index, view.recommended_index)
+        if key == self._tradeoff_key and self.tradeoff.outputs:
+            return
+        self._tradeoff_key = key
         fig = tradeoff_figure(
             view.frame,
             selected=None if view.follows_recommendation else view.selected_index,

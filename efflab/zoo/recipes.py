@@ -99,7 +99,7 @@ class Recipe:
 
 # The fine-tuning recipe shared by every transformer (see the efflab.zoo docstring for why it is
 # this shape); the distilled student keeps it and only swaps the loss.
-_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 500, "batch_size": 32, "lr": 2e-4}
+_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 500, "batch_size": 32, "lr": 1e-3}
 _L6 = Recipe("minilm-l6", layers=6, **_FT)
 
 # Ordered by size (parameters, then compute per query); the distilled student sits right after the
@@ -110,7 +110,7 @@ FAMILY: dict[str, Recipe] = {
         Recipe("tfidf-logreg", kind="sklearn"),
         Recipe("minilm-l1", layers=1, **_FT),
         Recipe("minilm-l2", layers=2, **_FT),
-        Recipe("minilm-l2-distilled", layers=2, teacher=_L6, kd_alpha=0.5, kd_temperature=2.0, **_FT),
+        Recipe("minilm-l2-distilled", layers=2, teacher=_L6, kd_alpha=0.9, kd_temperature=2.0, **_FT),
         Recipe("minilm-l3", layers=3, **_FT),
         Recipe("minilm-l4", layers=4, **_FT),
         _L6,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
 from efflab.errors import ModelError
 
@@ -57,6 +57,21 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def build_threads() -> int:
+    """Threads for the frozen pass (large matrix products): torch's setting, or 1 when the machine is busy.
+
+    On a shared machine whose cores are all taken, two threads that wait on each other run the frozen
+    pass at half the speed of one (measured on the 2-core build machine at load 7).
+    """
+    n = torch.get_num_threads()
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return n
+    idle = (os.cpu_count() or n) - load
+    return max(1, min(n, int(idle + 0.5)))
 
 
 def load_pretrained_state(folder: Path) -> dict[str, torch.Tensor]:
@@ -134,13 +149,12 @@ class Features:
         return [t for t in out if t is not None]
 
 
-def tokenize(folder: Path, texts: list[str], max_length: int) -> list[list[int]]:
-    """Token ids of ``texts`` with the family's tokenizer, truncated to ``max_length``."""
+def tokenize(folder: Path, texts: list[list[str]], max_length: int) -> list[list[list[int]]]:
+    """Token ids of each list of ``texts`` with the family's tokenizer, truncated to ``max_length``."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(folder))
-    ids: list[list[int]] = tok(texts, truncation=True, max_length=max_length)["input_ids"]
-    return ids
+    return [tok(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
 
 
 def compute_features(
@@ -199,19 +213,28 @@ def compute_features(
 
 @dataclass
 class ClsInputs:
-    """What the top layer's [CLS] path needs per text: its [CLS] input and the frozen keys/values."""
+    """What the top layer's [CLS] path needs per text: its [CLS] input and the frozen keys/values.
+
+    Keys and values are dense (``n x max_length x hidden``, zero beyond each text's length) so a
+    training batch is two index operations, not a Python loop.
+    """
 
     cls: torch.Tensor  # n x hidden, float32
-    keys: list[torch.Tensor]  # per text: length x hidden
-    values: list[torch.Tensor]
+    keys: torch.Tensor  # n x width x hidden
+    values: torch.Tensor
+    lengths: torch.Tensor  # n, int64
 
-    def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        keys = pad_sequence([self.keys[i] for i in idx], batch_first=True).float()
-        values = pad_sequence([self.values[i] for i in idx], batch_first=True).float()
-        mask = torch.zeros(keys.shape[:2])
-        for j, i in enumerate(idx):
-            mask[j, : self.keys[i].shape[0]] = 1.0
-        return self.cls[idx], keys, values, mask
+    def batch(
+        self, idx: list[int] | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(cls, keys, values, mask) of texts ``idx``, float32, padded to the longest of them."""
+        index = torch.as_tensor(idx, dtype=torch.long)
+        lengths = self.lengths[index]
+        width = int(lengths.max())
+        keys = self.keys.index_select(0, index)[:, :width].float()
+        values = self.values.index_select(0, index)[:, :width].float()
+        mask = (torch.arange(width)[None, :] < lengths[:, None]).float()
+        return self.cls[index], keys, values, mask
 
 
 def cls_inputs(model: Any, feats: Features, keep_dtype: torch.dtype) -> ClsInputs:
@@ -219,19 +242,19 @@ def cls_inputs(model: Any, feats: Features, keep_dtype: torch.dtype) -> ClsInput
     layer = model.bert.encoder.layer[-1]
     att = layer.attention.self
     level = len(model.bert.encoder.layer) - 1
-    keys: list[torch.Tensor | None] = [None] * feats.n
-    values: list[torch.Tensor | None] = [None] * feats.n
-    cls = torch.zeros(feats.n, model.config.hidden_size)
+    hidden = model.config.hidden_size
+    width = int(feats.lengths.max())
+    keys = torch.zeros(feats.n, width, hidden, dtype=keep_dtype)
+    values = torch.zeros(feats.n, width, hidden, dtype=keep_dtype)
+    cls = torch.zeros(feats.n, hidden)
     with torch.no_grad():
         for rows, h in zip(feats.batches, feats.levels[level]):
             hf = h.float()
-            k = att.key(hf).to(keep_dtype)
-            v = att.value(hf).to(keep_dtype)
-            for j, i in enumerate(rows):
-                keys[i] = k[j, : feats.lengths[i]]
-                values[i] = v[j, : feats.lengths[i]]
-                cls[i] = hf[j, 0]
-    return ClsInputs(cls, [t for t in keys if t is not None], [t for t in values if t is not None])
+            index = torch.as_tensor(rows, dtype=torch.long)
+            keys[index, : h.shape[1]] = att.key(hf).to(keep_dtype)
+            values[index, : h.shape[1]] = att.value(hf).to(keep_dtype)
+            cls[index] = hf[:, 0]
+    return ClsInputs(cls, keys, values, torch.as_tensor(feats.lengths, dtype=torch.long))
 
 
 def cls_logits(
