@@ -137,9 +137,16 @@ def tradeoff_figure(
         template=TEMPLATE,
         legend={"orientation": "h", "y": -0.2},
         xaxis={"title": f"Wh per 1000 queries ({kind}, log scale)", "type": "log"},
-        yaxis={"title": "accuracy (test split)", "tickformat": ".0%"},
+        yaxis={"title": "accuracy (test split)", "tickformat": ".1%", "range": _acc_range(ok[y])},
     )
     return fig
+
+
+def _acc_range(acc: pd.Series) -> list[float]:
+    """A y range inside [0, 1] with some headroom, even when every accuracy is the same."""
+    lo, hi = float(acc.min()), float(acc.max())
+    pad = max((hi - lo) * 0.1, 0.01)
+    return [max(0.0, lo - pad), min(1.0, hi + pad)]
 
 
 def batch_figure(

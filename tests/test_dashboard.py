@@ -242,6 +242,7 @@ def test_charts_can_wait_for_the_page_to_show(small_store: Path) -> None:
 
     d = Dashboard(small_store, defer_charts=True)
     assert d.tradeoff.outputs == () and d.family.outputs == ()
+    assert d.labels.value.count("<svg") == _ok(small_store)["model"].nunique()  # labels are not deferred
     d.queries.value = 2_000_000  # the cards still follow the inputs
     assert d.view is not None and d.view.card("kwh").value in d.cards.value and d.tradeoff.outputs == ()
     d.shown.shown = True  # what the page's view reports when it renders

@@ -29,6 +29,10 @@ from efflab.sweep.distributed import (
 from efflab.sweep.run import hardware_key
 
 
+# Two measure workers on one machine: every cluster sweep here warns so (asserted once below).
+pytestmark = pytest.mark.filterwarnings("ignore:several measure workers run on:UserWarning")
+
+
 def tiny_spec(**over: object) -> SweepSpec:
     d: dict[str, object] = dict(
         models=("tiny-bert-l1",),
@@ -116,7 +120,8 @@ def test_cluster_sweep_matches_a_local_sweep_and_resumes(cluster: Any, tmp_path:
     with open_store(tmp_path / "local.sqlite") as st:
         local = list(iter_sweep(spec, st))
     with open_store(tmp_path / "dist.sqlite") as st:
-        dist = list(iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address))
+        with pytest.warns(UserWarning, match="several measure workers run on"):
+            dist = list(iter_sweep_distributed(spec, st, scheduler=cluster.scheduler_address))
         assert {r.key: r.status for r in dist} == {r.key: r.status for r in local}
         assert config_set(dist) == config_set(local) and len(dist) == len(spec)
         ok = [r for r in dist if r.status == "ok"]
@@ -242,6 +247,7 @@ def test_no_measure_worker_is_one_clear_error(tmp_path: Path) -> None:
             protocol="tcp://",
             host="127.0.0.1",
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         ) as plain,
         open_store(tmp_path / "s.sqlite") as st,
     ):

@@ -378,8 +378,33 @@ class Lab:
         """Redraw only the figures whose inputs changed (patched in place)."""
         for name, fw in self.figs.items():
             draw, inputs = _FIGURES[name]
-            if changed & inputs and sync_figure(fw, draw(self.state)) == "replaced" and name == "tradeoff":
+            if not changed & inputs:
+                continue
+            if (
+                name == "tradeoff"
+                and not changed & {"data", "cohort", "recommendation"}
+                and self._move_selection(fw)
+            ):
+                continue
+            if sync_figure(fw, draw(self.state)) == "replaced" and name == "tradeoff":
                 self._bind_clicks()
+
+    def _move_selection(self, fw: go.FigureWidget) -> bool:
+        """Only the selection moved: move the "selected" marker in place (one small restyle) to
+        where ``tradeoff_figure`` would draw it. False when the figure's traces must change."""
+        from efflab.plots import _label
+
+        s = self.state
+        idx = s.selected_index
+        marker = next((t for t in fw.data if t.name == "selected"), None)
+        if idx is None or marker is None:
+            return False
+        r = s.df.loc[idx]
+        x, y = r["wh_per_1000_queries"], r["accuracy"]
+        if x != x or y != y or x is None or y is None:  # NaN: not on the plot
+            return False
+        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)])
+        return True
 
     def _render_text(self, changed: frozenset[str]) -> None:
         s = self.state

@@ -228,6 +228,10 @@ class LabState:
         self.hardware: str | None = None
         self.recommendation: Recommendation | None = None
         self._cohort_cache: pd.DataFrame | None = None
+        # Derived values are cached per (data version, selection): a control change is a few
+        # lookups, not a scan of the frame per banner line (the 200 ms budget is for everything).
+        self._version = 0
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self._read_store()
         task0, hw0 = self._initial_cohort()
         self.hardware = hw0
@@ -259,10 +263,21 @@ class LabState:
             raise ConfigError(msg)
         return float(t)
 
+    def _invalidate(self) -> None:
+        self._cohort_cache = None
+        self._version += 1
+        self._memo.clear()
+
+    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        key = (name, self._version, self.selection, self.hardware)
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def _read_store(self) -> None:
         from efflab.store import load_results
 
-        self._cohort_cache = None
+        self._invalidate()
         self.store_exists = self.store_path.exists() and self.store_path.stat().st_size > 0
         self.store_error = None
         if not self.store_exists:
@@ -403,10 +418,12 @@ class LabState:
     @property
     def selected_index(self) -> Any:
         """Index label of the selected configuration in ``df`` (measured, shown cohort), or None."""
-        m = self._match(self.cohort_frame, self.selection)
-        if m.empty:
-            return None
-        return m.sort_values("created_at").index[-1]
+
+        def compute() -> Any:
+            m = self._match(self.cohort_frame, self.selection)
+            return None if m.empty else m.sort_values("created_at").index[-1]
+
+        return self._cached("selected_index", compute)
 
     @property
     def selected_row(self) -> pd.Series | None:
@@ -421,21 +438,31 @@ class LabState:
     @property
     def stored_here(self) -> bool:
         """True when the selection is measured on this machine (nothing left to measure)."""
-        ok = self.ok
-        if ok.empty:
-            return False
-        g = ok[self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.this_hardware())]
-        return not self._match(g, self.selection).empty
+        if self.hardware == self.this_hardware():
+            return self.is_stored
+
+        def compute() -> bool:
+            ok = self.ok
+            if ok.empty:
+                return False
+            g = ok[self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.this_hardware())]
+            return not self._match(g, self.selection).empty
+
+        return bool(self._cached("stored_here", compute))
 
     @property
     def failed_error(self) -> str | None:
         """The stored error when the selection was tried on this machine and failed."""
-        df = self.df
-        if df.empty:
-            return None
-        f = self._match(df[df["status"] == "failed"], self.selection)
-        f = f[self._task_mask(f, self.selection.task) & (f["hardware"] == self.this_hardware())]
-        return None if f.empty else str(f.sort_values("created_at")["error"].iloc[-1])
+
+        def compute() -> str | None:
+            df = self.df
+            if df.empty or not (df["status"] == "failed").any():
+                return None
+            f = self._match(df[df["status"] == "failed"], self.selection)
+            f = f[self._task_mask(f, self.selection.task) & (f["hardware"] == self.this_hardware())]
+            return None if f.empty else str(f.sort_values("created_at")["error"].iloc[-1])
+
+        return self._cached("failed_error", compute)  # type: ignore[no-any-return]
 
     @property
     def recommended_selection(self) -> Selection | None:
@@ -459,7 +486,7 @@ class LabState:
     def _recommend(self) -> None:
         from efflab.analysis import recommend
 
-        self._cohort_cache = None
+        self._invalidate()
         g = self.cohort_frame
         self.recommendation = None
         if not g.empty and g["energy_j_per_query"].notna().any():

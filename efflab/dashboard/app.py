@@ -370,11 +370,12 @@ class Dashboard:
             )
         self.header.value = header_html(view)
         self.cards.value = cards_html(view)
+        if full:
+            self.labels.value = labels_html(view)
         if self._charts_on:
             self._draw_tradeoff(view)
             if full:
                 self._draw_family(view)
-            self.labels.value = labels_html(view)
         self.note.value = (
             f'<div class="efflab-note" data-testid="data-note">Data: {escape(view.data_note)}</div>'
         )

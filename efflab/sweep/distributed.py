@@ -309,6 +309,8 @@ def start_local_cluster(n_workers: int) -> LocalCluster:
                 resources={RESOURCE: 1},
                 host="127.0.0.1",
                 dashboard_address=None,
+                # no dashboard; the scheduler's HTTP routes still listen: on a free port, not 8787
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 # a measure worker owns its machine: Dask's share of memory per worker would
                 # pause or kill a worker that loads a large model
                 memory_limit=0,
