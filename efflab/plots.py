@@ -35,7 +35,8 @@ def energy_kind(df: pd.DataFrame) -> str:
     return "measured" if m.all() else ("estimated" if not m.any() else "partly estimated")
 
 
-def _label(row: Any) -> str:
+def point_label(row: Any) -> str:
+    """Short name of a configuration: model · b<batch> · precision."""
     return f"{row['model']} · b{int(row['batch_size'])} · {row['precision']}"
 
 
@@ -77,7 +78,7 @@ def tradeoff_figure(
             y=dom[y],
             mode="markers",
             name="dominated",
-            text=[_label(r) for _, r in dom.iterrows()],
+            text=[point_label(r) for _, r in dom.iterrows()],
             marker={"color": GREY, "size": 8},
             hovertemplate=hover,
             customdata=list(dom.index),
@@ -89,7 +90,7 @@ def tradeoff_figure(
             y=front[y],
             mode="lines+markers",
             name="front",
-            text=[_label(r) for _, r in front.iterrows()],
+            text=[point_label(r) for _, r in front.iterrows()],
             marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 10},
             line={"color": "#444", "width": 1.5, "shape": "hv"},
             hovertemplate=hover,
@@ -105,7 +106,7 @@ def tradeoff_figure(
                 y=[r[y]],
                 mode="markers",
                 name="knee",
-                text=[_label(r)],
+                text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
                 hovertemplate=hover,
             )
@@ -122,7 +123,7 @@ def tradeoff_figure(
                     y=[r[y]],
                     mode="markers",
                     name=name,
-                    text=[_label(r)],
+                    text=[point_label(r)],
                     hovertemplate=hover,
                     marker={
                         "symbol": sym,

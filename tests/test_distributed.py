@@ -28,7 +28,6 @@ from efflab.sweep.distributed import (
 )
 from efflab.sweep.run import hardware_key
 
-
 # Two measure workers on one machine: every cluster sweep here warns so (asserted once below).
 pytestmark = pytest.mark.filterwarnings("ignore:several measure workers run on:UserWarning")
 
@@ -91,10 +90,18 @@ def test_thread_cap_set_by_the_dask_nanny_is_lifted(monkeypatch: pytest.MonkeyPa
 # ----------------------------------------------------------------------------- a shared cluster
 
 
+def _import_models() -> None:
+    import transformers.models.bert.modeling_bert  # noqa: F401
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
+    from distributed import Client
+
     c = start_local_cluster(2)
     try:
+        with Client(c, set_as_default=False) as warm:  # each worker imports torch once, up front
+            warm.run(_import_models)
         yield c
     finally:
         c.close()
@@ -280,6 +287,9 @@ def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
     df = load_results(store)
     assert len(df) == len(spec) and df["key"].is_unique and set(df["status"]) == {"ok"}
     assert set(df["hardware"]) == {hardware_key("cpu")}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"0 measured, 0 failed, {len(spec)} already in the store" in again.stderr
 
 
 @pytest.mark.slow

@@ -266,6 +266,12 @@ def test_controls_and_figures_follow_the_state(small_store: Path) -> None:
     lab.precision.value = "int8" if rec.precision == "fp32" else "fp32"  # view -> state
     assert s.selection.precision == lab.precision.value
     assert list(trace(lab.fig_tradeoff, "selected").x) != sel0  # the figure widget followed
+    moved, drawn = trace(lab.fig_tradeoff, "selected"), trace(s.tradeoff_figure(), "selected")
+    assert (list(moved.x), list(moved.y), list(moved.text)) == (
+        list(drawn.x),
+        list(drawn.y),
+        list(drawn.text),
+    )
     assert lab.switch.layout.display != "none" and "× the energy" in lab.nudge.value
     lab.switch.click()  # the one-click switch
     assert s.is_recommended and lab.switch.layout.display == "none"

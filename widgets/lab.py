@@ -392,7 +392,7 @@ class Lab:
     def _move_selection(self, fw: go.FigureWidget) -> bool:
         """Only the selection moved: move the "selected" marker in place (one small restyle) to
         where ``tradeoff_figure`` would draw it. False when the figure's traces must change."""
-        from efflab.plots import _label
+        from efflab.plots import point_label as _label
 
         s = self.state
         idx = s.selected_index

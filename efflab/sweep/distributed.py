@@ -31,14 +31,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from distributed.diagnostics.plugin import WorkerPlugin
-
 from efflab.config import Config
 from efflab.errors import ConfigError, EfflabError
 from efflab.records import Measurement
 from efflab.store.sqlite import Store
 from efflab.sweep.run import PointResult, _error_text, hardware_key, point_key
 from efflab.sweep.spec import SweepSpec
+
+
+class ClusterError(EfflabError):
+    """Dask is missing, the scheduler cannot be reached, or none of its workers can measure."""
+
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError as _e:  # an optional extra: say how to get it, in one line
+    _msg = "sweeps on Dask need the distributed extra: pip install 'efflab[distributed]'"
+    raise ClusterError(_msg) from _e
 
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
@@ -54,10 +63,6 @@ SHARED_HOST_FLAG = "shared_host"
 """Flag of a point measured on a host where several ``measure`` workers ran at the same time."""
 
 __all__ = ["RESOURCE", "SHARED_HOST_FLAG", "ClusterError", "iter_sweep_distributed", "start_local_cluster"]
-
-
-class ClusterError(EfflabError):
-    """The Dask scheduler cannot be reached, or none of its workers can measure."""
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -488,6 +493,25 @@ def iter_sweep_distributed(
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")
 
+    def stored_key(candidates: list[str]) -> str | None:
+        """The key a configuration is stored under, when it counts as done (see the module doc)."""
+        if force:
+            return None
+        hit = next((k for k in candidates if k in ok_keys), None)
+        if hit is None and not retry_failed:
+            hit = next((k for k in candidates if k in failed_keys), None)
+        return hit
+
+    if local_cluster is not None:
+        # Local workers see this machine as this process does: when every point is stored already,
+        # say so without starting a cluster.
+        here = _Slot().view(spec, configs)
+        hits = [stored_key([k]) for k in here.keys]
+        if all(hits):
+            for i, (cfg, hit) in enumerate(zip(configs, hits), 1):
+                yield PointResult(cfg, str(hit), "skipped", index=i, total=total)
+            return
+
     client, cluster = _connect(scheduler, local_cluster, timeout_s)
     address = scheduler if cluster is None else cluster.scheduler_address
     plugin_name = f"efflab-sweep-{uuid.uuid4().hex[:8]}"
@@ -512,14 +536,10 @@ def iter_sweep_distributed(
 
         todo: deque[tuple[int, Config]] = deque()
         for i, cfg in enumerate(configs, 1):
-            candidates = list(dict.fromkeys(v.keys[i - 1] for v in views.values()))
-            if not force:
-                hit = next((k for k in candidates if k in ok_keys), None)
-                if hit is None and not retry_failed:
-                    hit = next((k for k in candidates if k in failed_keys), None)
-                if hit is not None:
-                    yield PointResult(cfg, hit, "skipped", index=i, total=total)
-                    continue
+            hit = stored_key(list(dict.fromkeys(v.keys[i - 1] for v in views.values())))
+            if hit is not None:
+                yield PointResult(cfg, hit, "skipped", index=i, total=total)
+                continue
             todo.append((i, cfg))
 
         if should_stop is not None and should_stop():

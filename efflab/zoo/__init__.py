@@ -10,7 +10,7 @@ name                      kind      what it is
 ``minilm-l1``             hf        first 1 layer of all-MiniLM-L6-v2, fine-tuned on the task
 ``minilm-l2``             hf        first 2 layers, fine-tuned
 ``minilm-l2-distilled``   hf        first 2 layers, trained on the fine-tuned ``minilm-l6``'s logits
-                                    (KL at temperature 2, weight 0.5) plus the labels (weight 0.5)
+                                    (KL at temperature 2, weight 0.9) plus the labels (weight 0.1)
 ``minilm-l3``             hf        first 3 layers, fine-tuned
 ``minilm-l4``             hf        first 4 layers, fine-tuned
 ``minilm-l6``             hf        all 6 layers, fine-tuned (the teacher)
@@ -22,17 +22,25 @@ plain model of its size.
 Recipe of the transformers (the same for every slice; the student only changes the loss):
 a BertForSequenceClassification with the pretrained embeddings, pretrained first ``k`` layers and
 pretrained pooler, a seeded classifier, the shared WordPiece tokenizer truncating at 128 tokens
-(review lengths: median 68, p75 117, p90 198, p95 272 tokens; 128 keeps 3/4 of reviews whole and what
-fits the 5-minute budget on 2 CPU cores). What trains is the top layer's [CLS] path (query, attention
-output, feed-forward, LayerNorms), the pooler and the classifier: 500 AdamW steps of 32 texts (4 epochs
-of the 4,000 training texts), peak learning rate 2e-4 with 10 % linear warm-up then linear decay,
-weight decay 0.01, dropout as pretrained, seed 0. The embeddings, the lower ``k - 1`` layers and the
-top layer's key/value projections keep their pretrained weights, so their outputs are computed once per
-text in fp32 (one frozen pass shared by the whole family) and training touches only the [CLS] token of
-the top layer, which is all a sequence classifier reads (:mod:`efflab.zoo.training` explains why this
-is the model's exact arithmetic). Test accuracy is evaluated at fp32 on the 1,000 test texts and
+(review lengths: median 68, p75 117, p90 198, p95 272 tokens; 128 keeps 78 % of reviews whole and
+fits the 5-minute budget on 2 CPU cores, where p95 would double the cost). What trains is the top
+layer's [CLS] path (query, attention output, feed-forward, LayerNorms), the pooler and the classifier:
+300 AdamW steps of 32 texts (2.4 epochs of the 4,000 training texts), peak learning rate 1e-3 with
+10 % linear warm-up then linear decay, weight decay 0.01, dropout as pretrained, seed 0. The
+embeddings, the lower ``k - 1`` layers and the top layer's key/value projections keep their
+pretrained weights, so their outputs are computed once per text in fp32 (one frozen pass shared by
+the whole family) and each training step touches only the [CLS] token of the top layer, which is all
+a sequence classifier reads (:mod:`efflab.zoo.training` explains why this is the model's exact
+arithmetic). Training steps run on one thread (seeded, so a rebuild gives the same weights on the
+same machine); the frozen pass uses torch's threads unless the machine is busy (then one), which can
+move results by float rounding only. Test accuracy is evaluated at fp32 on the 1,000 test texts and
 stored in ``efflab_model.json`` (``test_accuracy_fp32``); a spot check loads each saved folder with
 ``AutoModelForSequenceClassification`` and compares its logits with training's.
+
+Why not full fine-tuning: on the 2-core build machine one fp32 forward pass of the 6-layer encoder
+over the 4,000 training texts at 128 tokens takes 1-2 minutes, so even one epoch of full fine-tuning of
+every slice (forward + backward, about 3x a forward) blows the 5-minute budget for the family. bf16
+brings nothing on that CPU (no avx512_bf16: bf16 matrix products measured about 8x slower than fp32 there).
 
 Cache: ``cache_dir()/zoo/<name>-<recipe hash>/``, keyed by :func:`recipe_hash` (recipe fields, task
 content hash, pretrained weights hash, seed, steps, library versions). Built on first use with a

@@ -99,7 +99,7 @@ class Recipe:
 
 # The fine-tuning recipe shared by every transformer (see the efflab.zoo docstring for why it is
 # this shape); the distilled student keeps it and only swaps the loss.
-_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 500, "batch_size": 32, "lr": 1e-3}
+_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 300, "batch_size": 32, "lr": 1e-3}
 _L6 = Recipe("minilm-l6", layers=6, **_FT)
 
 # Ordered by size (parameters, then compute per query); the distilled student sits right after the

@@ -330,7 +330,7 @@ def train_top(
     params = list(trainable_parameters(model))
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     warm = max(1, math.ceil(steps * warmup_fraction))
 
     def factor(step: int) -> float:
