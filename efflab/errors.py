@@ -37,6 +37,10 @@ class StoreError(EfflabError):
     """A results store is not an efflab database, is from a newer schema, or is corrupt."""
 
 
+class ClusterError(EfflabError):
+    """Dask is missing, the scheduler cannot be reached, or none of its workers can measure."""
+
+
 class ReportError(EfflabError):
     """A report parameter is invalid or a report run failed."""
 

@@ -32,16 +32,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from efflab.config import Config
-from efflab.errors import ConfigError, EfflabError
+from efflab.errors import ClusterError, ConfigError, EfflabError
 from efflab.records import Measurement
 from efflab.store.sqlite import Store
 from efflab.sweep.run import PointResult, _error_text, hardware_key, point_key
 from efflab.sweep.spec import SweepSpec
-
-
-class ClusterError(EfflabError):
-    """Dask is missing, the scheduler cannot be reached, or none of its workers can measure."""
-
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin

@@ -89,8 +89,15 @@ class SweepSpec:
     def configs(self) -> list[Config]:
         """Every configuration, ordered so a loaded model is reused across batch sizes."""
         return [
-            Config(model=m, batch_size=b, precision=p, device=d, seq_len=self.seq_len, task=self.task,
-                   cast=self.cast if p in ("fp16", "bf16") else "model")
+            Config(
+                model=m,
+                batch_size=b,
+                precision=p,
+                device=d,
+                seq_len=self.seq_len,
+                task=self.task,
+                cast=self.cast if p in ("fp16", "bf16") else "model",
+            )
             for d in self.devices
             for m in self.models
             for p in self.precisions
