@@ -33,9 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.config import Config
 from efflab.errors import ClusterError, ConfigError, EfflabError
-from efflab.records import Measurement
 from efflab.store.sqlite import Store
-from efflab.sweep.run import PointResult, _error_text, hardware_key, point_key
+from efflab.sweep.run import PointMeasurer, PointResult, _error_text, hardware_key, point_key, task_id
 from efflab.sweep.spec import SweepSpec
 
 try:
@@ -47,8 +46,6 @@ except ImportError as _e:  # an optional extra: say how to get it, in one line
 if TYPE_CHECKING:
     from distributed import Client, Future, LocalCluster
 
-    from efflab.models.runners import Runner
-    from efflab.sensors.base import Sensor
     from efflab.tasks import Task
 
 RESOURCE = "measure"
@@ -61,10 +58,6 @@ __all__ = ["RESOURCE", "SHARED_HOST_FLAG", "ClusterError", "iter_sweep_distribut
 
 
 # ----------------------------------------------------------------------------- worker side
-
-
-def _task_id(task: Task | None) -> str | None:
-    return f"{task.name}:{task.content_hash}" if task is not None else None
 
 
 def _release_dask_thread_cap() -> None:
@@ -110,17 +103,14 @@ class _Slot:
         self.closing = False
         self._task: tuple[str | None, Task | None, str | None] | None = None
         self._identities: dict[str, str] = {}
-        self._runner: Runner | None = None
-        self._group: tuple[str, str, str, str] | None = None
-        self._load_error: str | None = None
-        self._sensors: dict[tuple[str, str, str], Sensor] = {}
+        self._measurers: dict[tuple[str, str], PointMeasurer] = {}
 
     def task(self, spec_task: str | None) -> tuple[Task | None, str | None]:
         from efflab.measuring.measure import load_task
 
         if self._task is None or self._task[0] != spec_task:
             task = load_task(spec_task)
-            self._task = (spec_task, task, _task_id(task))
+            self._task = (spec_task, task, task_id(task))
         return self._task[1], self._task[2]
 
     def identity(self, model: str) -> str:
@@ -138,35 +128,14 @@ class _Slot:
             keys = tuple(point_key(c, ids[c.model], hw[c.device], task_id) for c in configs)
             return _WorkerView(keys, hw, ids, socket.gethostname())
 
-    def _runner_for(self, cfg: Config, identity: str) -> tuple[Runner | None, str | None]:
-        from efflab.models import load_runner, resolve_model
-
-        group = (cfg.model, identity, cfg.precision, cfg.device)
-        if group != self._group:
-            if self._runner is not None:
-                self._runner.close()
-            self._runner, self._load_error, self._group = None, None, group
-            try:
-                self._runner = load_runner(
-                    resolve_model(cfg.model, progress=False), cfg.precision, cfg.device
-                )
-            except EfflabError as e:
-                self._load_error = str(e)
-            except (RuntimeError, OSError, MemoryError) as e:
-                self._load_error = _error_text(e)
-        return self._runner, self._load_error or (None if self._runner else "model could not be loaded")
-
-    def _sensor_for(self, name: str, device: str, country: str) -> Sensor:
-        from efflab.sensors import make_sensor
-
-        k = (name, device, country)
-        if k not in self._sensors:
-            self._sensors[k] = make_sensor(name, device=device, country=country)
-        return self._sensors[k]
+    def _measurer(self, sensor: str, country: str) -> PointMeasurer:
+        k = (sensor, country)
+        if k not in self._measurers:
+            self._measurers[k] = PointMeasurer(sensor, country)
+        return self._measurers[k]
 
     def measure(self, spec: SweepSpec, cfg: Config) -> dict[str, Any]:
         """Measure one point; return a dict: key, hardware, model id, host, the Measurement or error."""
-        from efflab.measuring.measure import measure_loaded
 
         with self.lock:
             try:
@@ -175,20 +144,9 @@ class _Slot:
                 identity = self.identity(cfg.model)
                 hardware = hardware_key(cfg.device)
                 key = point_key(cfg, identity, hardware, task_id)
-                runner, err = self._runner_for(cfg, identity)
-                record: Measurement | None = None
-                if runner is not None:
-                    try:
-                        sensor = self._sensor_for(spec.sensor, cfg.device, spec.method.country)
-                        m = measure_loaded(runner, cfg, task, sensor, spec.method)
-                    except EfflabError as e:
-                        err = str(e)
-                    except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
-                        err = _error_text(e)
-                    else:
-                        # the record itself, not to_dict(): JSON turns NaN into None, and the
-                        # caller must see what a local sweep yields
-                        record, err = m, None
+                # the record itself, not to_dict(): JSON turns NaN into None, and the caller must
+                # see what a local sweep yields
+                record, err = self._measurer(spec.sensor, spec.method.country).measure(cfg, task, spec.method)
                 return {
                     "key": key,
                     "hardware": hardware,
@@ -212,11 +170,9 @@ class _Slot:
             self.closing = True
 
     def _close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-        for s in self._sensors.values():
-            s.close()
-        self._runner, self._group, self._sensors = None, None, {}
+        for m in self._measurers.values():
+            m.close()
+        self._measurers = {}
 
 
 class _SlotPlugin(WorkerPlugin):

@@ -9,13 +9,18 @@ import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
-from efflab.config import Config
+from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
 from efflab.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from efflab.models.runners import Runner
+    from efflab.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,96 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"
 
 
+def task_id(task: Task | None) -> str | None:
+    """The task part of a point key: name and content hash (None for cost-only sweeps)."""
+    return f"{task.name}:{task.content_hash}" if task is not None else None
+
+
+class PointMeasurer:
+    """Measures sweep points one after another, keeping one loaded model (per model, precision,
+    device, cast) and one sensor per device between them; used by local and Dask sweeps alike.
+
+    ``measure`` returns ``(measurement, None)`` or ``(None, error)``: a model that cannot load at a
+    precision, a sensor that cannot read, out of memory — each fails only its point. It raises
+    ``Cancelled`` when ``should_stop`` asks.
+    """
+
+    def __init__(self, sensor_name: str, country: str, *, sensor: Sensor | None = None) -> None:
+        self.sensor_name = sensor_name
+        self.country = country
+        self._given_sensor = sensor
+        self._sensors: dict[str, Sensor] = {}
+        self._runner: Runner | None = None
+        self._group: tuple[str, str, str, str] | None = None
+        self._load_error: str | None = None
+
+    def _runner_for(self, cfg: Config) -> Runner | None:
+        from efflab.models import load_runner, resolve_model
+
+        group = (cfg.model, cfg.precision, cfg.device, cfg.cast)
+        if group != self._group:
+            if self._runner is not None:
+                self._runner.close()
+            self._runner, self._load_error, self._group = None, None, group
+            try:
+                self._runner = load_runner(
+                    resolve_model(cfg.model, progress=False), cfg.precision, cfg.device, cfg.cast
+                )
+            except EfflabError as e:
+                self._load_error = str(e)
+            except (RuntimeError, OSError, MemoryError) as e:
+                self._load_error = _error_text(e)
+        return self._runner
+
+    def _sensor_for(self, device: str) -> Sensor:
+        if self._given_sensor is not None:
+            return self._given_sensor
+        if device not in self._sensors:
+            from efflab.sensors import make_sensor
+
+            self._sensors[device] = make_sensor(self.sensor_name, device=device, country=self.country)
+        return self._sensors[device]
+
+    def measure(
+        self,
+        cfg: Config,
+        task: Task | None,
+        method: MethodSettings,
+        progress: Callable[[str, float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[Measurement | None, str | None]:
+        from efflab.measuring.measure import Cancelled, measure_loaded
+
+        runner = self._runner_for(cfg)
+        if runner is None:
+            return None, self._load_error or "model could not be loaded"
+        try:
+            m = measure_loaded(
+                runner,
+                cfg,
+                task,
+                self._sensor_for(cfg.device),
+                method,
+                progress or (lambda s, f: None),
+                should_stop,
+            )
+        except Cancelled:
+            raise
+        except EfflabError as e:
+            return None, str(e)
+        except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
+            return None, _error_text(e)
+        return m, None
+
+    def close(self) -> None:
+        """Release the model and the sensors this measurer opened (not one it was given)."""
+        if self._runner is not None:
+            self._runner.close()
+        for s in self._sensors.values():
+            s.close()
+        self._runner, self._group, self._sensors = None, None, {}
+
+
 def iter_sweep(
     spec: SweepSpec,
     store: Store,
@@ -101,92 +196,43 @@ def iter_sweep(
     out of memory) are stored with their error and the sweep goes on. ``should_stop`` is checked
     between points.
     """
-    from efflab.measuring.measure import Cancelled, load_task, measure_loaded
-    from efflab.models import load_runner, resolve_model
+    from efflab.measuring.measure import Cancelled, load_task
     from efflab.models.registry import model_identity
-    from efflab.models.runners import Runner
-    from efflab.sensors import make_sensor
 
     configs = spec.configs()
     task = load_task(spec.task)
-    task_id = f"{task.name}:{task.content_hash}" if task is not None else None
+    tid = task_id(task)
     hardware = {d: hardware_key(d) for d in spec.devices}
-    identities: dict[str, str] = {}
-    for name in spec.models:
-        identities[name] = model_identity(name)
+    identities = {name: model_identity(name) for name in spec.models}
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")
-
-    sensors: dict[str, Sensor] = {}
-    runner: Runner | None = None
-    runner_for: tuple[str, str, str, str] | None = None
-    load_error: str | None = None
+    measurer = PointMeasurer(spec.sensor, spec.method.country, sensor=sensor)
     total = len(configs)
     try:
         for i, cfg in enumerate(configs, 1):
-            key = point_key(cfg, identities[cfg.model], hardware[cfg.device], task_id)
+            key = point_key(cfg, identities[cfg.model], hardware[cfg.device], tid)
             if not force and (key in ok_keys or (key in failed_keys and not retry_failed)):
                 yield PointResult(cfg, key, "skipped", index=i, total=total)
                 continue
             if should_stop is not None and should_stop():
                 return
-            group = (cfg.model, cfg.precision, cfg.device, cfg.cast)
-            if group != runner_for:
-                if runner is not None:
-                    runner.close()
-                runner, load_error, runner_for = None, None, group
-                try:
-                    runner = load_runner(resolve_model(cfg.model), cfg.precision, cfg.device, cfg.cast)
-                except EfflabError as e:
-                    load_error = str(e)
-                except (RuntimeError, OSError, MemoryError) as e:
-                    load_error = _error_text(e)
-            cfgd = cfg.to_dict()
-            if runner is None:
-                err = load_error or "model could not be loaded"
-                store.put(
-                    key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err
-                )
-                yield PointResult(cfg, key, "failed", error=err, index=i, total=total)
-                continue
-            if sensor is None and cfg.device not in sensors:
-                sensors[cfg.device] = make_sensor(spec.sensor, device=cfg.device, country=spec.method.country)
-            sens = sensor if sensor is not None else sensors[cfg.device]
             try:
-                m = measure_loaded(
-                    runner,
-                    cfg,
-                    task,
-                    sens,
-                    spec.method,
-                    on_measure_progress or (lambda s, f: None),
-                    should_stop,
-                )
+                m, err = measurer.measure(cfg, task, spec.method, on_measure_progress, should_stop)
             except Cancelled:
                 return  # nothing half-measured is stored
-            except EfflabError as e:
-                err = str(e)
-            except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
-                err = _error_text(e)
-            else:
-                store.put(
-                    key,
-                    config=cfgd,
-                    model_id=identities[cfg.model],
-                    hardware=hardware[cfg.device],
-                    measurement=m,
-                )
-                yield PointResult(cfg, key, "ok", measurement=m, index=i, total=total)
-                continue
             store.put(
-                key, config=cfgd, model_id=identities[cfg.model], hardware=hardware[cfg.device], error=err
+                key,
+                config=cfg.to_dict(),
+                model_id=identities[cfg.model],
+                hardware=hardware[cfg.device],
+                measurement=m,
+                error=err,
             )
-            yield PointResult(cfg, key, "failed", error=err, index=i, total=total)
+            yield PointResult(
+                cfg, key, "ok" if m is not None else "failed", measurement=m, error=err, index=i, total=total
+            )
     finally:
-        if runner is not None:
-            runner.close()
-        for s in sensors.values():
-            s.close()
+        measurer.close()
 
 
 def sweep(

@@ -78,6 +78,12 @@ class SweepSpec:
         )
         object.__setattr__(self, "devices", tuple(_device(d) for d in _tuple("devices", self.devices)))
         object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "seq_len: 128"))
+        from efflab.errors import closest
+
+        sensors = ("auto", "nvml", "rapl", "codecarbon", "fake")
+        if not isinstance(self.sensor, str) or self.sensor.strip().lower() not in sensors:
+            msg = f"unknown sensor {self.sensor!r}; use one of {', '.join(sensors)}.{closest(str(self.sensor), sensors)}"
+            raise ConfigError(msg)
         if isinstance(self.method, dict):
             object.__setattr__(self, "method", MethodSettings.from_dict(self.method))
         for name in ("models", "batch_sizes", "precisions", "devices"):
