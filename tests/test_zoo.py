@@ -184,7 +184,7 @@ def test_interrupted_build_leaves_no_complete_looking_entry(monkeypatch: pytest.
     assert cache.problem(folder, r.name, zoo.hash_recipe(r)) is None
 
 
-@pytest.mark.parametrize("damage", ["garbage json", "no json", "wrong hash", "no weights"])
+@pytest.mark.parametrize("damage", ["garbage json", "no json", "wrong hash", "no weights", "a file"])
 def test_corrupt_entry_is_rebuilt_with_a_message(
     damage: str, prebuilt: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -199,8 +199,11 @@ def test_corrupt_entry_is_rebuilt_with_a_message(
         meta_path.unlink()
     elif damage == "wrong hash":
         meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "recipe_hash": "0" * 12}))
-    else:
+    elif damage == "no weights":
         (folder / "model.safetensors").unlink()
+    else:
+        shutil.rmtree(folder)
+        folder.write_text("not a folder")
     capsys.readouterr()
     (again,) = zoo.build_recipes([r], progress=False)
     err = capsys.readouterr().err

@@ -89,8 +89,12 @@ def sweep_abandoned(root: Path) -> None:
 def discard_corrupt(folder: Path, reason: str) -> None:
     """Remove a broken entry before rebuilding it, saying so in one line on stderr."""
     print(f"efflab: rebuilding corrupt cache entry {folder} ({reason})", file=sys.stderr)
-    shutil.rmtree(folder, ignore_errors=True)
-    if folder.exists():
+    if folder.is_symlink() or folder.is_file():
+        with contextlib.suppress(OSError):
+            folder.unlink()
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists() or folder.is_symlink():
         msg = f"cannot remove the corrupt cache entry {str(folder)!r}; delete it by hand and retry"
         raise ModelError(msg)
 

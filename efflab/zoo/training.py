@@ -140,14 +140,6 @@ class Features:
     def n(self) -> int:
         return len(self.lengths)
 
-    def per_text(self, level: int) -> list[torch.Tensor]:
-        """Views of ``level`` per text, in text order, unpadded (``length x hidden``)."""
-        out: list[torch.Tensor | None] = [None] * self.n
-        for rows, h in zip(self.batches, self.levels[level]):
-            for j, i in enumerate(rows):
-                out[i] = h[j, : self.lengths[i]]
-        return [t for t in out if t is not None]
-
 
 def tokenize(folder: Path, texts: list[list[str]], max_length: int) -> list[list[list[int]]]:
     """Token ids of each list of ``texts`` with the family's tokenizer, truncated to ``max_length``."""
