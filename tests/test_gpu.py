@@ -16,8 +16,11 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch has no CU
 @pytest.mark.gpu
 @pytest.mark.parametrize(("precision", "cast"), [("fp32", "model"), ("fp16", "model"), ("bf16", "autocast")])
 def test_measure_on_cuda(precision: str, cast: str) -> None:
-    m = measure(Config(model="tiny-bert-l2", batch_size=8, seq_len=32, device="cuda", precision=precision,
-                       cast=cast), sensor="auto", method=fast_method())
+    m = measure(
+        Config(model="tiny-bert-l2", batch_size=8, seq_len=32, device="cuda", precision=precision, cast=cast),
+        sensor="auto",
+        method=fast_method(),
+    )
     assert m.fingerprint.gpu_name
     assert m.peak_mem_bytes and m.peak_mem_bytes > 0
     assert m.mfu is not None and m.mfu > 0
