@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         s = savings(base, r, args.queries_per_day, args.country, args.price_per_kwh)
         print(
             f"  baseline: {base['model']} · batch {int(base['batch_size'])} · {base['precision']} "
-            f"({compare(base, r)} of the recommendation)"
+            f"(vs the recommendation: {compare(base, r)})"
         )
         rng = f" (range {s.saved_kwh_range[0]:.3g}–{s.saved_kwh_range[1]:.3g})" if s.estimated else ""
         print(
