@@ -22,6 +22,13 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]  # fmt: skip
 
+# The fields issue 2 promises in `efflab measure --json` (and Measurement.to_dict()).
+JSON_KEYS = (
+    "model", "batch_size", "precision", "device", "latency_s", "latency_ci_s", "throughput_qps",
+    "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured", "peak_mem_bytes",
+    "model_bytes", "flops_per_query", "mfu", "accuracy", "flags", "fingerprint",
+)  # fmt: skip
+
 POSITIVE = [
     "great coffee, fresh and tasty",
     "love these snacks",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import JSON_KEYS
 
 FAST = ["--sensor", "fake", "--min-window", "0.05", "--max-window", "0.3", "--seq-len", "16"]
 
@@ -22,27 +23,8 @@ def test_measure_json() -> None:
     r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--no-task", "--json", *FAST)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    for key in (
-        "model",
-        "batch_size",
-        "precision",
-        "device",
-        "latency_s",
-        "latency_ci_s",
-        "throughput_qps",
-        "energy_j_per_query",
-        "wh_per_1000_queries",
-        "energy_source",
-        "energy_measured",
-        "peak_mem_bytes",
-        "model_bytes",
-        "flops_per_query",
-        "mfu",
-        "accuracy",
-        "flags",
-        "fingerprint",
-    ):
-        assert key in d
+    missing = [k for k in JSON_KEYS if k not in d]
+    assert not missing, missing
     assert d["energy_source"] == "fake" and d["energy_measured"] is False
     assert d["accuracy"] is None
 

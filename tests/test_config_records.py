@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import JSON_KEYS
 
 from efflab import Config, Measurement, MethodSettings
 from efflab.errors import ConfigError
@@ -51,27 +52,8 @@ def test_measurement_json_round_trip(tiny_measurement: Measurement) -> None:
     back = Measurement.from_json(text)
     assert back == tiny_measurement
     d = json.loads(text)
-    for key in (
-        "model",
-        "batch_size",
-        "precision",
-        "device",
-        "latency_s",
-        "latency_ci_s",
-        "throughput_qps",
-        "energy_j_per_query",
-        "wh_per_1000_queries",
-        "energy_source",
-        "energy_measured",
-        "peak_mem_bytes",
-        "model_bytes",
-        "flops_per_query",
-        "mfu",
-        "accuracy",
-        "flags",
-        "fingerprint",
-    ):
-        assert key in d, key
+    missing = [k for k in JSON_KEYS if k not in d]
+    assert not missing, missing
     assert d["wh_per_1000_queries"] == pytest.approx(d["energy_j_per_query"] * 1000 / 3600)
 
 

@@ -14,20 +14,16 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import webbrowser
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+from efflab._serve import HOST, check_port, run_server
 from efflab.errors import ConfigError
 from efflab.paths import cache_dir, default_store
 
-HOST = "127.0.0.1"
 NOTEBOOK = Path("notebooks") / "lab.ipynb"
 
 
@@ -100,18 +96,6 @@ def lab_url(port: int, notebook: Path, token: str) -> str:
     return f"http://{HOST}:{port}/lab/tree/{notebook.as_posix()}?token={token}"
 
 
-def _check_port(port: int) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not (1 <= port <= 65535):
-        msg = f"port must be a number from 1 to 65535, got {port!r}"
-        raise ConfigError(msg)
-    with socket.socket() as s:
-        try:
-            s.bind((HOST, port))
-        except OSError as e:
-            msg = f"port {port} on {HOST} is not free ({e.strerror}); pass another --port"
-            raise ConfigError(msg) from e
-
-
 def _check_store(store: Path) -> str | None:
     """Fail early (one line) on a file that is not an efflab store; a missing store is fine — the
     lab says what to do and can measure into it. Returns a note for the terminal, or None."""
@@ -127,26 +111,6 @@ def _check_store(store: Path) -> str | None:
     return (
         f"no store at {store} yet: measure in the lab (it is created), or run `efflab sweep --store {store}`"
     )
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, port)) == 0
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM lets JupyterLab shut its kernels down; SIGKILL if it does not stop in time."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
 
 
 def serve(
@@ -165,7 +129,7 @@ def serve(
             answers. StoreError: a file that is not an efflab store.
     """
     store = Path(store).expanduser().resolve()
-    _check_port(port)
+    check_port(port)
     note = _check_store(store)
     try:
         import jupyterlab  # noqa: F401
@@ -177,20 +141,7 @@ def serve(
     env = {**os.environ, "EFFLAB_STORE": str(store), "JUPYTER_TOKEN": token}
     proc = subprocess.Popen(lab_command(port, root, nb), env=env, cwd=root)
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while not _answers(port):
-            if proc.poll() is not None:
-                msg = f"jupyterlab exited with status {proc.returncode} before serving on port {port}; see its messages above"
-                raise ConfigError(msg)
-            if time.monotonic() > deadline:
-                msg = f"jupyterlab did not answer on port {port} within {start_timeout_s:.0f} s; see its messages above"
-                raise ConfigError(msg)
-            time.sleep(0.2)
+    def ready() -> None:
         url = lab_url(port, nb, token)
         print(f"efflab lab: {url}", flush=True)
         print(f"efflab lab: store {store}; notebook {root / nb}; Ctrl-C to stop", flush=True)
@@ -199,12 +150,8 @@ def serve(
         if open_browser:
             with contextlib.suppress(webbrowser.Error):
                 webbrowser.open(url)
-        return proc.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _terminate(proc)
+
+    return run_server(proc, port, "jupyterlab", start_timeout_s, ready)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
-from efflab.errors import ConfigError, EfflabError
+from efflab._serve import HOST, check_port, run_server
+from efflab.errors import ConfigError
 
-HOST = "127.0.0.1"
 STORE_ENV = "EFFLAB_STORE"
 
 
@@ -62,20 +58,6 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
     ]
 
 
-def _check_port(port: int) -> None:
-    if isinstance(port, bool) or not isinstance(port, int) or not (1 <= port <= 65535):
-        msg = f"port must be a number from 1 to 65535, got {port!r}"
-        raise ConfigError(msg)
-    with socket.socket() as s:
-        # As the server will: a port left in TIME_WAIT by a server that just stopped is free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError as e:
-            msg = f"port {port} on {HOST} is not free ({e.strerror}); pass another --port"
-            raise ConfigError(msg) from e
-
-
 def _check_store(store: Path) -> str | None:
     """Fail early on a file that is not an efflab store (one line, from StoreError); a missing or
     empty store is fine — the page shows guidance. Returns that guidance for the terminal, or None."""
@@ -85,12 +67,6 @@ def _check_store(store: Path) -> str | None:
     if store.exists() and store.stat().st_size > 0:
         open_store(store, readonly=True).close()
     return read_store(store).guidance
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((HOST, port)) == 0
 
 
 def serve(
@@ -110,7 +86,7 @@ def serve(
     """
     say = out or (lambda line: print(line, flush=True))
     store = Path(store).expanduser().resolve()
-    _check_port(port)
+    check_port(port)
     note = _check_store(store)
     try:
         import voila  # noqa: F401
@@ -124,20 +100,7 @@ def serve(
     env = {**os.environ, STORE_ENV: str(store)}
     proc = subprocess.Popen(voila_command(port, notebook=nb), env=env)
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _stop)
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while not _answers(port):
-            if proc.poll() is not None:
-                msg = f"voila exited with status {proc.returncode} before serving on port {port}; see its messages above"
-                raise ConfigError(msg)
-            if time.monotonic() > deadline:
-                msg = f"voila did not answer on port {port} within {start_timeout_s:.0f} s; see its messages above"
-                raise ConfigError(msg)
-            time.sleep(0.2)
+    def ready() -> None:
         url = f"http://{HOST}:{port}/"
         say(f"efflab dashboard: {url}  (store {store}; Ctrl-C to stop)")
         if note:
@@ -145,25 +108,5 @@ def serve(
         if open_browser:
             with contextlib.suppress(webbrowser.Error):
                 webbrowser.open(url)
-        return proc.wait()
-    except KeyboardInterrupt:
-        return 0
-    except EfflabError:
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _terminate(proc)
 
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM lets Voila shut its kernels down; SIGKILL if it does not stop in time."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
+    return run_server(proc, port, "voila", start_timeout_s, ready)
