@@ -105,6 +105,15 @@ def measure_loaded(
     from efflab.measuring.peak import gemm_peak_flops
     from efflab.models.runners import cpu_flags
 
+    if config.workload == "generate":
+        from efflab.measuring.generate import measure_generation
+
+        return measure_generation(runner, config, task, sensor, method, report, should_stop)
+    prompting = None
+    if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (a task is needed)
+        from efflab.tasks.prompting import attach
+
+        prompting = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
     flags: list[str] = list(runner.flags)
     texts = task.test["text"].astype(str).tolist()[: config.batch_size] if task is not None else None
     batch = runner.make_batch(texts, config.batch_size, config.seq_len)
@@ -159,7 +168,14 @@ def measure_loaded(
         flags.append("energy_estimated")
 
     accuracy = ci = n_eval = None
-    if task is not None and not runner.can_predict:
+    protocol = correct = None
+    if prompting is not None and task is not None:
+        from efflab.tasks.prompting import evaluate_prompting
+
+        report("accuracy", 0.0)
+        pres = evaluate_prompting(runner, task, prompting.protocol, seq_len=config.seq_len)  # type: ignore[arg-type]
+        accuracy, ci, n_eval, protocol, correct = pres.accuracy, pres.ci, pres.n_eval, pres.protocol, pres.correct
+    elif task is not None and not runner.can_predict:
         flags.append("no_classifier_head")
     elif task is not None:
         report("accuracy", 0.0)
@@ -213,4 +229,5 @@ def measure_loaded(
         timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         method=method.to_dict(),
         cast=config.cast,
+        prompting=protocol,
     )
