@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from efflab.cli._format import nbytes, si
-from efflab.config import DEVICES, PRECISIONS, Config, MethodSettings
+from efflab.config import DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
+from efflab.errors import ConfigError
 from efflab.records import Measurement
 
 EPILOG = """\
@@ -16,6 +17,8 @@ examples:
   efflab measure                                   # minilm-l6, batch 32, fp32, cpu, task reviews
   efflab measure --model minilm-l2 --precision int8 --batch-size 8
   efflab measure --model ./my-model-folder --no-task --json
+  efflab measure --model smollm2-135m --task reviews               # a causal LM, scored by prompting
+  efflab measure --model smollm2-135m --workload generate --max-new-tokens 16 --batch-size 4 --json
 energy: 'measured' figures come from hardware counters (nvml, rapl); 'estimated' ones from
 CodeCarbon's TDP x load model, the usual case in VMs. Every figure says which.
 """
@@ -36,14 +39,42 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
         "--max-window", type=float, default=10.0, help="time cap of the timed window, s (default 10)"
     )
     g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
+    g.add_argument(
+        "--prompt-shots", default="4", help="causal LMs on a task: train examples in the prompt (default 4)"
+    )
+    g.add_argument(
+        "--prompt-calibration",
+        default="100",
+        help="causal LMs on a task: train texts the threshold is calibrated on, 0 = none (default 100)",
+    )
+    g.add_argument(
+        "--prompt-eval-limit",
+        default="200",
+        help="causal LMs on a task: score the first N test texts, 0 = all (default 200)",
+    )
+
+
+def _count(name: str, value: str) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = -1
+    if n < 0:
+        msg = f"{name} must be a non-negative integer, got {value!r}; e.g. {name} 4"
+        raise ConfigError(msg)
+    return n
 
 
 def method_from_args(args: argparse.Namespace) -> MethodSettings:
+    limit = _count("--prompt-eval-limit", getattr(args, "prompt_eval_limit", "200"))
     return MethodSettings(
         target_ci_rel=args.target_ci,
         min_window_s=args.min_window,
         max_window_s=args.max_window,
         country=args.country,
+        prompt_shots=_count("--prompt-shots", getattr(args, "prompt_shots", "4")),
+        prompt_calibration=_count("--prompt-calibration", getattr(args, "prompt_calibration", "100")),
+        prompt_eval_limit=limit or None,
     )
 
 
@@ -76,6 +107,17 @@ def register(sub: Any) -> None:
         default="model",
         help="for fp16/bf16: 'model' casts the weights, 'autocast' runs torch.autocast over fp32 weights",
     )
+    p.add_argument(
+        "--workload",
+        default="classify",
+        help=f"one of {', '.join(WORKLOADS)}: one forward pass per query, or a causal LM generating "
+        "--max-new-tokens per prompt (default classify)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        default=None,
+        help="generate: tokens per response, end of sequence ignored (default 16)",
+    )
     t = p.add_mutually_exclusive_group()
     t.add_argument("--task", default="reviews", help="task name or CSV path for accuracy (default reviews)")
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
@@ -95,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         task=None if args.no_task else args.task,
         cast=args.cast,
+        workload=args.workload,
+        max_new_tokens=args.max_new_tokens,
     )
     method = method_from_args(args)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
@@ -154,12 +198,15 @@ def render(m: Measurement) -> str:
             else "not counted",
         ),
     ]
+    if m.workload == "generate":
+        rows[1:4] = generation_rows(m)
     if m.accuracy is not None and m.accuracy_ci is not None:
+        how = f", prompting: {m.prompting}" if m.prompting else ""
         rows.append(
             (
                 "accuracy",
                 f"{m.accuracy * 100:.1f} % (95 % CI {m.accuracy_ci[0] * 100:.1f}–"
-                f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision})",
+                f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision}{how})",
             )
         )
     fp = m.fingerprint
@@ -169,3 +216,32 @@ def render(m: Measurement) -> str:
     rows.append(("flags", ", ".join(m.flags) or "none"))
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.rjust(w)}  {v}" for k, v in rows)
+
+
+def generation_rows(m: Measurement) -> list[tuple[str, str]]:
+    """The config and timing rows of a ``generate`` point (replacing the per-batch latency rows)."""
+    ci = f" ± {si(m.itl_ci_s, 's')}" if m.itl_ci_s is not None else ""
+    itl = (
+        f"{si(m.itl_s, 's')}{ci} (p50 {si(m.itl_p50_s, 's')}, p95 {si(m.itl_p95_s, 's')})"
+        if m.itl_s is not None
+        else "none (1 new token: no decode step)"
+    )
+    return [
+        (
+            "config",
+            f"generate {m.max_new_tokens} tokens · batch {m.batch_size} · {m.precision} · {m.device} · "
+            f"prompt {m.prompt_tokens or 0:.0f} tokens · task {m.task or '-'}",
+        ),
+        (
+            "TTFT (prefill)",
+            f"{si(m.ttft_s, 's')} ± {si(m.ttft_ci_s, 's')} (95 % CI, p50 {si(m.ttft_p50_s, 's')}, "
+            f"p95 {si(m.ttft_p95_s, 's')})",
+        ),
+        ("ITL (decode)", itl),
+        (
+            "throughput",
+            f"{m.tokens_per_s or 0:.1f} output tokens/s · response {si(m.latency_s, 's')} · "
+            f"J/token {si(m.energy_j_per_token, 'J')} · prefill {si(m.energy_prefill_j, 'J')} + "
+            f"decode {si(m.energy_decode_j, 'J')} per response · KV cache {nbytes(m.kv_cache_bytes)}",
+        ),
+    ]
