@@ -358,6 +358,7 @@ def _build_causal(r: Recipe, digest: str, out: Path, progress: bool) -> dict[str
         # The folder is a plain fp32 model: drop the GGUF loading note so it loads the ordinary way.
         if getattr(model.config, "quantization_config", None) is not None:
             del model.config.quantization_config
+        model.hf_quantizer = None  # the weights are dequantised fp32 already
         model.config.architectures = [type(model).__name__]
         model.save_pretrained(str(out))
         tok.save_pretrained(str(out))
