@@ -96,7 +96,9 @@ def test_tokens_are_counted_exactly(lm) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_left_padding_does_not_change_greedy_outputs(lm) -> None:  # type: ignore[no-untyped-def]
-    prompts = lm.generation_prompts(["great", "this was a long and terrible review of some snacks I bought"], 2, 32)
+    prompts = lm.generation_prompts(
+        ["great", "this was a long and terrible review of some snacks I bought"], 2, 32
+    )
     assert len(prompts[0]) != len(prompts[1])
     together = lm.generate(lm.pad_left(prompts), 6)
     for i, p in enumerate(prompts):
@@ -160,7 +162,9 @@ def _old_record() -> Measurement:
 
 # ----- bad input through the CLI: one line, exit 2 -----
 def efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_generate_json_has_the_generation_fields() -> None:
@@ -183,7 +187,10 @@ def test_cli_generate_json_has_the_generation_fields() -> None:
         (["--model", "tiny-llama", "--no-task"], "is a causal LM: --workload classify scores a task"),
         (["--model", "tiny-llama", "--workload", "generate", "--max-new-tokens", "0"], "got 0"),
         (["--model", "tiny-llama", "--workload", "generate", "--max-new-tokens", "-1"], "got -1"),
-        (["--model", "tiny-llama", "--workload", "generate", "--max-new-tokens", "9000"], "exceeds the context"),
+        (
+            ["--model", "tiny-llama", "--workload", "generate", "--max-new-tokens", "9000"],
+            "exceeds the context",
+        ),
         (["--model", "tiny-llama", "--workload", "chat"], "unknown workload 'chat'"),
     ],
 )
@@ -219,8 +226,12 @@ def test_missing_gguf_packages_are_named(monkeypatch: pytest.MonkeyPatch) -> Non
     from efflab.models import causal
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(causal.importlib.util, "find_spec", lambda n, *a: None if n == "gguf" else real(n, *a))
-    with pytest.raises(ModelError, match=r"needs the package\(s\) gguf; install them with `pip install gguf`"):
+    monkeypatch.setattr(
+        causal.importlib.util, "find_spec", lambda n, *a: None if n == "gguf" else real(n, *a)
+    )
+    with pytest.raises(
+        ModelError, match=r"needs the package\(s\) gguf; install them with `pip install gguf`"
+    ):
         causal.check_gguf_support()
 
 

@@ -210,7 +210,9 @@ def measure_generation(
     else:
         flops_resp = achieved = None
     detail = " · ".join(
-        f"{name}: {r.detail}" for name, r in (("prefill", r_pre), ("decode", r_dec)) if r is not None and r.detail
+        f"{name}: {r.detail}"
+        for name, r in (("prefill", r_pre), ("decode", r_dec))
+        if r is not None and r.detail
     )
     report("done", 1.0)
     return Measurement(

@@ -168,13 +168,13 @@ def measure_loaded(
         flags.append("energy_estimated")
 
     accuracy = ci = n_eval = None
-    protocol = correct = None
+    protocol = None
     if prompting is not None and task is not None:
         from efflab.tasks.prompting import evaluate_prompting
 
         report("accuracy", 0.0)
         pres = evaluate_prompting(runner, task, prompting.protocol, seq_len=config.seq_len)  # type: ignore[arg-type]
-        accuracy, ci, n_eval, protocol, correct = pres.accuracy, pres.ci, pres.n_eval, pres.protocol, pres.correct
+        accuracy, ci, n_eval, protocol = pres.accuracy, pres.ci, pres.n_eval, pres.protocol
     elif task is not None and not runner.can_predict:
         flags.append("no_classifier_head")
     elif task is not None:

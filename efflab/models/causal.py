@@ -87,7 +87,9 @@ def check_gguf_file(path: Path) -> None:
         msg = f"cannot read GGUF file {str(path)!r} ({e.strerror}); check the path and its permissions"
         raise ModelError(msg) from e
     if magic != b"GGUF":
-        msg = f"{str(path)!r} is not a GGUF file (it does not start with 'GGUF'); point --model at a .gguf file"
+        msg = (
+            f"{str(path)!r} is not a GGUF file (it does not start with 'GGUF'); point --model at a .gguf file"
+        )
         raise ModelError(msg)
     import gguf
 
@@ -113,7 +115,7 @@ def is_causal_config(cfg: Any) -> bool:
         return True
     if archs:
         return False
-    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     return bool(getattr(cfg, "model_type", None) in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not archs)
 
@@ -164,7 +166,9 @@ def load_causal_lm(source: ModelSource) -> tuple[Any, Any]:
             last = e
     where = "the hub (no network here?) or the local Hugging Face cache" if source.is_hub else "its folder"
     first = str(last).strip().splitlines()[0] if last else "unknown error"
-    msg = f"cannot load causal LM {source.name!r} from {where}: {first}; check the name or pass a local folder"
+    msg = (
+        f"cannot load causal LM {source.name!r} from {where}: {first}; check the name or pass a local folder"
+    )
     raise ModelError(msg) from last
 
 
@@ -237,7 +241,7 @@ class CausalLMRunner:
         self.tokenizer = tok
         cfg = model.config
         self.context_len = int(
-            getattr(cfg, "max_position_embeddings", None) or getattr(tok, "model_max_length", 2048)
+            getattr(cfg, "max_position_embeddings", None) or getattr(tok, "model_max_length", None) or 2048
         )
         self.has_chat_template = bool(getattr(tok, "chat_template", None))
         self.n_params = int(sum(p.numel() for p in model.parameters()))
@@ -281,7 +285,9 @@ class CausalLMRunner:
             return [int(i) for i in ids]
         return [int(i) for i in tok(user_text + "\n")["input_ids"]]
 
-    def generation_prompts(self, texts: Sequence[str] | None, batch_size: int, seq_len: int) -> list[list[int]]:
+    def generation_prompts(
+        self, texts: Sequence[str] | None, batch_size: int, seq_len: int
+    ) -> list[list[int]]:
         """``batch_size`` prompts (token ids): the instruction and a task text cut to ``seq_len`` tokens."""
         src = list(texts) if texts else [_FILLER]
         reps = (src * (batch_size // len(src) + 1))[:batch_size]

@@ -154,7 +154,9 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
         if p.is_file() and p.suffix.lower() == ".gguf":
             return source_from_gguf(p)
         if not p.is_dir():
-            msg = f"model path {raw!r} is a file; point --model at a Hugging Face model folder or a .gguf file"
+            msg = (
+                f"model path {raw!r} is a file; point --model at a Hugging Face model folder or a .gguf file"
+            )
             raise ModelError(msg)
         return source_from_folder(p)
     if "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1:
@@ -186,7 +188,12 @@ def is_known_model(name: str) -> bool:
     low = raw.lower()
     if Path(raw).expanduser().is_file() and raw.lower().endswith(".gguf"):
         return True
-    if TINY_RE.match(low) or TINY_LLAMA_RE.match(low) or low in {n.lower() for n in known_names()} or low in PRETRAINED_ALIASES:
+    if (
+        TINY_RE.match(low)
+        or TINY_LLAMA_RE.match(low)
+        or low in {n.lower() for n in known_names()}
+        or low in PRETRAINED_ALIASES
+    ):
         return True
     if Path(raw).expanduser().is_dir():
         return True

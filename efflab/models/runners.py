@@ -338,7 +338,9 @@ def load_runner(source: ModelSource, precision: str, device: str, cast: str = "m
     if source.kind == "sklearn":
         return SklearnRunner(source, precision, device)
     if source.kind not in ("hf", "causal-lm"):
-        msg = f"model {source.name!r} has unknown kind {source.kind!r}; expected 'hf', 'causal-lm' or 'sklearn'"
+        msg = (
+            f"model {source.name!r} has unknown kind {source.kind!r}; expected 'hf', 'causal-lm' or 'sklearn'"
+        )
         raise ModelError(msg)
     check_device(device, precision)
     if source.kind == "causal-lm" or (source.is_hub and _hub_is_causal(source)):

@@ -188,7 +188,13 @@ def tiny_causal_lm(name: str) -> Path:
     try:
         write_tiny_causal_lm(tmp, layers=layers)
         (tmp / "efflab_model.json").write_text(
-            json.dumps({"name": f"tiny-llama-l{layers}", "kind": "causal-lm", "recipe_hash": f"tiny-llama-l{layers}-v2"})
+            json.dumps(
+                {
+                    "name": f"tiny-llama-l{layers}",
+                    "kind": "causal-lm",
+                    "recipe_hash": f"tiny-llama-l{layers}-v2",
+                }
+            )
         )
         if final.exists():
             shutil.rmtree(final)

@@ -182,7 +182,12 @@ class Prompter:
 
     def suffix_ids(self, text: str) -> list[int]:
         t = self.runner.truncate_text(str(text), self.seq_len)
-        return [int(x) for x in self.runner.tokenizer(f"Review: {_one_line(t)}\nLabel:", add_special_tokens=False)["input_ids"]]
+        return [
+            int(x)
+            for x in self.runner.tokenizer(f"Review: {_one_line(t)}\nLabel:", add_special_tokens=False)[
+                "input_ids"
+            ]
+        ]
 
     def prompt_ids(self, text: str) -> list[int]:
         """The whole prompt of ``text`` (the k-shot prefix then the text): what a query costs."""
@@ -294,12 +299,7 @@ def attach(runner: CausalLMRunner, task: Task | None, protocol: PromptProtocol, 
         )
         raise ConfigError(msg)
     cur = runner.prompter
-    if (
-        isinstance(cur, Prompter)
-        and cur.task is task
-        and cur.protocol == protocol
-        and cur.seq_len == seq_len
-    ):
+    if isinstance(cur, Prompter) and cur.task is task and cur.protocol == protocol and cur.seq_len == seq_len:
         return cur
     runner.prompter = Prompter(runner, task, protocol, seq_len)
     return runner.prompter
