@@ -17,8 +17,8 @@ FLAG_MEANINGS: dict[str, str] = {
     "read it with its uncertainty",
     "noisy": "other processes used more than the allowed share of the CPU during the timed window, so "
     "latency and energy may be inflated; re-measure on a quiet machine",
-    "hit_time_cap": "the timed window reached its time cap before the latency's 95 % confidence interval "
-    "reached its target, so the latency is less certain than the target",
+    "hit_time_cap": "a timed window reached its time cap, or the point used its most windows, before the "
+    "latency's 95 % confidence interval reached its target, so the latency is less certain than the target",
     "p95_insufficient_samples": "too few timed batches for a p95 latency; the mean and median are shown",
     "peak_mem_is_process_lifetime": "the peak-memory counter could not be reset, so peak memory is the "
     "process's lifetime peak (an upper bound)",
@@ -92,6 +92,7 @@ class WindowSummary:
         other_cpu_share: share (0..1) of the machine's CPU used by other processes (None: unreadable).
         used: whether the window counts in the point's statistics (a re-measured window does not).
         batch_times_us: every timed batch's latency in whole microseconds (compact; recompute from it).
+        energy_cpu_j, energy_ram_j, energy_gpu_j: the window's energy parts where the sensor has them.
     """
 
     n_batches: int
@@ -105,6 +106,9 @@ class WindowSummary:
     other_cpu_share: float | None = None
     used: bool = True
     batch_times_us: tuple[int, ...] = ()
+    energy_cpu_j: float | None = None
+    energy_ram_j: float | None = None
+    energy_gpu_j: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WindowSummary:
