@@ -6,6 +6,7 @@ The CLI, papermill parameters and YAML files all build these same types.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,22 @@ def _positive_int(name: str, value: Any, fix: str) -> int:
         msg = f"{name} must be a positive integer, got {value!r}; {fix}"
         raise ConfigError(msg)
     return int(value)
+
+
+def _finite(name: str, value: Any, fix: str, *, optional: bool = False) -> float | None:
+    """A finite real number (ints and numeric strings accepted; bools, inf and NaN refused)."""
+    if value is None and optional:
+        return None
+    given = value
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        msg = f"{name} must be a finite number, got {given!r}; {fix}"[:300]
+        raise ConfigError(msg)
+    return float(value)
 
 
 def _device(value: str) -> str:
@@ -82,6 +99,17 @@ class MethodSettings:
     country: str = "USA"
 
     def __post_init__(self) -> None:
+        for name, fix, optional in (
+            ("target_ci_rel", "0.02 means 2 %", False),
+            ("min_window_s", "e.g. 1 (seconds)", True),
+            ("max_window_s", "e.g. 10 (seconds)", False),
+            ("warmup_s", "e.g. 0.25 (seconds)", False),
+            ("noisy_other_cpu_share", "e.g. 0.25", False),
+        ):
+            object.__setattr__(self, name, _finite(name, getattr(self, name), fix, optional=optional))
+        if self.warmup_s < 0:  # type: ignore[operator]
+            msg = f"warmup_s must be >= 0, got {self.warmup_s!r}"
+            raise ConfigError(msg)
         if not 0 < float(self.target_ci_rel) < 1:
             msg = f"target_ci_rel must be in (0, 1), got {self.target_ci_rel!r}; 0.02 means 2 %"
             raise ConfigError(msg)
@@ -115,6 +143,9 @@ class MethodSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MethodSettings:
+        if not isinstance(d, dict):
+            msg = f"method must be a mapping of settings such as {{max_window_s: 10}}, got {d!r}"[:300]
+            raise ConfigError(msg)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
