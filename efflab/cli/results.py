@@ -109,7 +109,9 @@ def check_export_target(out: Path, store: Path, *, force: bool) -> None:
         raise ConfigError(msg)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
-        msg = f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or pass another --out"
+        msg = (
+            f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or pass another --out"
+        )
         raise ConfigError(msg)
     if out.exists():
         same = store.exists() and out.resolve() == store.resolve()

@@ -206,7 +206,11 @@ def check_fits(
     if free is not None and fp.total_bytes > free:
         per_query = max((fp.total_bytes - fp.weights_bytes) / config.batch_size, 1.0)
         fit = int((free * 0.8 - fp.weights_bytes) // per_query)
-        hint = f"try --batch-size {fit} or less" if fit >= 1 else "the model alone does not fit; free memory or use a smaller model"
+        hint = (
+            f"try --batch-size {fit} or less"
+            if fit >= 1
+            else "the model alone does not fit; free memory or use a smaller model"
+        )
         msg = (
             f"batch size {config.batch_size} of {source.name!r} at seq_len {config.seq_len} {config.precision} "
             f"needs about {_gib(fp.total_bytes)} of memory but {config.device} has {_gib(free)} free; {hint}"

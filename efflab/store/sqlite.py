@@ -346,7 +346,8 @@ class Store:
                 written = cur.rowcount > 0
                 if self._sweep_claim is not None:
                     self._con.execute(
-                        "UPDATE sweeps SET heartbeat_at=? WHERE pid=? AND host=?", (_now(), *self._sweep_claim)
+                        "UPDATE sweeps SET heartbeat_at=? WHERE pid=? AND host=?",
+                        (_now(), *self._sweep_claim),
                     )
         except sqlite3.DatabaseError as e:
             msg = (
@@ -376,7 +377,9 @@ class Store:
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 now = _dt.datetime.now(_dt.timezone.utc)
-                for r in self._con.execute("SELECT pid, host, started_at, heartbeat_at FROM sweeps").fetchall():
+                for r in self._con.execute(
+                    "SELECT pid, host, started_at, heartbeat_at FROM sweeps"
+                ).fetchall():
                     pid, host, started, beat = int(r[0]), str(r[1]), str(r[2]), str(r[3])
                     if (pid, host) == me:
                         continue

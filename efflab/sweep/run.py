@@ -59,14 +59,35 @@ def hardware_key(device: str) -> str:
     return key
 
 
-def point_key(config: Config, model_id: str, hardware: str, task_id: str | None) -> str:
-    """Content key of a point: model identity, config, task, hardware and library versions."""
+def sensor_key(name: str, device: str) -> str:
+    """The sensor a point is measured with, as it enters the point key: ``auto`` resolved to the
+    sensor it picks on this machine (so ``auto`` and ``codecarbon`` share points where they agree)."""
+    name = name.strip().lower()
+    if name != "auto":
+        return name
+    from efflab.sensors import make_sensor
+
+    try:
+        return make_sensor("auto", device=device).name
+    except EfflabError:
+        return name
+
+
+def point_key(
+    config: Config, model_id: str, hardware: str, task_id: str | None, *, sensor: str | None = None
+) -> str:
+    """Content key of a point: model identity, config, task, hardware, sensor and library versions.
+
+    The sensor is part of the key: a point measured with the ``fake`` test sensor never satisfies
+    a sweep asking for ``codecarbon``. Config fields left at None are not part of the key.
+    """
     raw = json.dumps(
         {
             "model_id": model_id,
-            "config": {k: v for k, v in config.to_dict().items() if k != "model"},
+            "config": {k: v for k, v in config.to_dict().items() if k != "model" and v is not None},
             "task": task_id,
             "hardware": hardware,
+            "sensor": sensor,
             "versions": [
                 _version("torch"),
                 _version("transformers"),
@@ -129,6 +150,17 @@ class PointMeasurer:
                 self._load_error = _error_text(e)
         return self._runner
 
+    def _refuse(self, cfg: Config) -> str | None:
+        """Why ``cfg`` cannot run here (too long a sequence, more memory than is free), before loading."""
+        from efflab.models import resolve_model
+        from efflab.models.footprint import check_fits
+
+        try:
+            check_fits(resolve_model(cfg.model, progress=False), cfg)
+        except EfflabError as e:
+            return str(e)
+        return None
+
     def _sensor_for(self, device: str) -> Sensor:
         if self._given_sensor is not None:
             return self._given_sensor
@@ -148,6 +180,9 @@ class PointMeasurer:
     ) -> tuple[Measurement | None, str | None]:
         from efflab.measuring.measure import Cancelled, measure_loaded
 
+        refused = self._refuse(cfg)
+        if refused is not None:
+            return None, refused
         runner = self._runner_for(cfg)
         if runner is None:
             return None, self._load_error or "model could not be loaded"
@@ -187,14 +222,17 @@ def iter_sweep(
     sensor: Sensor | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_measure_progress: Callable[[str, float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
 ) -> Iterator[PointResult]:
     """Measure every point of ``spec`` missing from ``store``; yield each as it is committed.
 
     A point is committed (its own transaction) before the next begins, so a crash loses at most the
     point in progress. Points already stored are yielded as ``skipped`` unless ``force``; failed
     points are kept as failed unless ``retry_failed``. Failures (a precision the device cannot do,
-    out of memory) are stored with their error and the sweep goes on. ``should_stop`` is checked
-    between points.
+    out of memory, a batch that cannot fit in memory) are stored with their error and the sweep
+    goes on; a failure never replaces a stored success (``Store.put``). ``should_stop`` is checked
+    between points; ``should_cancel`` (default: ``should_stop``) aborts the point in progress,
+    which is then not stored.
     """
     from efflab.measuring.measure import Cancelled, load_task
     from efflab.models.registry import model_identity
@@ -207,17 +245,19 @@ def iter_sweep(
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")
     measurer = PointMeasurer(spec.sensor, spec.method.country, sensor=sensor)
+    sensors = {d: sensor.name if sensor is not None else sensor_key(spec.sensor, d) for d in spec.devices}
+    cancel = should_stop if should_cancel is None else should_cancel
     total = len(configs)
     try:
         for i, cfg in enumerate(configs, 1):
-            key = point_key(cfg, identities[cfg.model], hardware[cfg.device], tid)
+            key = point_key(cfg, identities[cfg.model], hardware[cfg.device], tid, sensor=sensors[cfg.device])
             if not force and (key in ok_keys or (key in failed_keys and not retry_failed)):
                 yield PointResult(cfg, key, "skipped", index=i, total=total)
                 continue
             if should_stop is not None and should_stop():
                 return
             try:
-                m, err = measurer.measure(cfg, task, spec.method, on_measure_progress, should_stop)
+                m, err = measurer.measure(cfg, task, spec.method, on_measure_progress, cancel)
             except Cancelled:
                 return  # nothing half-measured is stored
             store.put(
