@@ -113,29 +113,15 @@ def _check_cluster_args(args: argparse.Namespace) -> None:
         check_scheduler_address(args.scheduler)
 
 
-def _plan(spec: Any, store: Any, *, force: bool, retry_failed: bool) -> tuple[int, set[str]]:
-    """How many points the sweep will measure, and the keys stored ok before it starts."""
-    from efflab.measuring.measure import load_task
-    from efflab.models.registry import model_identity
-    from efflab.sweep.run import hardware_key, point_key, sensor_key, task_id
+def confirm_plan(
+    n: int, total: int, low_s: float, high_s: float, *, yes: bool, always_ask: str | None = None
+) -> None:
+    """Say what a run will measure and about how long; above the thresholds (or when
+    ``always_ask`` gives a reason) ask on a terminal, or refuse without ``--yes`` elsewhere.
 
-    ok = store.keys(status="ok")
-    if force:
-        return len(spec), ok
-    failed = store.keys(status="failed")
-    tid = task_id(load_task(spec.task))
-    hw = {d: hardware_key(d) for d in spec.devices}
-    sensors = {d: sensor_key(spec.sensor, d) for d in spec.devices}
-    ids = {m: model_identity(m) for m in spec.models}
-    todo = 0
-    for cfg in spec.configs():
-        key = point_key(cfg, ids[cfg.model], hw[cfg.device], tid, sensor=sensors[cfg.device])
-        if key not in ok and (retry_failed or key not in failed):
-            todo += 1
-    return todo, ok
-
-
-def _confirm(n: int, total: int, low_s: float, high_s: float, *, yes: bool) -> None:
+    Raises:
+        ConfigError: not confirmed.
+    """
     from efflab.errors import ConfigError
     from efflab.sweep.spec import CONFIRM_POINTS, CONFIRM_SECONDS, duration_text
 
@@ -146,17 +132,15 @@ def _confirm(n: int, total: int, low_s: float, high_s: float, *, yes: bool) -> N
         file=sys.stderr,
         flush=True,
     )
-    if yes or (n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
         return
     if not sys.stdin.isatty():
-        msg = (
-            f"this sweep measures {n} points (about {duration_text(high_s)} at most); pass --yes to start it, "
-            "or narrow it with --models / --batch-sizes / --precisions"
-        )
+        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
     answer = input("efflab: start it? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
-        msg = "sweep not started; narrow it with --models / --batch-sizes / --precisions, or pass --yes"
+        msg = "not started; name fewer models, batch sizes or precisions, or pass --yes"
         raise ConfigError(msg)
 
 
@@ -165,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     from efflab.store import open_store
     from efflab.sweep import iter_sweep
+    from efflab.sweep.plan import pending_points
     from efflab.sweep.spec import estimate_seconds
 
     spec = load_spec(args)
@@ -177,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     kept = 0
     with open_store(store_path) as store:
-        n_todo, ok_before = _plan(spec, store, force=args.force, retry_failed=args.retry_failed)
-        _confirm(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
+        n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         if n_todo:
             store.claim_sweep()
         old = signal.signal(signal.SIGINT, stop.handler)
