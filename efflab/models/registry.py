@@ -12,6 +12,8 @@ from efflab.models.tiny import TINY_LLAMA_RE, TINY_RE, minilm_folder, tiny_causa
 
 # The pretrained encoder as shipped (no task head): measurable for cost, not for accuracy.
 PRETRAINED_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+# Longer names are refused up front (a path this long cannot exist; a hub id is far shorter).
+MAX_NAME_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,12 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
     """
     raw = name.strip()
     low = raw.lower()
+    if len(raw) > MAX_NAME_CHARS:
+        msg = (
+            f"model name is {len(raw)} characters long ({raw[:40]!r}…); pass a zoo name, a folder or an "
+            f"org/name hub id of at most {MAX_NAME_CHARS} characters"
+        )
+        raise ModelError(msg)
     if TINY_RE.match(low):
         return source_from_folder(tiny_model(low), name=low)
     if TINY_LLAMA_RE.match(low):
@@ -150,7 +158,12 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
         folder = minilm_folder()
         return ModelSource(PRETRAINED_ALIASES[0], "hf", str(folder), "pretrained:all-MiniLM-L6-v2@gt-0.1.0")
     p = Path(raw).expanduser()
-    if p.exists():
+    try:
+        exists = p.exists()
+    except OSError as e:  # e.g. a path component longer than the file system allows
+        msg = f"model path {raw[:80]!r} cannot be read: {e.strerror}; pass a zoo name, a folder or a hub id"
+        raise ModelError(msg) from e
+    if exists:
         if p.is_file() and p.suffix.lower() == ".gguf":
             return source_from_gguf(p)
         if not p.is_dir():
@@ -186,7 +199,9 @@ def is_known_model(name: str) -> bool:
     downloading anything (a hub id is accepted on its shape)."""
     raw = name.strip()
     low = raw.lower()
-    if Path(raw).expanduser().is_file() and raw.lower().endswith(".gguf"):
+    if len(raw) > MAX_NAME_CHARS:
+        return False
+    if raw.lower().endswith(".gguf") and Path(raw).expanduser().is_file():
         return True
     if (
         TINY_RE.match(low)
@@ -195,6 +210,9 @@ def is_known_model(name: str) -> bool:
         or low in PRETRAINED_ALIASES
     ):
         return True
-    if Path(raw).expanduser().is_dir():
-        return True
+    try:
+        if Path(raw).expanduser().is_dir():
+            return True
+    except OSError:
+        return False
     return "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1
