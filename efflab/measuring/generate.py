@@ -4,14 +4,16 @@ A response is ``max_new_tokens`` greedy tokens after a left-padded, chat-templat
 task text (end of sequence ignored, so every configuration generates the same number of tokens). The
 batch is ``batch_size`` sequences generated together with the KV cache.
 
-Two timed windows, each inside its own energy-sensor window, after a warm-up of whole responses:
+Two phases, each measured with the same replicated, disturbance-aware method as a classification
+point (:class:`efflab.measuring.point.PointSession`: warm-up, several windows each inside its own
+energy-sensor window, the interval from the spread of window means, disturbed windows re-measured):
 
 1. **prefill**: repeated prefills of the batch (prompt through the model into a fresh KV cache, first
    token out). Each call is one time-to-first-token (TTFT) sample.
 2. **decode**: repeated decode runs of ``max_new_tokens - 1`` steps from the same prefilled cache
    (cropped back to the prompt before each run, so every run does the same work). Each step is one
-   inter-token latency (ITL) sample; the interval of the mean ITL comes from the spread of run means.
-   A 1-token response has no decode window.
+   inter-token latency (ITL) sample (p50/p95 over the steps); the interval of the mean ITL comes from
+   the decode windows. A 1-token response has no decode phase.
 
 Per response: ``energy_prefill_j`` + ``energy_decode_j`` = ``energy_j_per_query``; the whole windows'
 energy is ``energy_j``. Response latency = TTFT + (max_new_tokens - 1) x ITL.
@@ -19,21 +21,18 @@ energy is ``energy_j``. Response latency = TTFT + (max_new_tokens - 1) x ITL.
 
 from __future__ import annotations
 
-import datetime as _dt
+import dataclasses
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import ConfigError
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
-from efflab.measuring.fingerprint import CpuWindow, fingerprint
-from efflab.measuring.memory import PeakMemory
-from efflab.measuring.timing import TimingResult, timed_loop, warmup
-from efflab.records import EnergyReading, Measurement
+from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 
 if TYPE_CHECKING:
@@ -62,32 +61,63 @@ def require_causal(runner: Runner, config: Config) -> CausalLMRunner:
     return runner
 
 
-def _phase(
-    step: Callable[[], object],
-    sync: Callable[[], None],
-    sensor: Sensor,
-    method: MethodSettings,
-    min_window: float,
-    should_stop: Callable[[], bool] | None,
-) -> tuple[TimingResult, EnergyReading]:
-    sensor.begin_window(restart=True)
-    try:
-        timing = timed_loop(
-            step,
-            sync,
-            min_window_s=min_window,
-            max_window_s=method.max_window_s,
-            target_ci_rel=method.target_ci_rel,
-            min_batches=method.min_batches,
-            should_stop=should_stop,
-        )
-    finally:
-        reading = sensor.end_window()
-    return timing, reading
+class _Phase:
+    """One phase of a response (prefill or decode) seen as a runner, so that the replicated-window
+    method (:class:`efflab.measuring.point.PointSession`) times it: its windows, its interval from
+    the spread of window means, disturbed windows re-measured, energy with its parts."""
+
+    kind = "phase"
+    can_predict = False
+    label_names: tuple[str, ...] | None = None
+
+    def __init__(
+        self, lm: CausalLMRunner, phase: str, batch: Any, step: Callable[[], object], flops: float | None
+    ):
+        self.lm, self._batch, self._step, self._flops = lm, batch, step, flops
+        self.name = lm.name
+        # FLOPs are remembered per model id: one per phase, batch, prompt and output length.
+        self.model_id = f"{lm.model_id}#{phase}-b{batch.batch_size}-p{batch.prompt_len}"
+        self.precision, self.device, self.cast = lm.precision, lm.device, lm.cast
+        self.n_params, self.model_bytes, self.flags = lm.n_params, lm.model_bytes, lm.flags
+
+    def make_batch(self, texts: Any, batch_size: int, seq_len: int) -> Any:
+        return self._batch
+
+    def forward(self, batch: Any) -> Any:
+        return self._step()
+
+    def synchronize(self) -> None:
+        self.lm.synchronize()
+
+    def count_flops(self, batch: Any) -> float | None:
+        return self._flops
+
+    def predict(self, texts: Any, batch_size: int, seq_len: int) -> Any:
+        msg = "a generation phase does not predict labels"
+        raise ConfigError(msg)
+
+    def close(self) -> None:
+        return None
 
 
-def _p95(xs: list[float] | tuple[float, ...], min_samples: int) -> float | None:
+def _sum(*xs: float | None) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return math.fsum(vals) if vals and len(vals) == len(xs) else None
+
+
+def _quad(*xs: float | None) -> float | None:
+    vals = [x for x in xs if x is not None]
+    if len(vals) != len(xs) or not all(math.isfinite(v) for v in vals):
+        return None
+    return math.sqrt(math.fsum(v * v for v in vals))
+
+
+def _p95(xs: list[float], min_samples: int) -> float | None:
     return float(np.percentile(xs, 95)) if len(xs) >= min_samples else None
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def measure_generation(
@@ -98,6 +128,8 @@ def measure_generation(
     method: MethodSettings,
     report: ProgressFn = _noop,
     should_stop: Callable[[], bool] | None = None,
+    *,
+    sensor_name: str = "",
 ) -> Measurement:
     """Measure the ``generate`` workload of ``config`` with a loaded causal LM and an open sensor.
 
@@ -107,50 +139,35 @@ def measure_generation(
     """
     import torch
 
-    from efflab.measuring.measure import Cancelled
     from efflab.measuring.peak import gemm_peak_flops
     from efflab.models.causal import kv_cache_bytes
-    from efflab.models.runners import cpu_flags
 
     lm = require_causal(runner, config)
     n_new = int(config.max_new_tokens or 1)
     bs = config.batch_size
-    flags: list[str] = list(lm.flags)
     texts = task.test["text"].astype(str).tolist()[:bs] if task is not None else None
     batch = lm.pad_left(lm.generation_prompts(texts, bs, config.seq_len))
     lm.check_context(batch.prompt_len, n_new)
     counted = lm.count_generation_flops(batch, n_new)
     lm.release_flop_model()
-    if counted is None:
-        flags.append("flops_not_counted")
     peak = gemm_peak_flops(config.device, config.precision, torch.get_num_threads()) if counted else None
+    from efflab.measuring.point import PointSession
+
     sensor.available()
+    phase_cfg = dataclasses.replace(config)
 
-    report("warmup", 0.0)
-    n_warm = warmup(
-        lambda: lm.generate(batch, n_new),
-        lm.synchronize,
-        min_s=method.warmup_s,
-        min_batches=max(1, method.warmup_batches),
-    )
-    min_window = method.window_min_s(config.device)
-    mem = PeakMemory(config.device)
-    mem.start()
-    cpu = CpuWindow.start()
+    def run(phase: _Phase) -> Measurement:
+        session = PointSession(phase, phase_cfg, None, sensor, method, sensor_name=sensor_name, report=report)
+        session.measure_all(should_stop)
+        return session.finish()
 
-    report("timing", 0.0)
-    t_pre, r_pre = _phase(lambda: lm.prefill(batch), lm.synchronize, sensor, method, min_window, should_stop)
-    if t_pre.cancelled:
-        msg = f"measurement of {config.model} (generate, batch {bs}) was cancelled"
-        raise Cancelled(msg)
-
+    flops_pre, flops_dec = counted if counted is not None else (None, None)
+    m_pre = run(_Phase(lm, "prefill", batch, lambda: lm.prefill(batch), flops_pre))
+    m_dec: Measurement | None = None
+    step_times: list[float] = []
     first, cache = lm.prefill(batch)
     prompt_len = batch.prompt_len
-    step_times: list[float] = []
-    t_dec: TimingResult | None = None
-    r_dec: EnergyReading | None = None
     if n_new > 1:
-        report("timing", 0.5)
 
         def decode_run() -> None:
             extra = cache.get_seq_length() - prompt_len
@@ -160,48 +177,52 @@ def measure_generation(
             lm.decode(batch, first, cache, n_new - 1, on_step=lambda: stamps.append(time.perf_counter()))
             step_times.extend(np.diff(stamps).tolist())
 
-        t_dec, r_dec = _phase(decode_run, lm.synchronize, sensor, method, min_window, should_stop)
-        if t_dec.cancelled:
-            msg = f"measurement of {config.model} (generate, batch {bs}) was cancelled"
-            raise Cancelled(msg)
+        phase = _Phase(lm, f"decode{n_new - 1}", batch, decode_run, flops_dec)
+        m_dec = run(phase)
     kv_bytes = kv_cache_bytes(cache)
-    peak_mem = mem.peak_bytes()
-    if not mem.reset_ok:
-        flags.append("peak_mem_is_process_lifetime")
-    fp = fingerprint(config.device, window=cpu, cpu_flags=cpu_flags())
-    if t_pre.hit_cap or (t_dec is not None and t_dec.hit_cap):
-        flags.append("hit_time_cap")
-    if fp.other_cpu_share is not None and fp.other_cpu_share > method.noisy_other_cpu_share:
-        flags.append("noisy")
-    readings = [r for r in (r_pre, r_dec) if r is not None]
-    measured = all(r.measured for r in readings)
-    if not measured:
-        flags.append("energy_estimated")
+    return combine(m_pre, m_dec, lm, config, task, step_times, batch, kv_bytes, counted, peak, method)
 
-    # ----- timing -----
-    ttft = t_pre.mean_s
-    ttft_p95 = t_pre.p95_s(method.p95_min_samples)
-    if t_dec is not None:
-        steps = n_new - 1
-        itl: float | None = t_dec.mean_s / steps
-        itl_ci: float | None = t_dec.ci_half_s / steps
-        itl_p50: float | None = float(np.percentile(step_times, 50))
-        itl_p95 = _p95(step_times, method.p95_min_samples)
-        decode_s, decode_ci, decode_std = t_dec.mean_s, t_dec.ci_half_s, t_dec.std_s
-        decode_p50 = t_dec.p50_s
-    else:
-        itl = itl_ci = itl_p50 = itl_p95 = None
-        decode_s = decode_ci = decode_std = decode_p50 = 0.0
-    latency = ttft + decode_s
+
+def combine(
+    m_pre: Measurement,
+    m_dec: Measurement | None,
+    lm: CausalLMRunner,
+    config: Config,
+    task: Task | None,
+    step_times: list[float],
+    batch: Any,
+    kv_bytes: int | None,
+    counted: tuple[float, float] | None,
+    peak: float | None,
+    method: MethodSettings,
+) -> Measurement:
+    """One response's Measurement from its prefill and decode phases (each a replicated-window
+    measurement of its own)."""
+    n_new = int(config.max_new_tokens or 1)
+    bs = config.batch_size
+    steps = n_new - 1
+    flags = list(dict.fromkeys([*lm.flags, *m_pre.flags, *(m_dec.flags if m_dec is not None else ())]))
+    if counted is None and "flops_not_counted" not in flags:
+        flags.append("flops_not_counted")
+    flags = [f for f in flags if f != "p95_insufficient_samples"]
+    ttft = m_pre.latency_s
+    ttft_p95 = m_pre.latency_p95_s
     if ttft_p95 is None:
         flags.append("p95_insufficient_samples")
-
-    # ----- energy (per response = per sequence of the batch) -----
-    e_pre = r_pre.energy_j / (t_pre.n * bs)
-    e_dec = r_dec.energy_j / (t_dec.n * bs) if (r_dec is not None and t_dec is not None) else 0.0
+    if m_dec is not None:
+        itl: float | None = m_dec.latency_s / steps
+        itl_ci = _finite(m_dec.latency_ci_s / steps)
+        itl_p50: float | None = float(np.percentile(step_times, 50)) if step_times else None
+        itl_p95 = _p95(step_times, method.p95_min_samples)
+        decode_s = m_dec.latency_s
+    else:
+        itl = itl_ci = itl_p50 = itl_p95 = None
+        decode_s = 0.0
+    latency = ttft + decode_s
+    e_pre = m_pre.energy_j_per_query
+    e_dec = m_dec.energy_j_per_query if m_dec is not None else 0.0
     e_resp = e_pre + e_dec
-    total_j = sum(r.energy_j for r in readings)
-    window_s = t_pre.window_s + (t_dec.window_s if t_dec is not None else 0.0)
+    parts = [m for m in (m_pre, m_dec) if m is not None]
     intensity = carbon_intensity_g_per_kwh(method.country)
     if counted is not None:
         flops_batch = counted[0] + counted[1]
@@ -209,60 +230,62 @@ def measure_generation(
         achieved: float | None = flops_batch / latency if latency > 0 else None
     else:
         flops_resp = achieved = None
+    mfu = achieved / peak if achieved and peak else None
+    if mfu is not None and mfu > 1:  # never shown: the peak must have been measured too low
+        mfu = None
+        flags.append("peak_underestimated")
+    peaks = [m.peak_mem_bytes for m in parts if m.peak_mem_bytes is not None]
     detail = " · ".join(
-        f"{name}: {r.detail}"
-        for name, r in (("prefill", r_pre), ("decode", r_dec))
-        if r is not None and r.detail
+        f"{n}: {m.energy_detail}" for n, m in zip(("prefill", "decode"), parts) if m.energy_detail
     )
-    report("done", 1.0)
-    return Measurement(
+    reasons = [f"{n}: {m.unstable_reason}" for n, m in zip(("prefill", "decode"), parts) if m.unstable_reason]
+    return dataclasses.replace(
+        m_pre,
         model=config.model,
         model_id=lm.model_id,
-        batch_size=bs,
-        precision=config.precision,
-        device=config.device,
-        seq_len=config.seq_len,
         task=task.name if task is not None else None,
-        n_batches=t_pre.n + (t_dec.n if t_dec is not None else 0),
-        warmup_batches=n_warm,
-        window_s=window_s,
+        n_batches=sum(m.n_batches for m in parts),
+        warmup_batches=sum(m.warmup_batches for m in parts),
+        window_s=math.fsum(m.window_s for m in parts),
         latency_s=latency,
-        latency_std_s=math.sqrt(t_pre.std_s**2 + decode_std**2) if t_pre.n > 1 else math.nan,
-        latency_ci_s=math.sqrt(t_pre.ci_half_s**2 + decode_ci**2),
-        latency_p50_s=t_pre.p50_s + decode_p50,
-        latency_p95_s=None,  # a response is two windows; their p95s are ttft_p95_s and itl_p95_s
+        latency_std_s=_quad(*(m.latency_std_s for m in parts)) or math.nan,
+        latency_ci_s=_quad(*(m.latency_ci_s for m in parts)) or math.nan,
+        latency_p50_s=math.fsum(m.latency_p50_s for m in parts),
+        latency_median_s=_sum(*(m.latency_median_s for m in parts)),
+        latency_p95_s=None,  # a response spans two phases; their p95s are ttft_p95_s and itl_p95_s
         throughput_qps=bs / latency if latency > 0 else math.nan,
-        energy_j=total_j,
+        energy_j=math.fsum(m.energy_j for m in parts),
         energy_j_per_query=e_resp,
-        energy_source=r_pre.source,
-        energy_measured=measured,
-        energy_uncertainty_rel=max(r.uncertainty_rel for r in readings),
+        energy_j_per_query_ci=_quad(*(m.energy_j_per_query_ci for m in parts)),
+        energy_measured=all(m.energy_measured for m in parts),
+        energy_uncertainty_rel=max(m.energy_uncertainty_rel for m in parts),
         energy_detail=detail,
+        energy_cpu_j=_sum(*(m.energy_cpu_j for m in parts)),
+        energy_ram_j=_sum(*(m.energy_ram_j for m in parts)),
+        energy_gpu_j=_sum(*(m.energy_gpu_j for m in parts)),
+        cpu_seconds=_sum(*(m.cpu_seconds for m in parts)),
         co2e_g_per_1000_queries=e_resp * 1000 / 3.6e6 * intensity,
-        country=method.country,
-        carbon_intensity_g_per_kwh=intensity,
-        peak_mem_bytes=peak_mem,
-        model_bytes=lm.model_bytes,
-        n_params=lm.n_params,
+        peak_mem_bytes=max(peaks) if peaks else None,
         flops_per_query=flops_resp,
         achieved_flops_per_s=achieved,
         gemm_peak_flops_per_s=peak,
-        mfu=achieved / peak if achieved and peak else None,
+        mfu=mfu,
         accuracy=None,
         accuracy_ci=None,
         n_eval=None,
+        accuracy_correct=None,
         flags=tuple(dict.fromkeys(flags)),
-        fingerprint=fp,
-        timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        method=method.to_dict(),
+        n_windows=sum(m.n_windows for m in parts),
+        windows=tuple(w for m in parts for w in m.windows),
+        unstable_reason="; ".join(reasons) or None,
         cast=config.cast,
         workload="generate",
         max_new_tokens=n_new,
         prompt_tokens=batch.mean_prompt_tokens,
         ttft_s=ttft,
-        ttft_p50_s=t_pre.p50_s,
+        ttft_p50_s=m_pre.latency_p50_s,
         ttft_p95_s=ttft_p95,
-        ttft_ci_s=t_pre.ci_half_s,
+        ttft_ci_s=_finite(m_pre.latency_ci_s),
         itl_s=itl,
         itl_p50_s=itl_p50,
         itl_p95_s=itl_p95,

@@ -108,7 +108,9 @@ def measure_loaded(
     if config.workload == "generate":
         from efflab.measuring.generate import measure_generation
 
-        return measure_generation(runner, config, task, sensor, method, report, should_stop)
+        return measure_generation(
+            runner, config, task, sensor, method, report, should_stop, sensor_name=sensor_name
+        )
     session = PointSession(runner, config, task, sensor, method, sensor_name=sensor_name, report=report)
     session.measure_all(should_stop)
     return session.finish()

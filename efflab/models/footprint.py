@@ -197,11 +197,13 @@ def check_fits(
     positions = config.seq_len + (max_new_tokens or 0)
     if limit is not None and positions > limit:
         what = "seq_len + max_new_tokens" if max_new_tokens else "seq_len"
-        msg = (
-            f"{what} {positions} is longer than model {source.name!r} accepts ({limit} positions); "
-            f"use --seq-len {min(limit, 128) if not max_new_tokens else max(limit - max_new_tokens, 1)} "
-            f"or at most {limit}"
-        )
+        if max_new_tokens and max_new_tokens >= limit - 1:
+            fix = f"lower --max-new-tokens to at most {max(limit - config.seq_len, 1)}"
+        elif max_new_tokens:
+            fix = f"use --seq-len {max(limit - max_new_tokens, 1)} or lower --max-new-tokens"
+        else:
+            fix = f"use --seq-len {min(limit, 128)} or at most {limit}"
+        msg = f"{what} {positions} is longer than model {source.name!r} accepts ({limit} positions); {fix}"
         raise ConfigError(msg)
     fp = estimate(source, config.batch_size, config.seq_len, config.precision, max_new_tokens=max_new_tokens)
     free = available_bytes(config.device) if free_bytes is None else free_bytes
