@@ -30,9 +30,11 @@ _NUMERIC = [
 ]  # fmt: skip
 
 
-def cohort_of(task: str | None, hardware: str) -> str:
-    """Measurements are comparable (stars, pareto) within a cohort: same task, same hardware."""
-    return f"{task or 'no task'} @ {hardware}"
+def cohort_of(task: str | None, hardware: str, workload: str = "classify") -> str:
+    """Measurements are comparable (stars, pareto) within a cohort: same task, same hardware, same
+    workload (a generated response and a classified query are different units of work)."""
+    base = f"{task or 'no task'} @ {hardware}"
+    return base if workload == "classify" else f"{workload}: {base}"
 
 
 def load_results(store: Store | str | Path, *, include_failed: bool = True) -> pd.DataFrame:
@@ -75,6 +77,7 @@ def load_results(store: Store | str | Path, *, include_failed: bool = True) -> p
                 for k in ("model", "batch_size", "precision", "device", "seq_len", "task"):
                     d.pop(k, None)
                 row.update(d)
+                row["cohort"] = cohort_of(p.task, p.hardware, m.workload)
                 row.update({f"fp_{k}": (",".join(v) if isinstance(v, list) else v) for k, v in fp.items()})
             rows.append(row)
     finally:
