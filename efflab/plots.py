@@ -267,3 +267,73 @@ def power_trace_figure(
         margin={"t": 40, "b": 40},
     )
     return fig
+
+
+# ----- generative models (the generate workload) -----
+def _generate_rows(df: pd.DataFrame) -> pd.DataFrame:
+    ok = _ok(df)
+    if "workload" not in ok.columns:
+        return ok.iloc[0:0]
+    return ok[(ok["workload"] == "generate") & ok["energy_j_per_token"].notna()]
+
+
+def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Energy per output token vs batch size (sequences generated together), one line per model and
+    precision, for the generate points (at each one's output length)."""
+    g = _generate_rows(df)
+    kind = energy_kind(g)
+    title = title or f"Energy per output token vs batch size ({kind} energy)"
+    if g.empty:
+        return _empty(title, "No generate points yet — measure with --workload generate.")
+    fig = go.Figure()
+    for (model, prec, n_new), part in g.groupby(["model", "precision", "max_new_tokens"], sort=True):
+        part = part.sort_values("batch_size")
+        fig.add_trace(
+            go.Scatter(
+                x=part["batch_size"],
+                y=part["energy_j_per_token"],
+                mode="lines+markers",
+                name=f"{model} · {prec} · {int(n_new)} tokens",
+                line={"color": PRECISION_COLORS.get(str(prec), GREY)},
+                hovertemplate="batch %{x}<br>%{y:.3g} J per token<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        template=TEMPLATE,
+        xaxis={"title": "batch size (sequences generated together)", "type": "log"},
+        yaxis={"title": f"J per output token ({kind})", "rangemode": "tozero"},
+    )
+    return fig
+
+
+def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Energy per response (Wh per 1000 responses) vs output length (``max_new_tokens``), one line per
+    model, batch size and precision, split into its prefill and decode parts in the hover."""
+    g = _generate_rows(df)
+    kind = energy_kind(g)
+    title = title or f"Energy per response vs output length ({kind} energy)"
+    if g.empty:
+        return _empty(title, "No generate points yet — measure with --workload generate.")
+    fig = go.Figure()
+    for (model, bs, prec), part in g.groupby(["model", "batch_size", "precision"], sort=True):
+        part = part.sort_values("max_new_tokens")
+        fig.add_trace(
+            go.Scatter(
+                x=part["max_new_tokens"],
+                y=part["energy_j_per_query"] * 1000 / 3600,
+                customdata=part[["energy_prefill_j", "energy_decode_j"]].to_numpy(),
+                mode="lines+markers",
+                name=f"{model} · b{int(bs)} · {prec}",
+                line={"color": PRECISION_COLORS.get(str(prec), GREY)},
+                hovertemplate="%{x} new tokens<br>%{y:.3g} Wh / 1000 responses<br>"
+                "prefill %{customdata[0]:.3g} J + decode %{customdata[1]:.3g} J per response<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        template=TEMPLATE,
+        xaxis={"title": "output length (new tokens per response)"},
+        yaxis={"title": f"Wh per 1000 responses ({kind})", "rangemode": "tozero"},
+    )
+    return fig

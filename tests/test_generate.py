@@ -256,3 +256,42 @@ def test_real_smollm2_generates_and_scores(tmp_path: Path) -> None:
     d = json.loads(r.stdout)
     assert d["prompting"] == "k=4, calibrated on 24 train texts" and d["n_eval"] == 24
     assert 0.0 <= d["accuracy"] <= 1.0
+
+
+def test_general_vs_specific_sentence_and_generation_plots() -> None:
+    import pandas as pd
+
+    from efflab.analysis.general import general_vs_specific
+    from efflab.plots import generation_batch_figure, generation_length_figure
+
+    base = {"status": "ok", "energy_measured": False, "flags": "", "n_eval": 200}
+    rows = [
+        {**base, "model": "smollm2-135m", "batch_size": 1, "precision": "fp32", "workload": "classify",
+         "energy_j_per_query": 50.0, "accuracy": 0.70, "prompting": "k=4, calibrated on 100 train texts"},
+        {**base, "model": "minilm-l6", "batch_size": 8, "precision": "fp32", "workload": "classify",
+         "energy_j_per_query": 2.0, "accuracy": 0.82, "prompting": None},
+        {**base, "model": "minilm-l6", "batch_size": 32, "precision": "int8", "workload": "classify",
+         "energy_j_per_query": 1.0, "accuracy": 0.81, "prompting": None},
+        {**base, "model": "tfidf-logreg", "batch_size": 8, "precision": "fp32", "workload": "classify",
+         "energy_j_per_query": 0.01, "accuracy": 0.80, "prompting": None},
+        {**base, "model": "smollm2-135m", "batch_size": 4, "precision": "fp32", "workload": "generate",
+         "energy_j_per_query": 9.0, "accuracy": None, "prompting": None, "max_new_tokens": 16,
+         "energy_j_per_token": 0.5, "energy_prefill_j": 2.0, "energy_decode_j": 7.0},
+        {**base, "model": "smollm2-135m", "batch_size": 1, "precision": "fp32", "workload": "generate",
+         "energy_j_per_query": 20.0, "accuracy": None, "prompting": None, "max_new_tokens": 16,
+         "energy_j_per_token": 1.25, "energy_prefill_j": 4.0, "energy_decode_j": 16.0},
+    ]  # fmt: skip
+    df = pd.DataFrame(rows)
+    cmp = general_vs_specific(df)
+    assert cmp is not None and cmp.specific_model == "minilm-l6"
+    assert cmp.energy_ratio == pytest.approx(50.0) and cmp.accuracy_gap_pt == pytest.approx(11.0)
+    text = cmp.sentence()
+    assert "costs 50× the modelled energy per query of minilm-l6 for 11.0 pt less accuracy" in text
+    assert "k=4, calibrated" in text
+    assert general_vs_specific(df[df["prompting"].isna()]) is None
+    fig = generation_batch_figure(df)
+    assert len(fig.data) == 1 and list(fig.data[0].x) == [1, 4]
+    assert list(fig.data[0].y) == [1.25, 0.5]
+    assert "modelled" in fig.layout.yaxis.title.text or "estimated" in fig.layout.yaxis.title.text
+    assert len(generation_length_figure(df).data) == 2
+    assert generation_batch_figure(df[df["workload"] == "classify"]).layout.annotations
