@@ -17,7 +17,7 @@ import pytest
 from efflab.analysis import add_stars, compare, recommend, savings
 from efflab.cli.recommend import default_baseline
 from efflab.dashboard import Inputs, build_view, notebook_path, read_store, voila_command
-from efflab.dashboard import format as fmt
+from efflab import format as fmt
 from efflab.errors import ConfigError
 from efflab.store import load_results, open_store
 
@@ -48,7 +48,7 @@ def test_cards_show_what_analysis_computes(small_store: Path) -> None:
     assert view.card("accuracy").value == fmt.percent(rec.row["accuracy"])
     assert view.card("kwh").value == fmt.saving(s.saved_kwh_per_year, fmt.kwh)
     assert view.card("co2e").value == fmt.saving(s.saved_kg_co2e_per_year, fmt.kg)
-    assert view.card("cost").value == fmt.saving(s.saved_cost_per_year, fmt.money)
+    assert view.card("cost").value == fmt.saving(s.saved_cost_per_year, fmt.money_fmt("USD"))
     assert view.savings == s
 
 
@@ -113,7 +113,7 @@ def test_estimated_energy_says_so_with_the_range(small_store: Path) -> None:
     s = view.savings
     assert "± 20 %" in view.card("energy").detail
     assert view.card("kwh").note == f"estimated, range {fmt.span(*s.saved_kwh_range, fmt.kwh)}"
-    assert view.card("cost").note == f"estimated, range {fmt.span(*s.saved_cost_range, fmt.money)}"
+    assert view.card("cost").note == f"estimated, range {fmt.span(*s.saved_cost_range, fmt.money_fmt('USD'))}"
     measured = build_view(df.assign(energy_measured=True, energy_source="rapl"))
     assert not measured.card("energy").estimated and measured.card("kwh").note == ""
     assert measured.card("energy").detail.startswith("measured (rapl)")
@@ -210,7 +210,7 @@ def test_a_store_being_written_is_read_consistently(copy_store: Path) -> None:
 def test_formatting() -> None:
     assert fmt.number(1234.4) == "1,234" and fmt.number(-0.5) == "-0.5" and fmt.number(0) == "0"
     assert fmt.number(12.345) == "12.3" and fmt.number(0.012345) == "0.0123" and fmt.number(None) == "n/a"
-    assert fmt.money(12.345) == "12.35" and fmt.money(12345.6) == "12,346"
+    assert fmt.money(12.345, "USD") == "12.35 USD" and fmt.money(12345.6, "EUR") == "12,346 EUR"
     assert fmt.saving(5, fmt.kwh) == "5 kWh saved" and fmt.saving(-5, fmt.kwh) == "5 kWh more"
     assert fmt.stars(3) == "★★★☆☆" and fmt.stars(0) == "unrated"
     assert fmt.percent(0.8123) == "81.2 %" and fmt.percent(float("nan")) == "not measured"

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from efflab.cli._format import nbytes, si
 from efflab.config import DEVICES, PRECISIONS, Config, MethodSettings
+from efflab.format import nbytes, si
 from efflab.records import Measurement
 
 EPILOG = """\

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si, table
 from efflab.errors import ConfigError
+from efflab.format import si, table
 from efflab.paths import default_store
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.dashboard import format as fmt
+from efflab import format as fmt
 from efflab.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
@@ -335,11 +335,11 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
         Card(
             "cost",
             "Electricity cost per year vs baseline",
-            fmt.saving(s.saved_cost_per_year, fmt.money),
-            f"{fmt.money(s.candidate_kwh_per_year * s.price_per_kwh)} instead of "
-            f"{fmt.money(s.baseline_kwh_per_year * s.price_per_kwh)} at {inputs.price_per_kwh:g} per kWh",
+            fmt.saving(s.saved_cost_per_year, fmt.money_fmt("USD")),
+            f"{fmt.money(s.candidate_kwh_per_year * s.price_per_kwh, 'USD')} instead of "
+            f"{fmt.money(s.baseline_kwh_per_year * s.price_per_kwh, 'USD')} at {inputs.price_per_kwh:g} per kWh",
             est_any,
-            rng(*s.saved_cost_range, fmt.money),
+            rng(*s.saved_cost_range, fmt.money_fmt("USD")),
         ),
     )
     if sel_idx == rec.index:
