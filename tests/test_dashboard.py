@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from efflab import format as fmt
 from efflab.analysis import add_stars, compare, recommend, savings
 from efflab.cli.recommend import default_baseline
 from efflab.dashboard import Inputs, build_view, notebook_path, read_store, voila_command
-from efflab import format as fmt
 from efflab.errors import ConfigError
 from efflab.store import load_results, open_store
 

@@ -65,9 +65,9 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
 
 def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
     """The card values the store implies, computed with efflab.analysis and the page's formatters."""
+    from efflab import format as fmt
     from efflab.analysis import add_stars, recommend, savings
     from efflab.cli.recommend import default_baseline
-    from efflab import format as fmt
     from efflab.store import load_results
 
     df = load_results(store)
