@@ -239,3 +239,21 @@ def energy_wording(row: Any) -> str:
     u = _finite(_get(row, "energy_uncertainty_rel"))
     unc = f", ±{u * 100:.0f} %" if u else ""
     return f"{basis} ({src}{unc})"
+
+
+def saving_headline(saved: float, clear: bool, fmt: Formatter = number) -> str:
+    """The headline of a saving: ``1,234 kWh saved``, ``56.7 kWh more``, or ``no clear saving`` when
+    its range contains zero."""
+    return saving(saved, fmt) if clear else "no clear saving"
+
+
+def saving_range(lo: float, hi: float, fmt: Formatter = number) -> str:
+    """A saving's range in the same sense as its headline: ``1,000 – 1,400 kWh saved`` (both ends
+    saved), ``3.95 – 11.9 kWh more`` (both ends cost more), or the signed range ``-1.2 kWh – +3.4 kWh
+    saved`` when it crosses zero."""
+    lo, hi = sorted((lo, hi))
+    if lo > 0:
+        return f"{span(lo, hi, fmt)} saved"
+    if hi < 0:
+        return f"{span(-hi, -lo, fmt)} more"
+    return f"{signed_span(lo, hi, fmt)} saved"
