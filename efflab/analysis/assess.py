@@ -477,9 +477,9 @@ def provenance_lines(
             + "; ".join(f"{w} for {k} point{'s' if k != 1 else ''}" for w, k in sorted(words.items()))
             + "."
         )
-    us = {number(r, "energy_uncertainty_rel") for _, r in eligible.iterrows()}
-    if len(words) == 1 and not next(iter(words)).startswith("measured"):
-        u = max((x for x in us if x is not None), default=0.0)
+    us = [number(r, "energy_uncertainty_rel") or 0.0 for _, r in eligible.iterrows()]
+    u = max(us, default=0.0)
+    if len(words) == 1 and not next(iter(words)).startswith("measured") and u > 0:
         lines.append(
             f"The modelled energy's systematic uncertainty (±{u * 100:.0f} %) is common to every point here: it "
             "cannot decide which configuration is lower, so comparisons use the timing spread; it widens the "
@@ -489,8 +489,10 @@ def provenance_lines(
         lines.append("Accuracy compared on the same test texts (exact McNemar, 95 %).")
     elif rec is not None and rec.accuracy_method in ("unpaired", "mixed"):
         lines.append(
-            "Accuracy compared without per-example correctness for some points (old store): unpaired test "
-            "on the accuracies and their Wilson intervals, less sensitive than the paired test."
+            "Accuracy compared without per-example correctness (not stored for "
+            + ("these points" if rec.accuracy_method == "unpaired" else "some points")
+            + "): an unpaired test on the accuracies and their Wilson intervals, less sensitive than the paired "
+            "test on the same texts."
         )
     return tuple(lines)
 
