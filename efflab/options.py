@@ -184,7 +184,7 @@ ASSESS_OPTIONS: dict[str, Option] = {
         Option(
             "price_per_kwh",
             DEFAULT_PRICE_PER_KWH,
-            "electricity price per kWh, in --currency",
+            "electricity price per kWh, in the currency given (currency)",
             "--price-per-kwh",
             parse_price_per_kwh,
         ),

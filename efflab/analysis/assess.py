@@ -239,6 +239,12 @@ class Assessment:
                 return r.stars
         return 0
 
+    def ratings_frame(self) -> pd.DataFrame:
+        """The row of each model's rated configuration with its ``stars``, least energy first (for
+        labels and plots)."""
+        idx = [self.frame.index[self.frame["key"] == r.key][0] for r in self.ratings]
+        return self.frame.loc[idx].assign(stars=[r.stars for r in self.ratings])
+
     def rating(self, model: str) -> ModelRating | None:
         for r in self.ratings:
             if r.model == model:
@@ -264,11 +270,12 @@ class Assessment:
 
 
 def _time(df: pd.DataFrame) -> pd.Series:
+    """When each point was stored (``created_at``), else measured (``timestamp``), as sortable text."""
     import pandas as pd
 
-    t = df["timestamp"] if "timestamp" in df.columns else pd.Series(None, index=df.index, dtype=object)
-    if "created_at" in df.columns:
-        t = t.where(t.notna(), df["created_at"])
+    t = df["created_at"] if "created_at" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    if "timestamp" in df.columns:
+        t = t.where(t.notna(), df["timestamp"])
     return t.fillna("").astype(str)
 
 
