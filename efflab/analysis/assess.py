@@ -465,8 +465,11 @@ def provenance_lines(
     g: pd.DataFrame, eligible: pd.DataFrame, superseded: int, rec: Recommendation | None
 ) -> tuple[str, ...]:
     """Where the numbers come from, in lines a person reads."""
-    hardware = ", ".join(sorted({str(h) for h in g["hardware"].dropna()})) or "unknown hardware"
-    tasks = ", ".join(sorted({str(t) for t in g["task"].dropna()})) or "no task (cost only)"
+    def values(col: str) -> str:
+        return ", ".join(sorted({str(v) for v in g[col].dropna()})) if col in g.columns else ""
+
+    hardware = values("hardware") or "unknown hardware"
+    tasks = values("task") or "no task (cost only)"
     n = len(g)
     lines = [
         f"{n} configuration{'s' if n != 1 else ''} measured {_dates(g)} on {hardware}; task {tasks}; "
