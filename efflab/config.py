@@ -16,7 +16,9 @@ DEVICES: tuple[str, ...] = ("cpu", "cuda")
 CASTS: tuple[str, ...] = ("model", "autocast")
 
 
-def _positive_int(name: str, value: Any, fix: str) -> int:
+def positive_int(name: str, value: Any, fix: str) -> int:
+    """``value`` as a positive int (digits in text and whole floats too); ConfigError naming ``name``
+    and ``fix`` otherwise."""
     # bool is an int subclass; "True" as a batch size is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
         if (isinstance(value, str) and value.strip().lstrip("+-").isdigit()) or (
@@ -32,7 +34,8 @@ def _positive_int(name: str, value: Any, fix: str) -> int:
     return int(value)
 
 
-def _device(value: str) -> str:
+def parse_device(value: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (lower-cased); ConfigError otherwise."""
     dev = str(value).strip().lower()
     base = dev.split(":", 1)[0]
     if base not in DEVICES:
@@ -44,12 +47,17 @@ def _device(value: str) -> str:
     return dev
 
 
-def _precision(value: str) -> str:
+def parse_precision(value: str) -> str:
+    """One of :data:`PRECISIONS` (lower-cased); ConfigError otherwise."""
     p = str(value).strip().lower()
     if p not in PRECISIONS:
         msg = f"unknown precision {value!r}; use one of {', '.join(PRECISIONS)}.{closest(p, PRECISIONS)}"
         raise ConfigError(msg)
     return p
+
+
+# Old private names, kept for code that still imports them.
+_positive_int, _device, _precision = positive_int, parse_device, parse_precision
 
 
 @dataclass(frozen=True)
@@ -153,11 +161,11 @@ class Config:
             raise ConfigError(msg)
         object.__setattr__(self, "model", self.model.strip())
         object.__setattr__(
-            self, "batch_size", _positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
+            self, "batch_size", positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
         )
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
-        object.__setattr__(self, "precision", _precision(self.precision))
-        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
+        object.__setattr__(self, "precision", parse_precision(self.precision))
+        object.__setattr__(self, "device", parse_device(self.device))
         if self.cast not in CASTS:
             msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
             raise ConfigError(msg)

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
-from efflab.config import CASTS, PRECISIONS, Config, MethodSettings, _device, _positive_int, _precision
+from efflab.config import (
+    CASTS,
+    PRECISIONS,
+    Config,
+    MethodSettings,
+    parse_device,
+    parse_precision,
+    positive_int,
+)
 from efflab.errors import ConfigError, EfflabError, StoreError
 from efflab.options import DEFAULT_TOLERANCE, default_store, parse_tolerance
 from efflab.store.results import COLUMNS, cohort_of
@@ -70,10 +78,10 @@ class Selection:
             msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
             raise ConfigError(msg)
         object.__setattr__(
-            self, "batch_size", _positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
+            self, "batch_size", positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
         )
-        object.__setattr__(self, "precision", _precision(self.precision))
-        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "precision", parse_precision(self.precision))
+        object.__setattr__(self, "device", parse_device(self.device))
         object.__setattr__(self, "task", self.task or None)
 
     @property
@@ -117,7 +125,7 @@ class LiveStatus:
 
 
 def _this_hardware(device: str) -> str:
-    from efflab.sweep.run import hardware_key
+    from efflab.measuring.fingerprint import hardware_key
 
     return hardware_key(device)
 
@@ -222,7 +230,7 @@ class LabState:
             method = MethodSettings.from_dict(method)
         self.method = method or MethodSettings()
         self.tolerance = self._check_tolerance(tolerance)
-        self._device_arg = _device(device)
+        self._device_arg = parse_device(device)
         self._observers: list[Observer] = []
         self._hardware_cache: dict[str, str] = {}
         self.df: pd.DataFrame = _empty_frame()

@@ -465,6 +465,7 @@ def provenance_lines(
     g: pd.DataFrame, eligible: pd.DataFrame, superseded: int, rec: Recommendation | None
 ) -> tuple[str, ...]:
     """Where the numbers come from, in lines a person reads."""
+
     def values(col: str) -> str:
         return ", ".join(sorted({str(v) for v in g[col].dropna()})) if col in g.columns else ""
 

@@ -16,6 +16,7 @@ from efflab.measuring.timing import timed_loop, warmup
 from efflab.records import Measurement
 from efflab.sensors import make_sensor
 from efflab.sensors.base import Sensor
+from efflab.tasks import load_task
 
 if TYPE_CHECKING:
     from efflab.models.runners import Runner
@@ -31,14 +32,6 @@ class Cancelled(EfflabError):
 
 def _noop(stage: str, frac: float) -> None:
     return None
-
-
-def load_task(spec: str | None) -> Task | None:
-    if spec is None:
-        return None
-    from efflab.tasks import get_task
-
-    return get_task(spec)
 
 
 def measure(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import CASTS, PRECISIONS, MethodSettings, _device
+from efflab.config import CASTS, PRECISIONS, MethodSettings, parse_device
 from efflab.errors import ConfigError, ReportError, closest
 from efflab.options import (
     ASSESS_OPTIONS,
@@ -255,7 +255,7 @@ class ReportParams:
         dev = _opt_str("device", self.device)
         if dev is not None:
             try:
-                dev = _device(dev)
+                dev = parse_device(dev)
             except ValueError as e:
                 raise ReportError(f"parameter device: {e}") from e
         s("device", dev)
