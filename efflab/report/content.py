@@ -278,10 +278,12 @@ def summary_html(d: ReportData) -> str:
         )
     if d.ok.empty:
         if not d.points.empty:
-            parts.append(
-                f'<p class="efflab-note">All {len(d.points)} selected configurations failed to measure; '
-                "the appendix lists their errors.</p>"
-            )
+            for c in d.cohorts:
+                why = c.assessment.guidance if c.assessment is not None else None
+                parts.append(
+                    f'<p class="efflab-note">{escape(c.task)} on {escape(c.hardware)}: {escape(why or "nothing eligible")} '
+                    "The appendix lists every point and why it does not count.</p>"
+                )
         else:
             parts.append(f'<p class="efflab-note">{_empty_message(d)}</p>')
         return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
@@ -597,12 +599,14 @@ def appendix_html(d: ReportData) -> str:
     else:
         body.append("<p>No point is flagged.</p>")
     failed = d.failed
-    body.append("<h3>Failed points</h3>")
+    body.append("<h3>Points that do not count (failed, unstable or disturbed)</h3>")
     if len(failed):
+        from efflab.analysis import exclusion_reason
+
         body.append(
             _table(
-                [[_cfg(r), r["error"] or "unknown error"] for _, r in failed.iterrows()],
-                ["configuration", "error"],
+                [[_cfg(r), exclusion_reason(r) or "unknown"] for _, r in failed.iterrows()],
+                ["configuration", "why"],
             )
         )
     else:
