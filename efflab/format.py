@@ -242,8 +242,10 @@ def energy_wording(row: Any) -> str:
 
 
 def saving_headline(saved: float, clear: bool, fmt: Formatter = number) -> str:
-    """The headline of a saving: ``1,234 kWh saved``, ``56.7 kWh more``, or ``no clear saving`` when
-    its range contains zero."""
+    """The headline of a saving: ``1,234 kWh saved``, ``56.7 kWh more``, ``no clear saving`` when its
+    range contains zero, ``no change`` when it is exactly zero (the same configuration, no traffic)."""
+    if saved == 0:
+        return "no change"
     return saving(saved, fmt) if clear else "no clear saving"
 
 

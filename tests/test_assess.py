@@ -243,7 +243,8 @@ def test_a_single_point() -> None:
     a = assess(frame(point("tiny", 8, "fp32", 1.0)))
     assert a.recommendation is not None and a.recommendation.label == "tiny · batch 8 · fp32"
     assert a.baseline_index == a.recommendation.index
-    assert a.savings is not None and a.savings.saved_kwh_per_year == 0 and not a.savings.clear
+    assert a.savings is not None and a.savings.saved_kwh_per_year == 0 and a.savings.saved_kwh_range == (0, 0)
+    assert fmt.saving_headline(0.0, a.savings.clear, fmt.kwh) == "no change"
     assert [(r.model, r.stars) for r in a.ratings] == [("tiny", 5)]
 
 
@@ -326,3 +327,15 @@ def test_cost_only_cohort() -> None:
     rec = assess(df).recommendation
     assert rec is not None and rec.label == "tiny · batch 8 · fp32" and rec.accuracy_method == "none"
     assert "no task accuracy measured" in rec.reason
+
+
+def test_missing_configuration_fields_on_failed_rows() -> None:
+    # A failed point has no measurement, so fields such as cast are missing (NaN) in the frame.
+    failed = {
+        **point("big", 8, "fp32", 1.0),
+        "status": "failed",
+        "cast": float("nan"),
+        "energy_j_per_query": None,
+    }
+    a = assess(frame(point("tiny", 8, "fp32", 1.0), failed))
+    assert a.recommendation is not None and [e.label for e in a.excluded] == ["big · batch 8 · fp32"]

@@ -65,7 +65,7 @@ def test_yearly_figures_scale_linearly_with_queries_per_day(small_store: Path) -
         assert getattr(three, f) == pytest.approx(3 * getattr(one, f), rel=1e-12)
     assert three.saved_kwh_range == pytest.approx(tuple(3 * x for x in one.saved_kwh_range))
     zero = build_view(snap, Inputs(queries_per_day=0))
-    assert zero.savings.saved_kwh_per_year == 0 and zero.card("kwh").value == "no clear saving"
+    assert zero.savings.saved_kwh_per_year == 0 and zero.card("kwh").value == "no change"
 
 
 def test_price_moves_only_cost_and_country_only_co2e(small_store: Path) -> None:

@@ -286,8 +286,11 @@ def newest_per_configuration(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return df, 0
     cols = ["cohort", *[c for c in CONFIG_COLUMNS if c in df.columns]]
     work = df.assign(_ok=(df["status"] == "ok") if "status" in df.columns else True, _t=_time(df))
-    keyframe = work[cols].astype(str)
-    work = work.assign(_cfg=keyframe.agg("|".join, axis=1))
+    key = [
+        "|".join("" if v is None or v != v else str(v) for v in row)
+        for row in work[cols].itertuples(index=False)
+    ]
+    work = work.assign(_cfg=key)
     order = work.sort_values(["_cfg", "_ok", "_t"], ascending=[True, False, False], kind="stable")
     keep = order.drop_duplicates("_cfg", keep="first").index
     out = df.loc[[i for i in df.index if i in set(keep)]]

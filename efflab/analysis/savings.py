@@ -21,6 +21,12 @@ from efflab.options import (
 DAYS_PER_YEAR = 365.0
 
 
+def _key(row: Any) -> Any:
+    from efflab.analysis.uncertainty import value
+
+    return value(row, "key")
+
+
 @dataclass(frozen=True)
 class Savings:
     """What switching saves per year. Positive numbers are savings; negative means the candidate costs
@@ -101,6 +107,9 @@ def savings(
     per_year = q * DAYS_PER_YEAR / 3.6e6  # J/query -> kWh/year
     kb, kc = eb * per_year, ec * per_year
     lo, hi, common = saving_range(baseline, candidate, per_year)
+    same_point = _key(baseline) is not None and _key(baseline) == _key(candidate)
+    if same_point:  # one measurement against itself: exactly no saving, no range
+        lo = hi = 0.0
 
     def own(row: Any, e: float) -> tuple[float, float]:
         lo_, hi_ = absolute_range(
