@@ -63,7 +63,18 @@ def write_tiny_task(path: Path, n: int = 60) -> Path:
 def fast_method() -> Any:
     from efflab.config import MethodSettings
 
-    return MethodSettings(min_window_s=0.05, max_window_s=0.3, warmup_s=0.0, warmup_batches=1, min_batches=3)
+    # Tests that build stores for decisions need eligible points on a loaded machine: the disturbance
+    # and disagreement checks are opened wide here (tests of those checks set their own method).
+    return MethodSettings(
+        min_window_s=0.05,
+        max_window_s=0.3,
+        warmup_s=0.0,
+        warmup_batches=1,
+        min_batches=3,
+        noisy_other_cpu_share=1.0,
+        disturbed_cpu_ratio=0.01,
+        outlier_rel=1000.0,
+    )
 
 
 @pytest.fixture(scope="session")
