@@ -29,10 +29,10 @@ def test_measure_json() -> None:
     assert d["accuracy"] is None
 
 
-def test_measure_table_says_estimated(tiny_task: Path) -> None:
+def test_measure_table_says_modelled(tiny_task: Path) -> None:
     r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--task", str(tiny_task), *FAST)
     assert r.returncode == 0, r.stderr
-    assert "ESTIMATED" in r.stdout and "accuracy" in r.stdout and "95 % CI" in r.stdout
+    assert "modelled" in r.stdout and "accuracy" in r.stdout and "95 % CI" in r.stdout
 
 
 @pytest.mark.parametrize(
