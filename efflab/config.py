@@ -123,6 +123,11 @@ class MethodSettings:
     country: str = "USA"
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "warmup_s",
+            _positive_float("warmup_s", self.warmup_s, "use e.g. 0.25 (seconds)", allow_zero=True),
+        )
         tci = _positive_float("target_ci_rel", self.target_ci_rel, "use e.g. --target-ci 0.05 (5 %)")
         if not tci < 1:
             msg = f"target_ci_rel must be in (0, 1), got {self.target_ci_rel!r}; use e.g. --target-ci 0.05 (5 %)"
@@ -194,6 +199,9 @@ class MethodSettings:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MethodSettings:
+        if not isinstance(d, dict):
+            msg = f"method must be a mapping of settings such as {{max_window_s: 10}}, got {d!r}"[:300]
+            raise ConfigError(msg)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

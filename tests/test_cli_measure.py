@@ -88,4 +88,4 @@ def test_int8_on_cuda_message_names_the_fix() -> None:
 def test_help_explains() -> None:
     r = efflab("measure", "--help")
     assert r.returncode == 0
-    assert "estimated" in r.stdout and "--batch-size" in r.stdout
+    assert "modelled" in r.stdout and "--windows" in r.stdout and "--batch-size" in r.stdout

@@ -151,7 +151,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from efflab.measuring.measure import measure
+    from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+    from efflab.measuring.measure import load_task, measure
+    from efflab.models import resolve_model
+    from efflab.models.footprint import check_fits
 
     cfg = Config(
         model=args.model,
@@ -163,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
         cast=args.cast,
     )
     method = method_from_args(args)
+    # Every input is checked before the model is loaded: the country, the task, then whether the
+    # batch fits in the memory free now (refused with one line rather than swapping the machine).
+    carbon_intensity_g_per_kwh(method.country)
+    load_task(cfg.task)
+    check_fits(resolve_model(cfg.model, progress=not args.json), cfg)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)
     if args.json:

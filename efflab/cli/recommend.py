@@ -56,10 +56,39 @@ def default_baseline(g: Any, spec: str | None = None) -> Any:
     return fp32.sort_values("batch_size").iloc[0]
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Every option checked before anything is read or printed.
+
+    Raises:
+        ConfigError: a negative or non-finite count, price or tolerance, an unknown country, or a
+            baseline that does not look like MODEL:BATCH:PRECISION.
+    """
+    import math
+
+    from efflab.errors import ConfigError
+    from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+
+    for flag, value, low, fix in (
+        ("--queries-per-day", args.queries_per_day, 0.0, "e.g. --queries-per-day 1000000"),
+        ("--price-per-kwh", args.price_per_kwh, 0.0, "e.g. --price-per-kwh 0.15"),
+        ("--tolerance", args.tolerance, 0.0, "a fraction, e.g. --tolerance 0.01 for 1 point"),
+    ):
+        if not math.isfinite(value) or value < low or (flag == "--tolerance" and value > 1):
+            msg = f"{flag} must be a finite number >= 0, got {value:g}; {fix}"
+            raise ConfigError(msg)
+    carbon_intensity_g_per_kwh(args.country)
+    if args.baseline is not None:
+        parts = args.baseline.split(":")
+        if len(parts) != 3 or not parts[1].isdigit():
+            msg = f"baseline must look like MODEL:BATCH:PRECISION (e.g. minilm-l6:1:fp32), got {args.baseline!r}"
+            raise ConfigError(msg)
+
+
 def run(args: argparse.Namespace) -> int:
     from efflab.analysis import compare, recommend_by_cohort, savings
     from efflab.store import load_results
 
+    check_inputs(args)
     df = load_results(args.store or default_store())
     ok = df[df["status"] == "ok"]
     if ok.empty:

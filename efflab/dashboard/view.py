@@ -99,6 +99,11 @@ def read_store(path: str | Path) -> Snapshot:
         df = load_results(p)
     except StoreError as e:
         return Snapshot(p, _empty_frame(), _now(), str(e))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # Whatever a replaced or half-written file raises, the page says so (never the old figures).
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = f"The results store {p} cannot be read ({type(e).__name__}: {text}); it was left untouched."
+        return Snapshot(p, _empty_frame(), _now(), msg)
     snap = Snapshot(p, df, _now())
     if snap.ok.empty:
         failed = int((df["status"] == "failed").sum())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,20 +60,40 @@ def _versions() -> list[str]:
     return out
 
 
+_GENERIC_LABEL = re.compile(r"^label[_ ]?\d+$", re.IGNORECASE)
+
+
 def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ...]) -> np.ndarray | None:
-    """Index map from the model's label order to the task's, or None for identity."""
+    """Index map from the model's label order to the task's, or None for identity.
+
+    Labels are paired by name (case-insensitive). A model whose labels have no names (``LABEL_0``,
+    ``LABEL_1``, ...) is taken to predict in the task's label order. Named labels that differ from
+    the task's are never paired by position: sorted order can reverse them silently.
+
+    Raises:
+        TaskError: the counts differ, or the names differ (the message names both sets).
+    """
     if runner_labels is None or tuple(runner_labels) == tuple(task_labels):
         return None
-    norm = [str(x).lower() for x in task_labels]
-    if sorted(str(x).lower() for x in runner_labels) == sorted(norm):
-        return np.array([norm.index(str(x).lower()) for x in runner_labels])
+    norm = [str(x).strip().lower() for x in task_labels]
+    model = [str(x).strip().lower() for x in runner_labels]
+    if sorted(model) == sorted(norm):
+        return np.array([norm.index(x) for x in model])
     if len(runner_labels) != len(task_labels):
         msg = (
             f"the model predicts {len(runner_labels)} labels {list(runner_labels)} but the task has "
             f"{len(task_labels)} {list(task_labels)}; fine-tune it on the task first"
         )
         raise TaskError(msg)
-    return None  # same count, different names (e.g. LABEL_0): assume the same order
+    if all(_GENERIC_LABEL.match(x) for x in model):
+        return None  # unnamed labels (LABEL_0, ...): the task's order is the only pairing there is
+    pairs = ", ".join(f"{t}={m}" for t, m in zip(task_labels, runner_labels))
+    msg = (
+        f"the model's labels {list(runner_labels)} are not the task's {list(task_labels)}, and efflab pairs "
+        f"labels by name only; rename the task's labels to the model's (e.g. {pairs} if that is what they "
+        "mean) and re-run"
+    )
+    raise TaskError(msg)
 
 
 def cache_key(
@@ -89,6 +110,8 @@ def evaluate(
     runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, use_cache: bool = True
 ) -> AccuracyResult:
     """Accuracy of ``runner`` on ``task``'s test split, from the cache when it has it."""
+    # Pair the labels first: a cached figure from before that check could be a reversed pairing.
+    mapping = _label_map(runner.label_names, task.label_names)
     cast = str(getattr(runner, "cast", "model"))
     key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len, cast)
     path = cache_dir() / "accuracy" / f"{key}.json"
@@ -106,7 +129,6 @@ def evaluate(
     texts = task.test["text"].astype(str).tolist()
     truth = task.test["label"].to_numpy()
     pred = runner.predict(texts, batch_size, seq_len)
-    mapping = _label_map(runner.label_names, task.label_names)
     if mapping is not None:
         pred = mapping[pred]
     res = accuracy_from_predictions(pred, truth)

@@ -263,12 +263,40 @@ def cpu_attention_flops() -> dict[Any, Any]:
 
 
 def _load_hf(source: ModelSource) -> tuple[Any, Any]:
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     attempts = [True, False] if source.is_hub else [True]
+    last: Exception | None = None
+    from safetensors import SafetensorError
+
+    try:
+        return _try_load_hf(source, attempts)
+    except SafetensorError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        folder = source.path
+        if folder is not None and (folder / "efflab_model.json").exists():
+            fix = f"delete {str(folder)!r} and run `efflab zoo build {source.name}` to rebuild it"
+        else:
+            fix = "replace the folder's weights with a complete copy"
+        msg = f"the weights of model {source.name!r} are damaged ({first}); {fix}"
+        raise ModelError(msg) from e
+    except _LoadFailed as e:
+        last = e.__cause__ if isinstance(e.__cause__, Exception) else e
+    where = "the hub (no network here?) or the local Hugging Face cache" if source.is_hub else "its folder"
+    first = str(last).strip().splitlines()[0] if last else "unknown error"
+    msg = f"cannot load model {source.name!r} from {where}: {first}; check the name or pass a local folder"
+    raise ModelError(msg) from last
+
+
+class _LoadFailed(Exception):
+    """Every attempt to load a transformers model raised an OSError, ValueError or KeyError."""
+
+
+def _try_load_hf(source: ModelSource, attempts: list[bool]) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
     last: Exception | None = None
     for local_only in attempts:
         try:
@@ -284,10 +312,7 @@ def _load_hf(source: ModelSource) -> tuple[Any, Any]:
             return model, tok
         except (OSError, ValueError, KeyError) as e:
             last = e
-    where = "the hub (no network here?) or the local Hugging Face cache" if source.is_hub else "its folder"
-    first = str(last).strip().splitlines()[0] if last else "unknown error"
-    msg = f"cannot load model {source.name!r} from {where}: {first}; check the name or pass a local folder"
-    raise ModelError(msg) from last
+    raise _LoadFailed() from last
 
 
 class SklearnRunner:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab.errors import ConfigError, ReportError
-from efflab.label import LabelData, label_svg, task_name, write_label_images
+from efflab.label import LabelData, label_slug, label_svg, task_name, write_label_images
 from efflab.records import FLAG_MEANINGS
 from efflab.report.params import ReportParams, filter_points
 
@@ -269,10 +268,6 @@ def _section(title: str, body: str, level: int = 2) -> str:
     return f'<div class="efflab-report">{_STYLE}<h{level}>{escape(title)}</h{level}>{body}</div>'
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "label"
-
-
 # ----- sections as HTML -----
 def _empty_message(d: ReportData) -> str:
     p = d.params
@@ -429,7 +424,7 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     multi = len([c for c in d.cohorts if not c.ratings.empty]) > 1
     for c in d.cohorts:
         for _, row in c.ratings.iterrows():
-            stem = _slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
+            stem = label_slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
             out.append(LabelFile(c.cohort, LabelData.from_row(row), [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:

@@ -61,14 +61,35 @@ def hardware_key(device: str) -> str:
     return key
 
 
-def point_key(config: Config, model_id: str, hardware: str, task_id: str | None) -> str:
-    """Content key of a point: model identity, config, task, hardware and library versions."""
+def sensor_key(name: str, device: str) -> str:
+    """The sensor a point is measured with, as it enters the point key: ``auto`` resolved to the
+    sensor it picks on this machine (so ``auto`` and ``codecarbon`` share points where they agree)."""
+    name = name.strip().lower()
+    if name != "auto":
+        return name
+    from efflab.sensors import make_sensor
+
+    try:
+        return make_sensor("auto", device=device).name
+    except EfflabError:
+        return name
+
+
+def point_key(
+    config: Config, model_id: str, hardware: str, task_id: str | None, *, sensor: str | None = None
+) -> str:
+    """Content key of a point: model identity, config, task, hardware, sensor and library versions.
+
+    The sensor is part of the key: a point measured with the ``fake`` test sensor never satisfies
+    a sweep asking for ``codecarbon``. Config fields left at None are not part of the key.
+    """
     raw = json.dumps(
         {
             "model_id": model_id,
-            "config": {k: v for k, v in config.to_dict().items() if k != "model"},
+            "config": {k: v for k, v in config.to_dict().items() if k != "model" and v is not None},
             "task": task_id,
             "hardware": hardware,
+            "sensor": sensor,
             "versions": [
                 _version("torch"),
                 _version("transformers"),
@@ -142,6 +163,17 @@ class PointMeasurer:
                 self._load_error = _error_text(e)
         return self._runner
 
+    def _refuse(self, cfg: Config) -> str | None:
+        """Why ``cfg`` cannot run here (too long a sequence, more memory than is free), before loading."""
+        from efflab.models import resolve_model
+        from efflab.models.footprint import check_fits
+
+        try:
+            check_fits(resolve_model(cfg.model, progress=False), cfg)
+        except EfflabError as e:
+            return str(e)
+        return None
+
     def _sensor_for(self, device: str) -> Sensor:
         if self._given_sensor is not None:
             return self._given_sensor
@@ -167,6 +199,9 @@ class PointMeasurer:
     ) -> tuple[Measurement | None, str | None]:
         from efflab.measuring.measure import Cancelled, measure_loaded
 
+        refused = self._refuse(cfg)
+        if refused is not None:
+            return None, refused
         runner = self._runner_for(cfg)
         if runner is None:
             return None, self._load_error or "model could not be loaded"
@@ -216,14 +251,18 @@ class PointMeasurer:
         """
         from efflab.measuring.measure import Cancelled, PointSession
 
-        runner = self._runner_for(cfgs[0])
+        refused = {c: r for c in cfgs if (r := self._refuse(c)) is not None}
+        fits = [c for c in cfgs if c not in refused]
+        if not fits:
+            return [(c, None, refused[c]) for c in cfgs]
+        runner = self._runner_for(fits[0])
         if runner is None:
             err = self._load_error or "model could not be loaded"
-            return [(c, None, err) for c in cfgs]
+            return [(c, None, refused.get(c, err)) for c in cfgs]
         report = progress or (lambda s, f: None)
         sessions: dict[Config, PointSession] = {}
-        errors: dict[Config, str] = {}
-        for c in cfgs:
+        errors: dict[Config, str] = dict(refused)
+        for c in fits:
             try:
                 sessions[c] = PointSession(
                     runner,
@@ -319,7 +358,8 @@ def iter_sweep(
     per point when the group is done, so a crash loses at most the group in progress. Points
     already stored are yielded as ``skipped`` unless ``force``; failed points are kept as failed
     unless ``retry_failed``. Failures (a precision the device cannot do, out of memory) are stored
-    with their error and the sweep goes on.
+    with their error and the sweep goes on; a failure never replaces a stored success
+    (``Store.put``); a batch that cannot fit in memory is refused before loading.
 
     With ``adaptive`` (and ``spec.method.windows > 1``), a second pass gives more windows only to
     the points a decision depends on (see :func:`efflab.sweep.adaptive.needs_more`) and yields them
@@ -346,8 +386,13 @@ def iter_sweep(
         cpu_power_w=spec.method.cpu_power_w,
         ram_power_w=spec.method.ram_power_w,
     )
+    sensors = {d: sensor.name if sensor is not None else sensor_key(spec.sensor, d) for d in spec.devices}
+    cancel = should_stop if should_cancel is None else should_cancel
     total = len(configs)
-    keys = {cfg: point_key(cfg, identities[cfg.model], hardware[cfg.device], tid) for cfg in configs}
+    keys = {
+        cfg: point_key(cfg, identities[cfg.model], hardware[cfg.device], tid, sensor=sensors[cfg.device])
+        for cfg in configs
+    }
     index = {cfg: i for i, cfg in enumerate(configs, 1)}
     groups: dict[tuple[str, str, str, str], list[Config]] = {}
     for cfg in configs:
@@ -378,7 +423,7 @@ def iter_sweep(
                 return
             try:
                 results = measurer.measure_group(
-                    todo, task, spec.method, on_measure_progress, should_stop, should_cancel
+                    todo, task, spec.method, on_measure_progress, should_stop, cancel
                 )
             except Cancelled:
                 return  # nothing half-measured is stored
@@ -403,7 +448,7 @@ def iter_sweep(
                 index=index,
                 put=put,
                 should_stop=should_stop,
-                should_cancel=should_cancel,
+                should_cancel=cancel,
                 on_measure_progress=on_measure_progress,
             )
     finally:
