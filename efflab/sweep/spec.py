@@ -215,7 +215,7 @@ def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
     warm-up, loading and (with a task) scoring accuracy.
     """
     m = spec.method
-    windows = max(int(getattr(m, "n_windows", 1) or 1), 1)
+    windows = max(int(getattr(m, "windows", 1) or 1), 1)
     per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
     device = spec.devices[0] if spec.devices else "cpu"
     per_low += windows * m.window_min_s(device)
