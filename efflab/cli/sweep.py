@@ -163,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
     kept = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
-        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         if n_todo:
-            store.claim_sweep()
+            store.claim_sweep()  # before anything is printed: a busy store is one line
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         old = signal.signal(signal.SIGINT, stop.handler)
         try:
             if args.scheduler is not None or args.local_cluster is not None:
@@ -227,7 +227,8 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}) -> {store_path}",
         file=sys.stderr,
     )
-    if stop.requested and done < len(spec):
-        print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
+    if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
+        if done < len(spec):
+            print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
         return 130
     return 0
