@@ -285,9 +285,21 @@ def test_renamed_task_labels_are_refused_not_reversed(tmp_path: Path) -> None:
     task = tmp_path / "renamed.csv"
     df.to_csv(task, index=False)
     r = efflab(
-        "measure", "--model", "tfidf-logreg", "--task", str(task), "-b", "8", "--sensor", "fake",
-        "--min-window", "0.05", "--max-window", "0.2", "--json",
-    )  # fmt: skip
+        "measure",
+        "--model",
+        "tfidf-logreg",
+        "--task",
+        str(task),
+        "-b",
+        "8",
+        "--sensor",
+        "fake",
+        "--min-window",
+        "0.05",
+        "--max-window",
+        "0.2",
+        "--json",
+    )
     line = one_line_error(r)
     assert "['other', 'great']" in line and "['5star', 'lower']" in line
 
@@ -381,7 +393,7 @@ def test_a_large_sweep_needs_yes(tmp_path: Path) -> None:
                 "task": None,
                 "sensor": "fake",
             }
-        )  # fmt: skip
+        )
     )
     store = tmp_path / "s.sqlite"
     r = efflab("sweep", str(spec), "--store", str(store))
@@ -482,7 +494,7 @@ def test_a_second_sweep_on_the_same_store_is_refused(copy_store: Path) -> None:
                 "fake",
                 "--store",
                 str(copy_store),
-            )  # fmt: skip
+            )
         )
         assert f"another sweep (pid {os.getpid()}" in line
     # released on close; a claim left by a killed process is taken over
