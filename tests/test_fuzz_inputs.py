@@ -89,6 +89,7 @@ def _check(argv: list[str], folder: Path, capsys: pytest.CaptureFixture[str]) ->
     except SystemExit as e:  # argparse usage errors
         code = int(e.code or 0)
     out, err = capsys.readouterr()
+    assert out.strip() == "", (argv, out[-500:])
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 2, (argv, code, err[-1500:])
     assert "Traceback" not in err, (argv, err[-1500:])
