@@ -431,17 +431,17 @@ def _sweep_proc(tmp_path: Path, tiny_task: Path) -> tuple[subprocess.Popen[str],
     store = tmp_path / "s.sqlite"
     proc = subprocess.Popen(
         [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        env=ENV,
+        env={**ENV, "PYTHONUNBUFFERED": "1"},
     )
     return proc, store
 
 
 def _wait_for_line(proc: subprocess.Popen[str], prefix: str, seen: list[str]) -> None:
-    assert proc.stderr is not None
-    for line in proc.stderr:
+    assert proc.stdout is not None
+    for line in proc.stdout:
         seen.append(line)
         if line.startswith(prefix):
             return
@@ -454,7 +454,7 @@ def test_first_ctrl_c_finishes_the_point_in_progress(tmp_path: Path, tiny_task: 
     _wait_for_line(proc, "ok ", seen)  # the first point is stored; the second is being measured
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=120)[1]
+    rest = proc.communicate(timeout=120)[0]
     text = "".join(seen) + rest
     assert proc.returncode == 130, text
     assert "Traceback" not in text and "finishing the point in progress" in text
@@ -471,7 +471,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path: Path, tiny_task: Path) -> None:
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
-    rest = proc.communicate(timeout=60)[1]
+    rest = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130 and "Traceback" not in rest
     assert time.monotonic() - t0 < 2.5  # the 3 s window was not waited out
     assert load_results(store)["batch_size"].tolist() == [1]

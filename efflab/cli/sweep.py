@@ -207,15 +207,14 @@ def run(args: argparse.Namespace) -> int:
                     kind = "meas" if m.energy_measured else "est"
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}",
-                        file=sys.stderr,
+                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}"
                     )
                 elif r.status == "failed":
                     note = ""
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
+                    bar.write(f"failed  {name}: {r.error}{note}")
                 bar.update(1)
             bar.close()
         finally:
