@@ -227,7 +227,7 @@ class HFRunner:
         from torch.utils.flop_counter import FlopCounterMode
 
         model = self._flop_model if self._flop_model is not None else self.model
-        counter = FlopCounterMode(display=False)
+        counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
         with torch.inference_mode(), self._ctx(), counter:
             model(**batch)
         self._flop_model = None  # only needed once; frees the fp32 copy of an int8 model
@@ -237,6 +237,29 @@ class HFRunner:
     def close(self) -> None:
         self.model = None
         self._flop_model = None
+
+
+def cpu_attention_flops() -> dict[Any, Any]:
+    """FLOP formulas for attention kernels torch's counter misses on CPU (so CPU and CUDA agree).
+
+    ``aten._scaled_dot_product_flash_attention_for_cpu`` (what SDPA dispatches to on CPU) is not in
+    ``torch.utils.flop_counter``'s registry as of torch 2.13; its arithmetic is the same as the CUDA
+    flash kernel's, so the same formula (``sdpa_flop_count``) counts it.
+    """
+    import torch
+    from torch.utils import flop_counter as fc
+
+    ops = [getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)]
+    out: dict[Any, Any] = {}
+    for op in ops:
+        if op is None or op in fc.flop_registry or getattr(op, "default", None) in fc.flop_registry:
+            continue
+
+        def sdpa(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, **kwargs: Any) -> int:
+            return int(fc.sdpa_flop_count(query_shape, key_shape, value_shape))
+
+        out[op] = sdpa
+    return out
 
 
 def _load_hf(source: ModelSource) -> tuple[Any, Any]:
