@@ -132,10 +132,11 @@ def confirm_plan(
         file=sys.stderr,
         flush=True,
     )
-    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+    # The low estimate decides (the high one assumes every window runs to its cap and is re-measured).
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS):
         return
     if not sys.stdin.isatty():
-        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        why = always_ask or f"this run measures {n} points (at least about {duration_text(low_s)})"
         msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
     answer = input("efflab: start it? [y/N] ").strip().lower()
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     _check_cluster_args(args)
     store_path = args.store or default_store()
     stop = _StopFlag()
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "refined": 0}
     kept = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
@@ -201,12 +202,12 @@ def run(args: argparse.Namespace) -> int:
                 counts[r.status] += 1
                 c = r.config
                 name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
-                if r.status == "ok" and r.measurement is not None:
+                if r.status in ("ok", "refined") and r.measurement is not None:
                     m = r.measurement
                     acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
                     kind = "meas" if m.energy_measured else "est"
                     bar.write(
-                        f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
+                        f"{r.status:<8}{name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
                         f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}"
                     )
                 elif r.status == "failed":
@@ -215,12 +216,15 @@ def run(args: argparse.Namespace) -> int:
                         kept += 1
                         note = " (the stored measurement was kept)"
                     bar.write(f"failed  {name}: {r.error}{note}")
-                bar.update(1)
+                if r.status != "refined":  # a second pass re-yields points already counted
+                    bar.update(1)
             bar.close()
         finally:
             signal.signal(signal.SIGINT, old)
     done = counts["ok"] + counts["failed"] + counts["skipped"]
     kept_text = f", {kept} kept their stored measurement" if kept else ""
+    if counts["refined"]:
+        kept_text += f", {counts['refined']} given more windows"
     print(
         f"efflab: {counts['ok']} measured, {counts['failed']} failed{kept_text}, {counts['skipped']} already in the "
         f"store ({done}/{len(spec)}) -> {store_path}",
