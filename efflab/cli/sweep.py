@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si
+from efflab.format import si
 from efflab.paths import default_store
 
 EPILOG = """\

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from efflab.config import CASTS, Config, MethodSettings, _device, _positive_int, _precision
+from efflab.config import CASTS, Config, MethodSettings, parse_device, parse_precision, positive_int
 from efflab.errors import ConfigError
 
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
@@ -76,15 +76,15 @@ class SweepSpec:
             self,
             "batch_sizes",
             tuple(
-                _positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
+                positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
                 for b in _tuple("batch_sizes", self.batch_sizes)
             ),
         )
         object.__setattr__(
-            self, "precisions", tuple(_precision(p) for p in _tuple("precisions", self.precisions))
+            self, "precisions", tuple(parse_precision(p) for p in _tuple("precisions", self.precisions))
         )
-        object.__setattr__(self, "devices", tuple(_device(d) for d in _tuple("devices", self.devices)))
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "seq_len: 128"))
+        object.__setattr__(self, "devices", tuple(parse_device(d) for d in _tuple("devices", self.devices)))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "seq_len: 128"))
         from efflab.errors import closest
 
         sensors = ("auto", "nvml", "rapl", "codecarbon", "fake")
