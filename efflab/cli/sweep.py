@@ -151,10 +151,11 @@ def confirm_plan(
         file=sys.stderr,
         flush=True,
     )
-    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+    # The low estimate decides (the high one assumes every window runs to its cap and is re-measured).
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS):
         return
     if not sys.stdin.isatty():
-        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        why = always_ask or f"this run measures {n} points (at least about {duration_text(low_s)})"
         msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
     answer = input("efflab: start it? [y/N] ").strip().lower()
@@ -182,9 +183,9 @@ def run(args: argparse.Namespace) -> int:
     kept = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
-        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         if n_todo:
-            store.claim_sweep()
+            store.claim_sweep()  # before anything is printed: a busy store is one line
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         old = signal.signal(signal.SIGINT, stop.handler)
         try:
             if args.scheduler is not None or args.local_cluster is not None:
@@ -246,8 +247,9 @@ def run(args: argparse.Namespace) -> int:
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
-                bar.update(1)
+                    bar.write(f"failed  {name}: {r.error}{note}")
+                if r.status != "refined":  # a second pass re-yields points already counted
+                    bar.update(1)
             bar.close()
         finally:
             signal.signal(signal.SIGINT, old)
@@ -258,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}), {counts['refined']} given more windows -> {store_path}",
         file=sys.stderr,
     )
-    if stop.requested and done < len(spec):
-        print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
+    if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
+        if done < len(spec):
+            print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
         return 130
     return 0

@@ -211,15 +211,15 @@ class SweepSpec:
 def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
     """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
 
-    Low: every timed window stops at its minimum; high: every window runs to its cap. Both add
-    warm-up, loading and (with a task) scoring accuracy.
+    Both add warm-up, loading and (with a task) scoring accuracy to the timed windows.
     """
     m = spec.method
-    windows = max(int(getattr(m, "windows", 1) or 1), 1)
     per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
     device = spec.devices[0] if spec.devices else "cpu"
-    per_low += windows * m.window_min_s(device)
-    per_high += windows * float(m.max_window_s)
+    # Low: the planned windows at their minimum; high: the most windows a point may get
+    # (more for its interval, re-measures of disturbed ones), each up to its cap.
+    per_low += m.windows * m.window_min_s(device)
+    per_high += (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
     return n_points * per_low, n_points * per_high
 
 
