@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.errors import ConfigError, ReportError
-from efflab.label import LabelData, label_svg, task_name, write_label_images
+from efflab.label import LabelData, label_slug, label_svg, task_name, write_label_images
 from efflab.records import FLAG_MEANINGS
 from efflab.report.params import ReportParams, filter_points
 from efflab.sensors.descriptions import SENSOR_DESCRIPTIONS as SENSOR_MEANINGS
@@ -230,10 +229,6 @@ def _section(title: str, body: str, level: int = 2) -> str:
     return f'<div class="efflab-report">{_STYLE}<h{level}>{escape(title)}</h{level}>{body}</div>'
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "label"
-
-
 # ----- sections as HTML -----
 def _empty_message(d: ReportData) -> str:
     p = d.params
@@ -393,7 +388,7 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     multi = len([c for c in d.cohorts if not c.ratings.empty]) > 1
     for c in d.cohorts:
         for _, row in c.ratings.iterrows():
-            stem = _slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
+            stem = label_slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
             out.append(LabelFile(c.cohort, LabelData.from_row(row), [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:
@@ -493,21 +488,27 @@ def recommendation_html(d: ReportData) -> str:
                 fmt.kwh(s.baseline_kwh_per_year),
                 fmt.kwh(s.candidate_kwh_per_year),
                 fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
-                fmt.saving_range(*s.saved_kwh_range, fmt.kwh),
+                fmt.saving_range(*s.saved_kwh_range, fmt.kwh)
+                if s.saved_kwh_range[0] != s.saved_kwh_range[1]
+                else "—",
             ],
             [
                 f"CO2e ({s.country} grid at {s.carbon_intensity_g_per_kwh:.0f} g/kWh)",
                 fmt.kg(s.baseline_kg_co2e_per_year),
                 fmt.kg(s.candidate_kg_co2e_per_year),
                 fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
-                fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg),
+                fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg)
+                if s.saved_kg_co2e_range[0] != s.saved_kg_co2e_range[1]
+                else "—",
             ],
             [
                 f"cost (at {fmt.price(s.price_per_kwh, s.currency)})",
                 money(s.baseline_cost_per_year),
                 money(s.candidate_cost_per_year),
                 fmt.saving_headline(s.saved_cost_per_year, s.clear, money),
-                fmt.saving_range(*s.saved_cost_range, money),
+                fmt.saving_range(*s.saved_cost_range, money)
+                if s.saved_cost_range[0] != s.saved_cost_range[1]
+                else "—",
             ],
         ]
         body.append(f"<p>Per year at {fmt.number(s.queries_per_day)} queries a day:</p>")
