@@ -117,4 +117,5 @@ def compare(selected: pd.Series | dict[str, Any], recommended: pd.Series | dict[
         acc = f" for {(float(a_sel) - float(a_rec)) * 100:+.1f} pt accuracy"
     if abs(ratio - 1) < 0.005:
         return f"same energy as the recommendation{acc}"
-    return f"{ratio:.2g}× the energy{acc}" if ratio >= 1 else f"{ratio:.2g}× the energy (cheaper){acc}"
+    times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"  # never "2.7e+03×"
+    return f"{times}× the energy{acc}" if ratio >= 1 else f"{times}× the energy (cheaper){acc}"

@@ -201,8 +201,25 @@ def _num(v: Any) -> float | None:
 
 
 def _g(v: Any, digits: int = 3) -> str:
+    """A number for people: ``digits`` significant digits, thousands separated, never scientific
+    notation (``1,630`` · ``12.3`` · ``0.00412``)."""
     f = _num(v)
-    return "n/a" if f is None else f"{f:.{digits}g}"
+    if f is None:
+        return "n/a"
+    if f == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(f)))
+    decimals = max(0, digits - 1 - mag)
+    return f"{f:,.{decimals}f}"
+
+
+def _currency(p: ReportParams) -> str:
+    """The currency code of the report's price (a parameter once the shared vocabulary has it)."""
+    return str(getattr(p, "currency", None) or "USD")
+
+
+def _money(v: float, p: ReportParams) -> str:
+    return f"{v:,.2f} {_currency(p)}"
 
 
 def _pct(v: Any) -> str:
@@ -240,7 +257,9 @@ def _acc(row: Any) -> str:
 
 
 def _energy(row: Any) -> str:
-    return f"{_g(row['wh_per_1000_queries'])} Wh per 1000 queries, {_kind(row)}"
+    from efflab.label import energy_value
+
+    return f"{' '.join(energy_value(_num(row['wh_per_1000_queries']) or math.nan))} per 1000 queries, {_kind(row)}"
 
 
 def _list(values: Any) -> str:
@@ -383,23 +402,25 @@ def summary_html(d: ReportData) -> str:
 def _savings_sentence(s: Savings, p: ReportParams) -> str:
     est = " (estimated energy)" if s.estimated else ""
     rng = (
-        f" (range {s.saved_kwh_range[0]:,.3g} to {s.saved_kwh_range[1]:,.3g} kWh)"
+        f" (range {_g(s.saved_kwh_range[0], 3)} to {_g(s.saved_kwh_range[1], 3)} kWh)"
         if s.estimated and s.saved_kwh_range[0] != s.saved_kwh_range[1]
         else ""
     )
     verb = "saves" if s.saved_kwh_per_year >= 0 else "would cost"
     return (
         f"At {p.queries_per_day:,.0f} queries a day, switching {verb} about "
-        f"{abs(s.saved_kwh_per_year):,.3g} kWh a year{rng}, {abs(s.saved_kg_co2e_per_year):,.3g} kg CO2e "
+        f"{_g(abs(s.saved_kwh_per_year), 3)} kWh a year{rng}, {_g(abs(s.saved_kg_co2e_per_year), 3)} kg CO2e "
         f"({s.country} grid, {s.carbon_intensity_g_per_kwh:.0f} g/kWh) and "
-        f"{abs(s.saved_cost_per_year):,.2f} at {p.price_per_kwh:g} per kWh{est}."
+        f"{_money(abs(s.saved_cost_per_year), p)} at {_g(p.price_per_kwh)} {_currency(p)} per kWh{est}."
     )
 
 
 def tradeoff_figures(d: ReportData) -> list[go.Figure]:
     """Per cohort: accuracy vs energy with the pareto front (baseline and recommendation marked),
     the family at each model's best configuration, and energy vs batch size per model."""
-    from efflab.plots import batch_figure, family_figure, tradeoff_figure
+    import pandas as pd
+
+    from efflab.plots import batch_grid_figure, family_figure, tradeoff_figure
 
     figs = []
     for c in d.cohorts:
@@ -409,15 +430,18 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
         rec = c.recommendation.index if c.recommendation is not None else None
         base = c.baseline.name if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
-            fig = tradeoff_figure(c.points, selected=base, recommended=rec)
-            fig.for_each_trace(lambda t: t.update(name="baseline") if t.name == "selected" else None)
+            fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
             figs.append(fig)
         fam = family_figure(c.points)
         fam.update_layout(title=f"{fam.layout.title.text}<br><sup>{where}</sup>")
         figs.append(fam)
-        for model in dict.fromkeys(c.points["model"]):
-            figs.append(batch_figure(c.points, str(model), metric="wh_per_1000_queries"))
+        every = pd.concat([c.points, c.failed]) if len(c.failed) else c.points
+        grid = batch_grid_figure(
+            every, metric="wh_per_1000_queries", models=list(dict.fromkeys(every["model"])), recommended=rec
+        )
+        grid.update_layout(title=f"{grid.layout.title.text}<br><sup>{where}</sup>")
+        figs.append(grid)
     return figs
 
 
@@ -430,7 +454,8 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     for c in d.cohorts:
         for _, row in c.ratings.iterrows():
             stem = _slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
-            out.append(LabelFile(c.cohort, LabelData.from_row(row), [folder / f"label-{stem}"]))
+            data = LabelData.from_row(row, n_models=len(c.ratings))
+            out.append(LabelFile(c.cohort, data, [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:
         return out
@@ -453,8 +478,8 @@ def labels_html(d: ReportData) -> str:
     intro = (
         "<p>One label per model, at its least-energy configuration, rated within its cohort (same task, "
         "same hardware) after the AI Energy Score rule: the cohort's range of Wh per 1000 queries is split "
-        "into five equal bands, the lowest band gets 5 stars. A label marked ESTIMATED rates estimated "
-        "energy.</p>"
+        "into five equal bands, the lowest band gets 5 stars. A label marked MODELLED rates modelled "
+        "energy (not read from a hardware counter).</p>"
     )
     figs = []
     for lf in d.labels:
@@ -471,7 +496,7 @@ def _row_cells(row: Any) -> list[Any]:
         _g(row["wh_per_1000_queries"]),
         _kind(row),
         _acc(row),
-        f"{lat * 1000:.3g} ms" if lat is not None else "n/a",
+        f"{_g(lat * 1000)} ms" if lat is not None else "n/a",
         _g(row.get("throughput_qps")),
         _bytes(row.get("peak_mem_bytes")),
     ]
@@ -521,29 +546,31 @@ def recommendation_html(d: ReportData) -> str:
             continue
 
         def rng(lo: float, hi: float, est: bool, fmt: str) -> str:
-            return f"{lo:{fmt}} to {hi:{fmt}}" if est and lo != hi else "—"
+            if not est or lo == hi:
+                return "—"
+            return f"{_money(lo, p)} to {_money(hi, p)}" if fmt == "money" else f"{_g(lo)} to {_g(hi)}"
 
         srows = [
             [
                 "energy (kWh)",
-                f"{s.baseline_kwh_per_year:,.4g}",
-                f"{s.candidate_kwh_per_year:,.4g}",
-                f"{s.saved_kwh_per_year:,.4g}",
+                f"{_g(s.baseline_kwh_per_year, 4)}",
+                f"{_g(s.candidate_kwh_per_year, 4)}",
+                f"{_g(s.saved_kwh_per_year, 4)}",
                 rng(*s.saved_kwh_range, s.estimated, ",.3g"),
             ],
             [
                 f"CO2e (kg, {s.country} grid at {s.carbon_intensity_g_per_kwh:.0f} g/kWh)",
-                f"{s.baseline_kg_co2e_per_year:,.4g}",
-                f"{s.candidate_kg_co2e_per_year:,.4g}",
-                f"{s.saved_kg_co2e_per_year:,.4g}",
+                f"{_g(s.baseline_kg_co2e_per_year, 4)}",
+                f"{_g(s.candidate_kg_co2e_per_year, 4)}",
+                f"{_g(s.saved_kg_co2e_per_year, 4)}",
                 rng(*s.saved_kg_co2e_range, s.estimated, ",.3g"),
             ],
             [
-                f"cost (at {p.price_per_kwh:g} per kWh)",
-                f"{s.baseline_kwh_per_year * p.price_per_kwh:,.2f}",
-                f"{s.candidate_kwh_per_year * p.price_per_kwh:,.2f}",
-                f"{s.saved_cost_per_year:,.2f}",
-                rng(*s.saved_cost_range, s.estimated, ",.2f"),
+                f"cost ({_currency(p)}, at {_g(p.price_per_kwh)} {_currency(p)} per kWh)",
+                _money(s.baseline_kwh_per_year * p.price_per_kwh, p),
+                _money(s.candidate_kwh_per_year * p.price_per_kwh, p),
+                _money(s.saved_cost_per_year, p),
+                rng(*s.saved_cost_range, s.estimated, "money"),
             ],
         ]
         body.append(f"<p>Per year at {p.queries_per_day:,.0f} queries a day:</p>")
@@ -556,6 +583,83 @@ def recommendation_html(d: ReportData) -> str:
                 "uncertainty where the sensor gives one.</p>"
             )
     return _section("Recommendation and yearly savings", "".join(body))
+
+
+def _sensor_detail(details: Any) -> str:
+    """The sensor's description once: per-point readings (``(cpu 12.4 J, ram 15.7 J, …)``) are
+    dropped, identical descriptions merged."""
+    seen: dict[str, None] = {}
+    for x in details:
+        if isinstance(x, str) and x:
+            seen[re.sub(r"\s*\([^()]*\d[^()]*\bJ\b[^()]*\)", "", x).strip()] = None
+    return "; ".join(seen)
+
+
+def sensors_html(ok: pd.DataFrame) -> str:
+    """One row per energy sensor: measured or modelled, uncertainty, points, what it is (once)."""
+    rows = []
+    src_col = ok["energy_source"].fillna("unknown").astype(str)
+    for src, g in ok.groupby(src_col, sort=True):
+        meas = g["energy_measured"].fillna(False).astype(bool)
+        kind = "measured" if meas.all() else ("modelled" if not meas.any() else "partly modelled")
+        u = g["energy_uncertainty_rel"].max()
+        detail = _sensor_detail(g["energy_detail"]) if "energy_detail" in g.columns else ""
+        rows.append(
+            [
+                src,
+                kind,
+                f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
+                len(g),
+                SENSOR_MEANINGS.get(str(src), ""),
+                detail,
+            ]
+        )
+    return "<h3>Energy sensors: measured or modelled</h3>" + _table(
+        rows, ["source", "kind", "uncertainty", "points", "what it is", "how it was read"]
+    )
+
+
+def flagged_html(pts: pd.DataFrame) -> str:
+    """Flags every measured point carries (the basis of the whole run, e.g. ``energy_estimated``)
+    said once; then only the measured points flagged with something else, with those flags
+    (failed points have their own table)."""
+    if "status" in pts.columns:
+        pts = pts[pts["status"] == "ok"]
+    flags_per_row = [[f for f in (x.split(",") if isinstance(x, str) else []) if f] for x in pts["flags"]]
+    common = set(flags_per_row[0]).intersection(*map(set, flags_per_row[1:])) if flags_per_row else set()
+    out = ["<h3>Flagged points</h3>"]
+    if common and len(pts) > 1:
+        out.append(
+            "<p>Every point of this report carries "
+            + "; ".join(
+                f"<code>{escape(f)}</code> ({escape(FLAG_MEANINGS.get(f, 'see the efflab documentation'))})"
+                for f in sorted(common)
+            )
+            + ". It is the basis of the whole run, so it is not repeated below.</p>"
+        )
+    else:
+        common = set()
+    counts: dict[str, int] = {}
+    for fl in flags_per_row:
+        for f in fl:
+            if f not in common:
+                counts[f] = counts.get(f, 0) + 1
+    if not counts:
+        out.append("<p>No point is flagged with anything else.</p>")
+        return "".join(out)
+    out.append(
+        _table(
+            [[f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")] for f, n in sorted(counts.items())],
+            ["flag", "points", "what it means"],
+        )
+    )
+    frows = [
+        [_cfg(r), ", ".join(f for f in fl if f not in common)]
+        for (_, r), fl in zip(pts.iterrows(), flags_per_row)
+        if set(fl) - common
+    ]
+    out.append(_table(frows, ["configuration", "flags"]))
+    return "".join(out)
 
 
 def appendix_html(d: ReportData) -> str:
@@ -578,24 +682,7 @@ def appendix_html(d: ReportData) -> str:
     pts = d.points
     ok = d.ok
     if not ok.empty:
-        body.append("<h3>Energy sensors: measured or estimated</h3>")
-        rows = []
-        for (src, meas), g in ok.groupby(
-            [ok["energy_source"].fillna("unknown"), ok["energy_measured"].fillna(False).astype(bool)]
-        ):
-            u = g["energy_uncertainty_rel"].max()
-            detail = "; ".join(sorted({str(x) for x in g.get("energy_detail", []) if x == x and x}))
-            rows.append(
-                [
-                    src,
-                    "measured" if meas else "estimated",
-                    f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
-                    len(g),
-                    SENSOR_MEANINGS.get(str(src), ""),
-                    detail,
-                ]
-            )
-        body.append(_table(rows, ["source", "kind", "uncertainty", "points", "what it is", "detail"]))
+        body.append(sensors_html(ok))
         fp_cols = [c for c in pts.columns if c.startswith("fp_")]
         if fp_cols:
             body.append("<h3>Fingerprint of the machine and software</h3>")
@@ -610,26 +697,7 @@ def appendix_html(d: ReportData) -> str:
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
             body.append(_table(frows, ["field", "value(s) across the points"]))
-    body.append("<h3>Flagged points</h3>")
-    flags_per_row = pts["flags"].fillna("").astype(str).map(lambda s: [f for f in s.split(",") if f])
-    counts: dict[str, int] = {}
-    for fl in flags_per_row:
-        for f in fl:
-            counts[f] = counts.get(f, 0) + 1
-    if counts:
-        body.append(
-            _table(
-                [
-                    [f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")]
-                    for f, n in sorted(counts.items())
-                ],
-                ["flag", "points", "what it means"],
-            )
-        )
-        frows = [[_cfg(r), ", ".join(fl)] for (_, r), fl in zip(pts.iterrows(), flags_per_row) if fl]
-        body.append(_table(frows, ["configuration", "flags"]))
-    else:
-        body.append("<p>No point is flagged.</p>")
+    body.append(flagged_html(pts))
     failed = d.failed
     body.append("<h3>Failed points</h3>")
     if len(failed):
@@ -651,7 +719,7 @@ def appendix_html(d: ReportData) -> str:
             rows.append(
                 [
                     *_row_cells(r),
-                    f"±{ci * 1000:.2g} ms" if ci is not None else "n/a",
+                    f"±{_g(ci * 1000, 2)} ms" if ci is not None else "n/a",
                     int(r["n_batches"]) if _num(r.get("n_batches")) is not None else "n/a",
                     str(r.get("timestamp") or "")[:19],
                 ]
@@ -715,8 +783,11 @@ def show_tradeoffs(d: ReportData) -> None:
         _section(
             "Tradeoffs",
             "<p>Each point is one configuration. The pareto front joins the configurations that no other "
-            "beats on both energy and accuracy; the star marks the recommendation and the open circle "
-            "the baseline.</p>"
+            "beats on both energy and accuracy; the star marks the recommendation and the open square "
+            "the baseline. The knee (open diamond) is the point of the front farthest from the line "
+            "joining its two ends: beyond it, more energy buys little accuracy. The batch-size panels "
+            "share one log axis; ringed points are flagged (noisy, time-capped or unstable) and each "
+            "panel names the precisions that failed.</p>"
             if figs
             else "<p>No measured points, so no curves.</p>",
         )
