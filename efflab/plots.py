@@ -464,7 +464,7 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh per 1000 queries ({kind}, log scale; bars: ± uncertainty)")
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale) ± uncertainty")
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,

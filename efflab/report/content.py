@@ -275,7 +275,8 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
-.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em;}
+.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
+.efflab-table td, .efflab-table th {overflow-wrap: anywhere;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
@@ -721,10 +722,16 @@ def appendix_html(d: ReportData) -> str:
                     *_row_cells(r),
                     f"±{_g(ci * 1000, 2)} ms" if ci is not None else "n/a",
                     int(r["n_batches"]) if _num(r.get("n_batches")) is not None else "n/a",
-                    str(r.get("timestamp") or "")[:19],
+                    str(r.get("timestamp") or "")[:16].replace("T", " "),
                 ]
             )
-        body.append(_table(rows, [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]))
+        headers = [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]
+        kinds = {row[2] for row in rows}
+        if len(kinds) == 1:  # one basis for every point: say it once, not on every row
+            body.append(f"<p>Energy of every point: {escape(kinds.pop())}.</p>")
+            rows = [row[:2] + row[3:] for row in rows]
+            headers = headers[:2] + headers[3:]
+        body.append(_table(rows, headers))
     body.append("<h3>Parameters of this report</h3>")
     body.append(_table([[k, json.dumps(v)] for k, v in p.to_dict().items()], ["parameter", "value"]))
     return _section("Appendix: methodology and provenance", "".join(body))
