@@ -151,6 +151,7 @@ def tradeoff_figure(
                 text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
                 hovertemplate="knee of the front: %{text}<br>beyond it, more energy buys little accuracy<extra></extra>",
+                customdata=[k],
             )
         )
     for name, label, sym, color, size in (
