@@ -64,13 +64,10 @@ def _flagged(row: Any) -> list[str]:
     return [f for f in _flags(row) if f in FLAGGED]
 
 
-def energy_ticks(values: Any) -> tuple[list[float], list[str]]:
-    """Decade ticks for a log axis of Wh per 1000 queries spanning ``values``, labelled with an SI
-    prefix (``1 mWh``, ``10 mWh``, ``100 mWh``, ``1 Wh``), no minor tick labels. With less than two
-    decades, the 1-2-5 steps inside them are labelled too."""
+def log_ticks(values: Any, fmt: Any) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis spanning ``values``: each decade, and the 1-2-5 steps inside them when
+    the span is under two decades, labelled with ``fmt`` (no unlabelled minor ticks)."""
     import numpy as np
-
-    from efflab.label import energy_value
 
     v = np.asarray([float(x) for x in values if x == x and x is not None and float(x) > 0])
     if v.size == 0:
@@ -80,7 +77,22 @@ def energy_ticks(values: Any) -> tuple[list[float], list[str]]:
         hi += 1
     steps = (1, 2, 5) if hi - lo <= 2 else (1,)
     ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in steps if m * 10.0**e <= 10.0**hi]
-    return ticks, [" ".join(energy_value(t)) for t in ticks]
+    return ticks, [fmt(t) for t in ticks]
+
+
+def energy_ticks(values: Any) -> tuple[list[float], list[str]]:
+    """Log-axis ticks for Wh per 1000 queries with SI prefixes: ``1 mWh``, ``10 mWh``, ``1 Wh``."""
+    from efflab.label import energy_value
+
+    return log_ticks(values, lambda t: " ".join(energy_value(t)))
+
+
+def _seconds(t: float) -> str:
+    if t >= 1:
+        return f"{t:g} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:g} ms"
+    return f"{t * 1e6:g} µs"
 
 
 def _log_energy_axis(values: Any, title: str) -> dict[str, Any]:
@@ -325,9 +337,26 @@ def batch_figure(
             "type": "log",
             "tickvals": sorted(ok["batch_size"].unique()),
         },
-        yaxis={"title": _metric_title(metric, ok), "type": "log" if metric != "throughput_qps" else "linear"},
+        yaxis=_metric_axis(metric, ok),
     )
     return fig
+
+
+def _metric_axis(metric: str, ok: pd.DataFrame) -> dict[str, Any]:
+    """The y axis of a batch-size plot: log with labelled 1-2-5 ticks (energy in Wh, latency in s),
+    linear for throughput."""
+    title = _metric_title(metric, ok)
+    if metric == "throughput_qps":
+        return {"title": title, "type": "linear", "rangemode": "tozero"}
+    if metric == "wh_per_1000_queries":
+        return _log_energy_axis(ok[metric], title)
+    vals = ok[metric]
+    if metric == "latency_s" and "latency_ci_s" in ok.columns:
+        ci = ok["latency_ci_s"].fillna(0)
+        vals = list(ok[metric] + ci) + list((ok[metric] - ci).where(ok[metric] - ci > 0, ok[metric]))
+    fmt = _seconds if metric in ("latency_s", "latency_per_query_s") else (lambda t: f"{t:g}")
+    ticks, text = log_ticks(vals, fmt)
+    return {"title": title, "type": "log", "tickvals": ticks, "ticktext": text, "minor": {"showgrid": False}}
 
 
 def batch_grid_figure(
@@ -420,7 +449,7 @@ def family_figure(
     (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`."""
     ratings = model_ratings(_ok(df)) if ratings is None else ratings
     kind = energy_kind(ratings)
-    title = title or f"The family: Wh per 1000 queries at each model's best configuration ({kind})"
+    title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
         return _empty(title, "No measured points yet — run `efflab sweep`.")
     if order:
@@ -465,7 +494,7 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale) ± uncertainty")
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale)<br>bars: ± uncertainty")
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,
@@ -473,7 +502,7 @@ def family_figure(
         autosize=True,
         showlegend=False,
         height=max(320, 60 * len(ratings) + 140),
-        margin={"l": 10, "r": 20, "t": 60, "b": 50},
+        margin={"l": 10, "r": 20, "t": 60, "b": 70},
         xaxis=axis,
         yaxis={
             "title": "",

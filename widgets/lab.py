@@ -54,6 +54,12 @@ _LAB_CSS = """<style>
 .efflab-lab .efflab-fig { flex: 1 1 440px; min-width: 0; max-width: 100%; }
 .efflab-lab .efflab-fig .js-plotly-plot, .efflab-lab .efflab-fig .plot-container { max-width: 100%; }
 .efflab-lab .widget-slider, .efflab-lab .widget-dropdown { max-width: 100%; }
+.efflab-lab .widget-html, .efflab-lab .widget-html-content { max-width: 100%; min-width: 0; }
+.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.efflab-lab .widget-inline-hbox, .efflab-lab .widget-dropdown select, .efflab-lab .slider-container { min-width: 0 !important; }
+.efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }
+.efflab-lab .efflab-controls { flex: 1 1 460px; min-width: 0; }
+.efflab-lab .efflab-live { flex: 1 1 300px; min-width: 0; }
 </style>"""
 
 _BANNER_CSS = (
@@ -94,14 +100,14 @@ class Lab:
         self._syncing = False
         s = state
         # ----- banners -----
-        self.messages = W.HTML(layout=W.Layout(width="100%"))
+        self.messages = W.HTML(layout=W.Layout(width="auto", max_width="100%"))
         self.nudge = W.HTML(layout=W.Layout(flex="1 1 300px"))
         self.switch = W.Button(
             description="Switch to recommended", button_style="success", icon="star",
             tooltip="Select the recommended configuration", layout=W.Layout(width="210px"),
         )  # fmt: skip
         # ----- controls -----
-        wide = W.Layout(width="460px", max_width="100%")
+        wide = W.Layout(width="100%", max_width="460px")
         style = {"description_width": "110px"}
         self.model = W.SelectionSlider(
             options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size", readout=True,
@@ -124,14 +130,14 @@ class Lab:
             layout=W.Layout(width="260px"),
         )
         self.task = W.Dropdown(
-            options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="460px")
+            options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="100%", max_width="460px")
         )  # fmt: skip
         self.machine = W.Dropdown(
             options=s.hardwares,
             value=s.hardware,
             description="machine",
             style=style,
-            layout=W.Layout(width="460px"),
+            layout=W.Layout(width="100%", max_width="460px"),
         )
         self.tolerance = W.FloatSlider(
             value=s.tolerance * 100, min=0.0, max=10.0, step=0.1, description="tolerance (pt)", readout_format=".1f",
@@ -162,7 +168,9 @@ class Lab:
             description="Cancel", button_style="danger", icon="stop", disabled=True, layout=auto
         )
         self.auto = W.Checkbox(value=False, description="measure new selections automatically", indent=False)
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.progress = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px", max_width="100%")
+        )
         self.progress_text = W.HTML()
         self.details = W.HTML()
         # ----- figures -----
@@ -225,11 +233,13 @@ class Lab:
                 W.HBox([self.measure, self.cancel]),
                 W.HBox([self.sweep_batch, self.sweep_precision]),
                 self.auto,
-                W.HBox([self.progress, self.progress_text]),
+                W.HBox([self.progress, self.progress_text], layout=W.Layout(flex_flow="row wrap")),
                 self.details,
             ],
             layout=W.Layout(margin="0 0 0 4px", min_width="0"),
         )
+        controls.add_class("efflab-controls")
+        live.add_class("efflab-live")
         self.widget = W.VBox(
             [
                 W.HTML(
@@ -267,7 +277,12 @@ class Lab:
     def _draw(self, name: str) -> go.Figure:
         """Figure ``name`` as the state draws it, at the lab's height, its width left to its box."""
         fig = _FIGURES[name][0](self.state)
-        fig.update_layout(autosize=True, width=None)
+        fig.update_layout(autosize=True, width=None, title_font_size=15)
+        title = fig.layout.title.text or ""
+        if title.endswith(")") and " (" in title and "<br>" not in title:
+            # A narrow box has room for the words, not for the parenthesis: it goes below.
+            head, _, rest = title.rpartition(" (")
+            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>")
         if name in _HEIGHTS:
             fig.update_layout(height=_HEIGHTS[name])
         return fig
@@ -468,9 +483,15 @@ class Lab:
         lv = s.live
         source = lv.trace_source or s.sensor
         live = source in SAMPLED_SENSORS
-        self._fig_boxes["power"].layout.display = "" if live else "none"
-        if live:
+        shown = live and (lv.running or bool(lv.trace_t_s))
+        self._fig_boxes["power"].layout.display = "" if shown else "none"
+        if shown:
             self.power_note.value = ""
+        elif live:
+            self.power_note.value = (
+                "<div class='efflab-power-note' style='font-size:12px;color:#555'>The power trace appears "
+                f"while measuring ({html.escape(source)} reads power live).</div>"
+            )
         elif lv.trace_source:
             self.power_note.value = (
                 "<div class='efflab-power-note' style='font-size:12px;color:#555'>No power trace: "
