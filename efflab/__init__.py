@@ -6,9 +6,15 @@ The public API is small; everything else is reachable through its module.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# efflab is offline by default: a hub id is read from the local Hugging Face cache and never
+# triggers a network lookup. Opt in with EFFLAB_ONLINE=1 (or set HF_HUB_OFFLINE=0 yourself).
+if os.environ.get("EFFLAB_ONLINE", "").strip().lower() not in ("1", "true", "yes"):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError

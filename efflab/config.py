@@ -6,6 +6,7 @@ The CLI, papermill parameters and YAML files all build these same types.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ DEVICES: tuple[str, ...] = ("cpu", "cuda")
 CASTS: tuple[str, ...] = ("model", "autocast")
 
 
-def _positive_int(name: str, value: Any, fix: str) -> int:
+def positive_int(name: str, value: Any, fix: str) -> int:
+    """``value`` as a positive int (digits in text and whole floats too); ConfigError naming ``name``
+    and ``fix`` otherwise."""
     # bool is an int subclass; "True" as a batch size is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
         if (isinstance(value, str) and value.strip().lstrip("+-").isdigit()) or (
@@ -32,7 +35,8 @@ def _positive_int(name: str, value: Any, fix: str) -> int:
     return int(value)
 
 
-def _device(value: str) -> str:
+def parse_device(value: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (lower-cased); ConfigError otherwise."""
     dev = str(value).strip().lower()
     base = dev.split(":", 1)[0]
     if base not in DEVICES:
@@ -44,7 +48,8 @@ def _device(value: str) -> str:
     return dev
 
 
-def _precision(value: str) -> str:
+def parse_precision(value: str) -> str:
+    """One of :data:`PRECISIONS` (lower-cased); ConfigError otherwise."""
     p = str(value).strip().lower()
     if p not in PRECISIONS:
         msg = f"unknown precision {value!r}; use one of {', '.join(PRECISIONS)}.{closest(p, PRECISIONS)}"
@@ -52,69 +57,155 @@ def _precision(value: str) -> str:
     return p
 
 
+def _positive_float(name: str, value: Any, fix: str, *, allow_zero: bool = False) -> float:
+    """A finite float > 0 (or >= 0), from a number or a numeric string; ConfigError naming the fix."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        v = float(value)
+    except (TypeError, ValueError):
+        msg = f"{name} must be a number, got {value!r}; {fix}"
+        raise ConfigError(msg) from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        msg = f"{name} must be a finite number {bound}, got {value!r}; {fix}"
+        raise ConfigError(msg)
+    return v
+
+
 @dataclass(frozen=True)
 class MethodSettings:
     """How a configuration is measured.
 
+    A point is timed as ``windows`` independent windows (interleaved with other points in a sweep);
+    its interval comes from the spread of the window means (Student t, k-1 degrees of freedom),
+    never narrower than the within-window interval.
+
     Attributes:
-        target_ci_rel: stop when the 95 % CI half-width of the mean batch latency is at most this
-            fraction of the mean (0.02 = 2 %).
-        min_window_s: minimum timed window in seconds; ``None`` = 1 s on CPU, 5 s on GPU (the NVML
-            energy counter updates about every 100 ms).
-        max_window_s: time cap of the timed window in seconds; points that reach it are flagged.
+        target_ci_rel: more windows are added (up to ``max_windows``) while the 95 % CI half-width of
+            the mean batch latency is above this fraction of the mean (0.05 = 5 %).
+        windows: timing windows per point (k >= 1; 1 is the single-window method of efflab <= 0.1).
+        max_windows: most windows a point gets when its interval is above the target.
+        remeasure_windows: extra windows a point may spend re-measuring disturbed or disagreeing
+            windows before it is flagged ``disturbed`` or ``unstable``.
+        min_window_s: minimum length of one timing window in seconds; ``None`` = 0.5 s on CPU, 5 s
+            on GPU (the NVML energy counter updates about every 100 ms).
+        max_window_s: time cap of one window in seconds (the window budget); windows that reach it
+            before ``min_batches`` are flagged ``hit_time_cap``.
         warmup_s: minimum warm-up time in seconds (at least ``warmup_batches`` are run too).
-        warmup_batches: minimum number of warm-up batches.
-        min_batches: minimum number of timed batches.
+        warmup_batches: minimum number of warm-up batches before a point's first window (later
+            windows, after other points ran, get one warm-up batch each).
+        min_batches: minimum number of timed batches per window.
         p95_min_samples: p95 is reported only with at least this many timed batches.
         noisy_other_cpu_share: a window in which other processes used more than this share of the
-            machine's CPU is flagged ``noisy``.
+            machine's CPU is disturbed.
+        disturbed_cpu_ratio: a window in which this process's CPU-seconds per wall second fell below
+            this fraction of its best window (of the same point) is disturbed.
+        outlier_rel: a window whose mean is further than this fraction from the median window mean
+            (and outside its own interval) disagrees with the others and is re-measured.
+        cpu_power_w: the CPU's power at full load in watts, if you know it (wall meter, vendor sheet);
+            CodeCarbon's ``force_cpu_power``. Energy is then ``modelled (user watts)``.
+        ram_power_w: the RAM's power in watts (CodeCarbon's ``force_ram_power``).
         country: ISO 3166-1 alpha-3 code for CO2e intensity (CodeCarbon's offline data).
     """
 
-    target_ci_rel: float = 0.02
+    target_ci_rel: float = 0.05
+    windows: int = 3
+    max_windows: int = 6
+    remeasure_windows: int = 3
     min_window_s: float | None = None
     max_window_s: float = 10.0
     warmup_s: float = 0.25
     warmup_batches: int = 2
-    min_batches: int = 5
+    min_batches: int = 3
     p95_min_samples: int = 20
     noisy_other_cpu_share: float = 0.25
+    disturbed_cpu_ratio: float = 0.6
+    outlier_rel: float = 0.25
+    cpu_power_w: float | None = None
+    ram_power_w: float | None = None
     country: str = "USA"
 
     def __post_init__(self) -> None:
-        if not 0 < float(self.target_ci_rel) < 1:
-            msg = f"target_ci_rel must be in (0, 1), got {self.target_ci_rel!r}; 0.02 means 2 %"
+        object.__setattr__(
+            self,
+            "warmup_s",
+            _positive_float("warmup_s", self.warmup_s, "use e.g. 0.25 (seconds)", allow_zero=True),
+        )
+        tci = _positive_float("target_ci_rel", self.target_ci_rel, "use e.g. --target-ci 0.05 (5 %)")
+        if not tci < 1:
+            msg = f"target_ci_rel must be in (0, 1), got {self.target_ci_rel!r}; use e.g. --target-ci 0.05 (5 %)"
             raise ConfigError(msg)
-        if self.min_window_s is not None and self.min_window_s < 0:
-            msg = f"min_window_s must be >= 0, got {self.min_window_s!r}"
+        object.__setattr__(self, "target_ci_rel", tci)
+        object.__setattr__(
+            self, "windows", positive_int("windows", self.windows, "use e.g. --windows 3 (1 = one window)")
+        )
+        object.__setattr__(
+            self, "max_windows", positive_int("max_windows", self.max_windows, "use e.g. max_windows: 6")
+        )
+        if self.max_windows < self.windows:
+            object.__setattr__(self, "max_windows", self.windows)
+        if isinstance(self.remeasure_windows, bool) or not isinstance(self.remeasure_windows, int):
+            msg = f"remeasure_windows must be a non-negative integer, got {self.remeasure_windows!r}"
             raise ConfigError(msg)
-        if self.max_window_s <= 0:
-            msg = f"max_window_s must be > 0, got {self.max_window_s!r}"
+        if self.remeasure_windows < 0:
+            msg = f"remeasure_windows must be a non-negative integer, got {self.remeasure_windows!r}"
             raise ConfigError(msg)
+        if self.min_window_s is not None:
+            object.__setattr__(
+                self,
+                "min_window_s",
+                _positive_float(
+                    "min_window_s", self.min_window_s, "use e.g. --min-window 0.5", allow_zero=True
+                ),
+            )
+        object.__setattr__(
+            self,
+            "max_window_s",
+            _positive_float("max_window_s", self.max_window_s, "use e.g. --max-window 10"),
+        )
         if self.min_window_s is not None and self.max_window_s < self.min_window_s:
-            msg = f"max_window_s ({self.max_window_s}) must be >= min_window_s ({self.min_window_s})"
+            msg = (
+                f"max_window_s ({self.max_window_s:g}) is smaller than the minimum window min_window_s "
+                f"({self.min_window_s:g}); raise --max-window or lower --min-window"
+            )
             raise ConfigError(msg)
         for name in ("warmup_batches", "min_batches", "p95_min_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "warmup_batches" else 1):
                 msg = f"{name} must be a non-negative integer, got {v!r}"
                 raise ConfigError(msg)
+        for name in ("noisy_other_cpu_share", "disturbed_cpu_ratio", "outlier_rel"):
+            v = _positive_float(name, getattr(self, name), f"use a fraction such as 0.25 for {name}")
+            object.__setattr__(self, name, v)
+        for name, flag in (("cpu_power_w", "--cpu-power"), ("ram_power_w", "--ram-power")):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, _positive_float(name, v, f"give watts, e.g. {flag} 65"))
         if not isinstance(self.country, str) or len(self.country) != 3 or not self.country.isalpha():
             msg = f"country must be an ISO 3166-1 alpha-3 code such as USA, FRA or DEU, got {self.country!r}"
             raise ConfigError(msg)
         object.__setattr__(self, "country", self.country.upper())
 
+    @property
+    def energy_basis(self) -> str:
+        """``modelled (user watts)`` when the user gave watts, else decided by the sensor."""
+        return "modelled (user watts)" if self.cpu_power_w is not None or self.ram_power_w is not None else ""
+
     def window_min_s(self, device: str) -> float:
         """The minimum timed window for ``device`` in seconds."""
         if self.min_window_s is not None:
             return float(self.min_window_s)
-        return 5.0 if device.startswith("cuda") else 1.0
+        return 5.0 if device.startswith("cuda") else 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MethodSettings:
+        if not isinstance(d, dict):
+            msg = f"method must be a mapping of settings such as {{max_window_s: 10}}, got {d!r}"[:300]
+            raise ConfigError(msg)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -153,11 +244,11 @@ class Config:
             raise ConfigError(msg)
         object.__setattr__(self, "model", self.model.strip())
         object.__setattr__(
-            self, "batch_size", _positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
+            self, "batch_size", positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
         )
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
-        object.__setattr__(self, "precision", _precision(self.precision))
-        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
+        object.__setattr__(self, "precision", parse_precision(self.precision))
+        object.__setattr__(self, "device", parse_device(self.device))
         if self.cast not in CASTS:
             msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
             raise ConfigError(msg)

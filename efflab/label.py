@@ -359,3 +359,17 @@ def write_label_images(
     if "png" in formats:
         written += write_label_pngs([(d, Path(s).with_suffix(".png")) for d, s in items], scale=scale)
     return written
+
+
+def label_slug(text: str) -> str:
+    """A file-name-safe stem for a label: the name's safe characters, plus a short hash of the
+    whole name whenever characters were dropped, so ``<img …>`` names neither come out empty nor
+    collide with each other."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60]
+    if safe == text and safe:
+        return safe
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else digest

@@ -17,8 +17,8 @@ FLAG_MEANINGS: dict[str, str] = {
     "read it with its uncertainty",
     "noisy": "other processes used more than the allowed share of the CPU during the timed window, so "
     "latency and energy may be inflated; re-measure on a quiet machine",
-    "hit_time_cap": "the timed window reached its time cap before the latency's 95 % confidence interval "
-    "reached its target, so the latency is less certain than the target",
+    "hit_time_cap": "a timed window reached its time cap, or the point used its most windows, before the "
+    "latency's 95 % confidence interval reached its target, so the latency is less certain than the target",
     "p95_insufficient_samples": "too few timed batches for a p95 latency; the mean and median are shown",
     "peak_mem_is_process_lifetime": "the peak-memory counter could not be reset, so peak memory is the "
     "process's lifetime peak (an upper bound)",
@@ -27,7 +27,16 @@ FLAG_MEANINGS: dict[str, str] = {
     "fp16_no_hardware": "this CPU has no native fp16 arithmetic; fp16 runs emulated and slowly",
     "bf16_no_hardware": "this CPU has no native bf16 arithmetic; bf16 runs emulated and slowly",
     "shared_host": "several measurement workers ran on this host at the same time, so they competed for it",
+    "unstable": "the timing windows of this point disagreed beyond their intervals even after re-measuring, "
+    "so its latency and energy are not trustworthy; it is kept but left out of stars and recommendations",
+    "disturbed": "this process got clearly less CPU than it asked for (or other processes took a large share) "
+    "in some windows even after re-measuring; the point is kept but left out of stars and recommendations",
+    "peak_underestimated": "the achieved FLOP/s exceeded the measured GEMM peak even after re-measuring it, so "
+    "the peak is too low and MFU is not shown",
 }
+
+# What ``Measurement.energy_basis`` can be: read from a hardware counter, or a model of CPU time x watts.
+ENERGY_BASES: tuple[str, ...] = ("measured", "modelled", "modelled (user watts)")
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,63 @@ class EnergyReading:
     uncertainty_rel: float
     detail: str = ""
 
+    cpu_j: float | None = None
+    ram_j: float | None = None
+    gpu_j: float | None = None
+    cpu_seconds: float | None = None
+    cpu_watts_per_thread: float | None = None
+    ram_watts: float | None = None
+    cpu_power_matched: bool | None = None
+    basis: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.basis:
+            object.__setattr__(self, "basis", "measured" if self.measured else "modelled")
+
     @property
     def mean_power_w(self) -> float:
         return self.energy_j / self.duration_s if self.duration_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class WindowSummary:
+    """One timing window of a point (a point is measured as several windows, separated in time).
+
+    Attributes:
+        n_batches: timed batches in the window.
+        window_s: wall seconds of the timed batches.
+        mean_s, median_s: mean and median batch latency in the window, seconds.
+        ci_half_s: 95 % CI half-width of the mean within the window (batches treated as independent).
+        cpu_s: CPU seconds this process used during the window (all threads).
+        disturbed: the process got clearly less CPU than it asked for, or others took a large share.
+        energy_j: the sensor's energy over the window.
+        other_cpu_share: share (0..1) of the machine's CPU used by other processes (None: unreadable).
+        used: whether the window counts in the point's statistics (a re-measured window does not).
+        batch_times_us: every timed batch's latency in whole microseconds (compact; recompute from it).
+        energy_cpu_j, energy_ram_j, energy_gpu_j: the window's energy parts where the sensor has them.
+    """
+
+    n_batches: int
+    window_s: float
+    mean_s: float
+    median_s: float
+    ci_half_s: float | None
+    cpu_s: float | None
+    disturbed: bool
+    energy_j: float
+    other_cpu_share: float | None = None
+    used: bool = True
+    batch_times_us: tuple[int, ...] = ()
+    energy_cpu_j: float | None = None
+    energy_ram_j: float | None = None
+    energy_gpu_j: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WindowSummary:
+        d = dict(d)
+        d["batch_times_us"] = tuple(int(x) for x in d.get("batch_times_us") or ())
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -138,6 +201,31 @@ class Measurement:
     timestamp: str
     method: dict[str, Any] = field(default_factory=dict)
     cast: str = "model"
+    # replicated windows (records written before them have one window)
+    n_windows: int = 1
+    windows: tuple[WindowSummary, ...] = ()
+    latency_median_s: float | None = None
+    energy_j_per_query_ci: float | None = None
+    # what the energy figure is made of
+    energy_basis: str = ""
+    energy_cpu_j: float | None = None
+    energy_ram_j: float | None = None
+    energy_gpu_j: float | None = None
+    cpu_seconds: float | None = None
+    cpu_watts_per_thread: float | None = None
+    ram_watts: float | None = None
+    cpu_power_matched: bool | None = None
+    sensor: str = ""
+    # per-example correctness on the task's test split, '0'/'1' in test order (the paired test uses it)
+    accuracy_correct: str | None = None
+    unstable_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        # Old records: derive what they did not store, never invent a number.
+        if not self.energy_basis:
+            object.__setattr__(self, "energy_basis", "measured" if self.energy_measured else "modelled")
+        if self.latency_median_s is None:
+            object.__setattr__(self, "latency_median_s", self.latency_p50_s)
 
     # ----- derived -----
     @property
@@ -155,8 +243,8 @@ class Measurement:
 
     @property
     def energy_label(self) -> str:
-        """'measured (nvml)' or 'estimated (codecarbon)'."""
-        return f"{'measured' if self.energy_measured else 'estimated'} ({self.energy_source})"
+        """'measured (nvml)', 'modelled (codecarbon)' or 'modelled (user watts) (codecarbon)'."""
+        return f"{self.energy_basis} ({self.energy_source})"
 
     # ----- serialisation -----
     def to_dict(self) -> dict[str, Any]:
@@ -165,6 +253,7 @@ class Measurement:
         d["flags"] = list(self.flags)
         d["accuracy_ci"] = list(self.accuracy_ci) if self.accuracy_ci is not None else None
         d["fingerprint"]["cpu_flags"] = list(self.fingerprint.cpu_flags)
+        d["windows"] = [{**w, "batch_times_us": list(w["batch_times_us"])} for w in d["windows"]]
         d["wh_per_1000_queries"] = self.wh_per_1000_queries
         d["latency_per_query_s"] = self.latency_per_query_s
         return {k: _json_safe(v) for k, v in d.items()}
@@ -183,6 +272,7 @@ class Measurement:
         d["flags"] = tuple(d.get("flags") or ())
         ci = d.get("accuracy_ci")
         d["accuracy_ci"] = (float(ci[0]), float(ci[1])) if ci is not None else None
+        d["windows"] = tuple(WindowSummary.from_dict(w) for w in d.get("windows") or ())
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 

@@ -82,7 +82,11 @@ def test_params_read_text_the_way_cli_and_papermill_send_it() -> None:
 @pytest.mark.parametrize(
     ("changes", "needle"),
     [
-        ({"accuracy_tolerance": "high"}, "accuracy_tolerance must be a fraction"),
+        ({"accuracy_tolerance": "high"}, "accuracy_tolerance: accuracy tolerance must be a number"),
+        ({"accuracy_tolerance": 1}, "between 0 and 0.5 (0.01 = 1 point)"),
+        ({"price_per_kwh": "cheap"}, "price_per_kwh: price per kWh must be a number"),
+        ({"currency": "BUCKS"}, "currency: unknown currency 'BUCKS'"),
+        ({"cast": "sometimes"}, "allowed: model, autocast"),
         ({"accuracy_tolerance": 5}, "accuracy_tolerance"),
         ({"batch_sizes": [1, "x"]}, "batch_sizes must be an integer"),
         ({"batch_sizes": True}, "batch_sizes"),
@@ -117,8 +121,8 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
     c = d.cohorts[0]
     assert c.recommendation is not None and c.baseline is not None and c.savings is not None
     summary = content.summary_html(d)
-    assert "Recommended:" in summary and "kWh a year" in summary
-    assert "<b>estimated</b>" in summary  # the fake sensor is not a measurement
+    assert "Recommended:" in summary and "Per year at 1,000,000 queries a day" in summary
+    assert "<b>modelled</b>" in summary  # the fake sensor is not a measurement
     figs = content.tradeoff_figures(d)
     names = {t.name for t in figs[0].data}
     assert {"recommended", "baseline", "front"} <= names
@@ -184,13 +188,14 @@ def test_filters_select_what_is_asked(small_store: Path, tmp_path: Path) -> None
 def test_newest_measurement_of_a_configuration_wins(small_store: Path) -> None:
     import pandas as pd
 
+    from efflab.analysis.assess import newest_per_configuration
     from efflab.store import load_results
 
     df = load_results(small_store)
     again = df.iloc[[0]].assign(
         key="re-measured", created_at="2999-01-01T00:00:00+00:00", wh_per_1000_queries=42.0
     )
-    kept, superseded = content._latest_per_config(pd.concat([df, again], ignore_index=True))
+    kept, superseded = newest_per_configuration(pd.concat([df, again], ignore_index=True))
     assert superseded == 1 and len(kept) == len(df)
     assert 42.0 in set(kept["wh_per_1000_queries"])
 

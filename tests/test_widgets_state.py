@@ -89,7 +89,10 @@ def test_a_stored_selection_appears_at_once_on_every_figure(small_store: Path) -
     assert list(sel.y) == [pytest.approx(row["accuracy"])]
     assert trace(s.tradeoff_figure(), "recommended") is not None
     # the nudge compares with the recommendation and offers the switch
-    assert "× the energy" in s.nudge and "recommended" in s.nudge
+    # (the tiny models' energies may tie within their uncertainty on a loaded machine)
+    assert (
+        "× the energy" in s.nudge or "the same energy within uncertainty" in s.nudge
+    ) and "recommended" in s.nudge
     assert not s.is_recommended
     # batch curves are the selected model's, one line per precision
     lat = s.batch_figure("latency_s")
@@ -273,7 +276,9 @@ def test_controls_and_figures_follow_the_state(small_store: Path) -> None:
         list(drawn.y),
         list(drawn.text),
     )
-    assert lab.switch.layout.display != "none" and "× the energy" in lab.nudge.value
+    assert lab.switch.layout.display != "none" and (
+        "× the energy" in lab.nudge.value or "within uncertainty" in lab.nudge.value
+    )
     lab.switch.click()  # the one-click switch
     assert s.is_recommended and lab.switch.layout.display == "none"
     s.select(batch_size=8)  # state -> view

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -65,6 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("efflab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # last resort: one line, the traceback only on request
+        if os.environ.get("EFFLAB_DEBUG"):
+            raise
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(
+            f"efflab: internal error: {type(e).__name__}: {text[:300]} (a bug: run again with EFFLAB_DEBUG=1 "
+            "for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
-from efflab.cli._format import nbytes, si
 from efflab.config import DEVICES, PRECISIONS, Config, MethodSettings
+from efflab.errors import ConfigError
+from efflab.format import nbytes, si
 from efflab.records import Measurement
 
 EPILOG = """\
@@ -16,8 +18,12 @@ examples:
   efflab measure                                   # minilm-l6, batch 32, fp32, cpu, task reviews
   efflab measure --model minilm-l2 --precision int8 --batch-size 8
   efflab measure --model ./my-model-folder --no-task --json
-energy: 'measured' figures come from hardware counters (nvml, rapl); 'estimated' ones from
-CodeCarbon's TDP x load model, the usual case in VMs. Every figure says which.
+  efflab measure --windows 5 --cpu-power 65 --ram-power 6   # your machine's watts (wall meter, vendor sheet)
+method: the point is timed as --windows independent windows (default 3); its interval comes from the
+spread of the window means. Disturbed windows (this process got clearly less CPU than it asked for, or
+other processes took the machine) are re-measured; a point that stays inconsistent is flagged.
+energy: 'measured' figures come from hardware counters (nvml, rapl); 'modelled' ones from CodeCarbon's
+CPU-time x watts model, the usual case in VMs (there energy ranks like latency). Every figure says which.
 """
 
 
@@ -27,24 +33,84 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
         "--sensor", default="auto", help="energy sensor: auto, nvml, rapl, codecarbon, fake (default auto)"
     )
     g.add_argument(
-        "--target-ci", type=float, default=0.02, help="stop at this 95%% CI half-width / mean (default 0.02)"
+        "--windows",
+        default=None,
+        help="timing windows per point, >= 1 (default 3; 1 = the single-window method of efflab 0.1)",
     )
     g.add_argument(
-        "--min-window", type=float, default=None, help="minimum timed window, s (default 1 CPU, 5 GPU)"
+        "--target-ci",
+        default=None,
+        help="add windows while the 95%% CI half-width / mean is above this (default 0.05)",
     )
     g.add_argument(
-        "--max-window", type=float, default=10.0, help="time cap of the timed window, s (default 10)"
+        "--min-window", default=None, help="minimum length of one window, s (default 0.5 CPU, 5 GPU)"
+    )
+    g.add_argument("--max-window", default=None, help="time cap of one window, s (default 10)")
+    g.add_argument(
+        "--cpu-power",
+        default=None,
+        help="your CPU's full-load power in watts; energy is then 'modelled (user watts)'",
+    )
+    g.add_argument(
+        "--ram-power", default=None, help="your RAM's power in watts (with or without --cpu-power)"
     )
     g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
 
 
-def method_from_args(args: argparse.Namespace) -> MethodSettings:
-    return MethodSettings(
-        target_ci_rel=args.target_ci,
-        min_window_s=args.min_window,
-        max_window_s=args.max_window,
-        country=args.country,
-    )
+def method_from_args(args: argparse.Namespace, base: MethodSettings | None = None) -> MethodSettings:
+    """MethodSettings from the method flags; flags not given keep ``base``'s values (or the defaults).
+
+    Raises:
+        ConfigError: a flag's value is out of range or not a number (the message names the flag).
+    """
+    d = (base or MethodSettings()).to_dict()
+    given = {
+        "windows": ("--windows", getattr(args, "windows", None)),
+        "target_ci_rel": ("--target-ci", getattr(args, "target_ci", None)),
+        "min_window_s": ("--min-window", getattr(args, "min_window", None)),
+        "max_window_s": ("--max-window", getattr(args, "max_window", None)),
+        "cpu_power_w": ("--cpu-power", getattr(args, "cpu_power", None)),
+        "ram_power_w": ("--ram-power", getattr(args, "ram_power", None)),
+    }
+    for name, (flag, raw) in given.items():
+        if raw is None:
+            continue
+        d[name] = _number(flag, raw, integer=name == "windows")
+    if getattr(args, "country", None):
+        d["country"] = args.country
+    return MethodSettings.from_dict(d)
+
+
+_RULES: dict[str, tuple[str, str]] = {
+    # flag: (what it must be, an example)
+    "--windows": ("a whole number >= 1", "3"),
+    "--target-ci": ("a fraction between 0 and 1", "0.05"),
+    "--min-window": ("a number of seconds >= 0", "0.5"),
+    "--max-window": ("a number of seconds > 0", "10"),
+    "--cpu-power": ("a number of watts > 0", "65"),
+    "--ram-power": ("a number of watts > 0", "6"),
+}
+
+
+def _number(flag: str, raw: object, *, integer: bool) -> float | int:
+    """Parse one method flag; ConfigError naming the flag, the value and the fix."""
+    what, example = _RULES[flag]
+    text = str(raw).strip()
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    ok = math.isfinite(v) and (v.is_integer() if integer else True)
+    if ok:
+        ok = {
+            "--windows": v >= 1,
+            "--target-ci": 0 < v < 1,
+            "--min-window": v >= 0,
+        }.get(flag, v > 0)
+    if not ok:
+        msg = f"{flag} must be {what}, got {text!r}; e.g. {flag} {example}"
+        raise ConfigError(msg)
+    return int(v) if integer else v
 
 
 def register(sub: Any) -> None:
@@ -85,7 +151,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from efflab.measuring.measure import measure
+    from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+    from efflab.measuring.measure import load_task, measure
+    from efflab.models import resolve_model
+    from efflab.models.footprint import check_fits
 
     cfg = Config(
         model=args.model,
@@ -97,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
         cast=args.cast,
     )
     method = method_from_args(args)
+    # Every input is checked before the model is loaded: the country, the task, then whether the
+    # batch fits in the memory free now (refused with one line rather than swapping the machine).
+    carbon_intensity_g_per_kwh(method.country)
+    load_task(cfg.task)
+    check_fits(resolve_model(cfg.model, progress=not args.json), cfg)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)
     if args.json:
@@ -125,8 +199,12 @@ def _stage_printer() -> Any:
 
 def render(m: Measurement) -> str:
     """A readable multi-line summary of one measurement."""
-    kind = "measured" if m.energy_measured else "ESTIMATED"
     unc = f"±{m.energy_uncertainty_rel * 100:.0f} %"
+    stat = (
+        f", ±{si(m.energy_j_per_query_ci, 'J')} between windows"
+        if m.energy_j_per_query_ci is not None
+        else ""
+    )
     rows: list[tuple[str, str]] = [
         ("model", f"{m.model}  ({m.n_params / 1e6:.1f} M params, {nbytes(m.model_bytes)} at {m.precision})"),
         (
@@ -135,11 +213,15 @@ def render(m: Measurement) -> str:
         ),
         (
             "latency / batch",
-            f"{si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} (95 % CI, {m.n_batches} batches, "
-            f"p50 {si(m.latency_p50_s, 's')}, p95 {si(m.latency_p95_s, 's')})",
+            f"mean {si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} (95 % CI from {m.n_windows} window(s), "
+            f"{m.n_batches} batches) · median {si(m.latency_median_s, 's')} · p95 {si(m.latency_p95_s, 's')}",
         ),
         ("throughput", f"{m.throughput_qps:.1f} queries/s"),
-        ("energy / query", f"{si(m.energy_j_per_query, 'J')} {unc}  [{kind}, {m.energy_source}]"),
+        (
+            "energy / query",
+            f"{si(m.energy_j_per_query, 'J')} {unc}{stat}  [{m.energy_basis}, {m.energy_source}]",
+        ),
+        ("energy made of", _energy_parts(m)),
         (
             "per 1000 queries",
             f"{m.wh_per_1000_queries:.4g} Wh · {m.co2e_g_per_1000_queries:.3g} g CO2e ({m.country}, "
@@ -167,5 +249,33 @@ def render(m: Measurement) -> str:
     rows.append(("machine", f"{fp.hardware_key} · torch {fp.torch_version} · other processes' CPU {other}"))
     rows.append(("energy source", m.energy_detail))
     rows.append(("flags", ", ".join(m.flags) or "none"))
+    if m.unstable_reason:
+        rows.append(("unstable", m.unstable_reason))
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.rjust(w)}  {v}" for k, v in rows)
+
+
+def _energy_parts(m: Measurement) -> str:
+    """CPU / RAM / GPU parts, and for a model the watts it used, in plain words."""
+    parts = [
+        f"{name} {si(v, 'J')}"
+        for name, v in (("CPU", m.energy_cpu_j), ("RAM", m.energy_ram_j), ("GPU", m.energy_gpu_j))
+        if v is not None
+    ]
+    text = " + ".join(parts) if parts else "not broken down by this sensor"
+    if m.energy_basis != "measured" and m.cpu_watts_per_thread is not None:
+        matched = {
+            True: "CodeCarbon knows this CPU",
+            False: "CodeCarbon's generic fallback for an unknown CPU",
+        }
+        src = (
+            "your watts"
+            if m.energy_basis == "modelled (user watts)"
+            else (matched[m.cpu_power_matched] if m.cpu_power_matched is not None else "CPU match unknown")
+        )
+        ram = f" + {m.ram_watts:g} W RAM x wall time" if m.ram_watts is not None else ""
+        text += (
+            f" · modelled from CPU time: {m.cpu_watts_per_thread:.3g} W per thread x "
+            f"{si(m.cpu_seconds, 's')} CPU{ram} ({src}); on this machine energy ranks like latency"
+        )
+    return text

@@ -63,7 +63,43 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--cell-timeout", type=float, default=None, help="seconds each notebook cell may take (default none)"
     )
+    p.add_argument(
+        "--yes", "-y", action="store_true", help="with measure_missing: start a large run without asking"
+    )
     p.set_defaults(func=run)
+
+
+def _check_timeout(value: float | None) -> None:
+    import math
+
+    from efflab.errors import ReportError
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        msg = f"--cell-timeout must be a positive number of seconds, got {value}; e.g. --cell-timeout 600, or leave it out"
+        raise ReportError(msg)
+
+
+def _confirm_measuring(params: Any, yes: bool) -> None:
+    """With measure_missing: say what will be measured and how long, and ask above the thresholds."""
+    from efflab.cli.sweep import confirm_plan
+    from efflab.store import open_store
+    from efflab.sweep.plan import pending_points
+    from efflab.sweep.spec import estimate_seconds
+
+    spec = params.sweep_spec()
+    store = Path(params.store_path).expanduser()
+    if store.exists() and store.stat().st_size > 0:
+        with open_store(store, readonly=True) as st:
+            n, _ = pending_points(spec, st)
+    else:
+        n = len(spec)
+    why = None
+    if params.models is None:
+        why = (
+            f"measure_missing with no models measures the built-in family grid ({n} points to measure); "
+            "name them with -p models '[minilm-l2]'"
+        )
+    confirm_plan(n, len(spec), *estimate_seconds(spec, n), yes=yes, always_ask=why)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from efflab.report.params import ReportParams
     from efflab.report.run import precheck, run_report
 
+    _check_timeout(args.cell_timeout)
     base: dict[str, Any] = {"store_path": str(args.store or default_store())}
     names = ReportParams.names()
     for name, value in args.parameters:
@@ -84,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         base.update(sets)
     params = ReportParams.from_dict(base)
     precheck(params)
+    if params.measure_missing:
+        _confirm_measuring(params, args.yes)
     what = " (measuring missing points first)" if params.measure_missing else ""
     print(f"efflab report: running the report notebook over {params.store_path}{what}", flush=True)
     res = run_report(params, args.out, timeout_s=args.cell_timeout)

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si, table
+from efflab import format as fmt
 from efflab.errors import ConfigError
+from efflab.format import si, table
 from efflab.paths import default_store
 
 
@@ -31,14 +32,14 @@ def register(sub: Any) -> None:
         "-o",
         type=Path,
         default=None,
-        help="output file (default: results.<format>; - for stdout CSV)",
+        help="output file (default: results.<format>; - for stdout CSV); never a results store",
     )
+    ex.add_argument("--force", action="store_true", help="overwrite an existing output file (never a store)")
     ex.set_defaults(func=run_export)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from efflab.analysis import add_stars
     from efflab.store import load_results
 
     df = load_results(args.store or default_store())
@@ -54,28 +55,46 @@ def run_list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    df = add_stars(df)
+    from efflab.analysis import AssessInputs, assess
+
     rows = []
-    for r in df.itertuples():
-        if r.status != "ok":
-            rows.append((r.model, r.batch_size, r.precision, r.device, "failed", "", "", "", "", ""))
-            continue
-        acc = f"{r.accuracy * 100:.1f}" if r.accuracy == r.accuracy and r.accuracy is not None else "-"
-        kind = "meas" if r.energy_measured else "est"
-        rows.append(
-            (
-                r.model,
-                r.batch_size,
-                r.precision,
-                r.device,
-                si(r.latency_s, "s"),
-                f"{r.throughput_qps:.0f}",
-                f"{r.wh_per_1000_queries:.3g} ({kind})",
-                "★" * int(r.stars),
-                acc,
-                r.flags,
+    for cohort in assess(df).cohorts:
+        a = assess(df, AssessInputs(cohort=cohort))
+        rated = {m.key: m for m in a.ratings}
+        for _, r in a.frame.iterrows():
+            m = rated.get(str(r["key"]))
+            if r["status"] != "ok":
+                rows.append(
+                    (
+                        r["model"],
+                        r["batch_size"],
+                        r["precision"],
+                        r["device"],
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        r["status"],
+                    )
+                )
+                continue
+            rows.append(
+                (
+                    r["model"],
+                    r["batch_size"],
+                    r["precision"],
+                    r["device"],
+                    si(r["latency_s"], "s"),
+                    fmt.number(r["throughput_qps"]),
+                    f"{fmt.number(r['wh_per_1000_queries'])} ({fmt.energy_basis(r)})",
+                    fmt.stars(m.stars) if m is not None else "",
+                    fmt.percent(r["accuracy"]) if r["accuracy"] == r["accuracy"] else "-",
+                    "eligible" + (f" · {r['flags']}" if r["flags"] else "")
+                    if r["eligible"]
+                    else str(r["excluded_reason"]).split(":")[0] + (f" · {r['flags']}" if r["flags"] else ""),
+                )
             )
-        )
     print(
         table(
             rows,
@@ -87,33 +106,88 @@ def run_list(args: argparse.Namespace) -> int:
                 "latency/batch",
                 "q/s",
                 "Wh/1000q",
-                "stars",
-                "acc %",
-                "flags",
+                "model stars",
+                "accuracy",
+                "eligible · flags",
             ],
         )
+    )
+    print(
+        "model stars: one rating per model, shown on the configuration that sets it (its least-energy eligible "
+        "one); see `efflab recommend`"
     )
     return 0
 
 
+def check_export_target(out: Path, store: Path, *, force: bool) -> None:
+    """Refuse, before anything is read or written, an --out that would destroy data.
+
+    Raises:
+        ConfigError: ``out`` is the store, an SQLite file (another store), a folder, in a folder that
+            does not exist, or an existing file without ``force``.
+    """
+    if out.exists() and out.is_dir():
+        msg = f"--out {str(out)!r} is a folder; pass a file name such as {str(out / 'results.csv')!r}"
+        raise ConfigError(msg)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        msg = (
+            f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or pass another --out"
+        )
+        raise ConfigError(msg)
+    if out.exists():
+        same = store.exists() and out.resolve() == store.resolve()
+        try:
+            with out.open("rb") as f:
+                is_sqlite = f.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            is_sqlite = False
+        if same or is_sqlite:
+            what = "the results store being exported" if same else "an SQLite database (a results store?)"
+            msg = f"refusing to write over {str(out)!r}: it is {what}; pass another --out such as results.csv"
+            raise ConfigError(msg)
+        if not force:
+            msg = f"--out {str(out)!r} already exists; pass --force to overwrite it, or another --out"
+            raise ConfigError(msg)
+
+
 def run_export(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
     from efflab.store import load_results
 
     fmt = args.format.lower()
     if fmt not in ("csv", "parquet"):
         msg = f"unknown export format {args.format!r}; use csv or parquet"
         raise ConfigError(msg)
-    df = load_results(args.store or default_store())
+    store = Path(args.store or default_store())
     out = args.out or Path(f"results.{fmt}")
-    if str(out) == "-":
-        if fmt != "csv":
-            msg = "only CSV can go to stdout; pass --out FILE for parquet"
-            raise ConfigError(msg)
+    to_stdout = str(out) == "-"
+    if to_stdout and fmt != "csv":
+        msg = "only CSV can go to stdout; pass --out FILE for parquet"
+        raise ConfigError(msg)
+    if not to_stdout:
+        check_export_target(out, store, force=args.force)
+    df = load_results(store)
+    if to_stdout:
         df.to_csv(sys.stdout, index=False)
         return 0
-    if fmt == "csv":
-        df.to_csv(out, index=False)
-    else:
-        df.to_parquet(out, index=False)
+    # Write next to the target, then rename: a failed export never leaves half a file.
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=".efflab-export-")
+        os.close(fd)
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        Path(tmp).replace(out)
+    except OSError as e:
+        msg = f"cannot write --out {str(out)!r}: {e.strerror or e}; pass a writable --out"
+        raise ConfigError(msg) from e
+    finally:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
     print(f"efflab: wrote {len(df)} points to {out}", file=sys.stderr)
     return 0

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si
+from efflab.format import si
 from efflab.paths import default_store
 
 EPILOG = """\
@@ -23,8 +23,11 @@ task reviews. A spec file is YAML with the same fields, e.g.
   method: {target_ci_rel: 0.02, max_window_s: 10}
 
 Re-running the same command measures only the points missing from the store (a crash or kill
-loses at most the point in progress). Ctrl-C stops after the current point; a second Ctrl-C
-stops at once.
+loses at most the point in progress). Before it starts, the sweep says how many points it will
+measure and about how long that takes; above 100 points or 2 hours it asks (or, when not run
+from a terminal, needs --yes). Ctrl-C stops after the current point (it is stored, exit 130); a
+second Ctrl-C stops at once. A failed point never replaces a stored measurement; one sweep at a
+time writes to a store.
 """
 
 
@@ -48,6 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT: run points on its workers")
     p.add_argument("--local-cluster", type=int, metavar="N", help="run on a local Dask cluster of N workers")
     p.add_argument("--print-spec", action="store_true", help="print the resolved spec as YAML and exit")
+    p.add_argument("--yes", "-y", action="store_true", help="start a large sweep without asking")
     p.set_defaults(func=run)
 
 
@@ -70,23 +74,74 @@ def load_spec(args: argparse.Namespace) -> Any:
 
 
 class _StopFlag:
-    """First Ctrl-C: stop after the current point. Second: stop now."""
+    """First Ctrl-C: finish the point in progress, store it, then stop. Second: stop now."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.now = False
 
     def __call__(self) -> bool:
         return self.requested
 
+    def cancel(self) -> bool:
+        return self.now
+
     def handler(self, signum: int, frame: Any) -> None:
         if self.requested:
+            self.now = True
             raise KeyboardInterrupt
         self.requested = True
         print(
-            "\nefflab: stopping after the current point (Ctrl-C again to stop now)",
+            "\nefflab: finishing the point in progress, then stopping (Ctrl-C again to stop now)",
             file=sys.stderr,
             flush=True,
         )
+
+
+def _check_cluster_args(args: argparse.Namespace) -> None:
+    from efflab.errors import ConfigError
+
+    if args.local_cluster is not None and args.local_cluster < 1:
+        msg = f"--local-cluster must be a positive number of workers, got {args.local_cluster}; e.g. --local-cluster 2"
+        raise ConfigError(msg)
+    if args.scheduler is not None and args.local_cluster is not None:
+        msg = "give either --scheduler tcp://HOST:PORT or --local-cluster N, not both"
+        raise ConfigError(msg)
+    if args.scheduler is not None:
+        from efflab.sweep.distributed import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
+
+
+def confirm_plan(
+    n: int, total: int, low_s: float, high_s: float, *, yes: bool, always_ask: str | None = None
+) -> None:
+    """Say what a run will measure and about how long; above the thresholds (or when
+    ``always_ask`` gives a reason) ask on a terminal, or refuse without ``--yes`` elsewhere.
+
+    Raises:
+        ConfigError: not confirmed.
+    """
+    from efflab.errors import ConfigError
+    from efflab.sweep.spec import CONFIRM_POINTS, CONFIRM_SECONDS, duration_text
+
+    stored = total - n
+    print(
+        f"efflab: will measure {n} point{'s' * (n != 1)} ({stored} already in the store), "
+        f"about {duration_text(low_s)}–{duration_text(high_s)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+        return
+    if not sys.stdin.isatty():
+        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
+        raise ConfigError(msg)
+    answer = input("efflab: start it? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        msg = "not started; name fewer models, batch sizes or precisions, or pass --yes"
+        raise ConfigError(msg)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,18 +149,26 @@ def run(args: argparse.Namespace) -> int:
 
     from efflab.store import open_store
     from efflab.sweep import iter_sweep
+    from efflab.sweep.plan import pending_points
+    from efflab.sweep.spec import estimate_seconds
 
     spec = load_spec(args)
     if args.print_spec:
         print(spec.to_yaml(), end="")
         return 0
+    _check_cluster_args(args)
     store_path = args.store or default_store()
     stop = _StopFlag()
-    old = signal.signal(signal.SIGINT, stop.handler)
     counts = {"ok": 0, "failed": 0, "skipped": 0}
-    try:
-        with open_store(store_path) as store:
-            if args.scheduler or args.local_cluster:
+    kept = 0
+    with open_store(store_path) as store:
+        n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
+        if n_todo:
+            store.claim_sweep()
+        old = signal.signal(signal.SIGINT, stop.handler)
+        try:
+            if args.scheduler is not None or args.local_cluster is not None:
                 from efflab.sweep.distributed import iter_sweep_distributed
 
                 stream = iter_sweep_distributed(
@@ -119,9 +182,21 @@ def run(args: argparse.Namespace) -> int:
                 )
             else:
                 stream = iter_sweep(
-                    spec, store, force=args.force, retry_failed=args.retry_failed, should_stop=stop
+                    spec,
+                    store,
+                    force=args.force,
+                    retry_failed=args.retry_failed,
+                    should_stop=stop,
+                    should_cancel=stop.cancel,
                 )
-            bar = tqdm(total=len(spec), unit="pt", desc="sweep", file=sys.stderr, dynamic_ncols=True)
+            bar = tqdm(
+                total=len(spec),
+                unit="pt",
+                desc="sweep",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                disable=not sys.stderr.isatty(),
+            )
             for r in stream:
                 counts[r.status] += 1
                 c = r.config
@@ -132,18 +207,24 @@ def run(args: argparse.Namespace) -> int:
                     kind = "meas" if m.energy_measured else "est"
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}"
+                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}",
+                        file=sys.stderr,
                     )
                 elif r.status == "failed":
-                    bar.write(f"failed  {name}: {r.error}")
+                    note = ""
+                    if r.key in ok_before:
+                        kept += 1
+                        note = " (the stored measurement was kept)"
+                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
                 bar.update(1)
             bar.close()
-    finally:
-        signal.signal(signal.SIGINT, old)
+        finally:
+            signal.signal(signal.SIGINT, old)
     done = counts["ok"] + counts["failed"] + counts["skipped"]
+    kept_text = f", {kept} kept their stored measurement" if kept else ""
     print(
-        f"efflab: {counts['ok']} measured, {counts['failed']} failed, {counts['skipped']} already in the store "
-        f"({done}/{len(spec)}) -> {store_path}",
+        f"efflab: {counts['ok']} measured, {counts['failed']} failed{kept_text}, {counts['skipped']} already in the "
+        f"store ({done}/{len(spec)}) -> {store_path}",
         file=sys.stderr,
     )
     if stop.requested and done < len(spec):

@@ -26,7 +26,6 @@ from IPython.display import display
 # Imported here, not on first use: a pre-heated Voila kernel imports this module before anyone
 # visits, so the visit itself pays for none of it.
 import efflab.analysis
-import efflab.cli.recommend
 import efflab.label
 import efflab.measuring.carbon
 import efflab.plots  # noqa: F401

@@ -1,7 +1,9 @@
 """Task accuracy at the measured precision, with a 95 % Wilson interval, cached on disk.
 
 bf16 and int8 change predictions, so accuracy is evaluated at the precision being measured; the
-result is cached per (model identity, precision, device kind, task content, seq_len).
+result is cached per (model identity, precision, cast, device kind, task content, seq_len, library
+versions), with the per-example correctness ('0'/'1' per test example, in the task's test order) so
+that two configurations can be compared on the same texts.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,37 +30,79 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AccuracyResult:
+    """Accuracy, its 95 % Wilson interval, and ``correct``: '0'/'1' per test example in test order."""
+
     accuracy: float
     ci: tuple[float, float]
     n_eval: int
     cached: bool = False
+    correct: str | None = None
 
 
 def accuracy_from_predictions(pred: np.ndarray, truth: np.ndarray) -> AccuracyResult:
     """Accuracy and its 95 % Wilson interval."""
     n = len(truth)
-    correct = int((np.asarray(pred) == np.asarray(truth)).sum())
-    return AccuracyResult(correct / n if n else float("nan"), wilson_interval(correct, n), n)
+    hits = np.asarray(pred) == np.asarray(truth)
+    correct = int(hits.sum())
+    bits = "".join("1" if h else "0" for h in hits.tolist())
+    return AccuracyResult(correct / n if n else float("nan"), wilson_interval(correct, n), n, correct=bits)
+
+
+def _versions() -> list[str]:
+    from importlib import metadata
+
+    out = []
+    for pkg in ("torch", "transformers", "scikit-learn"):
+        try:
+            out.append(f"{pkg}={metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{pkg}=none")
+    return out
+
+
+_GENERIC_LABEL = re.compile(r"^label[_ ]?\d+$", re.IGNORECASE)
 
 
 def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ...]) -> np.ndarray | None:
-    """Index map from the model's label order to the task's, or None for identity."""
+    """Index map from the model's label order to the task's, or None for identity.
+
+    Labels are paired by name (case-insensitive). A model whose labels have no names (``LABEL_0``,
+    ``LABEL_1``, ...) is taken to predict in the task's label order. Named labels that differ from
+    the task's are never paired by position: sorted order can reverse them silently.
+
+    Raises:
+        TaskError: the counts differ, or the names differ (the message names both sets).
+    """
     if runner_labels is None or tuple(runner_labels) == tuple(task_labels):
         return None
-    norm = [str(x).lower() for x in task_labels]
-    if sorted(str(x).lower() for x in runner_labels) == sorted(norm):
-        return np.array([norm.index(str(x).lower()) for x in runner_labels])
+    norm = [str(x).strip().lower() for x in task_labels]
+    model = [str(x).strip().lower() for x in runner_labels]
+    if sorted(model) == sorted(norm):
+        return np.array([norm.index(x) for x in model])
     if len(runner_labels) != len(task_labels):
         msg = (
             f"the model predicts {len(runner_labels)} labels {list(runner_labels)} but the task has "
             f"{len(task_labels)} {list(task_labels)}; fine-tune it on the task first"
         )
         raise TaskError(msg)
-    return None  # same count, different names (e.g. LABEL_0): assume the same order
+    if all(_GENERIC_LABEL.match(x) for x in model):
+        return None  # unnamed labels (LABEL_0, ...): the task's order is the only pairing there is
+    pairs = ", ".join(f"{t}={m}" for t, m in zip(task_labels, runner_labels))
+    msg = (
+        f"the model's labels {list(runner_labels)} are not the task's {list(task_labels)}, and efflab pairs "
+        f"labels by name only; rename the task's labels to the model's (e.g. {pairs} if that is what they "
+        "mean) and re-run"
+    )
+    raise TaskError(msg)
 
 
-def cache_key(model_id: str, precision: str, device: str, task: Task, seq_len: int) -> str:
-    raw = json.dumps([model_id, precision, device.split(":")[0], task.name, task.content_hash, seq_len])
+def cache_key(
+    model_id: str, precision: str, device: str, task: Task, seq_len: int, cast: str = "model"
+) -> str:
+    """Key of a cached accuracy: everything that can change a prediction."""
+    raw = json.dumps(
+        [model_id, precision, cast, device.split(":")[0], task.name, task.content_hash, seq_len, _versions()]
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -65,20 +110,25 @@ def evaluate(
     runner: Runner, task: Task, *, seq_len: int, batch_size: int = 64, use_cache: bool = True
 ) -> AccuracyResult:
     """Accuracy of ``runner`` on ``task``'s test split, from the cache when it has it."""
-    key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len)
+    # Pair the labels first: a cached figure from before that check could be a reversed pairing.
+    mapping = _label_map(runner.label_names, task.label_names)
+    cast = str(getattr(runner, "cast", "model"))
+    key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len, cast)
     path = cache_dir() / "accuracy" / f"{key}.json"
     if use_cache and path.exists():
         try:
             d = json.loads(path.read_text())
+            bits = d.get("correct")
+            if not isinstance(bits, str) or len(bits) != int(d["n_eval"]):
+                raise ValueError("no per-example correctness")  # an older entry: recompute it
             return AccuracyResult(
-                float(d["accuracy"]), (float(d["ci"][0]), float(d["ci"][1])), int(d["n_eval"]), True
+                float(d["accuracy"]), (float(d["ci"][0]), float(d["ci"][1])), int(d["n_eval"]), True, bits
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError):
-            pass  # a damaged cache entry is recomputed and overwritten
+            pass  # a damaged or older cache entry is recomputed and overwritten
     texts = task.test["text"].astype(str).tolist()
     truth = task.test["label"].to_numpy()
     pred = runner.predict(texts, batch_size, seq_len)
-    mapping = _label_map(runner.label_names, task.label_names)
     if mapping is not None:
         pred = mapping[pred]
     res = accuracy_from_predictions(pred, truth)
@@ -92,7 +142,10 @@ def evaluate(
                 "n_eval": res.n_eval,
                 "model_id": runner.model_id,
                 "precision": runner.precision,
+                "cast": cast,
                 "task": task.name,
+                "versions": _versions(),
+                "correct": res.correct,
             },
             f,
         )

@@ -12,6 +12,8 @@ from efflab.models.tiny import TINY_RE, minilm_folder, tiny_model
 
 # The pretrained encoder as shipped (no task head): measurable for cost, not for accuracy.
 PRETRAINED_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+# Longer names are refused up front (a path this long cannot exist; a hub id is far shorter).
+MAX_NAME_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
     """
     raw = name.strip()
     low = raw.lower()
+    if len(raw) > MAX_NAME_CHARS:
+        msg = (
+            f"model name is {len(raw)} characters long ({raw[:40]!r}…); pass a zoo name, a folder or an "
+            f"org/name hub id of at most {MAX_NAME_CHARS} characters"
+        )
+        raise ModelError(msg)
     if TINY_RE.match(low):
         return source_from_folder(tiny_model(low), name=low)
     zoo_names = _zoo_names()
@@ -112,7 +120,12 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
         folder = minilm_folder()
         return ModelSource(PRETRAINED_ALIASES[0], "hf", str(folder), "pretrained:all-MiniLM-L6-v2@gt-0.1.0")
     p = Path(raw).expanduser()
-    if p.exists():
+    try:
+        exists = p.exists()
+    except OSError as e:  # e.g. a path component longer than the file system allows
+        msg = f"model path {raw[:80]!r} cannot be read: {e.strerror}; pass a zoo name, a folder or a hub id"
+        raise ModelError(msg) from e
+    if exists:
         if not p.is_dir():
             msg = f"model path {raw!r} is a file; point --model at a Hugging Face model folder"
             raise ModelError(msg)
@@ -144,8 +157,13 @@ def is_known_model(name: str) -> bool:
     downloading anything (a hub id is accepted on its shape)."""
     raw = name.strip()
     low = raw.lower()
+    if len(raw) > MAX_NAME_CHARS:
+        return False
     if TINY_RE.match(low) or low in {n.lower() for n in known_names()} or low in PRETRAINED_ALIASES:
         return True
-    if Path(raw).expanduser().is_dir():
-        return True
+    try:
+        if Path(raw).expanduser().is_dir():
+            return True
+    except OSError:
+        return False
     return "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1

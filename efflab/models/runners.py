@@ -227,7 +227,7 @@ class HFRunner:
         from torch.utils.flop_counter import FlopCounterMode
 
         model = self._flop_model if self._flop_model is not None else self.model
-        counter = FlopCounterMode(display=False)
+        counter = FlopCounterMode(display=False, custom_mapping=cpu_attention_flops())
         with torch.inference_mode(), self._ctx(), counter:
             model(**batch)
         self._flop_model = None  # only needed once; frees the fp32 copy of an int8 model
@@ -239,13 +239,64 @@ class HFRunner:
         self._flop_model = None
 
 
+def cpu_attention_flops() -> dict[Any, Any]:
+    """FLOP formulas for attention kernels torch's counter misses on CPU (so CPU and CUDA agree).
+
+    ``aten._scaled_dot_product_flash_attention_for_cpu`` (what SDPA dispatches to on CPU) is not in
+    ``torch.utils.flop_counter``'s registry as of torch 2.13; its arithmetic is the same as the CUDA
+    flash kernel's, so the same formula (``sdpa_flop_count``) counts it.
+    """
+    import torch
+    from torch.utils import flop_counter as fc
+
+    ops = [getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)]
+    out: dict[Any, Any] = {}
+    for op in ops:
+        if op is None or op in fc.flop_registry or getattr(op, "default", None) in fc.flop_registry:
+            continue
+
+        def sdpa(query_shape: Any, key_shape: Any, value_shape: Any, *args: Any, **kwargs: Any) -> int:
+            return int(fc.sdpa_flop_count(query_shape, key_shape, value_shape))
+
+        out[op] = sdpa
+    return out
+
+
 def _load_hf(source: ModelSource) -> tuple[Any, Any]:
-    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     attempts = [True, False] if source.is_hub else [True]
+    last: Exception | None = None
+    from safetensors import SafetensorError
+
+    try:
+        return _try_load_hf(source, attempts)
+    except SafetensorError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        folder = source.path
+        if folder is not None and (folder / "efflab_model.json").exists():
+            fix = f"delete {str(folder)!r} and run `efflab zoo build {source.name}` to rebuild it"
+        else:
+            fix = "replace the folder's weights with a complete copy"
+        msg = f"the weights of model {source.name!r} are damaged ({first}); {fix}"
+        raise ModelError(msg) from e
+    except _LoadFailed as e:
+        last = e.__cause__ if isinstance(e.__cause__, Exception) else e
+    where = "the hub (no network here?) or the local Hugging Face cache" if source.is_hub else "its folder"
+    first = str(last).strip().splitlines()[0] if last else "unknown error"
+    msg = f"cannot load model {source.name!r} from {where}: {first}; check the name or pass a local folder"
+    raise ModelError(msg) from last
+
+
+class _LoadFailed(Exception):
+    """Every attempt to load a transformers model raised an OSError, ValueError or KeyError."""
+
+
+def _try_load_hf(source: ModelSource, attempts: list[bool]) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
     last: Exception | None = None
     for local_only in attempts:
         try:
@@ -261,10 +312,7 @@ def _load_hf(source: ModelSource) -> tuple[Any, Any]:
             return model, tok
         except (OSError, ValueError, KeyError) as e:
             last = e
-    where = "the hub (no network here?) or the local Hugging Face cache" if source.is_hub else "its folder"
-    first = str(last).strip().splitlines()[0] if last else "unknown error"
-    msg = f"cannot load model {source.name!r} from {where}: {first}; check the name or pass a local folder"
-    raise ModelError(msg) from last
+    raise _LoadFailed() from last
 
 
 class SklearnRunner:

@@ -57,11 +57,20 @@ def load_param_sets(path: str | os.PathLike[str]) -> list[dict[str, Any]] | dict
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        msg = f"parameter file {str(p)!r} is not a text file (not UTF-8); write it as YAML NAME: VALUE lines"
+        raise ReportError(msg) from e
     except OSError as e:
         msg = f"cannot read parameter file {str(p)!r}: {e.strerror}; check the path"
         raise ReportError(msg) from e
+    if "\x00" in text:
+        msg = f"parameter file {str(p)!r} is not a text file (it holds NUL bytes); write it as YAML"
+        raise ReportError(msg)
     try:
         data = yaml.safe_load(text)
+    except RecursionError as e:
+        msg = f"parameter file {str(p)!r} is nested too deeply to be report parameters"
+        raise ReportError(msg) from e
     except yaml.YAMLError as e:
         msg = f"parameter file {str(p)!r} is not valid YAML: {str(e).splitlines()[0]}"
         raise ReportError(msg) from e

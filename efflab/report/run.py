@@ -132,10 +132,15 @@ def _fail(out_dir: Path, line: str) -> ReportRunError:
     html = out_dir / HTML_NAME
     if html.exists():
         html.unlink()
+    nb = out_dir / NOTEBOOK_NAME
+    # run_report removes an earlier run's notebook first, so one that is here is this run's.
+    where = (
+        f"The executed notebook {nb} holds the traceback.\n"
+        if nb.exists()
+        else "The notebook did not get far enough to be saved.\n"
+    )
     (out_dir / FAILED_NAME).write_text(
-        f"This report FAILED; there is no report.html.\n{line}\n"
-        f"The executed notebook {out_dir / NOTEBOOK_NAME} (if present) holds the traceback.\n",
-        encoding="utf-8",
+        f"This report FAILED; there is no report.html.\n{line}\n{where}", encoding="utf-8"
     )
     return ReportRunError(line)
 
@@ -166,6 +171,7 @@ def run_report(
     # Outputs of an earlier run are stale from here on: none may pass for this run's.
     (out / FAILED_NAME).unlink(missing_ok=True)
     (out / HTML_NAME).unlink(missing_ok=True)
+    (out / NOTEBOOK_NAME).unlink(missing_ok=True)
     labels = Path(params.labels_dir)
     for old in labels.glob("label-*") if labels.is_dir() else ():
         old.unlink()

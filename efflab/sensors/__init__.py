@@ -32,8 +32,18 @@ __all__ = [
 ]
 
 
-def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: str = "USA") -> Sensor:
+def make_sensor(
+    spec: str | Sensor = "auto",
+    *,
+    device: str = "cpu",
+    country: str = "USA",
+    cpu_power_w: float | None = None,
+    ram_power_w: float | None = None,
+) -> Sensor:
     """Return a sensor for ``spec`` (a name from ``SENSOR_NAMES`` or a Sensor, returned as is).
+
+    ``cpu_power_w`` / ``ram_power_w`` (user watts) make ``auto`` pick CodeCarbon with those watts
+    on a CPU run, since only a model can use them.
 
     Raises:
         SensorError: an unknown name, or a named sensor that cannot read on this machine.
@@ -42,6 +52,14 @@ def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: st
         return spec
     name = spec.strip().lower()
     gpu_index = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
+    gpus = [gpu_index] if device.startswith("cuda") else []
+    user = {"cpu_power_w": cpu_power_w, "ram_power_w": ram_power_w}
+    if (
+        name == "auto"
+        and (cpu_power_w is not None or ram_power_w is not None)
+        and not device.startswith("cuda")
+    ):
+        name = "codecarbon"
     if name == "auto":
         if device.startswith("cuda"):
             nv = NvmlSensor(gpu_index)
@@ -50,14 +68,14 @@ def make_sensor(spec: str | Sensor = "auto", *, device: str = "cpu", country: st
         rapl = RaplSensor()
         if rapl.available():
             return rapl
-        return CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
+        return CodeCarbonSensor(country, gpu_ids=gpus, **user)
     sensor: Sensor
     if name == "nvml":
         nv = NvmlSensor(gpu_index)
         nv.open()  # raises the specific reason (library missing, no counter)
         return nv
     if name == "codecarbon":
-        cc = CodeCarbonSensor(country, gpu_ids=[gpu_index] if device.startswith("cuda") else None)
+        cc = CodeCarbonSensor(country, gpu_ids=gpus, **user)
         cc.open()
         return cc
     if name == "rapl":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from efflab.records import EnergyReading
 from efflab.sensors.base import _WindowClock
 
@@ -18,12 +20,14 @@ class FakeSensor(_WindowClock):
         self.uncertainty_rel = float(uncertainty_rel)
         self.windows = 0
         self.closed = False
+        self._cpu0 = 0.0
 
     def available(self) -> bool:
         return True
 
     def begin_window(self, *, restart: bool = True) -> None:
         self._start_clock(restart)
+        self._cpu0 = time.process_time()
 
     def end_window(self) -> EnergyReading:
         dt = self._stop_clock()
@@ -35,6 +39,11 @@ class FakeSensor(_WindowClock):
             measured=False,
             uncertainty_rel=self.uncertainty_rel,
             detail=f"fake sensor: constant {self.power_w:g} W (tests only)",
+            cpu_j=self.power_w * dt,
+            ram_j=0.0,
+            gpu_j=0.0,
+            cpu_seconds=time.process_time() - self._cpu0,
+            basis="modelled",
         )
 
     def close(self) -> None:

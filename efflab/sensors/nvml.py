@@ -131,6 +131,8 @@ class NvmlSensor(_WindowClock):
             measured=True,
             uncertainty_rel=self.uncertainty_rel + quant,
             detail=f"NVML total-energy counter of {self.gpu_name()} (GPU board only, not CPU/RAM)",
+            gpu_j=(end_mj - start) / 1000.0,
+            basis="measured",
         )
 
     def close(self) -> None:

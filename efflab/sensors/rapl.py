@@ -75,6 +75,8 @@ class RaplSensor(_WindowClock):
             measured=True,
             uncertainty_rel=self.uncertainty_rel,
             detail=f"RAPL package counters ({len(end)} domain(s)), whole socket incl. other processes",
+            cpu_j=total_uj / 1e6,
+            basis="measured",
         )
 
     def close(self) -> None:

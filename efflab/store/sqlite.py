@@ -1,13 +1,18 @@
 """SQLite results store: WAL mode, a schema version, one transaction per point.
 
 A file that is not an efflab store, comes from a newer schema or is corrupt raises StoreError and
-is never written to: the schema is created only in a new or empty file.
+is never written to: the schema is created only in a new or empty file. Every open runs SQLite's
+``quick_check`` (a zeroed or smashed page is refused, not read as fewer points); a store in a
+read-only folder opens for reading; a failure never replaces a stored success; one sweep at a time
+writes to a store (a row in its ``sweeps`` table, no lock file).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +46,16 @@ CREATE TABLE points (
 CREATE INDEX points_cohort ON points (task, hardware);
 """
 
+# Who is sweeping into this store right now (added lazily: old stores open unchanged for reading).
+_SWEEPS = """
+CREATE TABLE IF NOT EXISTS sweeps (
+    pid INTEGER NOT NULL, host TEXT NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL,
+    PRIMARY KEY (pid, host)
+);
+"""
+# A sweep on another host whose heartbeat is older than this is taken to be dead (seconds).
+STALE_SWEEP_S = 30 * 60
+
 
 @dataclass(frozen=True)
 class StoredPoint:
@@ -61,7 +76,29 @@ class StoredPoint:
     measurement: Measurement | None
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _check_header(path: Path) -> None:
+    if path.is_dir():
+        msg = f"results store {str(path)!r} is a folder; pass the path of a .sqlite file as --store"
+        raise StoreError(msg)
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -86,23 +123,65 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        exists = self.path.exists() and self.path.stat().st_size > 0
-        if exists:
+        self._sweep_claim: tuple[int, str] | None = None
+        if len(str(self.path)) > 4000 or any(len(part) > 255 for part in self.path.parts):
+            msg = f"results store path is too long ({len(str(self.path))} characters); pass a shorter --store"
+            raise StoreError(msg)
+        exists = self.path.exists() and not self.path.is_dir() and self.path.stat().st_size > 0
+        if self.path.is_dir() or exists:
             _check_header(self.path)
         elif readonly:
             msg = f"no results store at {str(self.path)!r}; run `efflab sweep --store {self.path}` first"
             raise StoreError(msg)
+        if not readonly:
+            self._check_writable()
         try:
             if readonly:
-                self._con = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True, timeout=30)
+                self._con = self._connect_readonly()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._con = sqlite3.connect(self.path, timeout=30)
             self._con.row_factory = sqlite3.Row
             self._validate_or_create(exists)
         except sqlite3.DatabaseError as e:
-            msg = f"results store {str(self.path)!r} is corrupt or unreadable ({e}); it was left untouched — move it aside and re-run"
+            msg = (
+                f"results store {str(self.path)!r} is corrupt ({_first_line(e)}); it was left untouched — "
+                "restore it from a backup, or pass another --store to start a new one"
+            )
             raise StoreError(msg) from e
+
+    def _check_writable(self) -> None:
+        """Say plainly when the store cannot be written, before anything is measured."""
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            msg = f"cannot create results store {str(self.path)!r}: {str(probe)!r} is a file, not a folder"
+            raise StoreError(msg)
+        if not os.access(probe, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            where = self.path if self.path.exists() and not os.access(self.path, os.W_OK) else probe
+            msg = (
+                f"results store {str(self.path)!r} cannot be written: {str(where)!r} is read-only; reading "
+                "works (`efflab results list --store ...`), to measure pass a --store in a writable folder"
+            )
+            raise StoreError(msg)
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=30)
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError:
+            # A WAL store in a read-only folder: SQLite cannot create its -shm file. With no
+            # pending WAL frames the file alone is the whole store, so open it as immutable.
+            wal = Path(str(self.path) + "-wal")
+            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+            con = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro&immutable=1", uri=True, timeout=30)
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
 
     def _validate_or_create(self, exists: bool) -> None:
         con = self._con
@@ -126,7 +205,14 @@ class Store:
         if meta.get("app") != APP:
             msg = f"{str(self.path)!r} is not an efflab results store (app={meta.get('app')!r}); pass another --store path"
             raise StoreError(msg)
-        version = int(meta.get("schema_version", "0"))
+        raw_version = str(meta.get("schema_version", "0")).strip()
+        if not raw_version.isdigit():
+            msg = (
+                f"results store {str(self.path)!r} has an unreadable schema version {raw_version[:40]!r} "
+                "(damaged); it was left untouched — restore it from a backup or pass another --store"
+            )
+            raise StoreError(msg)
+        version = int(raw_version)
         if version > SCHEMA_VERSION:
             msg = (
                 f"results store {str(self.path)!r} has schema version {version}, newer than this efflab "
@@ -136,10 +222,17 @@ class Store:
         if "points" not in tables:
             msg = f"results store {str(self.path)!r} is missing its points table (damaged); move it aside and re-run"
             raise StoreError(msg)
+        # quick_check reads every page (a zeroed page fails it) but skips index cross-checks: a few
+        # ms for 1,000 points (bench/faults.py), so every open runs it.
+        problems = [r[0] for r in con.execute("PRAGMA quick_check(3)").fetchall()]
+        if problems != ["ok"]:
+            msg = (
+                f"results store {str(self.path)!r} is corrupt ({problems[0]}); it was left untouched — "
+                "restore it from a backup, or pass another --store to start a new one"
+            )
+            raise StoreError(msg)
         if not self.readonly:
             con.execute("PRAGMA journal_mode=WAL")
-        # A cheap structural check; full integrity_check is too slow for large stores.
-        con.execute("SELECT count(*) FROM points").fetchone()
 
     # ----- reading -----
     def keys(self, *, status: str | None = None) -> set[str]:
@@ -163,11 +256,27 @@ class Store:
         except sqlite3.DatabaseError as e:
             msg = f"results store {str(self.path)!r} cannot be read ({e}); it was left untouched"
             raise StoreError(msg) from e
-        return (self._row(r) for r in rows)
+        return iter([self._row(r) for r in rows])
 
-    @staticmethod
-    def _row(r: sqlite3.Row) -> StoredPoint:
-        rec = Measurement.from_json(r["record"]) if r["record"] else None
+    def _row(self, r: sqlite3.Row) -> StoredPoint:
+        rec = None
+        if r["record"]:
+            try:
+                rec = Measurement.from_json(r["record"])
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                msg = (
+                    f"results store {str(self.path)!r}: the record of point {r['key']} ({r['model']} "
+                    f"b{r['batch_size']} {r['precision']}) is damaged ({type(e).__name__}); the store was "
+                    "left untouched — restore it from a backup"
+                )
+                raise StoreError(msg) from e
+        elif r["status"] == "ok":
+            msg = (
+                f"results store {str(self.path)!r}: point {r['key']} ({r['model']} b{r['batch_size']} "
+                f"{r['precision']}) is marked ok but has no record (damaged); the store was left untouched "
+                "— restore it from a backup"
+            )
+            raise StoreError(msg)
         return StoredPoint(
             r["key"],
             r["status"],
@@ -194,35 +303,121 @@ class Store:
         hardware: str,
         measurement: Measurement | None = None,
         error: str | None = None,
-    ) -> None:
-        """Insert or replace one point in its own committed transaction."""
+    ) -> bool:
+        """Insert or replace one point in its own committed transaction.
+
+        A failure never replaces a stored success: a failed point whose key is stored ``ok`` leaves
+        that row as it was, and ``put`` returns False. Returns True when the row was written.
+
+        Raises:
+            StoreError: the store was opened read-only or cannot be written.
+        """
         if self.readonly:
             msg = f"results store {str(self.path)!r} was opened read-only"
             raise StoreError(msg)
         status = "ok" if measurement is not None and error is None else "failed"
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         record = json.dumps(measurement.to_dict()) if measurement is not None else None
-        with self._con:
-            self._con.execute(
-                "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    status,
-                    config["model"],
-                    model_id,
-                    int(config["batch_size"]),
-                    config["precision"],
-                    config["device"],
-                    int(config["seq_len"]),
-                    config.get("task"),
-                    hardware,
-                    error,
-                    now,
-                    record,
-                ),
+        row = (
+            key,
+            status,
+            config["model"],
+            model_id,
+            int(config["batch_size"]),
+            config["precision"],
+            config["device"],
+            int(config["seq_len"]),
+            config.get("task"),
+            hardware,
+            error,
+            _now(),
+            record,
+        )
+        try:
+            with self._con:
+                cur = self._con.execute(
+                    "INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                    "status=excluded.status, model=excluded.model, model_id=excluded.model_id, "
+                    "batch_size=excluded.batch_size, precision=excluded.precision, device=excluded.device, "
+                    "seq_len=excluded.seq_len, task=excluded.task, hardware=excluded.hardware, "
+                    "error=excluded.error, created_at=excluded.created_at, record=excluded.record "
+                    "WHERE excluded.status = 'ok' OR points.status != 'ok'",
+                    row,
+                )
+                written = cur.rowcount > 0
+                if self._sweep_claim is not None:
+                    self._con.execute(
+                        "UPDATE sweeps SET heartbeat_at=? WHERE pid=? AND host=?",
+                        (_now(), *self._sweep_claim),
+                    )
+        except sqlite3.DatabaseError as e:
+            msg = (
+                f"cannot write to results store {str(self.path)!r} ({_first_line(e)}); the points stored "
+                "before were kept — check the disk and the file, then re-run to measure the rest"
             )
+            raise StoreError(msg) from e
+        return written
+
+    # ----- one sweep at a time -----
+    def claim_sweep(self) -> None:
+        """Record that this process sweeps into the store; refuse when another live sweep does.
+
+        The claim is a row (pid, host, heartbeat) in the ``sweeps`` table, refreshed by every ``put``
+        and removed by ``release_sweep`` / ``close``. A claim of a dead process on this host, or one
+        from another host silent for ``STALE_SWEEP_S``, is taken over.
+
+        Raises:
+            StoreError: another sweep is writing to this store (named with its pid, host and start).
+        """
+        if self.readonly:
+            msg = f"results store {str(self.path)!r} was opened read-only"
+            raise StoreError(msg)
+        me = (os.getpid(), socket.gethostname())
+        try:
+            self._con.executescript(_SWEEPS)
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                now = _dt.datetime.now(_dt.timezone.utc)
+                for r in self._con.execute(
+                    "SELECT pid, host, started_at, heartbeat_at FROM sweeps"
+                ).fetchall():
+                    pid, host, started, beat = int(r[0]), str(r[1]), str(r[2]), str(r[3])
+                    if (pid, host) == me:
+                        continue
+                    try:
+                        age = (now - _dt.datetime.fromisoformat(beat)).total_seconds()
+                    except ValueError:
+                        age = float("inf")
+                    alive = _pid_alive(pid) if host == me[1] else age < STALE_SWEEP_S
+                    if alive:
+                        msg = (
+                            f"another sweep (pid {pid} on {host}, started {started}) is writing to "
+                            f"{str(self.path)!r}; wait for it to finish, or pass another --store"
+                        )
+                        raise StoreError(msg)
+                    self._con.execute("DELETE FROM sweeps WHERE pid=? AND host=?", (pid, host))
+                self._con.execute("INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?)", (*me, _now(), _now()))
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as e:
+            msg = f"cannot write to results store {str(self.path)!r} ({_first_line(e)}); check the disk and the file"
+            raise StoreError(msg) from e
+        self._sweep_claim = me
+
+    def release_sweep(self) -> None:
+        """Remove this process's sweep claim (no-op without one)."""
+        if self._sweep_claim is None:
+            return
+        try:
+            with self._con:
+                self._con.execute("DELETE FROM sweeps WHERE pid=? AND host=?", self._sweep_claim)
+        except sqlite3.DatabaseError:
+            pass  # a dead claim is taken over by the next sweep (pid check)
+        self._sweep_claim = None
 
     def close(self) -> None:
+        self.release_sweep()
         self._con.close()
 
     def __enter__(self) -> Store:

@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING, Any
 from efflab.config import Config
 from efflab.errors import ClusterError, ConfigError, EfflabError
 from efflab.store.sqlite import Store
-from efflab.sweep.run import PointMeasurer, PointResult, _error_text, hardware_key, point_key, task_id
+from efflab.sweep.run import (
+    PointMeasurer,
+    PointResult,
+    _error_text,
+    hardware_key,
+    point_key,
+    sensor_key,
+    task_id,
+)
 from efflab.sweep.spec import SweepSpec
 
 try:
@@ -125,7 +133,10 @@ class _Slot:
             _, task_id = self.task(spec.task)
             ids = {m: self.identity(m) for m in spec.models}
             hw = {d: hardware_key(d) for d in spec.devices}
-            keys = tuple(point_key(c, ids[c.model], hw[c.device], task_id) for c in configs)
+            sensors = {d: sensor_key(spec.sensor, d) for d in spec.devices}
+            keys = tuple(
+                point_key(c, ids[c.model], hw[c.device], task_id, sensor=sensors[c.device]) for c in configs
+            )
             return _WorkerView(keys, hw, ids, socket.gethostname())
 
     def _measurer(self, sensor: str, country: str) -> PointMeasurer:
@@ -143,7 +154,7 @@ class _Slot:
                 task, task_id = self.task(spec.task)
                 identity = self.identity(cfg.model)
                 hardware = hardware_key(cfg.device)
-                key = point_key(cfg, identity, hardware, task_id)
+                key = point_key(cfg, identity, hardware, task_id, sensor=sensor_key(spec.sensor, cfg.device))
                 # the record itself, not to_dict(): JSON turns NaN into None, and the caller must
                 # see what a local sweep yields
                 record, err = self._measurer(spec.sensor, spec.method.country).measure(cfg, task, spec.method)
@@ -276,6 +287,38 @@ def start_local_cluster(n_workers: int) -> LocalCluster:
     except (OSError, RuntimeError, TimeoutError) as e:
         msg = f"cannot start a local Dask cluster of {n_workers} workers: {_first_line(e)}"
         raise ClusterError(msg) from e
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def check_scheduler_address(address: str) -> str:
+    """Validate a scheduler address before connecting: ``SCHEME://HOST:PORT`` with a port in 1-65535.
+
+    Raises:
+        ConfigError: no scheme, no host, no port or a port out of range, with the fix.
+    """
+    from urllib.parse import urlsplit
+
+    text = str(address).strip()
+    fix = "pass it as --scheduler tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    if "://" in text and parts.scheme not in _SCHEMES:
+        msg = f"Dask scheduler address {text!r} has an unknown scheme {parts.scheme!r}; {fix}"
+        raise ConfigError(msg)
+    if parts.scheme == "inproc":
+        return text
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port is None or not 1 <= port <= 65535 or parts.path not in ("", "/"):
+        what = "no port" if port is None else "a port that is not a number in 1-65535"
+        if not parts.hostname:
+            what = "no host"
+        msg = f"Dask scheduler address {text!r} has {what}; {fix}"
+        raise ConfigError(msg)
+    return text
 
 
 def _connect(
@@ -433,6 +476,8 @@ def iter_sweep_distributed(
     ):
         msg = f"--local-cluster must be a positive number of workers, got {local_cluster!r}; e.g. --local-cluster 2"
         raise ConfigError(msg)
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)
 
     configs = spec.configs()
     total = len(configs)

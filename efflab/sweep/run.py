@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,19 +12,22 @@ from typing import TYPE_CHECKING
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError
+from efflab.measuring.fingerprint import hardware_key
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
 from efflab.sweep.spec import SweepSpec
 
 if TYPE_CHECKING:
+    from efflab.measuring.point import PointSession
     from efflab.models.runners import Runner
     from efflab.tasks import Task
 
 
 @dataclass(frozen=True)
 class PointResult:
-    """What happened to one configuration of a sweep: ``ok``, ``failed`` or ``skipped`` (already stored)."""
+    """What happened to one configuration of a sweep: ``ok``, ``failed``, ``skipped`` (already stored)
+    or ``refined`` (the adaptive second pass gave a stored point more windows and replaced it)."""
 
     config: Config
     key: str
@@ -43,30 +45,35 @@ def _version(pkg: str) -> str:
         return "none"
 
 
-def hardware_key(device: str) -> str:
-    """The hardware part of a cohort, computed without importing torch (fast resumes)."""
-    from efflab.measuring.fingerprint import cpu_model
+def sensor_key(name: str, device: str) -> str:
+    """The sensor a point is measured with, as it enters the point key: ``auto`` resolved to the
+    sensor it picks on this machine (so ``auto`` and ``codecarbon`` share points where they agree)."""
+    name = name.strip().lower()
+    if name != "auto":
+        return name
+    from efflab.sensors import make_sensor
 
-    key = f"{cpu_model()} x{os.cpu_count()}"
-    if device.startswith("cuda"):
-        idx = int(device.split(":", 1)[1]) if ":" in device else 0
-        try:
-            from efflab.sensors.nvml import NvmlSensor
-
-            key += f" + {NvmlSensor(idx).gpu_name()}"
-        except EfflabError:
-            key += f" + {device}"
-    return key
+    try:
+        return make_sensor("auto", device=device).name
+    except EfflabError:
+        return name
 
 
-def point_key(config: Config, model_id: str, hardware: str, task_id: str | None) -> str:
-    """Content key of a point: model identity, config, task, hardware and library versions."""
+def point_key(
+    config: Config, model_id: str, hardware: str, task_id: str | None, *, sensor: str | None = None
+) -> str:
+    """Content key of a point: model identity, config, task, hardware, sensor and library versions.
+
+    The sensor is part of the key: a point measured with the ``fake`` test sensor never satisfies
+    a sweep asking for ``codecarbon``. Config fields left at None are not part of the key.
+    """
     raw = json.dumps(
         {
             "model_id": model_id,
-            "config": {k: v for k, v in config.to_dict().items() if k != "model"},
+            "config": {k: v for k, v in config.to_dict().items() if k != "model" and v is not None},
             "task": task_id,
             "hardware": hardware,
+            "sensor": sensor,
             "versions": [
                 _version("torch"),
                 _version("transformers"),
@@ -102,9 +109,20 @@ class PointMeasurer:
     ``Cancelled`` when ``should_stop`` asks.
     """
 
-    def __init__(self, sensor_name: str, country: str, *, sensor: Sensor | None = None) -> None:
+    def __init__(
+        self,
+        sensor_name: str,
+        country: str,
+        *,
+        sensor: Sensor | None = None,
+        cpu_power_w: float | None = None,
+        ram_power_w: float | None = None,
+    ) -> None:
         self.sensor_name = sensor_name
         self.country = country
+        self.cpu_power_w = cpu_power_w
+        self.ram_power_w = ram_power_w
+        self.stopped = False
         self._given_sensor = sensor
         self._sensors: dict[str, Sensor] = {}
         self._runner: Runner | None = None
@@ -129,13 +147,30 @@ class PointMeasurer:
                 self._load_error = _error_text(e)
         return self._runner
 
+    def _refuse(self, cfg: Config) -> str | None:
+        """Why ``cfg`` cannot run here (too long a sequence, more memory than is free), before loading."""
+        from efflab.models import resolve_model
+        from efflab.models.footprint import check_fits
+
+        try:
+            check_fits(resolve_model(cfg.model, progress=False), cfg)
+        except EfflabError as e:
+            return str(e)
+        return None
+
     def _sensor_for(self, device: str) -> Sensor:
         if self._given_sensor is not None:
             return self._given_sensor
         if device not in self._sensors:
             from efflab.sensors import make_sensor
 
-            self._sensors[device] = make_sensor(self.sensor_name, device=device, country=self.country)
+            self._sensors[device] = make_sensor(
+                self.sensor_name,
+                device=device,
+                country=self.country,
+                cpu_power_w=self.cpu_power_w,
+                ram_power_w=self.ram_power_w,
+            )
         return self._sensors[device]
 
     def measure(
@@ -148,6 +183,9 @@ class PointMeasurer:
     ) -> tuple[Measurement | None, str | None]:
         from efflab.measuring.measure import Cancelled, measure_loaded
 
+        refused = self._refuse(cfg)
+        if refused is not None:
+            return None, refused
         runner = self._runner_for(cfg)
         if runner is None:
             return None, self._load_error or "model could not be loaded"
@@ -160,6 +198,7 @@ class PointMeasurer:
                 method,
                 progress or (lambda s, f: None),
                 should_stop,
+                sensor_name=self.sensor_name,
             )
         except Cancelled:
             raise
@@ -168,6 +207,112 @@ class PointMeasurer:
         except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
             return None, _error_text(e)
         return m, None
+
+    def measure_group(
+        self,
+        cfgs: list[Config],
+        task: Task | None,
+        method: MethodSettings,
+        progress: Callable[[str, float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+        *,
+        previous: dict[Config, Measurement] | None = None,
+        needs_window: Callable[[Config, PointSession], bool] | None = None,
+    ) -> list[tuple[Config, Measurement | None, str | None]]:
+        """Measure points that share one loaded model, their windows interleaved round robin.
+
+        Round ``r`` runs window ``r`` of every point before any point gets window ``r + 1``, so a
+        burst of load or slow drift lands on several points' different windows rather than on one
+        point. A disturbed or disagreeing window is re-measured in a later round (bounded budget).
+        With ``previous`` (stored measurements) the points continue from their stored windows and
+        ``needs_window(cfg, session)`` decides each round whether a point gets one more.
+
+        ``should_stop`` (checked between windows): the point whose window just ran is completed
+        (its remaining windows back to back) and returned; the others are dropped and
+        ``self.stopped`` is set. ``should_cancel`` (polled inside windows) raises ``Cancelled``.
+        Per-point failures come back as ``(cfg, None, error)``.
+        """
+        from efflab.measuring.measure import Cancelled, PointSession
+
+        refused = {c: r for c in cfgs if (r := self._refuse(c)) is not None}
+        fits = [c for c in cfgs if c not in refused]
+        if not fits:
+            return [(c, None, refused[c]) for c in cfgs]
+        runner = self._runner_for(fits[0])
+        if runner is None:
+            err = self._load_error or "model could not be loaded"
+            return [(c, None, refused.get(c, err)) for c in cfgs]
+        report = progress or (lambda s, f: None)
+        sessions: dict[Config, PointSession] = {}
+        errors: dict[Config, str] = dict(refused)
+        for c in fits:
+            try:
+                sessions[c] = PointSession(
+                    runner,
+                    c,
+                    task,
+                    self._sensor_for(c.device),
+                    method,
+                    sensor_name=self.sensor_name,
+                    report=report,
+                    previous=(previous or {}).get(c),
+                )
+            except EfflabError as e:
+                errors[c] = str(e)
+            except (RuntimeError, MemoryError) as e:
+                errors[c] = _error_text(e)
+
+        def wants(c: Config) -> bool:
+            s = sessions[c]
+            if s.wants_window(extend=False):
+                return True
+            return needs_window is not None and s.wants_more_for_decision() and needs_window(c, s)
+
+        active = [c for c in cfgs if c in sessions]
+        keep = set(active)
+        while active:
+            for c in list(active):
+                if not wants(c):
+                    active.remove(c)
+                    continue
+                try:
+                    sessions[c].run_window(should_cancel)
+                except Cancelled:
+                    raise
+                except EfflabError as e:
+                    errors[c] = str(e)
+                    active.remove(c)
+                    continue
+                except (RuntimeError, MemoryError) as e:
+                    errors[c] = _error_text(e)
+                    active.remove(c)
+                    continue
+                if should_stop is not None and should_stop():
+                    # Finish the point in progress, drop the rest: stop soon, keep what is whole.
+                    try:
+                        while sessions[c].wants_window(extend=False):
+                            sessions[c].run_window(should_cancel)
+                    except EfflabError as e:
+                        errors[c] = str(e)
+                    keep = {c} if previous is None else keep
+                    self.stopped = True
+                    active = []
+                    break
+        out: list[tuple[Config, Measurement | None, str | None]] = []
+        for c in cfgs:
+            if c in errors:
+                out.append((c, None, errors[c]))
+                continue
+            if c not in keep or c not in sessions:
+                continue
+            try:
+                out.append((c, sessions[c].finish(), None))
+            except EfflabError as e:
+                out.append((c, None, str(e)))
+            except (RuntimeError, MemoryError) as e:
+                out.append((c, None, _error_text(e)))
+        return out
 
     def close(self) -> None:
         """Release the model and the sensors this measurer opened (not one it was given)."""
@@ -186,15 +331,27 @@ def iter_sweep(
     retry_failed: bool = False,
     sensor: Sensor | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
     on_measure_progress: Callable[[str, float], None] | None = None,
+    adaptive: bool = True,
 ) -> Iterator[PointResult]:
     """Measure every point of ``spec`` missing from ``store``; yield each as it is committed.
 
-    A point is committed (its own transaction) before the next begins, so a crash loses at most the
-    point in progress. Points already stored are yielded as ``skipped`` unless ``force``; failed
-    points are kept as failed unless ``retry_failed``. Failures (a precision the device cannot do,
-    out of memory) are stored with their error and the sweep goes on. ``should_stop`` is checked
-    between points.
+    Points sharing a loaded model (one model, precision, device, cast: the batch sizes) are
+    measured together, their timing windows interleaved round robin, and committed one transaction
+    per point when the group is done, so a crash loses at most the group in progress. Points
+    already stored are yielded as ``skipped`` unless ``force``; failed points are kept as failed
+    unless ``retry_failed``. Failures (a precision the device cannot do, out of memory) are stored
+    with their error and the sweep goes on; a failure never replaces a stored success
+    (``Store.put``); a batch that cannot fit in memory is refused before loading.
+
+    With ``adaptive`` (and ``spec.method.windows > 1``), a second pass gives more windows only to
+    the points a decision depends on (see :func:`efflab.sweep.adaptive.needs_more`) and yields them
+    as ``refined``.
+
+    ``should_stop`` is checked between windows: the point in progress is finished and committed,
+    then the sweep returns. ``should_cancel`` is polled inside windows and stops at once, storing
+    nothing half-measured.
     """
     from efflab.measuring.measure import Cancelled, load_task
     from efflab.models.registry import model_identity
@@ -206,30 +363,77 @@ def iter_sweep(
     identities = {name: model_identity(name) for name in spec.models}
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")
-    measurer = PointMeasurer(spec.sensor, spec.method.country, sensor=sensor)
+    measurer = PointMeasurer(
+        spec.sensor,
+        spec.method.country,
+        sensor=sensor,
+        cpu_power_w=spec.method.cpu_power_w,
+        ram_power_w=spec.method.ram_power_w,
+    )
+    sensors = {d: sensor.name if sensor is not None else sensor_key(spec.sensor, d) for d in spec.devices}
+    cancel = should_stop if should_cancel is None else should_cancel
     total = len(configs)
+    keys = {
+        cfg: point_key(cfg, identities[cfg.model], hardware[cfg.device], tid, sensor=sensors[cfg.device])
+        for cfg in configs
+    }
+    index = {cfg: i for i, cfg in enumerate(configs, 1)}
+    groups: dict[tuple[str, str, str, str], list[Config]] = {}
+    for cfg in configs:
+        groups.setdefault((cfg.model, cfg.precision, cfg.device, cfg.cast), []).append(cfg)
+
+    def put(cfg: Config, m: Measurement | None, err: str | None) -> None:
+        store.put(
+            keys[cfg],
+            config=cfg.to_dict(),
+            model_id=identities[cfg.model],
+            hardware=hardware[cfg.device],
+            measurement=m,
+            error=err,
+        )
+
     try:
-        for i, cfg in enumerate(configs, 1):
-            key = point_key(cfg, identities[cfg.model], hardware[cfg.device], tid)
-            if not force and (key in ok_keys or (key in failed_keys and not retry_failed)):
-                yield PointResult(cfg, key, "skipped", index=i, total=total)
+        for members in groups.values():
+            todo = []
+            for cfg in members:
+                key = keys[cfg]
+                if not force and (key in ok_keys or (key in failed_keys and not retry_failed)):
+                    yield PointResult(cfg, key, "skipped", index=index[cfg], total=total)
+                else:
+                    todo.append(cfg)
+            if not todo:
                 continue
             if should_stop is not None and should_stop():
                 return
             try:
-                m, err = measurer.measure(cfg, task, spec.method, on_measure_progress, should_stop)
+                results = measurer.measure_group(
+                    todo, task, spec.method, on_measure_progress, should_stop, cancel
+                )
             except Cancelled:
                 return  # nothing half-measured is stored
-            store.put(
-                key,
-                config=cfg.to_dict(),
-                model_id=identities[cfg.model],
-                hardware=hardware[cfg.device],
-                measurement=m,
-                error=err,
-            )
-            yield PointResult(
-                cfg, key, "ok" if m is not None else "failed", measurement=m, error=err, index=i, total=total
+            for cfg, m, err in results:
+                put(cfg, m, err)
+                status = "ok" if m is not None else "failed"
+                yield PointResult(
+                    cfg, keys[cfg], status, measurement=m, error=err, index=index[cfg], total=total
+                )
+            if measurer.stopped:
+                return
+        if adaptive and spec.method.windows > 1:
+            from efflab.sweep.adaptive import refine
+
+            yield from refine(
+                spec,
+                store,
+                measurer,
+                task,
+                groups=list(groups.values()),
+                keys=keys,
+                index=index,
+                put=put,
+                should_stop=should_stop,
+                should_cancel=cancel,
+                on_measure_progress=on_measure_progress,
             )
     finally:
         measurer.close()

@@ -7,10 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from efflab.config import Config, MethodSettings, _device, _positive_int, _precision
+from efflab.config import CASTS, Config, MethodSettings, parse_device, parse_precision, positive_int
 from efflab.errors import ConfigError
 
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
+# A sweep above either of these asks before it starts (or needs --yes when not on a terminal).
+CONFIRM_POINTS = 100
+CONFIRM_SECONDS = 2 * 3600.0
+# Rough time of the parts of a point outside the timed windows: loading (amortised over a model's
+# points), FLOP counting, and scoring the task's test split (cached per precision).
+_OVERHEAD_S = 1.0
+_ACCURACY_S = 10.0
 DEFAULT_PRECISIONS = ("fp32", "bf16", "int8")
 
 
@@ -69,15 +76,15 @@ class SweepSpec:
             self,
             "batch_sizes",
             tuple(
-                _positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
+                positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
                 for b in _tuple("batch_sizes", self.batch_sizes)
             ),
         )
         object.__setattr__(
-            self, "precisions", tuple(_precision(p) for p in _tuple("precisions", self.precisions))
+            self, "precisions", tuple(parse_precision(p) for p in _tuple("precisions", self.precisions))
         )
-        object.__setattr__(self, "devices", tuple(_device(d) for d in _tuple("devices", self.devices)))
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "seq_len: 128"))
+        object.__setattr__(self, "devices", tuple(parse_device(d) for d in _tuple("devices", self.devices)))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "seq_len: 128"))
         from efflab.errors import closest
 
         sensors = ("auto", "nvml", "rapl", "codecarbon", "fake")
@@ -86,6 +93,21 @@ class SweepSpec:
             raise ConfigError(msg)
         if isinstance(self.method, dict):
             object.__setattr__(self, "method", MethodSettings.from_dict(self.method))
+        if not isinstance(self.method, MethodSettings):
+            msg = f"method must be a mapping of settings such as {{max_window_s: 10}}, got {self.method!r}"[
+                :300
+            ]
+            raise ConfigError(msg)
+        if self.task is not None and (not isinstance(self.task, str) or not self.task.strip()):
+            msg = f"task must be a task name or CSV path (or null for cost only), got {self.task!r}"[:300]
+            raise ConfigError(msg)
+        if self.cast not in CASTS:
+            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"[:300]
+            raise ConfigError(msg)
+        # The country is checked now, not per point after measuring (CodeCarbon's offline data).
+        from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+
+        carbon_intensity_g_per_kwh(self.method.country)
         for name in ("models", "batch_sizes", "precisions", "devices"):
             v = getattr(self, name)
             if len(set(v)) != len(v):
@@ -126,13 +148,19 @@ class SweepSpec:
             msg = f"a sweep spec must be a mapping of fields, got {type(d).__name__}"
             raise ConfigError(msg)
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(str(k) for k in set(d) - names)
         if unknown:
-            msg = f"unknown sweep spec field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            msg = f"unknown sweep spec field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"[:400]
+            raise ConfigError(msg)
+        if not d:
+            msg = (
+                "the sweep spec is empty; name what to measure (e.g. models: [minilm-l2], batch_sizes: [1, 32]) "
+                "or run `efflab sweep` without a spec for the built-in grid"
+            )
             raise ConfigError(msg)
         d = dict(d)
         if "method" in d and d["method"] is not None:
-            d["method"] = MethodSettings.from_dict(dict(d["method"]))
+            d["method"] = MethodSettings.from_dict(d["method"])
         elif "method" in d:
             d.pop("method")
         return cls(**d)
@@ -149,15 +177,56 @@ class SweepSpec:
 
         text = str(text_or_path)
         p = Path(text)
+        where = "sweep spec"
         if isinstance(text_or_path, Path) or (len(text) < 4096 and p.suffix in (".yaml", ".yml")):
+            where = f"sweep spec {str(p)!r}"
             try:
-                text = p.read_text()
-            except OSError as e:
-                msg = f"cannot read sweep spec {str(p)!r}: {e.strerror}; check the path"
+                text = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                msg = f"{where} is not a text file (not UTF-8); write it as YAML, see `efflab sweep --help`"
                 raise ConfigError(msg) from e
+            except OSError as e:
+                msg = f"cannot read {where}: {e.strerror}; check the path"
+                raise ConfigError(msg) from e
+        if "\x00" in text:
+            msg = f"{where} is not a text file (it holds NUL bytes); write it as YAML, see `efflab sweep --help`"
+            raise ConfigError(msg)
         try:
-            data = yaml.safe_load(text) or {}
+            data = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            msg = f"sweep spec is not valid YAML: {str(e).splitlines()[0]}"
+            msg = f"{where} is not valid YAML: {str(e).splitlines()[0]}"
             raise ConfigError(msg) from e
+        except RecursionError as e:
+            msg = f"{where} is nested too deeply to be a sweep spec; see `efflab sweep --help`"
+            raise ConfigError(msg) from e
+        if data is None:
+            msg = (
+                f"{where} is empty (or only comments); name what to measure (e.g. models: [minilm-l2]) or run "
+                "`efflab sweep` without a spec for the built-in grid"
+            )
+            raise ConfigError(msg)
         return cls.from_dict(data)
+
+
+def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
+    """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
+
+    Low: every timed window stops at its minimum; high: every window runs to its cap. Both add
+    warm-up, loading and (with a task) scoring accuracy.
+    """
+    m = spec.method
+    windows = max(int(getattr(m, "n_windows", 1) or 1), 1)
+    per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
+    device = spec.devices[0] if spec.devices else "cpu"
+    per_low += windows * m.window_min_s(device)
+    per_high += windows * float(m.max_window_s)
+    return n_points * per_low, n_points * per_high
+
+
+def duration_text(seconds: float) -> str:
+    """'40 s', '12 min', '3.5 h'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -133,7 +133,8 @@ def task_from_frames(
             hint = closest(missing[0], [str(c) for c in df.columns])
             msg = (
                 f"task {name!r}: the {split} data has no column {missing[0]!r} (columns: {have}).{hint} "
-                "Name the columns with --text-column / --label-column"
+                "Rename the CSV's columns to 'text' and 'label' (the names the CLI reads), or pass "
+                "text_column= / label_column= to efflab.tasks.get_task"
             )
             raise TaskError(msg)
     raw = {"train": train[label_column], "test": test[label_column]}
@@ -208,8 +209,8 @@ def _csv_task(path: Path, text_column: str, label_column: str, test_fraction: fl
             have = ", ".join(repr(str(c)) for c in df.columns) or "none"
             msg = (
                 f"task file {str(path)!r} has no column {col!r} (columns: {have})."
-                f"{closest(col, [str(c) for c in df.columns])} Name the columns with --text-column / "
-                "--label-column"
+                f"{closest(col, [str(c) for c in df.columns])} Rename the CSV's columns to 'text' and "
+                "'label' (the names the CLI reads), or pass text_column= / label_column= to efflab.tasks.get_task"
             )
             raise TaskError(msg)
     if "split" in df.columns and "split" not in (text_column, label_column):
@@ -307,3 +308,8 @@ def get_task(
         f"{closest(key.lower(), list(BUILTIN_TASKS))}"
     )
     raise TaskError(msg)
+
+
+def load_task(spec: str | None) -> Task | None:
+    """The task named by ``spec`` (a name or CSV path, see :func:`get_task`), or None for cost only."""
+    return None if spec is None else get_task(spec)
