@@ -73,10 +73,9 @@ def task_name(task: object) -> str:
 
 
 def _basis_of(row: object) -> str:
-    basis = row.get("energy_basis")  # type: ignore[attr-defined]
-    if isinstance(basis, str) and basis:
-        return basis
-    return "measured" if bool(row.get("energy_measured", False)) else "modelled"  # type: ignore[attr-defined]
+    from efflab import format as fmt
+
+    return fmt.energy_basis(row)
 
 
 @dataclass(frozen=True)
@@ -147,16 +146,16 @@ class LabelData:
         )
 
 
-def energy_value(wh: float) -> tuple[str, str]:
-    """``(number, unit)`` for Wh per 1000 queries with an SI prefix and no scientific notation:
-    ``("3.8", "mWh")``, ``("1.23", "Wh")``, ``("123", "kWh")``."""
-    if wh is None or not math.isfinite(wh):
-        return "n/a", ""
-    for factor, unit in ((1e6, "MWh"), (1e3, "kWh"), (1.0, "Wh"), (1e-3, "mWh"), (1e-6, "µWh")):
-        if abs(wh) >= factor or unit == "µWh":
-            v = wh / factor
-            return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"), unit
-    return f"{wh:.3g}", "Wh"  # pragma: no cover
+def energy_value(wh: float | None) -> tuple[str, str]:
+    """``(number, unit)`` for Wh per 1000 queries with an SI prefix and no scientific notation
+    (:func:`efflab.format.si`): ``("3.8", "mWh")``, ``("1.23", "Wh")``, ``("123", "kWh")``."""
+    from efflab import format as fmt
+
+    text = fmt.si(wh, "Wh")
+    if text == fmt.MISSING:
+        return text, ""
+    num, _, unit = text.partition(" ")
+    return num, unit
 
 
 @dataclass(frozen=True)

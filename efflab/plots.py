@@ -88,11 +88,9 @@ def energy_ticks(values: Any) -> tuple[list[float], list[str]]:
 
 
 def _seconds(t: float) -> str:
-    if t >= 1:
-        return f"{t:g} s"
-    if t >= 1e-3:
-        return f"{t * 1e3:g} ms"
-    return f"{t * 1e6:g} µs"
+    from efflab import format as fmt
+
+    return fmt.si(t, "s")
 
 
 def _log_energy_axis(values: Any, title: str) -> dict[str, Any]:

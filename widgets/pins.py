@@ -1,7 +1,7 @@
 """Pin two configurations and compare them side by side: Δ energy, Δ latency, Δ accuracy, and
 whether each difference is distinguishable from the measurements' own uncertainty.
 
-Rules (the same ones the assessment uses for its decisions):
+Rules (the assessment's own, from :mod:`efflab.analysis.uncertainty`):
 - energy: two points of one cohort share the sensor's systematic factor, so they are compared on
   their statistical intervals (the 95 % half-width stored with the point, else the timing
   interval's share of the energy); the systematic part is added only when their bases differ;
@@ -32,57 +32,24 @@ def _num(row: Any, key: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def mcnemar_p(a: str, b: str) -> float:
-    """Two-sided exact McNemar p-value of two '0'/'1' correctness strings on the same texts."""
-    n01 = sum(1 for x, y in zip(a, b) if x == "1" and y == "0")
-    n10 = sum(1 for x, y in zip(a, b) if x == "0" and y == "1")
-    n = n01 + n10
-    if n == 0:
-        return 1.0
-    k = min(n01, n10)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-def _energy_half(row: Any, common: bool) -> float:
-    e = _num(row, "energy_j_per_query") or 0.0
-    stat = _num(row, "energy_j_per_query_ci")
-    if stat is None:
-        lat, ci = _num(row, "latency_s"), _num(row, "latency_ci_s")
-        stat = e * ci / lat if lat and ci is not None else 0.0
-    if common:
-        return stat
-    u = _num(row, "energy_uncertainty_rel") or 0.0
-    return math.hypot(stat, e * u)
-
-
-def _basis(row: Any) -> str:
-    b = row.get("energy_basis")
-    if isinstance(b, str) and b:
-        return b
-    return "measured" if bool(row.get("energy_measured")) else "modelled"
-
-
 def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
     """``(what, difference of B vs A, verdict)`` rows for energy, latency and accuracy."""
     out: list[tuple[str, str, str]] = []
-    common = _basis(a) == _basis(b) and str(a.get("energy_source")) == str(b.get("energy_source"))
+    from efflab import format as fmt
+    from efflab.analysis.uncertainty import common_systematic, energy_tied, mcnemar_exact_p
+
+    common = common_systematic(a, b)
     ea, eb = _num(a, "energy_j_per_query"), _num(b, "energy_j_per_query")
     if ea and eb:
-        ha, hb = _energy_half(a, common), _energy_half(b, common)
-        apart = abs(eb - ea) > ha + hb
+        apart = not energy_tied(a, b)
         ratio = eb / ea
         wh = (eb - ea) * 1000 / 3600
-        from efflab.label import energy_value
-
-        diff = (
-            f"{'+' if wh >= 0 else '−'}{' '.join(energy_value(abs(wh)))} per 1000 queries ({ratio:,.2f}× A)"
-        )
+        diff = f"{fmt.signed(wh, lambda x: fmt.si(x, 'Wh'))} per 1000 queries ({fmt.number(ratio)}× A)"
         why = "intervals apart" if apart else "intervals overlap: a tie"
         basis = (
             "same modelled basis, so statistical intervals"
-            if common and _basis(a) != "measured"
-            else _basis(a)
+            if common and fmt.energy_basis(a) != fmt.MEASURED
+            else fmt.energy_basis(a)
         )
         out.append(
             ("energy", diff, f"{'distinguishable' if apart else 'not distinguishable'} ({why}; {basis})")
@@ -97,7 +64,7 @@ def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
         out.append(
             (
                 "latency per query",
-                f"{d:+.3g} ms ({qb / qa:,.2f}× A)",
+                f"{'+' if d >= 0 else '-'}{fmt.si(abs(d) / 1000, 's')} ({fmt.number(qb / qa)}× A)",
                 "distinguishable (95 % intervals apart)"
                 if apart
                 else "not distinguishable (95 % intervals overlap)",
@@ -108,7 +75,7 @@ def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
         d = (ab - aa) * 100
         ca, cb = a.get("accuracy_correct"), b.get("accuracy_correct")
         if isinstance(ca, str) and isinstance(cb, str) and ca and len(ca) == len(cb):
-            p = mcnemar_p(ca, cb)
+            p = mcnemar_exact_p(ca, cb)
             verdict = f"{'distinguishable' if p < 0.05 else 'not distinguishable'} (exact McNemar on the same {len(ca):,} texts, p = {p:.2g})"
         else:
             lo_a, hi_a, lo_b, hi_b = (

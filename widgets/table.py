@@ -180,23 +180,22 @@ def _raw(v: Any) -> Any:
 
 
 def _cell(v: Any, kind: str) -> str:
-    from efflab.label import energy_value
+    from efflab import format as fmt
 
     if v is None:
-        return "n/a"
+        return fmt.MISSING
     if kind == "int":
         return str(int(v))
     if kind == "energy":
-        return " ".join(energy_value(float(v)))
+        return fmt.si(float(v), "Wh")
     if kind == "percent":
-        return f"{float(v) * 100:.1f} %"
+        return fmt.percent(float(v))
     if kind == "ms":
-        ms = float(v) * 1000
-        return f"{ms:,.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+        return fmt.si(float(v), "s")
     if kind == "number":
-        return f"{float(v):,.0f}" if abs(float(v)) >= 100 else f"{float(v):.3g}"
+        return fmt.number(float(v))
     if kind == "bytes":
-        return f"{float(v) / 2**20:,.1f} MiB"
+        return fmt.nbytes(int(v))
     return str(v)
 
 
@@ -209,8 +208,10 @@ def points_table_rows(
     for idx, r in frame.iterrows():
         values, cells = [], []
         for name, _, kind in cols:
-            if name == "energy_basis" and (name not in frame.columns or _raw(r.get(name)) is None):
-                v: Any = "measured" if bool(r.get("energy_measured")) else "modelled"
+            if name == "energy_basis":
+                from efflab import format as fmt
+
+                v: Any = fmt.energy_basis(r)
             else:
                 v = _raw(r.get(name))
             if name == "flags" and v is not None:
