@@ -19,12 +19,13 @@ def test_table_rows_carry_raw_values_that_read_back_as_csv(small_store: Path) ->
     names = [c[0] for c in cols]
     assert {"model", "batch_size", "precision", "wh_per_1000_queries", "accuracy"} <= set(names)
     # What the page's export writes: the raw values under the column names.
-    csv = (
-        ",".join(names)
-        + "\n"
-        + "\n".join(",".join("" if v is None else str(v) for v in r["values"]) for r in rows)
-    )
-    back = pd.read_csv(io.StringIO(csv))
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(names)
+    w.writerows([["" if v is None else v for v in r["values"]] for r in rows])
+    back = pd.read_csv(io.StringIO(buf.getvalue()))
     assert len(back) == len(df)
     assert back["wh_per_1000_queries"].tolist() == df["wh_per_1000_queries"].tolist()
     # Shown text has no scientific notation.
