@@ -63,18 +63,7 @@ def write_tiny_task(path: Path, n: int = 60) -> Path:
 def fast_method() -> Any:
     from efflab.config import MethodSettings
 
-    # Tests that build stores for decisions need eligible points on a loaded machine: the disturbance
-    # and disagreement checks are opened wide here (tests of those checks set their own method).
-    return MethodSettings(
-        min_window_s=0.05,
-        max_window_s=0.3,
-        warmup_s=0.0,
-        warmup_batches=1,
-        min_batches=3,
-        noisy_other_cpu_share=1.0,
-        disturbed_cpu_ratio=0.01,
-        outlier_rel=1000.0,
-    )
+    return MethodSettings(min_window_s=0.05, max_window_s=0.3, warmup_s=0.0, warmup_batches=1, min_batches=3)
 
 
 def quiet_method() -> Any:
@@ -86,6 +75,13 @@ def quiet_method() -> Any:
     return dataclasses.replace(
         fast_method(), noisy_other_cpu_share=1.0, disturbed_cpu_ratio=1e-6, outlier_rel=1e6
     )
+
+
+def steady_method() -> Any:
+    """``quiet_method`` with one window: the fastest store for the surfaces' tests to read."""
+    import dataclasses
+
+    return dataclasses.replace(quiet_method(), windows=1, max_windows=1, remeasure_windows=0)
 
 
 @pytest.fixture(scope="session")
