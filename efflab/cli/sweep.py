@@ -13,7 +13,8 @@ from efflab.paths import default_store
 
 EPILOG = """\
 The default spec is the built-in family x batch sizes 1, 8, 32, 128 x fp32, bf16, int8 on cpu,
-task reviews. A spec file is YAML with the same fields, e.g.
+task reviews, plus the general-purpose smollm2-135m scored by prompting at batch 1 and 4, fp32
+(its first 200 test texts). A spec file is YAML with the same fields, e.g.
 
   models: [minilm-l2, minilm-l6]
   batch_sizes: [1, 32]
@@ -21,6 +22,9 @@ task reviews. A spec file is YAML with the same fields, e.g.
   devices: [cpu]
   task: reviews
   method: {target_ci_rel: 0.02, max_window_s: 10}
+  workloads: [classify, generate]      # generate: causal LMs only
+  max_new_tokens: [1, 16, 64]          # output lengths of the generate points
+  per_model: {smollm2-135m: {batch_sizes: [1, 4], precisions: [fp32, int8]}}
 
 Re-running the same command measures only the points missing from the store (a crash or kill
 loses at most the point in progress). Before it starts, the sweep says how many points it will
@@ -88,6 +92,10 @@ def load_spec(args: argparse.Namespace) -> Any:
     if over:
         d = spec.to_dict()
         d.update(over)
+        # A grid given on the command line applies to every model, the per-model defaults included.
+        d["per_model"] = {
+            m: {k: v for k, v in o.items() if k not in over} for m, o in (d.get("per_model") or {}).items()
+        }
         spec = SweepSpec.from_dict(d)
     return spec
 
