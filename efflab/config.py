@@ -19,7 +19,9 @@ WORKLOADS: tuple[str, ...] = ("classify", "generate")
 DEFAULT_MAX_NEW_TOKENS = 16
 
 
-def _positive_int(name: str, value: Any, fix: str) -> int:
+def positive_int(name: str, value: Any, fix: str) -> int:
+    """``value`` as a positive int (digits in text and whole floats too); ConfigError naming ``name``
+    and ``fix`` otherwise."""
     # bool is an int subclass; "True" as a batch size is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):
         if (isinstance(value, str) and value.strip().lstrip("+-").isdigit()) or (
@@ -35,7 +37,8 @@ def _positive_int(name: str, value: Any, fix: str) -> int:
     return int(value)
 
 
-def _device(value: str) -> str:
+def parse_device(value: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (lower-cased); ConfigError otherwise."""
     dev = str(value).strip().lower()
     base = dev.split(":", 1)[0]
     if base not in DEVICES:
@@ -47,7 +50,8 @@ def _device(value: str) -> str:
     return dev
 
 
-def _precision(value: str) -> str:
+def parse_precision(value: str) -> str:
+    """One of :data:`PRECISIONS` (lower-cased); ConfigError otherwise."""
     p = str(value).strip().lower()
     if p not in PRECISIONS:
         msg = f"unknown precision {value!r}; use one of {', '.join(PRECISIONS)}.{closest(p, PRECISIONS)}"
@@ -145,10 +149,10 @@ class MethodSettings:
             raise ConfigError(msg)
         object.__setattr__(self, "target_ci_rel", tci)
         object.__setattr__(
-            self, "windows", _positive_int("windows", self.windows, "use e.g. --windows 3 (1 = one window)")
+            self, "windows", positive_int("windows", self.windows, "use e.g. --windows 3 (1 = one window)")
         )
         object.__setattr__(
-            self, "max_windows", _positive_int("max_windows", self.max_windows, "use e.g. max_windows: 6")
+            self, "max_windows", positive_int("max_windows", self.max_windows, "use e.g. max_windows: 6")
         )
         if self.max_windows < self.windows:
             object.__setattr__(self, "max_windows", self.windows)
@@ -268,11 +272,11 @@ class Config:
             raise ConfigError(msg)
         object.__setattr__(self, "model", self.model.strip())
         object.__setattr__(
-            self, "batch_size", _positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
+            self, "batch_size", positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
         )
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
-        object.__setattr__(self, "precision", _precision(self.precision))
-        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
+        object.__setattr__(self, "precision", parse_precision(self.precision))
+        object.__setattr__(self, "device", parse_device(self.device))
         if self.cast not in CASTS:
             msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
             raise ConfigError(msg)
@@ -318,5 +322,5 @@ def _workload_fields(cfg: Config) -> None:
         return
     n = DEFAULT_MAX_NEW_TOKENS if n is None else n
     object.__setattr__(
-        cfg, "max_new_tokens", _positive_int("max_new_tokens", n, "use e.g. --max-new-tokens 16")
+        cfg, "max_new_tokens", positive_int("max_new_tokens", n, "use e.g. --max-new-tokens 16")
     )

@@ -8,9 +8,9 @@ import math
 import sys
 from typing import Any
 
-from efflab.cli._format import nbytes, si
 from efflab.config import DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
 from efflab.errors import ConfigError
+from efflab.format import nbytes, si
 from efflab.records import Measurement
 
 EPILOG = """\

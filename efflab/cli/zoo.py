@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from efflab.cli._format import table
+from efflab.format import table
 
 
 def register(sub: Any) -> None:

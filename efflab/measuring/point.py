@@ -142,6 +142,8 @@ class PointSession:
             self.windows[suspects[0]].used = False
             self.remeasured += 1
             return True
+        if suspects:
+            return False  # budget spent: more windows would not make it consistent
         return bool(
             extend
             and self.method.windows > 1

@@ -13,9 +13,9 @@ from efflab.config import (
     WORKLOADS,
     Config,
     MethodSettings,
-    _device,
-    _positive_int,
-    _precision,
+    parse_device,
+    parse_precision,
+    positive_int,
 )
 from efflab.errors import ConfigError
 
@@ -129,15 +129,15 @@ class SweepSpec:
             self,
             "batch_sizes",
             tuple(
-                _positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
+                positive_int("batch size", b, "batch_sizes: [1, 8, 32]")
                 for b in _tuple("batch_sizes", self.batch_sizes)
             ),
         )
         object.__setattr__(
-            self, "precisions", tuple(_precision(p) for p in _tuple("precisions", self.precisions))
+            self, "precisions", tuple(parse_precision(p) for p in _tuple("precisions", self.precisions))
         )
-        object.__setattr__(self, "devices", tuple(_device(d) for d in _tuple("devices", self.devices)))
-        object.__setattr__(self, "seq_len", _positive_int("seq_len", self.seq_len, "seq_len: 128"))
+        object.__setattr__(self, "devices", tuple(parse_device(d) for d in _tuple("devices", self.devices)))
+        object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "seq_len: 128"))
         from efflab.errors import closest
 
         sensors = ("auto", "nvml", "rapl", "codecarbon", "fake")
@@ -182,7 +182,7 @@ class SweepSpec:
             self,
             "max_new_tokens",
             tuple(
-                _positive_int("max_new_tokens", n, "max_new_tokens: [1, 16, 64]")
+                positive_int("max_new_tokens", n, "max_new_tokens: [1, 16, 64]")
                 for n in _tuple("max_new_tokens", self.max_new_tokens)
             ),
         )
@@ -323,15 +323,15 @@ class SweepSpec:
 def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
     """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
 
-    Low: every timed window stops at its minimum; high: every window runs to its cap. Both add
-    warm-up, loading and (with a task) scoring accuracy.
+    Both add warm-up, loading and (with a task) scoring accuracy to the timed windows.
     """
     m = spec.method
-    windows = max(int(getattr(m, "n_windows", 1) or 1), 1)
     per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
     device = spec.devices[0] if spec.devices else "cpu"
-    per_low += windows * m.window_min_s(device)
-    per_high += windows * float(m.max_window_s)
+    # Low: the planned windows at their minimum; high: the most windows a point may get
+    # (more for its interval, re-measures of disturbed ones), each up to its cap.
+    per_low += m.windows * m.window_min_s(device)
+    per_high += (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
     return n_points * per_low, n_points * per_high
 
 
