@@ -148,8 +148,8 @@ def measure_generation(
     texts = task.test["text"].astype(str).tolist()[:bs] if task is not None else None
     batch = lm.pad_left(lm.generation_prompts(texts, bs, config.seq_len))
     lm.check_context(batch.prompt_len, n_new)
+    # int8 keeps its fp32 copy for counting: the next point (another batch size) counts again.
     counted = lm.count_generation_flops(batch, n_new)
-    lm.release_flop_model()
     peak = gemm_peak_flops(config.device, config.precision, torch.get_num_threads()) if counted else None
     from efflab.measuring.point import PointSession
 
