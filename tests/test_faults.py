@@ -536,9 +536,9 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
     before = sha(copy_store)
     s = ("--store", str(copy_store))
     cases = [
-        (("recommend", "--queries-per-day", "-5", *s), "--queries-per-day"),
-        (("recommend", "--country", "XXX", *s), "unknown country"),
-        (("recommend", "--price-per-kwh", "-1", *s), "--price-per-kwh"),
+        (("recommend", "--queries-per-day", "-5", *s), "-5"),
+        (("recommend", "--country", "XXX", *s), "XXX"),
+        (("recommend", "--price-per-kwh", "-1", *s), "-1"),
         (("measure", "--max-window", "inf"), "inf"),
         (("measure", "--model", "x" * 5000, "--no-task"), "5000 characters"),
         (("report", "--cell-timeout", "-1", *s), "--cell-timeout"),
@@ -548,10 +548,9 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
         (("sweep", "--scheduler", "tcp://127.0.0.1:99999", *s), "1-65535"),
     ]
     for args, needle in cases:
-        t0 = time.monotonic()
-        line = one_line_error(efflab(*args, timeout=60))
+        # refused up front: a scheduler wait (30-60 s before) would run past this subprocess timeout
+        line = one_line_error(efflab(*args, timeout=25))
         assert needle in line, (args, line)
-        assert time.monotonic() - t0 < 30, args  # refused up front, not after a timeout
     assert sha(copy_store) == before
 
 
