@@ -7,8 +7,8 @@ Layers, bottom up (a module may import its own layer and those below):
 1. sensors, models, tasks, zoo (the offline family builds models from tasks)
 2. measuring
 3. store (the sweep writes into it), options (declarations; parses a country with measuring.carbon)
-4. sweep
-5. analysis
+4. analysis (pure functions over frames; the adaptive sweep asks it for the pareto contenders)
+5. sweep
 6. plots, label
 7. surfaces: report, dashboard, widgets, cli (and the server launcher they share)
 """
@@ -33,8 +33,8 @@ RANK: dict[str, int] = {
     "measuring": 2,
     "store": 3,
     "options": 3,
-    "sweep": 4,
-    "analysis": 5,
+    "analysis": 4,
+    "sweep": 5,
     "plots": 6,
     "label": 6,
     "report": 7,
