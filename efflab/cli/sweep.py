@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}")
+                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
                 if r.status != "refined":  # a second pass re-yields points already counted
                     bar.update(1)
             bar.close()
