@@ -65,9 +65,9 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
 
 def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
     """The card values the store implies, computed with efflab.analysis and the page's formatters."""
+    from efflab import format as fmt
     from efflab.analysis import add_stars, recommend, savings
     from efflab.cli.recommend import default_baseline
-    from efflab.dashboard import format as fmt
     from efflab.store import load_results
 
     df = load_results(store)
@@ -83,7 +83,7 @@ def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str,
         "accuracy": fmt.percent(rec.row["accuracy"]),
         "kwh": fmt.saving(s.saved_kwh_per_year, fmt.kwh),
         "co2e": fmt.saving(s.saved_kg_co2e_per_year, fmt.kg),
-        "cost": fmt.saving(s.saved_cost_per_year, fmt.money),
+        "cost": fmt.saving(s.saved_cost_per_year, fmt.money_fmt("USD")),
         "candidate_kwh": fmt.kwh(s.candidate_kwh_per_year),
     }
 
@@ -122,7 +122,7 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
 ) -> None:
     from playwright.sync_api import expect
 
-    from efflab.dashboard import format as fmt
+    from efflab import format as fmt
     from efflab.store import load_results
 
     want = expected_cards(copy_store)

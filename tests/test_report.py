@@ -82,7 +82,11 @@ def test_params_read_text_the_way_cli_and_papermill_send_it() -> None:
 @pytest.mark.parametrize(
     ("changes", "needle"),
     [
-        ({"accuracy_tolerance": "high"}, "accuracy_tolerance must be a fraction"),
+        ({"accuracy_tolerance": "high"}, "accuracy_tolerance: accuracy tolerance must be a number"),
+        ({"accuracy_tolerance": 1}, "between 0 and 0.5 (0.01 = 1 point)"),
+        ({"price_per_kwh": "cheap"}, "price_per_kwh: price per kWh must be a number"),
+        ({"currency": "BUCKS"}, "currency: unknown currency 'BUCKS'"),
+        ({"cast": "sometimes"}, "allowed: model, autocast"),
         ({"accuracy_tolerance": 5}, "accuracy_tolerance"),
         ({"batch_sizes": [1, "x"]}, "batch_sizes must be an integer"),
         ({"batch_sizes": True}, "batch_sizes"),
@@ -117,18 +121,24 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
     c = d.cohorts[0]
     assert c.recommendation is not None and c.baseline is not None and c.savings is not None
     summary = content.summary_html(d)
-    assert "Recommended:" in summary and "kWh a year" in summary
-    assert "<b>estimated</b>" in summary  # the fake sensor is not a measurement
+    assert "Recommended:" in summary and "Per year at 1,000,000 queries a day" in summary
+    assert "<b>modelled</b>" in summary  # the fake sensor is not a measurement
     figs = content.tradeoff_figures(d)
     names = {t.name for t in figs[0].data}
     assert {"recommended", "baseline", "front"} <= names
-    assert len(figs) == 4  # tradeoff, family, one batch curve per model
+    assert len(figs) == 3  # tradeoff, family, batch sizes as small multiples (one panel per model)
+    grid = figs[2]
+    assert {a.text.replace("<b>", "").replace("</b>", "") for a in grid.layout.annotations} >= {
+        "tiny-bert-l1",
+        "tiny-bert-l2",
+    }
     labels = content.write_labels(d)
     assert sorted(lf.data.model for lf in labels) == ["tiny-bert-l1", "tiny-bert-l2"]
     for lf in labels:
         (svg,) = lf.files
         text = svg.read_text()
-        assert svg.suffix == ".svg" and lf.data.model in text and "ESTIMATED" in text
+        assert svg.suffix == ".svg" and lf.data.model in text and "MODELLED" in text
+        assert "among 2 models on this hardware" in text
     stars = sorted(lf.data.stars for lf in labels)
     assert stars[-1] == 5
     appendix = content.appendix_html(d)
@@ -178,13 +188,14 @@ def test_filters_select_what_is_asked(small_store: Path, tmp_path: Path) -> None
 def test_newest_measurement_of_a_configuration_wins(small_store: Path) -> None:
     import pandas as pd
 
+    from efflab.analysis.assess import newest_per_configuration
     from efflab.store import load_results
 
     df = load_results(small_store)
     again = df.iloc[[0]].assign(
         key="re-measured", created_at="2999-01-01T00:00:00+00:00", wh_per_1000_queries=42.0
     )
-    kept, superseded = content._latest_per_config(pd.concat([df, again], ignore_index=True))
+    kept, superseded = newest_per_configuration(pd.concat([df, again], ignore_index=True))
     assert superseded == 1 and len(kept) == len(df)
     assert 42.0 in set(kept["wh_per_1000_queries"])
 
@@ -240,14 +251,14 @@ def test_cli_rejects_a_missing_store_and_a_bad_batch_file(
 def test_report_from_the_small_store(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     out = small_report(small_store, tmp_path_factory)
     html = (out / "report.html").read_text()
-    assert html.count('class="plotly-graph-div"') >= 4
+    assert html.count('class="plotly-graph-div"') >= 3
     assert html.count("* plotly.js v") == 1  # embedded once
     assert not re.search(r"<script[^>]*\ssrc=[\"']?(https?:)?//", html)
     assert not re.search(r"<link[^>]*\shref=[\"']?(https?:)?//", html)
     assert "Traceback" not in html
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html  # no error or warning output
     assert "content.show_summary" not in html and "ReportParams" not in html  # no code cells
-    for words in ("Tiny family", "Recommended:", "Efficiency labels", "ESTIMATED energy", "Flagged points"):
+    for words in ("Tiny family", "Recommended:", "Efficiency labels", "MODELLED energy", "Flagged points"):
         assert words in html
     labels = sorted(p.name for p in (out / "labels").iterdir())
     assert labels == [f"label-tiny-bert-l{i}.{ext}" for i in (1, 2) for ext in ("png", "svg")]

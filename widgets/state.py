@@ -19,9 +19,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import PRECISIONS, Config, MethodSettings, _device, _positive_int, _precision
+from efflab import format as fmt
+from efflab.config import (
+    CASTS,
+    PRECISIONS,
+    Config,
+    MethodSettings,
+    parse_device,
+    parse_precision,
+    positive_int,
+)
 from efflab.errors import ConfigError, EfflabError, StoreError
-from efflab.paths import default_store
+from efflab.options import DEFAULT_TOLERANCE, default_store, parse_tolerance
 from efflab.store.results import COLUMNS, cohort_of
 from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
 
@@ -29,7 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from efflab.analysis import Recommendation
+    from efflab.analysis import Assessment, Recommendation
 
 # Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
 # machine shown changed; "selection": the selected configuration changed ("model" too when the
@@ -59,16 +68,20 @@ class Selection:
     precision: str
     device: str = "cpu"
     task: str | None = None
+    cast: str = "model"
 
     def __post_init__(self) -> None:
+        if self.cast not in CASTS:
+            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
+            raise ConfigError(msg)
         if not isinstance(self.model, str) or not self.model.strip():
             msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
             raise ConfigError(msg)
         object.__setattr__(
-            self, "batch_size", _positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
+            self, "batch_size", positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
         )
-        object.__setattr__(self, "precision", _precision(self.precision))
-        object.__setattr__(self, "device", _device(self.device))
+        object.__setattr__(self, "precision", parse_precision(self.precision))
+        object.__setattr__(self, "device", parse_device(self.device))
         object.__setattr__(self, "task", self.task or None)
 
     @property
@@ -83,6 +96,7 @@ class Selection:
             device=self.device,
             seq_len=seq_len,
             task=self.task,
+            cast=self.cast if self.precision in ("fp16", "bf16") else "model",
         )
 
 
@@ -111,7 +125,7 @@ class LiveStatus:
 
 
 def _this_hardware(device: str) -> str:
-    from efflab.sweep.run import hardware_key
+    from efflab.measuring.fingerprint import hardware_key
 
     return hardware_key(device)
 
@@ -193,7 +207,7 @@ class LabState:
         *,
         family: Sequence[str] | None = None,
         task: str | None = None,
-        tolerance: float = 0.01,
+        tolerance: float = DEFAULT_TOLERANCE,
         sensor: str = "auto",
         method: MethodSettings | dict[str, Any] | None = None,
         device: str = "cpu",
@@ -216,7 +230,7 @@ class LabState:
             method = MethodSettings.from_dict(method)
         self.method = method or MethodSettings()
         self.tolerance = self._check_tolerance(tolerance)
-        self._device_arg = _device(device)
+        self._device_arg = parse_device(device)
         self._observers: list[Observer] = []
         self._hardware_cache: dict[str, str] = {}
         self.df: pd.DataFrame = _empty_frame()
@@ -227,6 +241,7 @@ class LabState:
         self.family: tuple[str, ...] = ()
         self.hardware: str | None = None
         self.recommendation: Recommendation | None = None
+        self.assessment: Assessment | None = None
         self._cohort_cache: pd.DataFrame | None = None
         # Derived values are cached per (data version, selection): a control change is a few
         # lookups, not a scan of the frame per banner line (the 200 ms budget is for everything).
@@ -258,10 +273,7 @@ class LabState:
     # ----- reading the store -----
     @staticmethod
     def _check_tolerance(t: Any) -> float:
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 <= t <= 1):
-            msg = f"accuracy tolerance must be a fraction between 0 and 1 (0.01 = 1 point), got {t!r}"
-            raise ConfigError(msg)
-        return float(t)
+        return parse_tolerance(t)
 
     def _invalidate(self) -> None:
         self._cohort_cache = None
@@ -304,7 +316,8 @@ class LabState:
 
     @property
     def ok(self) -> pd.DataFrame:
-        """The measured (status ok) rows of the whole store."""
+        """The measured (status ok) rows of the whole store; which of them count for stars and the
+        recommendation is the assessment's decision (``self.assessment``)."""
         df = self.df
         return df[df["status"] == "ok"] if not df.empty else df
 
@@ -475,8 +488,14 @@ class LabState:
     def _selection_of(self, row: Any) -> Selection:
         task = row["task"]
         task = None if task is None or (isinstance(task, float) and math.isnan(task)) else str(task)
+        cast = row.get("cast")
         return Selection(
-            str(row["model"]), int(row["batch_size"]), str(row["precision"]), str(row["device"]), task
+            str(row["model"]),
+            int(row["batch_size"]),
+            str(row["precision"]),
+            str(row["device"]),
+            task,
+            cast if isinstance(cast, str) and cast else "model",
         )
 
     def _default_selection(self, task: str | None) -> Selection:
@@ -484,23 +503,31 @@ class LabState:
         return Selection(model, 32, "fp32", self._device_arg, task)
 
     def _recommend(self) -> None:
-        from efflab.analysis import recommend
+        """Re-assess the shown cohort (``efflab.analysis.assess``): the recommendation, the stars and
+        the reasons all come from there."""
+        from efflab.analysis import AssessInputs, assess
 
         self._invalidate()
-        g = self.cohort_frame
+        self.assessment = None
         self.recommendation = None
-        if not g.empty and g["energy_j_per_query"].notna().any():
-            self.recommendation = recommend(g, self.tolerance)
+        g = self.cohort_frame
+        if g.empty:
+            return
+        self.assessment = assess(g, AssessInputs(accuracy_tolerance=self.tolerance, cohort=self.cohort))
+        self.recommendation = self.assessment.recommendation
 
     # ----- words -----
     @property
     def nudge(self) -> str:
         """The banner comparing the selection with the recommended configuration."""
-        from efflab.analysis import compare
+        from efflab.analysis import exclusion_reason, nudge
 
         rec = self.recommendation
         sel = self.selected_row
         if rec is None:
+            a = self.assessment
+            if a is not None and a.guidance:
+                return f"No recommendation yet: {a.guidance}"
             return "No recommendation yet: nothing is measured in this cohort. Press Measure to add a point."
         rec_label = self._selection_of(rec.row).label
         if sel is None:
@@ -513,11 +540,12 @@ class LabState:
             )
         if self.is_recommended:
             return f"This is the recommended configuration. {rec.reason}"
-        kind = (
-            "measured" if bool(sel["energy_measured"]) and bool(rec.row["energy_measured"]) else "estimated"
-        )
+        why = exclusion_reason(sel)
+        if why:
+            return f"{self.selection.label} is not eligible ({why}). The recommendation is {rec_label}."
         return (
-            f"{self.selection.label}: {compare(sel, rec.row)} vs the recommended {rec_label} ({kind} energy)."
+            f"{self.selection.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} "
+            f"({fmt.energy_wording(sel)} energy)."
         )
 
     @property
@@ -570,27 +598,30 @@ class LabState:
         r = self.selected_row
         if r is None:
             return {}
-        kind = "measured" if bool(r["energy_measured"]) else "estimated"
-        unc = r["energy_uncertainty_rel"]
-        unc_txt = f" ± {float(unc) * 100:.0f} %" if unc == unc and unc is not None and float(unc) > 0 else ""
+        from efflab.analysis.uncertainty import statistical_half_j
+
+        half = statistical_half_j(r)
+        e = float(r["wh_per_1000_queries"])
+        per = None if half is None else e * half / float(r["energy_j_per_query"])
         out = {
-            "energy": f"{float(r['wh_per_1000_queries']):.4g} Wh / 1000 queries ({kind}, {r['energy_source']}{unc_txt})",
-            "latency": f"{float(r['latency_s']) * 1000:.3g} ms per batch"
-            + (
-                f" ± {float(ci) * 1000:.2g} ms (95 % CI)"
-                if (ci := r["latency_ci_s"]) == ci and ci is not None
-                else ""
-            ),
-            "throughput": f"{float(r['throughput_qps']):.4g} queries/s",
+            "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
+            "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
+            " (95 % CI)",
+            "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
         }
+        a = self.assessment
+        if a is not None and a.rating(str(r["model"])) is not None:
+            out["model stars"] = (
+                f"{fmt.stars(a.stars(str(r['model'])))} (the model's rating, at its best configuration)"
+            )
         acc = r["accuracy"]
         if acc == acc and acc is not None:
             lo, hi = r["accuracy_ci_low"], r["accuracy_ci_high"]
-            ci = f" (95 % CI {float(lo) * 100:.1f}–{float(hi) * 100:.1f} %)" if lo == lo and hi == hi else ""
-            out["accuracy"] = f"{float(acc) * 100:.1f} %{ci}"
+            ci = f" (95 % CI {fmt.percent(lo)} – {fmt.percent(hi)})" if lo == lo and hi == hi else ""
+            out["accuracy"] = f"{fmt.percent(acc)}{ci}"
         mem = r["peak_mem_bytes"]
         if mem == mem and mem is not None:
-            out["peak memory"] = f"{float(mem) / 2**20:.1f} MiB"
+            out["peak memory"] = fmt.nbytes(int(mem))
         if r["flags"]:
             out["flags"] = str(r["flags"])
         return out
@@ -632,9 +663,9 @@ class LabState:
         Raises:
             ConfigError: a bad value (one line, with the fix).
         """
-        unknown = sorted(set(changes) - {"model", "batch_size", "precision", "device", "task"})
+        unknown = sorted(set(changes) - {"model", "batch_size", "precision", "device", "task", "cast"})
         if unknown:
-            msg = f"unknown selection field(s) {', '.join(unknown)}; use model, batch_size, precision, device, task"
+            msg = f"unknown selection field(s) {', '.join(unknown)}; use model, batch_size, precision, device, task, cast"
             raise ConfigError(msg)
         if "task" in changes:
             changes["task"] = changes["task"] or None
@@ -680,7 +711,7 @@ class LabState:
         rec = self.recommended_selection
         if rec is not None:
             self.select(
-                **{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task")}
+                **{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task", "cast")}
             )
 
     def reload(self, notice: str = "") -> None:

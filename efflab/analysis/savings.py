@@ -1,4 +1,4 @@
-"""Yearly savings of switching from a baseline configuration to a candidate."""
+"""Yearly savings of switching from a baseline configuration to a candidate, with signed ranges."""
 
 from __future__ import annotations
 
@@ -6,18 +6,34 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from efflab.analysis.uncertainty import absolute_range, number, saving_range, statistical_half_j
 from efflab.errors import ConfigError
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+from efflab.options import (
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    parse_currency,
+    parse_price_per_kwh,
+    parse_queries_per_day,
+)
 
 DAYS_PER_YEAR = 365.0
 
 
+def _key(row: Any) -> Any:
+    from efflab.analysis.uncertainty import value
+
+    return value(row, "key")
+
+
 @dataclass(frozen=True)
 class Savings:
-    """What switching saves per year. ``*_range`` are (low, high) from the energy uncertainty.
-
-    Positive numbers are savings; negative means the candidate costs more.
-    """
+    """What switching saves per year. Positive numbers are savings; negative means the candidate costs
+    more. ``*_range`` are signed (low, high) 95 % ranges from both points' uncertainty (timing and energy
+    basis; see :mod:`efflab.analysis.uncertainty`); ``clear`` is False when the range contains zero
+    ("no clear saving"). ``baseline_kwh_range``/``candidate_kwh_range`` are each configuration's own
+    yearly energy with its full (statistical and systematic) interval."""
 
     queries_per_day: float
     country: str
@@ -32,6 +48,11 @@ class Savings:
     saved_cost_per_year: float
     saved_cost_range: tuple[float, float]
     estimated: bool
+    currency: str = DEFAULT_CURRENCY
+    clear: bool = True
+    common_systematic: bool = True
+    baseline_kwh_range: tuple[float, float] = (math.nan, math.nan)
+    candidate_kwh_range: tuple[float, float] = (math.nan, math.nan)
 
     @property
     def baseline_kg_co2e_per_year(self) -> float:
@@ -42,6 +63,14 @@ class Savings:
         return self.candidate_kwh_per_year * self.carbon_intensity_g_per_kwh / 1000
 
     @property
+    def baseline_cost_per_year(self) -> float:
+        return self.baseline_kwh_per_year * self.price_per_kwh
+
+    @property
+    def candidate_cost_per_year(self) -> float:
+        return self.candidate_kwh_per_year * self.price_per_kwh
+
+    @property
     def saved_fraction(self) -> float:
         return (
             self.saved_kwh_per_year / self.baseline_kwh_per_year
@@ -50,70 +79,65 @@ class Savings:
         )
 
 
-def _get(row: Any, key: str, default: Any = None) -> Any:
-    try:
-        v = row[key]
-    except (KeyError, IndexError, TypeError):
-        return default
-    return default if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
 def savings(
     baseline: Any,
     candidate: Any,
     queries_per_day: float,
-    country: str = "USA",
-    price_per_kwh: float = 0.15,
+    country: str = DEFAULT_COUNTRY,
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH,
+    currency: str = DEFAULT_CURRENCY,
 ) -> Savings:
-    """kWh, kg CO2e and cost per year saved by serving ``queries_per_day`` with ``candidate``
-    instead of ``baseline`` (rows or dicts with ``energy_j_per_query``, ``energy_measured``,
-    ``energy_uncertainty_rel``, ``energy_source``, ``hardware``).
-
-    Where energy is estimated the result carries a range. If both rows come from the same sensor on
-    the same hardware the estimation error is largely common to both (the same TDP model scales
-    both), so the saving scales by (1 ± u); otherwise the bounds combine both rows' intervals.
+    """kWh, kg CO2e and cost per year saved by serving ``queries_per_day`` with ``candidate`` instead
+    of ``baseline`` (rows or dicts with ``energy_j_per_query`` and, where known,
+    ``energy_j_per_query_ci``, ``latency_s``/``latency_ci_s``, ``energy_uncertainty_rel``,
+    ``energy_basis``/``energy_measured``, ``energy_source``, ``hardware``).
 
     Raises:
-        ConfigError: negative queries or price, unknown country, or rows without energy.
+        ConfigError: negative or non-numeric queries or price, unknown country or currency, or rows
+            without energy.
     """
-    for name, v in (("queries per day", queries_per_day), ("price per kWh", price_per_kwh)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            msg = f"{name} must be a non-negative number, got {v!r}"
-            raise ConfigError(msg)
+    q = parse_queries_per_day(queries_per_day)
+    price = parse_price_per_kwh(price_per_kwh)
+    currency = parse_currency(currency)
     intensity = carbon_intensity_g_per_kwh(country)
-    eb, ec = _get(baseline, "energy_j_per_query"), _get(candidate, "energy_j_per_query")
+    eb, ec = number(baseline, "energy_j_per_query"), number(candidate, "energy_j_per_query")
     if eb is None or ec is None:
         msg = "baseline and candidate need a measured energy_j_per_query; pick points with status ok"
         raise ConfigError(msg)
-    per_year = float(queries_per_day) * DAYS_PER_YEAR / 3.6e6  # J/query -> kWh/year
-    kb, kc = float(eb) * per_year, float(ec) * per_year
-    ub = float(_get(baseline, "energy_uncertainty_rel", 0.0))
-    uc = float(_get(candidate, "energy_uncertainty_rel", 0.0))
-    saved = kb - kc
-    same = _get(baseline, "energy_source") == _get(candidate, "energy_source") and _get(
-        baseline, "hardware"
-    ) == _get(candidate, "hardware")
-    if same:
-        u = max(ub, uc)
-        lo, hi = sorted((saved * (1 - u), saved * (1 + u)))
-    else:
-        lo, hi = kb * (1 - ub) - kc * (1 + uc), kb * (1 + ub) - kc * (1 - uc)
-    estimated = not (
-        bool(_get(baseline, "energy_measured", False)) and bool(_get(candidate, "energy_measured", False))
-    )
+    per_year = q * DAYS_PER_YEAR / 3.6e6  # J/query -> kWh/year
+    kb, kc = eb * per_year, ec * per_year
+    lo, hi, common = saving_range(baseline, candidate, per_year)
+    same_point = _key(baseline) is not None and _key(baseline) == _key(candidate)
+    if same_point:  # one measurement against itself: exactly no saving, no range
+        lo = hi = 0.0
+
+    def own(row: Any, e: float) -> tuple[float, float]:
+        lo_, hi_ = absolute_range(
+            e, statistical_half_j(row) or 0.0, number(row, "energy_uncertainty_rel") or 0.0
+        )
+        return lo_ * per_year, hi_ * per_year
+
+    from efflab.format import MEASURED, energy_basis
+
+    estimated = not (energy_basis(baseline) == MEASURED and energy_basis(candidate) == MEASURED)
     g = intensity / 1000.0
     return Savings(
-        queries_per_day=float(queries_per_day),
-        country=country.upper(),
+        queries_per_day=q,
+        country=country.strip().upper(),
         carbon_intensity_g_per_kwh=intensity,
-        price_per_kwh=float(price_per_kwh),
+        price_per_kwh=price,
         baseline_kwh_per_year=kb,
         candidate_kwh_per_year=kc,
-        saved_kwh_per_year=saved,
+        saved_kwh_per_year=kb - kc,
         saved_kwh_range=(lo, hi),
-        saved_kg_co2e_per_year=saved * g,
+        saved_kg_co2e_per_year=(kb - kc) * g,
         saved_kg_co2e_range=(lo * g, hi * g),
-        saved_cost_per_year=saved * price_per_kwh,
-        saved_cost_range=(lo * price_per_kwh, hi * price_per_kwh),
+        saved_cost_per_year=(kb - kc) * price,
+        saved_cost_range=(lo * price, hi * price),
         estimated=estimated,
+        currency=currency,
+        clear=lo > 0 or hi < 0,
+        common_systematic=common,
+        baseline_kwh_range=own(baseline, eb),
+        candidate_kwh_range=own(candidate, ec),
     )

@@ -1,128 +1,150 @@
-"""``efflab recommend``: the cheapest configuration that is still good enough, and what it saves."""
+"""``efflab recommend``: render the assessment of a store (``efflab.analysis.assess``) as text."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from efflab.paths import default_store
+from efflab import format as fmt
+from efflab.options import add_assess_arguments, default_store
+
+if TYPE_CHECKING:
+    from efflab.analysis import Assessment
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "recommend",
-        help="recommend the least-energy configuration within an accuracy tolerance",
-        description="Among stored configurations whose accuracy is within --tolerance of the best, pick the one "
-        "with the least energy per query, per cohort (same task, same hardware), and project yearly savings "
-        "against a baseline (default: the most accurate configuration at batch 1 and fp32, how models are often "
-        "deployed).",
+        help="recommend the least-energy configuration that is as accurate as the best",
+        description="Per cohort (same task, same hardware): among the eligible configurations that are as accurate "
+        "as the best (within --tolerance, or not distinguishable from it on the same test texts), pick the one with "
+        "the least energy per query (ties within the energy uncertainty go to the smaller model, then the lower "
+        "latency), rate each model, and project yearly savings against a baseline (default: the most accurate "
+        "model at batch 1 and fp32, how models are often deployed).",
     )
     p.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
-    p.add_argument(
-        "--tolerance", type=float, default=0.01, help="accuracy tolerance as a fraction (default 0.01 = 1 pt)"
-    )
-    p.add_argument(
-        "--queries-per-day", type=float, default=1_000_000, help="for yearly savings (default 1e6)"
-    )
-    p.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e (default USA)")
-    p.add_argument("--price-per-kwh", type=float, default=0.15, help="price per kWh (default 0.15)")
-    p.add_argument(
-        "--baseline", help="baseline as MODEL:BATCH:PRECISION (default: best accuracy, batch 1, fp32)"
-    )
+    add_assess_arguments(p)
     p.set_defaults(func=run)
 
 
-def default_baseline(g: Any, spec: str | None = None) -> Any:
-    """The baseline row of a cohort: ``MODEL:BATCH:PRECISION`` if given, else the most accurate
-    model at its smallest batch size in fp32 (the naive default deployment)."""
-    from efflab.errors import ConfigError
+def yearly_lines(a: Assessment) -> list[str]:
+    """The yearly figures of switching from the baseline to the recommendation, one line each."""
+    s, base = a.savings, a.baseline
+    if s is None or base is None:
+        return []
+    money = fmt.money_fmt(s.currency)
+    rows = (
+        (
+            "energy",
+            s.saved_kwh_per_year,
+            s.saved_kwh_range,
+            fmt.kwh,
+            s.candidate_kwh_per_year,
+            s.baseline_kwh_per_year,
+        ),
+        (
+            "CO2e",
+            s.saved_kg_co2e_per_year,
+            s.saved_kg_co2e_range,
+            fmt.kg,
+            s.candidate_kg_co2e_per_year,
+            s.baseline_kg_co2e_per_year,
+        ),
+        (
+            "cost",
+            s.saved_cost_per_year,
+            s.saved_cost_range,
+            money,
+            s.candidate_cost_per_year,
+            s.baseline_cost_per_year,
+        ),
+    )
+    out = [
+        f"  per year at {fmt.number(s.queries_per_day)} queries/day ({s.country} grid "
+        f"{fmt.number(s.carbon_intensity_g_per_kwh)} g/kWh, {fmt.price(s.price_per_kwh, s.currency)}), "
+        "switching from the baseline:"
+    ]
+    for name, saved, rng, f, cand, basev in rows:
+        span = f" (range {fmt.saving_range(*rng, f)})" if rng[0] != rng[1] else ""
+        out.append(
+            f"    {name}: {fmt.saving_headline(saved, s.clear, f)}{span}; {f(cand)} instead of {f(basev)}"
+        )
+    return out
 
-    if spec:
-        parts = spec.split(":")
-        if len(parts) != 3 or not parts[1].isdigit():
-            msg = f"baseline must look like MODEL:BATCH:PRECISION (e.g. minilm-l6:1:fp32), got {spec!r}"
-            raise ConfigError(msg)
-        m = g[(g["model"] == parts[0]) & (g["batch_size"] == int(parts[1])) & (g["precision"] == parts[2])]
-        if m.empty:
-            msg = f"baseline {spec!r} is not in the store; see `efflab results list`"
-            raise ConfigError(msg)
-        return m.iloc[0]
-    fp32 = g[g["precision"] == "fp32"] if (g["precision"] == "fp32").any() else g
-    if fp32["accuracy"].notna().any():
-        best_model = fp32.loc[fp32["accuracy"].astype(float).idxmax(), "model"]
-        fp32 = fp32[fp32["model"] == best_model]
-    return fp32.sort_values("batch_size").iloc[0]
 
+def render(a: Assessment) -> list[str]:
+    """The assessment of one cohort as lines of text."""
+    lines = [f"cohort: {a.cohort}"]
+    rec = a.recommendation
+    if rec is None:
+        lines.append(f"  {a.guidance}")
+    else:
+        r = rec.row
+        lines.append(f"  recommended: {rec.label} · {r['device']}")
+        from efflab.analysis.uncertainty import statistical_half_j
 
-def check_inputs(args: argparse.Namespace) -> None:
-    """Every option checked before anything is read or printed.
+        half = statistical_half_j(r)
+        wh = float(r["wh_per_1000_queries"])
+        energy = fmt.interval(
+            wh, None if half is None else wh * half / float(r["energy_j_per_query"]), fmt.wh
+        )
+        lines.append(
+            f"    {energy} per 1000 queries [{fmt.energy_wording(r)}] · accuracy {fmt.percent(r['accuracy'])} · "
+            f"{fmt.number(r['throughput_qps'])} queries/s"
+        )
+        lines.append(f"    why: {rec.reason}")
+        lines.append(
+            "  stars per model: "
+            + " · ".join(
+                f"{m.model} {fmt.stars(m.stars)}" + ("" if m.sets_bands else " (noisy)") for m in a.ratings
+            )
+        )
+        base = a.baseline
+        if base is not None:
+            from efflab.analysis import nudge
 
-    Raises:
-        ConfigError: a negative or non-finite count, price or tolerance, an unknown country, or a
-            baseline that does not look like MODEL:BATCH:PRECISION.
-    """
-    import math
-
-    from efflab.errors import ConfigError
-    from efflab.measuring.carbon import carbon_intensity_g_per_kwh
-
-    for flag, value, low, fix in (
-        ("--queries-per-day", args.queries_per_day, 0.0, "e.g. --queries-per-day 1000000"),
-        ("--price-per-kwh", args.price_per_kwh, 0.0, "e.g. --price-per-kwh 0.15"),
-        ("--tolerance", args.tolerance, 0.0, "a fraction, e.g. --tolerance 0.01 for 1 point"),
-    ):
-        if not math.isfinite(value) or value < low or (flag == "--tolerance" and value > 1):
-            msg = f"{flag} must be a finite number >= 0, got {value:g}; {fix}"
-            raise ConfigError(msg)
-    carbon_intensity_g_per_kwh(args.country)
-    if args.baseline is not None:
-        parts = args.baseline.split(":")
-        if len(parts) != 3 or not parts[1].isdigit():
-            msg = f"baseline must look like MODEL:BATCH:PRECISION (e.g. minilm-l6:1:fp32), got {args.baseline!r}"
-            raise ConfigError(msg)
+            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {nudge(base, r)})")
+        lines.extend(yearly_lines(a))
+    if a.excluded:
+        counts: dict[str, int] = {}
+        for e in a.excluded:
+            word = e.reason.split(":")[0]
+            counts[word] = counts.get(word, 0) + 1
+        lines.append(
+            f"  not eligible: {len(a.excluded)} point(s) ("
+            + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+            + "); see `efflab results list`"
+        )
+    lines.extend(f"  · {p}" for p in a.provenance)
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
-    from efflab.analysis import compare, recommend_by_cohort, savings
+    from efflab.analysis import AssessInputs, assess
+    from efflab.errors import ConfigError
     from efflab.store import load_results
 
-    check_inputs(args)
+    inputs = AssessInputs.from_mapping(vars(args))
     df = load_results(args.store or default_store())
-    ok = df[df["status"] == "ok"]
-    if ok.empty:
-        print("efflab: the store has no measured points; run `efflab sweep` first", file=sys.stderr)
+    first = assess(df, inputs)
+    cohorts = (first.cohort,) if inputs.cohort or first.cohort is None else first.cohorts
+    any_rec = False
+    for c in cohorts:
+        if c == first.cohort:
+            a = first
+        else:
+            try:
+                a = assess(df, inputs.replace(cohort=c))
+            except ConfigError as e:  # the baseline named is not in this cohort
+                print(f"cohort: {c}\n  not assessed: {e}")
+                continue
+        if a.recommendation is None and a.cohort is None:
+            break
+        any_rec |= a.recommendation is not None
+        print("\n".join(render(a)))
+    if not any_rec:
+        print(f"efflab: {first.guidance}", file=sys.stderr)
         return 1
-    recs = recommend_by_cohort(ok, args.tolerance)
-    for cohort, rec in recs.items():
-        r = rec.row
-        g = ok[ok["cohort"] == cohort]
-        base = default_baseline(g, args.baseline)
-        kind = (
-            "measured"
-            if r["energy_measured"]
-            else f"estimated ({r['energy_source']}, ±{r['energy_uncertainty_rel'] * 100:.0f} %)"
-        )
-        print(f"cohort: {cohort}")
-        print(
-            f"  recommended: {r['model']} · batch {int(r['batch_size'])} · {r['precision']} · {r['device']}"
-        )
-        acc = f"{r['accuracy'] * 100:.1f} %" if r["accuracy"] == r["accuracy"] else "n/a"
-        print(
-            f"    {r['wh_per_1000_queries']:.4g} Wh per 1000 queries [{kind}] · accuracy {acc} · "
-            f"{r['throughput_qps']:.0f} queries/s"
-        )
-        print(f"    why: {rec.reason}")
-        s = savings(base, r, args.queries_per_day, args.country, args.price_per_kwh)
-        print(
-            f"  baseline: {base['model']} · batch {int(base['batch_size'])} · {base['precision']} "
-            f"(vs the recommendation: {compare(base, r)})"
-        )
-        rng = f" (range {s.saved_kwh_range[0]:.3g}–{s.saved_kwh_range[1]:.3g})" if s.estimated else ""
-        print(
-            f"  switching saves per year at {args.queries_per_day:,.0f} queries/day: {s.saved_kwh_per_year:.3g} kWh{rng}, "
-            f"{s.saved_kg_co2e_per_year:.3g} kg CO2e ({s.country}), {s.saved_cost_per_year:,.2f} at "
-            f"{args.price_per_kwh}/kWh" + (" — estimated energy" if s.estimated else "")
-        )
     return 0

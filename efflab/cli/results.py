@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si, table
+from efflab import format as fmt
 from efflab.errors import ConfigError
+from efflab.format import si, table
 from efflab.paths import default_store
 
 
@@ -39,7 +40,6 @@ def register(sub: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from efflab.analysis import add_stars
     from efflab.store import load_results
 
     df = load_results(args.store or default_store())
@@ -55,28 +55,46 @@ def run_list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    df = add_stars(df)
+    from efflab.analysis import AssessInputs, assess
+
     rows = []
-    for r in df.itertuples():
-        if r.status != "ok":
-            rows.append((r.model, r.batch_size, r.precision, r.device, "failed", "", "", "", "", ""))
-            continue
-        acc = f"{r.accuracy * 100:.1f}" if r.accuracy == r.accuracy and r.accuracy is not None else "-"
-        kind = "meas" if r.energy_measured else "est"
-        rows.append(
-            (
-                r.model,
-                r.batch_size,
-                r.precision,
-                r.device,
-                si(r.latency_s, "s"),
-                f"{r.throughput_qps:.0f}",
-                f"{r.wh_per_1000_queries:.3g} ({kind})",
-                "★" * int(r.stars),
-                acc,
-                r.flags,
+    for cohort in assess(df).cohorts:
+        a = assess(df, AssessInputs(cohort=cohort))
+        rated = {m.key: m for m in a.ratings}
+        for _, r in a.frame.iterrows():
+            m = rated.get(str(r["key"]))
+            if r["status"] != "ok":
+                rows.append(
+                    (
+                        r["model"],
+                        r["batch_size"],
+                        r["precision"],
+                        r["device"],
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        r["status"],
+                    )
+                )
+                continue
+            rows.append(
+                (
+                    r["model"],
+                    r["batch_size"],
+                    r["precision"],
+                    r["device"],
+                    si(r["latency_s"], "s"),
+                    fmt.number(r["throughput_qps"]),
+                    f"{fmt.number(r['wh_per_1000_queries'])} ({fmt.energy_basis(r)})",
+                    fmt.stars(m.stars) if m is not None else "",
+                    fmt.percent(r["accuracy"]) if r["accuracy"] == r["accuracy"] else "-",
+                    "eligible" + (f" · {r['flags']}" if r["flags"] else "")
+                    if r["eligible"]
+                    else str(r["excluded_reason"]).split(":")[0] + (f" · {r['flags']}" if r["flags"] else ""),
+                )
             )
-        )
     print(
         table(
             rows,
@@ -88,11 +106,15 @@ def run_list(args: argparse.Namespace) -> int:
                 "latency/batch",
                 "q/s",
                 "Wh/1000q",
-                "stars",
-                "acc %",
-                "flags",
+                "model stars",
+                "accuracy",
+                "eligible · flags",
             ],
         )
+    )
+    print(
+        "model stars: one rating per model, shown on the configuration that sets it (its least-energy eligible "
+        "one); see `efflab recommend`"
     )
     return 0
 

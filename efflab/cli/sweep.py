@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from efflab.cli._format import si
+from efflab.format import si
 from efflab.paths import default_store
 
 EPILOG = """\
 The default spec is the built-in family x batch sizes 1, 8, 32, 128 x fp32, bf16, int8 on cpu,
-task reviews. A spec file is YAML with the same fields, e.g.
+task reviews, plus the general-purpose smollm2-135m scored by prompting at batch 1 and 4, fp32
+(its first 200 test texts). A spec file is YAML with the same fields, e.g.
 
   models: [minilm-l2, minilm-l6]
   batch_sizes: [1, 32]
@@ -21,6 +22,9 @@ task reviews. A spec file is YAML with the same fields, e.g.
   devices: [cpu]
   task: reviews
   method: {target_ci_rel: 0.02, max_window_s: 10}
+  workloads: [classify, generate]      # generate: causal LMs only
+  max_new_tokens: [1, 16, 64]          # output lengths of the generate points
+  per_model: {smollm2-135m: {batch_sizes: [1, 4], precisions: [fp32, int8]}}
 
 Re-running the same command measures only the points missing from the store (a crash or kill
 loses at most the point in progress). Before it starts, the sweep says how many points it will
@@ -88,6 +92,10 @@ def load_spec(args: argparse.Namespace) -> Any:
     if over:
         d = spec.to_dict()
         d.update(over)
+        # A grid given on the command line applies to every model, the per-model defaults included.
+        d["per_model"] = {
+            m: {k: v for k, v in o.items() if k not in over} for m, o in (d.get("per_model") or {}).items()
+        }
         spec = SweepSpec.from_dict(d)
     return spec
 
@@ -151,10 +159,11 @@ def confirm_plan(
         file=sys.stderr,
         flush=True,
     )
-    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+    # The low estimate decides (the high one assumes every window runs to its cap and is re-measured).
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS):
         return
     if not sys.stdin.isatty():
-        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        why = always_ask or f"this run measures {n} points (at least about {duration_text(low_s)})"
         msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
     answer = input("efflab: start it? [y/N] ").strip().lower()
@@ -182,9 +191,9 @@ def run(args: argparse.Namespace) -> int:
     kept = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
-        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         if n_todo:
-            store.claim_sweep()
+            store.claim_sweep()  # before anything is printed: a busy store is one line
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         old = signal.signal(signal.SIGINT, stop.handler)
         try:
             if args.scheduler is not None or args.local_cluster is not None:
@@ -246,8 +255,9 @@ def run(args: argparse.Namespace) -> int:
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
-                bar.update(1)
+                    bar.write(f"failed  {name}: {r.error}{note}")
+                if r.status != "refined":  # a second pass re-yields points already counted
+                    bar.update(1)
             bar.close()
         finally:
             signal.signal(signal.SIGINT, old)
@@ -258,7 +268,8 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}), {counts['refined']} given more windows -> {store_path}",
         file=sys.stderr,
     )
-    if stop.requested and done < len(spec):
-        print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
+    if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
+        if done < len(spec):
+            print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
         return 130
     return 0

@@ -7,38 +7,40 @@ the browser tests compare the page against it. Only :func:`read_store` touches t
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.dashboard import format as fmt
+from efflab import format as fmt
 from efflab.errors import ConfigError, StoreError
+from efflab.options import (
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_QUERIES_PER_DAY,
+    DEFAULT_TOLERANCE,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from efflab.analysis import Recommendation, Savings
-
-DEFAULT_QUERIES_PER_DAY = 1_000_000.0
-DEFAULT_COUNTRY = "USA"
-DEFAULT_PRICE_PER_KWH = 0.15
-DEFAULT_TOLERANCE = 0.01
+    from efflab.analysis import AssessInputs, Assessment, Recommendation, Savings
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """What the manager set on the page.
+    """What the manager set on the page (defaults and validation: :mod:`efflab.options`).
 
     Attributes:
         queries_per_day: traffic the yearly figures assume.
         country: ISO 3166-1 alpha-3 code of the grid (CO2e per kWh).
-        price_per_kwh: electricity price, in whatever currency the manager thinks in.
+        price_per_kwh: electricity price per kWh, in ``currency``.
+        currency: ISO 4217 code every cost is labelled with.
         accuracy_tolerance: fraction (0.01 = 1 point) the recommendation may lose against the best.
-        cohort: ``task @ hardware`` to look at; None = the cohort with the most measured points.
+        cohort: ``task @ hardware`` to look at; None = the cohort with the most eligible points.
         config: store key of the configuration looked at; None = follow the recommendation.
         baseline: store key of the current (baseline) configuration; None = the default baseline
-            (most accurate model, smallest batch, fp32; ``efflab.cli.recommend.default_baseline``).
+            (most accurate model, smallest batch, fp32; ``efflab.analysis.default_baseline``).
     """
 
     queries_per_day: float = DEFAULT_QUERIES_PER_DAY
@@ -48,6 +50,22 @@ class Inputs:
     cohort: str | None = None
     config: str | None = None
     baseline: str | None = None
+    currency: str = DEFAULT_CURRENCY
+
+    def assess_inputs(self) -> AssessInputs:
+        """The same inputs for :func:`efflab.analysis.assess` (raises ConfigError on a bad value)."""
+        from efflab.analysis import AssessInputs
+
+        return AssessInputs(
+            accuracy_tolerance=self.accuracy_tolerance,
+            queries_per_day=self.queries_per_day,
+            country=self.country,
+            price_per_kwh=self.price_per_kwh,
+            currency=self.currency,
+            baseline=self.baseline,
+            cohort=self.cohort,
+            selected=self.config,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,15 +80,18 @@ class Snapshot:
 
     @property
     def ok(self) -> pd.DataFrame:
-        """Measured points with an energy figure."""
+        """Eligible points (``efflab.analysis.eligible_mask``)."""
+        from efflab.analysis import eligible_mask
+
         df = self.frame
-        return df[(df["status"] == "ok") & df["energy_j_per_query"].notna()]
+        return df[eligible_mask(df)] if len(df) else df
 
     @property
     def cohorts(self) -> list[str]:
-        """Cohorts with measured points, the largest first."""
-        counts = self.ok["cohort"].value_counts()
-        return sorted(counts.index.astype(str), key=lambda c: (-int(counts[c]), c))
+        """Cohorts, the most eligible points first (as :func:`efflab.analysis.assess` orders them)."""
+        from efflab.analysis import assess
+
+        return list(assess(self.frame).cohorts) if len(self.frame) else []
 
 
 def _now() -> str:
@@ -104,16 +125,12 @@ def read_store(path: str | Path) -> Snapshot:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         msg = f"The results store {p} cannot be read ({type(e).__name__}: {text}); it was left untouched."
         return Snapshot(p, _empty_frame(), _now(), msg)
-    snap = Snapshot(p, df, _now())
-    if snap.ok.empty:
-        failed = int((df["status"] == "failed").sum())
-        why = (
-            f"only failed points so far ({failed}; see `efflab results list --failed --store {p}`)"
-            if failed
-            else "no measured points yet"
-        )
-        return Snapshot(p, df, snap.read_at, f"The results store {p} has {why}: {sweep}.")
-    return snap
+    from efflab.analysis import assess
+
+    a = assess(df)
+    if a.recommendation is None:  # its cohort has the most eligible points: none has any
+        return Snapshot(p, df, _now(), f"The results store {p}: {a.guidance}")
+    return Snapshot(p, df, _now())
 
 
 @dataclass(frozen=True)
@@ -133,8 +150,8 @@ class Card:
 class View:
     """Everything the page shows for one set of inputs.
 
-    ``frame`` is the cohort's measured points with stars (index labels of the loaded results), and
-    ``*_index`` point into it, ready for ``efflab.plots.tradeoff_figure``.
+    A rendering of ``assessment``: ``frame`` is the cohort's eligible points (index labels of the
+    loaded results) and ``*_index`` point into it, ready for ``efflab.plots.tradeoff_figure``.
     """
 
     inputs: Inputs
@@ -153,6 +170,7 @@ class View:
     cards: tuple[Card, ...]
     data_note: str
     options: list[tuple[str, str]] = field(default_factory=list)
+    assessment: Assessment | None = None
 
     @property
     def recommended_index(self) -> Any:
@@ -171,73 +189,13 @@ class View:
 
 
 def energy_kind(df: pd.DataFrame) -> str:
-    """'measured', 'estimated' or 'partly estimated' for the energy in ``df``."""
-    if df.empty:
-        return "estimated"
-    m = df["energy_measured"].fillna(False).astype(bool)
-    return "measured" if m.all() else ("estimated" if not m.any() else "partly estimated")
+    """'measured', 'modelled' or 'partly modelled' for the energy in ``df``."""
+    from efflab.format import MEASURED
 
-
-def is_measured(row: Any) -> bool:
-    """True only where the row's energy was measured (a missing flag counts as estimated)."""
-    v = row.get("energy_measured")
-    try:
-        return bool(v) if v is not None else False
-    except TypeError:  # pandas.NA
-        return False
-
-
-def energy_provenance(row: Any) -> str:
-    """``measured (nvml)`` or ``estimated (codecarbon, ± 15 %)`` for one results row."""
-    source = str(row.get("energy_source") or "unknown source")
-    if is_measured(row):
-        return f"measured ({source})"
-    u = row.get("energy_uncertainty_rel")
-    if u is not None and math.isfinite(float(u)) and float(u) > 0:
-        return f"estimated ({source}, ± {float(u) * 100:.0f} %)"
-    return f"estimated ({source})"
-
-
-def _model_rating(ratings: pd.DataFrame, model: str) -> str:
-    """What the model's label says (its best configuration rated among the models)."""
-    hit = ratings[ratings["model"] == model]
-    if hit.empty:
-        return ""
-    return f"{model}'s label: {int(hit['stars'].iloc[0])} of 5 among {len(ratings)} models"
-
-
-def _row_by_key(g: pd.DataFrame, key: str, what: str) -> Any:
-    hit = g.index[g["key"] == key]
-    if len(hit) == 0:
-        msg = (
-            f"{what} {key!r} is not among the measured configurations of this cohort; pick one from the list"
-        )
-        raise ConfigError(msg)
-    return hit[0]
-
-
-def _dates(df: pd.DataFrame) -> str:
-    days = sorted({str(t)[:10] for t in df["timestamp"].dropna()} or {str(t)[:10] for t in df["created_at"]})
-    if not days:
-        return "at an unknown date"
-    return f"on {days[0]}" if len(days) == 1 else f"from {days[0]} to {days[-1]}"
-
-
-def data_note(g: pd.DataFrame, cohort: str, snapshot_path: Path | None, read_at: str | None) -> str:
-    """Where the numbers come from: how many configurations, when, on what hardware, which task,
-    whether the energy was measured, and when the store was read."""
-    hardware = ", ".join(sorted({str(h) for h in g["hardware"].dropna()})) or "unknown hardware"
-    tasks = ", ".join(sorted({str(t) for t in g["task"].dropna()}))
-    tasks = f"task {tasks}" if tasks else "no task (cost only)"
-    sources = ", ".join(sorted({str(s) for s in g["energy_source"].dropna()})) or "unknown"
-    n = len(g)
-    text = (
-        f"{n} configuration{'s' if n != 1 else ''} measured {_dates(g)} on {hardware} · {tasks} · "
-        f"energy {energy_kind(g)} ({sources})"
-    )
-    if snapshot_path is not None:
-        text += f" · read from {snapshot_path} at {read_at} UTC"
-    return text
+    kinds = {fmt.energy_basis(r) == MEASURED for _, r in df.iterrows()}
+    if kinds == {True}:
+        return "measured"
+    return "partly modelled" if len(kinds) == 2 else "modelled"
 
 
 def option_label(row: Any, *, recommended: bool = False, baseline: bool = False) -> str:
@@ -249,47 +207,46 @@ def option_label(row: Any, *, recommended: bool = False, baseline: bool = False)
     )
 
 
+def _range(rng: tuple[float, float], f: fmt.Formatter) -> str:
+    """``range …`` of a saving; empty when it has no width (a configuration against itself)."""
+    return f"range {fmt.saving_range(*rng, f)}" if rng[0] != rng[1] else ""
+
+
+def _rating_text(a: Assessment, model: str) -> tuple[str, str]:
+    """The model's stars and the sentence under them (one rating per model)."""
+    r = a.rating(model)
+    if r is None:
+        return fmt.stars(0), f"{model} has no eligible configuration, so no rating"
+    noisy = "" if r.sets_bands else " · its best point is noisy: rated within the bands, did not set them"
+    return (
+        fmt.stars(r.stars),
+        f"{model}'s rating: {r.stars} of 5 among {len(a.ratings)} models on this hardware, at its best "
+        f"configuration ({r.label}){noisy}",
+    )
+
+
 def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> View:
-    """What the page shows for ``inputs`` over the measured points of ``data``.
+    """What the page shows for ``inputs``: a rendering of :func:`efflab.analysis.assess`.
 
     Raises:
-        ConfigError: bad inputs (negative queries or price, unknown country, tolerance outside
-            0..1, a cohort or configuration key that is not in the data) or no measured point.
+        ConfigError: bad inputs (negative or non-numeric queries or price, unknown country or currency,
+            tolerance out of range, a cohort or configuration key that is not in the data) or nothing
+            eligible (the message says what to run next).
     """
-    from efflab.analysis import add_stars, compare, model_ratings, recommend, savings
-    from efflab.cli.recommend import default_baseline
+    from efflab.analysis import assess
+    from efflab.analysis.uncertainty import statistical_half_j
 
     inputs = inputs or Inputs()
     snap = data if isinstance(data, Snapshot) else None
     df = data.frame if isinstance(data, Snapshot) else data
-    ok = df[(df["status"] == "ok") & df["energy_j_per_query"].notna()]
-    if ok.empty:
-        msg = "no measured configurations to show; run `efflab sweep` first"
-        raise ConfigError(msg)
-    counts = ok["cohort"].value_counts()
-    cohorts = sorted(counts.index.astype(str), key=lambda c: (-int(counts[c]), c))
-    cohort = inputs.cohort or cohorts[0]
-    if cohort not in cohorts:
-        msg = f"no measured points in cohort {cohort!r}; cohorts: {', '.join(cohorts)}"
-        raise ConfigError(msg)
-    g = add_stars(ok[ok["cohort"] == cohort])
-    rec = recommend(g, inputs.accuracy_tolerance, cohort=cohort)
-    if rec is None:  # unreachable: g has measured points
-        msg = "no measured configurations to show; run `efflab sweep` first"
-        raise ConfigError(msg)
-    sel_idx = rec.index if inputs.config is None else _row_by_key(g, inputs.config, "configuration")
-    default_base = default_baseline(g)
-    default_base_idx = default_base.name
-    base_idx = default_base_idx if inputs.baseline is None else _row_by_key(g, inputs.baseline, "baseline")
-    sel, base = g.loc[sel_idx], g.loc[base_idx]
-    s = savings(base, sel, inputs.queries_per_day, inputs.country, inputs.price_per_kwh)
-
-    est_sel = not is_measured(sel)
-    est_any = s.estimated
-
-    def rng(lo: float, hi: float, f: fmt.Formatter) -> str:
-        return f"estimated, range {fmt.span(lo, hi, f)}" if est_any and lo != hi else ""
-
+    a = assess(df, inputs.assess_inputs())
+    rec = a.recommendation
+    if rec is None or a.savings is None or a.baseline is None or a.selected is None:
+        raise ConfigError(a.guidance or "nothing to show; run `efflab sweep` first")
+    g = a.eligible
+    sel, base = a.selected, a.baseline
+    s = a.selected_savings or a.savings
+    money = fmt.money_fmt(s.currency)
     acc_detail: str
     if rec.best_accuracy is None:
         acc_detail = "no task accuracy measured in this cohort"
@@ -301,76 +258,74 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             else ""
         )
         acc_detail = f"{ci}best in cohort {fmt.percent(rec.best_accuracy)}"
-    per_q = f"at {fmt.number(inputs.queries_per_day)} queries/day"
+    per_q = f"at {fmt.number(s.queries_per_day)} queries/day"
+    half = statistical_half_j(sel)
+    wh = float(sel["wh_per_1000_queries"])
+    stars, stars_detail = _rating_text(a, str(sel["model"]))
+    est_sel = fmt.energy_basis(sel) != fmt.MEASURED
     cards = (
         Card(
             "energy",
             "Energy per 1000 queries",
-            fmt.wh(sel["wh_per_1000_queries"]),
-            f"{energy_provenance(sel)} · baseline {fmt.wh(base['wh_per_1000_queries'])}",
+            fmt.wh(wh),
+            f"{fmt.energy_wording(sel)} · ± {fmt.wh(None if half is None else wh * half / float(sel['energy_j_per_query']))}"
+            f" (95 %, timing) · baseline {fmt.wh(base['wh_per_1000_queries'])}",
             est_sel,
         ),
-        Card(
-            "stars",
-            "Energy rating",
-            fmt.stars(int(sel["stars"])),
-            f"{int(sel['stars'])} of 5 among {len(g)} configurations on this hardware · "
-            f"{_model_rating(model_ratings(g), sel['model'])}"
-            + (" · rated on estimated energy" if est_sel else ""),
-            est_sel,
-        ),
+        Card("stars", "Energy rating of the model", stars, stars_detail, est_sel),
         Card("accuracy", "Accuracy", fmt.percent(sel["accuracy"]), acc_detail),
         Card(
             "kwh",
             "Energy per year vs baseline",
-            fmt.saving(s.saved_kwh_per_year, fmt.kwh),
+            fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
             f"{fmt.kwh(s.candidate_kwh_per_year)} instead of {fmt.kwh(s.baseline_kwh_per_year)} a year {per_q}",
-            est_any,
-            rng(*s.saved_kwh_range, fmt.kwh),
+            s.estimated,
+            _range(s.saved_kwh_range, fmt.kwh),
         ),
         Card(
             "co2e",
             "CO2e per year vs baseline",
-            fmt.saving(s.saved_kg_co2e_per_year, fmt.kg),
+            fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
             f"{fmt.kg(s.candidate_kg_co2e_per_year)} instead of {fmt.kg(s.baseline_kg_co2e_per_year)} · "
             f"grid {s.country} {s.carbon_intensity_g_per_kwh:.0f} g/kWh",
-            est_any,
-            rng(*s.saved_kg_co2e_range, fmt.kg),
+            s.estimated,
+            _range(s.saved_kg_co2e_range, fmt.kg),
         ),
         Card(
             "cost",
             "Electricity cost per year vs baseline",
-            fmt.saving(s.saved_cost_per_year, fmt.money),
-            f"{fmt.money(s.candidate_kwh_per_year * s.price_per_kwh)} instead of "
-            f"{fmt.money(s.baseline_kwh_per_year * s.price_per_kwh)} at {inputs.price_per_kwh:g} per kWh",
-            est_any,
-            rng(*s.saved_cost_range, fmt.money),
+            fmt.saving_headline(s.saved_cost_per_year, s.clear, money),
+            f"{money(s.candidate_cost_per_year)} instead of {money(s.baseline_cost_per_year)} at "
+            f"{fmt.price(s.price_per_kwh, s.currency)}",
+            s.estimated,
+            _range(s.saved_cost_range, money),
         ),
     )
-    if sel_idx == rec.index:
-        nudge = "You are looking at the recommended configuration."
-    else:
-        nudge = f"Your pick, {fmt.config_label(sel)}: {compare(sel, rec.row)} of the recommendation."
+    default_base_idx = a.baseline_index if inputs.baseline is None else None
     order = g.sort_values(["wh_per_1000_queries", "accuracy"], ascending=[True, False])
     options = [
         (option_label(r, recommended=i == rec.index, baseline=i == default_base_idx), str(r["key"]))
         for i, r in order.iterrows()
     ]
+    note = " · ".join(a.provenance)
+    if snap is not None:
+        note += f" · read from {snap.path} at {snap.read_at} UTC"
     return View(
         inputs=inputs,
-        cohort=cohort,
-        cohorts=cohorts,
+        cohort=str(a.cohort),
+        cohorts=list(a.cohorts),
         frame=g,
         recommendation=rec,
         selected=sel,
-        selected_index=sel_idx,
+        selected_index=a.selected_index,
         baseline=base,
-        baseline_index=base_idx,
+        baseline_index=a.baseline_index,
         savings=s,
-        headline=f"Recommended: {fmt.config_label(rec.row)}",
+        headline=a.headline,
         reason=rec.reason,
-        nudge=nudge,
+        nudge=a.nudge,
         cards=cards,
-        data_note=data_note(g, cohort, snap.path if snap else None, snap.read_at if snap else None),
+        data_note=note,
         options=options,
+        assessment=a,
     )

@@ -110,3 +110,20 @@ def fingerprint(
         other_cpu_share=window.other_share() if window else None,
         cpu_flags=keep,
     )
+
+
+def hardware_key(device: str) -> str:
+    """The hardware part of a cohort for ``device`` on this machine, computed without importing torch
+    (fast resumes): ``CPU MODEL xN`` plus the GPU's name for a CUDA device."""
+    from efflab.errors import EfflabError
+
+    key = f"{cpu_model()} x{os.cpu_count()}"
+    if device.startswith("cuda"):
+        idx = int(device.split(":", 1)[1]) if ":" in device else 0
+        try:
+            from efflab.sensors.nvml import NvmlSensor
+
+            key += f" + {NvmlSensor(idx).gpu_name()}"
+        except EfflabError:
+            key += f" + {device}"
+    return key

@@ -11,6 +11,7 @@ from efflab.measuring.point import Cancelled, PointSession
 from efflab.records import Measurement
 from efflab.sensors import make_sensor
 from efflab.sensors.base import Sensor
+from efflab.tasks import load_task
 
 if TYPE_CHECKING:
     from efflab.models.runners import Runner
@@ -25,14 +26,6 @@ __all__ = ["Cancelled", "PointSession", "load_task", "measure", "measure_loaded"
 
 def _noop(stage: str, frac: float) -> None:
     return None
-
-
-def load_task(spec: str | None) -> Task | None:
-    if spec is None:
-        return None
-    from efflab.tasks import get_task
-
-    return get_task(spec)
 
 
 def measure(
@@ -105,6 +98,10 @@ def measure_loaded(
     sensor_name: str = "",
 ) -> Measurement:
     """Measure ``config`` with an already loaded runner and an open sensor, its windows back to back."""
+    if config.workload == "generate":
+        from efflab.measuring.generate import measure_generation
+
+        return measure_generation(runner, config, task, sensor, method, report, should_stop)
     session = PointSession(runner, config, task, sensor, method, sensor_name=sensor_name, report=report)
     session.measure_all(should_stop)
     return session.finish()

@@ -11,32 +11,28 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from efflab import format as fmt
 from efflab.errors import ConfigError, ReportError
 from efflab.label import LabelData, label_slug, label_svg, task_name, write_label_images
 from efflab.records import FLAG_MEANINGS
 from efflab.report.params import ReportParams, filter_points
+from efflab.sensors.descriptions import SENSOR_DESCRIPTIONS as SENSOR_MEANINGS
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from efflab.analysis import Recommendation, Savings
+    from efflab.analysis import Assessment, Recommendation, Savings
 
 # What each measurement flag means, in words a reader of the report can act on.
 # Flags that make a point's latency and energy less certain (the summary counts them).
 UNCERTAIN_FLAGS = ("noisy", "hit_time_cap", "shared_host")
-
-SENSOR_MEANINGS: dict[str, str] = {
-    "nvml": "NVIDIA GPU energy counter (NVML) — measured",
-    "rapl": "CPU package energy counter (Linux powercap RAPL) — measured",
-    "codecarbon": "CodeCarbon's model of power from TDP × CPU load — estimated",
-    "fake": "constant-power fake sensor for tests — not a real measurement",
-}
 
 
 # ----- the computed report -----
@@ -54,6 +50,7 @@ class CohortReport:
     baseline: pd.Series | None = None
     baseline_note: str = ""
     savings: Savings | None = None
+    assessment: Assessment | None = None
 
 
 @dataclass
@@ -92,51 +89,43 @@ class ReportData:
 
     @property
     def ok(self) -> pd.DataFrame:
-        return self.points[self.points["status"] == "ok"]
+        """The eligible points (``efflab.analysis.eligible_mask``)."""
+        from efflab.analysis import eligible_mask
+
+        return self.points[eligible_mask(self.points)] if len(self.points) else self.points
 
     @property
     def failed(self) -> pd.DataFrame:
-        return self.points[self.points["status"] != "ok"]
-
-
-def _latest_per_config(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Keep the newest point of each configuration (an ok point over a failed one); count the rest."""
-    if df.empty:
-        return df, 0
-    cols = ["cohort", "model", "batch_size", "precision", "device", "seq_len"]
-    d = df.assign(_ok=(df["status"] == "ok").astype(int)).sort_values(["_ok", "created_at"], kind="stable")
-    keep = d.drop_duplicates(cols, keep="last").drop(columns="_ok")
-    return keep.sort_values(["cohort", "model", "precision", "batch_size"], kind="stable"), len(df) - len(
-        keep
-    )
+        """The points that are not eligible (failed, unstable, disturbed or without energy)."""
+        return self.points.drop(index=self.ok.index)
 
 
 def _cohort(params: ReportParams, cohort: str, g_all: pd.DataFrame) -> CohortReport:
-    from efflab.analysis import model_ratings, recommend, savings
-    from efflab.cli.recommend import default_baseline
+    """One cohort's part of the report: a rendering of :func:`efflab.analysis.assess`."""
+    from efflab.analysis import AssessInputs, assess
 
-    ok = g_all[g_all["status"] == "ok"]
+    inputs = AssessInputs.from_mapping(params).replace(cohort=cohort)
+    note = ""
+    try:
+        a = assess(g_all, inputs)
+    except ConfigError as e:  # the baseline named is not in this cohort
+        a = assess(g_all, inputs.replace(baseline=None))
+        note = f"{e}"
     first = g_all.iloc[0]
-    c = CohortReport(
+    elig = a.eligible
+    return CohortReport(
         cohort=cohort,
         task=task_name(first["task"]),
         hardware=str(first["hardware"]),
-        points=ok,
-        failed=g_all[g_all["status"] != "ok"],
-        ratings=model_ratings(ok),
+        points=elig,
+        failed=a.frame[~a.frame["eligible"]],
+        ratings=a.ratings_frame(),
+        recommendation=a.recommendation,
+        baseline=None if note else a.baseline,
+        baseline_note=note,
+        savings=None if note else a.savings,
+        assessment=a,
     )
-    if ok.empty or not ok["energy_j_per_query"].notna().any():
-        return c
-    c.recommendation = recommend(ok, params.accuracy_tolerance, cohort=cohort)
-    try:
-        c.baseline = default_baseline(ok, params.baseline)
-    except ConfigError:
-        c.baseline_note = f"the baseline {params.baseline} was not measured in this cohort"
-    if c.baseline is not None and c.recommendation is not None:
-        c.savings = savings(
-            c.baseline, c.recommendation.row, params.queries_per_day, params.country, params.price_per_kwh
-        )
-    return c
 
 
 def build(params: ReportParams) -> ReportData:
@@ -172,7 +161,10 @@ def build(params: ReportParams) -> ReportData:
                     run.failed.append(f"{c.model} · batch {c.batch_size} · {c.precision}: {r.error}")
     df = load_results(store)
     params.check_against(df)
-    sel, superseded = _latest_per_config(filter_points(df, params))
+    from efflab.analysis.assess import newest_per_configuration
+
+    sel, superseded = newest_per_configuration(filter_points(df, params))
+    sel = sel.sort_values(["cohort", "model", "precision", "batch_size"], kind="stable")
     cohorts = [_cohort(params, str(name), g) for name, g in sel.groupby("cohort", sort=True)]
     return ReportData(
         params=params,
@@ -186,9 +178,9 @@ def build(params: ReportParams) -> ReportData:
     )
 
 
-# ----- formatting -----
-def _cfg(row: Any) -> str:
-    return f"{row['model']} · batch {int(row['batch_size'])} · {row['precision']}"
+# ----- formatting (efflab.format) -----
+_cfg = fmt.config_label
+_kind = fmt.energy_wording
 
 
 def _num(v: Any) -> float | None:
@@ -197,36 +189,6 @@ def _num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
-
-
-def _g(v: Any, digits: int = 3) -> str:
-    f = _num(v)
-    return "n/a" if f is None else f"{f:.{digits}g}"
-
-
-def _pct(v: Any) -> str:
-    f = _num(v)
-    return "n/a" if f is None else f"{f * 100:.1f} %"
-
-
-def _bytes(v: Any) -> str:
-    f = _num(v)
-    if f is None:
-        return "n/a"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if f < 1024 or unit == "GiB":
-            return f"{f:.0f} {unit}" if unit == "B" else f"{f:.1f} {unit}"
-        f /= 1024
-    return "n/a"
-
-
-def _kind(row: Any) -> str:
-    """'measured (nvml)' or 'estimated (codecarbon, ±30 %)'."""
-    src = str(row.get("energy_source") or "unknown")
-    if bool(row.get("energy_measured")):
-        return f"measured ({src})"
-    u = _num(row.get("energy_uncertainty_rel"))
-    return f"estimated ({src}, ±{u * 100:.0f} %)" if u else f"estimated ({src})"
 
 
 def _acc(row: Any) -> str:
@@ -239,7 +201,7 @@ def _acc(row: Any) -> str:
 
 
 def _energy(row: Any) -> str:
-    return f"{_g(row['wh_per_1000_queries'])} Wh per 1000 queries, {_kind(row)}"
+    return f"{fmt.wh(row['wh_per_1000_queries'])} per 1000 queries, {_kind(row)}"
 
 
 def _list(values: Any) -> str:
@@ -255,7 +217,8 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
-.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em;}
+.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
+.efflab-table td, .efflab-table th {overflow-wrap: anywhere;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
@@ -312,10 +275,12 @@ def summary_html(d: ReportData) -> str:
         )
     if d.ok.empty:
         if not d.points.empty:
-            parts.append(
-                f'<p class="efflab-note">All {len(d.points)} selected configurations failed to measure; '
-                "the appendix lists their errors.</p>"
-            )
+            for c in d.cohorts:
+                why = c.assessment.guidance if c.assessment is not None else None
+                parts.append(
+                    f'<p class="efflab-note">{escape(c.task)} on {escape(c.hardware)}: {escape(why or "nothing eligible")} '
+                    "The appendix lists every point and why it does not count.</p>"
+                )
         else:
             parts.append(f'<p class="efflab-note">{_empty_message(d)}</p>')
         return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
@@ -332,20 +297,23 @@ def summary_html(d: ReportData) -> str:
             f"{escape(_list(sorted({int(b) for b in pts['batch_size']})))}, precisions "
             f"{escape(_list(sorted(set(pts['precision']))))}, measured {escape(when)}.</p>"
         ]
-        measured = pts["energy_measured"].fillna(False).astype(bool)
-        if measured.all():
-            text.append("<p>All energy figures are <b>measured</b> by a hardware energy counter.</p>")
-        else:
-            srcs = sorted(set(pts.loc[~measured, "energy_source"].dropna().astype(str)))
-            how = "; ".join(f"{x}: {SENSOR_MEANINGS.get(x, 'see the appendix')}" for x in srcs)
-            u = pts.loc[~measured, "energy_uncertainty_rel"].max()
-            unc = f", ±{u * 100:.0f} %" if _num(u) else ""
-            which = "All" if not measured.any() else f"{int((~measured).sum())} of {len(pts)}"
-            text.append(
-                f'<p class="efflab-note">{which} energy figures are <b>estimated</b> ({escape(how)}{unc}), '
-                "not measured by a hardware counter: compare them with each other rather than quote them "
-                "as absolute numbers.</p>"
-            )
+        a = c.assessment
+        if a is not None:
+            text.append("<p>" + "<br>".join(escape(line) for line in a.provenance) + "</p>")
+            if any(fmt.energy_basis(r) != fmt.MEASURED for _, r in pts.iterrows()):
+                srcs = sorted(set(pts["energy_source"].dropna().astype(str)))
+                how = "; ".join(f"{x}: {SENSOR_MEANINGS.get(x, 'see the appendix')}" for x in srcs)
+                text.append(
+                    f'<p class="efflab-note">Energy figures here are <b>modelled</b>, not all read from a hardware '
+                    f"counter ({escape(how)}): compare them with each other; the yearly ranges carry their "
+                    "uncertainty.</p>"
+                )
+            if a.ratings:
+                text.append(
+                    "<p>Stars per model: "
+                    + " · ".join(escape(f"{m.model} {fmt.stars(m.stars)}") for m in a.ratings)
+                    + "</p>"
+                )
         r = c.recommendation
         if r is not None:
             text.append(
@@ -353,14 +321,16 @@ def summary_html(d: ReportData) -> str:
                 f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
             )
         if c.baseline is not None and r is not None and c.savings is not None:
-            from efflab.analysis import compare
+            from efflab.analysis import nudge
 
             text.append(
                 f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
-                f"{escape(compare(c.baseline, r.row))}. {escape(_savings_sentence(c.savings, p))}</p>"
+                f"{escape(nudge(c.baseline, r.row))}. {escape(_savings_sentence(c.savings))}</p>"
             )
         elif c.baseline_note:
             text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
+        if a is not None and a.recommendation is None and a.guidance:
+            text.append(f'<p class="efflab-note">{escape(a.guidance)}</p>')
         flagged = pts[
             pts["flags"].fillna("").astype(str).map(lambda f: bool(set(f.split(",")) & set(UNCERTAIN_FLAGS)))
         ]
@@ -375,26 +345,24 @@ def summary_html(d: ReportData) -> str:
     return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
 
 
-def _savings_sentence(s: Savings, p: ReportParams) -> str:
-    est = " (estimated energy)" if s.estimated else ""
-    rng = (
-        f" (range {s.saved_kwh_range[0]:,.3g} to {s.saved_kwh_range[1]:,.3g} kWh)"
-        if s.estimated and s.saved_kwh_range[0] != s.saved_kwh_range[1]
-        else ""
-    )
-    verb = "saves" if s.saved_kwh_per_year >= 0 else "would cost"
+def _savings_sentence(s: Savings) -> str:
+    money = fmt.money_fmt(s.currency)
     return (
-        f"At {p.queries_per_day:,.0f} queries a day, switching {verb} about "
-        f"{abs(s.saved_kwh_per_year):,.3g} kWh a year{rng}, {abs(s.saved_kg_co2e_per_year):,.3g} kg CO2e "
-        f"({s.country} grid, {s.carbon_intensity_g_per_kwh:.0f} g/kWh) and "
-        f"{abs(s.saved_cost_per_year):,.2f} at {p.price_per_kwh:g} per kWh{est}."
+        f"Per year at {fmt.number(s.queries_per_day)} queries a day, switching from the baseline to the "
+        f"recommendation: energy {fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)} (range "
+        f"{fmt.saving_range(*s.saved_kwh_range, fmt.kwh)}), CO2e "
+        f"{fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg)} ({s.country} grid, "
+        f"{s.carbon_intensity_g_per_kwh:.0f} g/kWh), cost {fmt.saving_headline(s.saved_cost_per_year, s.clear, money)} "
+        f"at {fmt.price(s.price_per_kwh, s.currency)}."
     )
 
 
 def tradeoff_figures(d: ReportData) -> list[go.Figure]:
     """Per cohort: accuracy vs energy with the pareto front (baseline and recommendation marked),
     the family at each model's best configuration, and energy vs batch size per model."""
-    from efflab.plots import batch_figure, family_figure, tradeoff_figure
+    import pandas as pd
+
+    from efflab.plots import batch_grid_figure, family_figure, tradeoff_figure
 
     figs = []
     for c in d.cohorts:
@@ -404,15 +372,18 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
         rec = c.recommendation.index if c.recommendation is not None else None
         base = c.baseline.name if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
-            fig = tradeoff_figure(c.points, selected=base, recommended=rec)
-            fig.for_each_trace(lambda t: t.update(name="baseline") if t.name == "selected" else None)
+            fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
             figs.append(fig)
-        fam = family_figure(c.points)
+        fam = family_figure(c.points, ratings=c.ratings if len(c.ratings) else None)
         fam.update_layout(title=f"{fam.layout.title.text}<br><sup>{where}</sup>")
         figs.append(fam)
-        for model in dict.fromkeys(c.points["model"]):
-            figs.append(batch_figure(c.points, str(model), metric="wh_per_1000_queries"))
+        every = pd.concat([c.points, c.failed]) if len(c.failed) else c.points
+        grid = batch_grid_figure(
+            every, metric="wh_per_1000_queries", models=list(dict.fromkeys(every["model"])), recommended=rec
+        )
+        grid.update_layout(title=f"{grid.layout.title.text}<br><sup>{where}</sup>")
+        figs.append(grid)
     return figs
 
 
@@ -425,7 +396,8 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     for c in d.cohorts:
         for _, row in c.ratings.iterrows():
             stem = label_slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
-            out.append(LabelFile(c.cohort, LabelData.from_row(row), [folder / f"label-{stem}"]))
+            data = LabelData.from_row(row, n_models=len(c.ratings))
+            out.append(LabelFile(c.cohort, data, [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:
         return out
@@ -446,10 +418,10 @@ def labels_html(d: ReportData) -> str:
     if not d.labels:
         return _section("Efficiency labels", "<p>No measured points, so no labels.</p>")
     intro = (
-        "<p>One label per model, at its least-energy configuration, rated within its cohort (same task, "
-        "same hardware) after the AI Energy Score rule: the cohort's range of Wh per 1000 queries is split "
-        "into five equal bands, the lowest band gets 5 stars. A label marked ESTIMATED rates estimated "
-        "energy.</p>"
+        "<p>One rating per model, at its least-energy eligible configuration, within its cohort (same "
+        "task, same hardware) after the AI Energy Score rule: the range of the models' Wh per 1000 queries "
+        "is split into five equal bands, the lowest band gets 5 stars; noisy points are rated but never set "
+        "the bands. A label marked MODELLED rates modelled energy (not read from a hardware counter).</p>"
     )
     figs = []
     for lf in d.labels:
@@ -463,12 +435,12 @@ def _row_cells(row: Any) -> list[Any]:
     lat = _num(row.get("latency_per_query_s"))
     return [
         _cfg(row),
-        _g(row["wh_per_1000_queries"]),
+        fmt.number(row["wh_per_1000_queries"]),
         _kind(row),
         _acc(row),
-        f"{lat * 1000:.3g} ms" if lat is not None else "n/a",
-        _g(row.get("throughput_qps")),
-        _bytes(row.get("peak_mem_bytes")),
+        fmt.si(lat, "s"),
+        fmt.number(row.get("throughput_qps")),
+        fmt.nbytes(None if _num(row.get("peak_mem_bytes")) is None else int(row.get("peak_mem_bytes"))),
     ]
 
 
@@ -490,9 +462,11 @@ def recommendation_html(d: ReportData) -> str:
             "Recommendation and yearly savings", "<p>No measured points, so no recommendation.</p>"
         )
     body = [
-        f"<p>The recommendation is the configuration with the least energy per query among those within "
-        f"{p.accuracy_tolerance * 100:g} point{'s' if p.accuracy_tolerance != 0.01 else ''} of the best "
-        "accuracy in its cohort. The baseline is "
+        "<p>The recommendation is the eligible configuration with the least energy per query among those "
+        f"as accurate as the best in its cohort: within {fmt.sig(p.accuracy_tolerance * 100)} pt of it, or "
+        "not distinguishable from it on the same test texts (exact McNemar, 95 %). Configurations whose "
+        "energy intervals overlap are tied: the smaller model is preferred, then the lower latency. Points "
+        "flagged unstable or disturbed are not eligible. The baseline is "
         + (
             f"<code>{escape(p.baseline)}</code>"
             if p.baseline
@@ -515,46 +489,129 @@ def recommendation_html(d: ReportData) -> str:
             body.append(f"<p>No savings projection: {escape(c.baseline_note or 'no baseline')}.</p>")
             continue
 
-        def rng(lo: float, hi: float, est: bool, fmt: str) -> str:
-            return f"{lo:{fmt}} to {hi:{fmt}}" if est and lo != hi else "—"
-
+        money = fmt.money_fmt(s.currency)
         srows = [
             [
-                "energy (kWh)",
-                f"{s.baseline_kwh_per_year:,.4g}",
-                f"{s.candidate_kwh_per_year:,.4g}",
-                f"{s.saved_kwh_per_year:,.4g}",
-                rng(*s.saved_kwh_range, s.estimated, ",.3g"),
+                "energy",
+                fmt.kwh(s.baseline_kwh_per_year),
+                fmt.kwh(s.candidate_kwh_per_year),
+                fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
+                fmt.saving_range(*s.saved_kwh_range, fmt.kwh)
+                if s.saved_kwh_range[0] != s.saved_kwh_range[1]
+                else "—",
             ],
             [
-                f"CO2e (kg, {s.country} grid at {s.carbon_intensity_g_per_kwh:.0f} g/kWh)",
-                f"{s.baseline_kg_co2e_per_year:,.4g}",
-                f"{s.candidate_kg_co2e_per_year:,.4g}",
-                f"{s.saved_kg_co2e_per_year:,.4g}",
-                rng(*s.saved_kg_co2e_range, s.estimated, ",.3g"),
+                f"CO2e ({s.country} grid at {s.carbon_intensity_g_per_kwh:.0f} g/kWh)",
+                fmt.kg(s.baseline_kg_co2e_per_year),
+                fmt.kg(s.candidate_kg_co2e_per_year),
+                fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
+                fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg)
+                if s.saved_kg_co2e_range[0] != s.saved_kg_co2e_range[1]
+                else "—",
             ],
             [
-                f"cost (at {p.price_per_kwh:g} per kWh)",
-                f"{s.baseline_kwh_per_year * p.price_per_kwh:,.2f}",
-                f"{s.candidate_kwh_per_year * p.price_per_kwh:,.2f}",
-                f"{s.saved_cost_per_year:,.2f}",
-                rng(*s.saved_cost_range, s.estimated, ",.2f"),
+                f"cost (at {fmt.price(s.price_per_kwh, s.currency)})",
+                money(s.baseline_cost_per_year),
+                money(s.candidate_cost_per_year),
+                fmt.saving_headline(s.saved_cost_per_year, s.clear, money),
+                fmt.saving_range(*s.saved_cost_range, money)
+                if s.saved_cost_range[0] != s.saved_cost_range[1]
+                else "—",
             ],
         ]
-        body.append(f"<p>Per year at {p.queries_per_day:,.0f} queries a day:</p>")
+        body.append(f"<p>Per year at {fmt.number(s.queries_per_day)} queries a day:</p>")
         body.append(
-            _table(srows, ["per year", "baseline", "recommended", "saved", "range (energy uncertainty)"])
+            _table(
+                srows,
+                ["per year", "baseline", "recommended", "saved", "95 % range (timing and energy basis)"],
+            )
         )
         if s.estimated:
             body.append(
-                '<p class="efflab-note">These projections rest on estimated energy; the range shows its '
-                "uncertainty where the sensor gives one.</p>"
+                '<p class="efflab-note">These projections rest on modelled energy: the ranges combine both '
+                "configurations' timing spread and the energy basis; a range that crosses zero reads "
+                '"no clear saving".</p>'
             )
     return _section("Recommendation and yearly savings", "".join(body))
 
 
+def _sensor_detail(details: Any) -> str:
+    """The sensor's description once: per-point readings (``(cpu 12.4 J, ram 15.7 J, …)``) are
+    dropped, identical descriptions merged."""
+    seen: dict[str, None] = {}
+    for x in details:
+        if isinstance(x, str) and x:
+            seen[re.sub(r"\s*\([^()]*\d[^()]*\bJ\b[^()]*\)", "", x).strip()] = None
+    return "; ".join(seen)
+
+
+def sensors_html(ok: pd.DataFrame) -> str:
+    """One row per energy sensor and basis: uncertainty, points, what it is and how it was read (once)."""
+    rows = []
+    basis = [fmt.energy_basis(r) for _, r in ok.iterrows()]
+    for (src, kind), g in ok.groupby([ok["energy_source"].fillna("unknown").astype(str), basis], sort=True):
+        u = g["energy_uncertainty_rel"].max()
+        detail = _sensor_detail(g["energy_detail"]) if "energy_detail" in g.columns else ""
+        rows.append(
+            [
+                src,
+                kind,
+                f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
+                len(g),
+                SENSOR_MEANINGS.get(str(src), ""),
+                detail,
+            ]
+        )
+    return "<h3>Energy sensors: measured or modelled</h3>" + _table(
+        rows, ["source", "kind", "uncertainty", "points", "what it is", "how it was read"]
+    )
+
+
+def flagged_html(pts: pd.DataFrame) -> str:
+    """Flags every measured point carries (the basis of the whole run, e.g. ``energy_estimated``)
+    said once; then only the measured points flagged with something else, with those flags
+    (failed points have their own table)."""
+    if "status" in pts.columns:
+        pts = pts[pts["status"] == "ok"]
+    flags_per_row = [[f for f in (x.split(",") if isinstance(x, str) else []) if f] for x in pts["flags"]]
+    common = set(flags_per_row[0]).intersection(*map(set, flags_per_row[1:])) if flags_per_row else set()
+    out = ["<h3>Flagged points</h3>"]
+    if common and len(pts) > 1:
+        out.append(
+            "<p>Every point of this report carries "
+            + "; ".join(
+                f"<code>{escape(f)}</code> ({escape(FLAG_MEANINGS.get(f, 'see the efflab documentation'))})"
+                for f in sorted(common)
+            )
+            + ". It is the basis of the whole run, so it is not repeated below.</p>"
+        )
+    else:
+        common = set()
+    counts: dict[str, int] = {}
+    for fl in flags_per_row:
+        for f in fl:
+            if f not in common:
+                counts[f] = counts.get(f, 0) + 1
+    if not counts:
+        out.append("<p>No point is flagged with anything else.</p>")
+        return "".join(out)
+    out.append(
+        _table(
+            [[f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")] for f, n in sorted(counts.items())],
+            ["flag", "points", "what it means"],
+        )
+    )
+    frows = [
+        [_cfg(r), ", ".join(f for f in fl if f not in common)]
+        for (_, r), fl in zip(pts.iterrows(), flags_per_row)
+        if set(fl) - common
+    ]
+    out.append(_table(frows, ["configuration", "flags"]))
+    return "".join(out)
+
+
 def appendix_html(d: ReportData) -> str:
-    """Methodology and provenance: how the numbers were made, sensors, measured vs estimated,
+    """Methodology and provenance: how the numbers were made, sensors, measured vs modelled,
     fingerprint, flagged and failed points, every point, and this report's parameters."""
     p = d.params
     body = [
@@ -564,7 +621,8 @@ def appendix_html(d: ReportData) -> str:
         "(2 % by default) or a time cap is reached, over a minimum window. Energy is read over the same "
         "window from the sensor named for each point and divided by the queries served. Accuracy is "
         "scored on the task's test split at the measured precision, with a 95 % Wilson interval. Stars "
-        "split each cohort's range of Wh per 1000 queries into five equal bands (AI Energy Score rule). "
+        "rate each model at its best eligible configuration, splitting the range of the models' Wh per 1000 "
+        "queries into five equal bands (AI Energy Score rule). "
         "Yearly energy is queries per day × 365 × energy per query; CO2e uses the country's grid "
         "intensity from CodeCarbon's offline data.</p>",
         f"<p>Where the store holds several measurements of one configuration, the newest is used "
@@ -573,24 +631,7 @@ def appendix_html(d: ReportData) -> str:
     pts = d.points
     ok = d.ok
     if not ok.empty:
-        body.append("<h3>Energy sensors: measured or estimated</h3>")
-        rows = []
-        for (src, meas), g in ok.groupby(
-            [ok["energy_source"].fillna("unknown"), ok["energy_measured"].fillna(False).astype(bool)]
-        ):
-            u = g["energy_uncertainty_rel"].max()
-            detail = "; ".join(sorted({str(x) for x in g.get("energy_detail", []) if x == x and x}))
-            rows.append(
-                [
-                    src,
-                    "measured" if meas else "estimated",
-                    f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
-                    len(g),
-                    SENSOR_MEANINGS.get(str(src), ""),
-                    detail,
-                ]
-            )
-        body.append(_table(rows, ["source", "kind", "uncertainty", "points", "what it is", "detail"]))
+        body.append(sensors_html(ok))
         fp_cols = [c for c in pts.columns if c.startswith("fp_")]
         if fp_cols:
             body.append("<h3>Fingerprint of the machine and software</h3>")
@@ -605,33 +646,16 @@ def appendix_html(d: ReportData) -> str:
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
             body.append(_table(frows, ["field", "value(s) across the points"]))
-    body.append("<h3>Flagged points</h3>")
-    flags_per_row = pts["flags"].fillna("").astype(str).map(lambda s: [f for f in s.split(",") if f])
-    counts: dict[str, int] = {}
-    for fl in flags_per_row:
-        for f in fl:
-            counts[f] = counts.get(f, 0) + 1
-    if counts:
-        body.append(
-            _table(
-                [
-                    [f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")]
-                    for f, n in sorted(counts.items())
-                ],
-                ["flag", "points", "what it means"],
-            )
-        )
-        frows = [[_cfg(r), ", ".join(fl)] for (_, r), fl in zip(pts.iterrows(), flags_per_row) if fl]
-        body.append(_table(frows, ["configuration", "flags"]))
-    else:
-        body.append("<p>No point is flagged.</p>")
+    body.append(flagged_html(pts))
     failed = d.failed
-    body.append("<h3>Failed points</h3>")
+    body.append("<h3>Points that do not count (failed, unstable or disturbed)</h3>")
     if len(failed):
+        from efflab.analysis import exclusion_reason
+
         body.append(
             _table(
-                [[_cfg(r), r["error"] or "unknown error"] for _, r in failed.iterrows()],
-                ["configuration", "error"],
+                [[_cfg(r), exclusion_reason(r) or "unknown"] for _, r in failed.iterrows()],
+                ["configuration", "why"],
             )
         )
     else:
@@ -646,12 +670,18 @@ def appendix_html(d: ReportData) -> str:
             rows.append(
                 [
                     *_row_cells(r),
-                    f"±{ci * 1000:.2g} ms" if ci is not None else "n/a",
+                    f"±{fmt.si(ci, 's', 2)}" if ci is not None else "n/a",
                     int(r["n_batches"]) if _num(r.get("n_batches")) is not None else "n/a",
-                    str(r.get("timestamp") or "")[:19],
+                    str(r.get("timestamp") or "")[:16].replace("T", " "),
                 ]
             )
-        body.append(_table(rows, [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]))
+        headers = [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]
+        kinds = {row[2] for row in rows}
+        if len(kinds) == 1:  # one basis for every point: said once, not on every row
+            body.append(f"<p>Energy of every point: {escape(kinds.pop())}.</p>")
+            rows = [row[:2] + row[3:] for row in rows]
+            headers = headers[:2] + headers[3:]
+        body.append(_table(rows, headers))
     body.append("<h3>Parameters of this report</h3>")
     body.append(_table([[k, json.dumps(v)] for k, v in p.to_dict().items()], ["parameter", "value"]))
     return _section("Appendix: methodology and provenance", "".join(body))
@@ -710,8 +740,11 @@ def show_tradeoffs(d: ReportData) -> None:
         _section(
             "Tradeoffs",
             "<p>Each point is one configuration. The pareto front joins the configurations that no other "
-            "beats on both energy and accuracy; the star marks the recommendation and the open circle "
-            "the baseline.</p>"
+            "beats on both energy and accuracy; the star marks the recommendation and the open square "
+            "the baseline. The knee (open diamond) is the point of the front farthest from the line "
+            "joining its two ends: beyond it, more energy buys little accuracy. The batch-size panels "
+            "share one log axis; ringed points are flagged (noisy, time-capped or unstable) and each "
+            "panel names the precisions that failed.</p>"
             if figs
             else "<p>No measured points, so no curves.</p>",
         )

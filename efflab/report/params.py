@@ -17,8 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import PRECISIONS, MethodSettings, _device
-from efflab.errors import ReportError, closest
+from efflab.config import CASTS, PRECISIONS, MethodSettings, parse_device
+from efflab.errors import ConfigError, ReportError, closest
+from efflab.options import (
+    ASSESS_OPTIONS,
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_QUERIES_PER_DAY,
+    DEFAULT_TOLERANCE,
+    default_store,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,10 +56,12 @@ PARAM_HELP: dict[str, str] = {
     "measure_missing": "true: measure the points of the grid missing from the store first; false: read only",
     "sensor": "energy sensor when measuring: auto, nvml, rapl, codecarbon, fake",
     "method": "measurement settings when measuring, e.g. {max_window_s: 5} (None: the defaults)",
-    "accuracy_tolerance": "accuracy tolerance of the recommendation, a fraction (0.01 is 1 point)",
-    "queries_per_day": "queries per day for the yearly savings",
-    "country": "ISO alpha-3 country code for the grid's CO2e intensity",
-    "price_per_kwh": "electricity price per kWh for the yearly cost",
+    "cast": f"how fp16/bf16 were applied, to include: {', '.join(CASTS)} (None: all)",
+    "accuracy_tolerance": ASSESS_OPTIONS["accuracy_tolerance"].help,
+    "queries_per_day": ASSESS_OPTIONS["queries_per_day"].help,
+    "country": ASSESS_OPTIONS["country"].help,
+    "price_per_kwh": ASSESS_OPTIONS["price_per_kwh"].help,
+    "currency": ASSESS_OPTIONS["currency"].help,
     "baseline": "baseline as MODEL:BATCH:PRECISION (None: the most accurate model at its smallest batch in fp32)",
     "title": "report title",
     "labels_dir": "folder for the label images when papermill runs the notebook directly, relative to its working folder (efflab report: OUT/labels)",
@@ -199,20 +210,22 @@ class ReportParams:
             the value and what is allowed.
     """
 
-    store_path: str = "data/results.sqlite"
+    store_path: str = dataclasses.field(default_factory=lambda: str(default_store()))
     models: tuple[str, ...] | None = None
     batch_sizes: tuple[int, ...] | None = None
     precisions: tuple[str, ...] | None = None
     device: str | None = None
     task: str | None = None
     seq_len: int | None = None
+    cast: str | None = None
     measure_missing: bool = False
     sensor: str = "auto"
     method: MethodSettings | None = None
-    accuracy_tolerance: float = 0.01
-    queries_per_day: float = 1_000_000.0
-    country: str = "USA"
-    price_per_kwh: float = 0.15
+    accuracy_tolerance: float = DEFAULT_TOLERANCE
+    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
+    country: str = DEFAULT_COUNTRY
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
+    currency: str = DEFAULT_CURRENCY
     baseline: str | None = None
     title: str = DEFAULT_TITLE
     labels_dir: str = "out/labels"
@@ -242,7 +255,7 @@ class ReportParams:
         dev = _opt_str("device", self.device)
         if dev is not None:
             try:
-                dev = _device(dev)
+                dev = parse_device(dev)
             except ValueError as e:
                 raise ReportError(f"parameter device: {e}") from e
         s("device", dev)
@@ -260,27 +273,16 @@ class ReportParams:
             raise ReportError(msg)
         s("sensor", sensor.lower())
         s("method", _method(self.method))
-        s(
-            "accuracy_tolerance",
-            _float(
-                "accuracy_tolerance",
-                self.accuracy_tolerance,
-                hi=1.0,
-                expected="a fraction between 0 and 1 (0.01 = 1 point)",
-            ),
-        )
-        s("queries_per_day", _float("queries_per_day", self.queries_per_day))
-        s("price_per_kwh", _float("price_per_kwh", self.price_per_kwh))
-        country = _opt_str("country", self.country)
-        if not country:
-            raise _bad("country", self.country, "an ISO alpha-3 code such as USA, FRA or DEU")
-        from efflab.measuring.carbon import carbon_intensity_g_per_kwh
-
-        try:
-            carbon_intensity_g_per_kwh(country)
-        except ValueError as e:
-            raise ReportError(f"parameter country: {e}") from e
-        s("country", country.upper())
+        cast = _opt_str("cast", self.cast)
+        if cast is not None and cast.lower() not in CASTS:
+            msg = f"parameter cast: unknown cast {cast!r}; allowed: {', '.join(CASTS)}.{closest(cast, CASTS)}"
+            raise ReportError(msg)
+        s("cast", None if cast is None else cast.lower())
+        for name in ("accuracy_tolerance", "queries_per_day", "country", "price_per_kwh", "currency"):
+            try:
+                s(name, ASSESS_OPTIONS[name].parse(getattr(self, name)))
+            except ConfigError as e:
+                raise ReportError(f"parameter {name}: {e}") from e
         base = _opt_str("baseline", self.baseline)
         if base is not None:
             parts = base.split(":")
@@ -366,6 +368,7 @@ class ReportParams:
             "task": self.task or MEASURE_DEFAULT_TASK,
             "seq_len": self.seq_len or MEASURE_DEFAULT_SEQ_LEN,
             "sensor": self.sensor,
+            "cast": self.cast or "model",
         }
         if self.models:
             kw["models"] = self.models
@@ -464,7 +467,7 @@ def filter_points(df: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
     """The rows of ``df`` (all statuses) that ``params`` selects: its grid fields as given, or with
     ``measure_missing`` exactly the grid that was measured (``params.sweep_spec()``)."""
     models, sizes, precs = params.models, params.batch_sizes, params.precisions
-    device, task, seq = params.device, params.task, params.seq_len
+    device, task, seq, cast = params.device, params.task, params.seq_len, params.cast
     if params.measure_missing:
         spec = params.sweep_spec()
         models, sizes, precs = spec.models, spec.batch_sizes, spec.precisions
@@ -482,6 +485,8 @@ def filter_points(df: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
         keep &= _task_matches(df["task"], task)
     if seq is not None:
         keep &= (df["seq_len"] == seq).fillna(False).astype(bool)
+    if cast is not None and "cast" in df.columns:
+        keep &= df["cast"].fillna("model") == cast
     return df[keep]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError
+from efflab.measuring.fingerprint import hardware_key
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
@@ -43,22 +43,6 @@ def _version(pkg: str) -> str:
         return metadata.version(pkg)
     except metadata.PackageNotFoundError:
         return "none"
-
-
-def hardware_key(device: str) -> str:
-    """The hardware part of a cohort, computed without importing torch (fast resumes)."""
-    from efflab.measuring.fingerprint import cpu_model
-
-    key = f"{cpu_model()} x{os.cpu_count()}"
-    if device.startswith("cuda"):
-        idx = int(device.split(":", 1)[1]) if ":" in device else 0
-        try:
-            from efflab.sensors.nvml import NvmlSensor
-
-            key += f" + {NvmlSensor(idx).gpu_name()}"
-        except EfflabError:
-            key += f" + {device}"
-    return key
 
 
 def sensor_key(name: str, device: str) -> str:
@@ -250,6 +234,28 @@ class PointMeasurer:
         Per-point failures come back as ``(cfg, None, error)``.
         """
         from efflab.measuring.measure import Cancelled, PointSession
+
+        if any(c.workload == "generate" for c in cfgs):
+            # Generate points time their own prefill and decode windows (efflab.measuring.generate):
+            # measured one after another, then the classify points of the group as usual.
+            gen = [
+                (c, *self.measure(c, task, method, progress, should_cancel))
+                for c in cfgs
+                if c.workload == "generate"
+            ]
+            rest = [c for c in cfgs if c.workload != "generate"]
+            if not rest or (should_stop is not None and should_stop()):
+                return gen
+            return gen + self.measure_group(
+                rest,
+                task,
+                method,
+                progress,
+                should_stop,
+                should_cancel,
+                previous=previous,
+                needs_window=needs_window,
+            )
 
         refused = {c: r for c in cfgs if (r := self._refuse(c)) is not None}
         fits = [c for c in cfgs if c not in refused]

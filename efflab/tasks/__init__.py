@@ -14,6 +14,6 @@ Both splits are normalised to two columns, ``text`` (str) and ``label`` (int ``0
 
 from __future__ import annotations
 
-from efflab.tasks.base import BUILTIN_TASKS, Task, get_task, task_from_frames
+from efflab.tasks.base import BUILTIN_TASKS, Task, get_task, load_task, task_from_frames
 
-__all__ = ["BUILTIN_TASKS", "Task", "get_task", "task_from_frames"]
+__all__ = ["BUILTIN_TASKS", "Task", "get_task", "load_task", "task_from_frames"]

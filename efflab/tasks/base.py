@@ -308,3 +308,8 @@ def get_task(
         f"{closest(key.lower(), list(BUILTIN_TASKS))}"
     )
     raise TaskError(msg)
+
+
+def load_task(spec: str | None) -> Task | None:
+    """The task named by ``spec`` (a name or CSV path, see :func:`get_task`), or None for cost only."""
+    return None if spec is None else get_task(spec)

@@ -1,0 +1,662 @@
+"""One assessment of a results frame: what every surface shows, decided once.
+
+:func:`assess` turns the results frame (``efflab.store.load_results``) and the person's inputs
+(:class:`AssessInputs`) into an immutable :class:`Assessment`: the cohort, the newest point per
+configuration, which points are eligible (and why the others are not), one star rating per model,
+the recommendation and its reason, the baseline, the yearly savings with signed ranges, and the
+provenance lines. The CLI, the report, the dashboard and the lab only render it.
+
+Rules (README, "Stars and the nudge"; the uncertainty rules are in :mod:`efflab.analysis.uncertainty`):
+
+1. **Cohort**: the one named, else the cohort (task @ hardware) with the most eligible points.
+2. **Newest point per configuration** (model, batch, precision, device, seq_len, cast, workload):
+   the newest successful point; the newest failure only where the configuration never succeeded.
+3. **Eligible**: status ok, an energy figure, and none of the flags ``unstable`` or ``disturbed``.
+   Every other point is listed with its reason.
+4. **Stars, one rating per model**: each model's best (least energy per query) eligible
+   configuration, rated by the AI Energy Score rule (five equal-width bands between the least and
+   the most energy; the lowest band gets 5 stars). Bands are set only by models whose best point is
+   not flagged ``noisy``; a noisy best is rated within those bands, never moves them.
+5. **As accurate as the best**: not distinguishable from the most accurate eligible configuration
+   on the same test texts (exact McNemar, 95 %), or within the tolerance, whichever admits more.
+6. **Recommendation**: the least energy per query among those. Configurations whose energy
+   intervals overlap the least one's are tied: the smaller model (parameters) is preferred, then the
+   lower batch latency, and the reason says so.
+7. **Baseline**: the one named, else the most accurate model at its smallest batch in fp32.
+8. **Savings**: baseline minus recommendation (and minus the selected configuration), with ranges
+   that may cross zero ("no clear saving").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from efflab import format as fmt
+from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_reason
+from efflab.analysis.savings import Savings, savings
+from efflab.analysis.stars import ModelRating, rate_models
+from efflab.analysis.uncertainty import (
+    AccuracyComparison,
+    common_systematic,
+    compare_accuracy,
+    comparison_half_j,
+    energy_tied,
+    number,
+    statistical_half_j,
+    value,
+)
+from efflab.errors import ConfigError, closest
+from efflab.options import (
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_QUERIES_PER_DAY,
+    DEFAULT_TOLERANCE,
+    parse_country,
+    parse_currency,
+    parse_optional_text,
+    parse_price_per_kwh,
+    parse_queries_per_day,
+    parse_tolerance,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# What makes two points the same configuration (beyond the cohort); missing columns are ignored.
+CONFIG_COLUMNS: tuple[str, ...] = (
+    "model",
+    "batch_size",
+    "precision",
+    "device",
+    "seq_len",
+    "cast",
+    "workload",
+    "max_new_tokens",
+)
+
+
+@dataclass(frozen=True)
+class AssessInputs:
+    """What a person sets; parsed and validated here (values may be text, as typed).
+
+    Attributes:
+        accuracy_tolerance: fraction (0.01 = 1 point) a configuration may lose against the best and
+            still count as accurate enough; text ``1pt`` or ``1%`` also works.
+        queries_per_day: traffic the yearly figures assume (>= 0).
+        country: ISO alpha-3 code of the grid (CO2e per kWh).
+        price_per_kwh: electricity price per kWh in ``currency`` (>= 0).
+        currency: ISO 4217 code every cost is labelled with (never converted).
+        baseline: ``MODEL:BATCH:PRECISION`` or a store key; None = the default baseline.
+        cohort: ``TASK @ HARDWARE``; None = the cohort with the most eligible points.
+        selected: store key of the configuration a person is looking at; None = the recommendation.
+
+    Raises:
+        ConfigError: a value out of range or of the wrong kind (the message names it and the fix).
+    """
+
+    accuracy_tolerance: float = DEFAULT_TOLERANCE
+    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
+    country: str = DEFAULT_COUNTRY
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
+    currency: str = DEFAULT_CURRENCY
+    baseline: str | None = None
+    cohort: str | None = None
+    selected: str | None = None
+
+    def __post_init__(self) -> None:
+        s = object.__setattr__
+        s(self, "accuracy_tolerance", parse_tolerance(self.accuracy_tolerance))
+        s(self, "queries_per_day", parse_queries_per_day(self.queries_per_day))
+        s(self, "country", parse_country(self.country))
+        s(self, "price_per_kwh", parse_price_per_kwh(self.price_per_kwh))
+        s(self, "currency", parse_currency(self.currency))
+        for name in ("baseline", "cohort", "selected"):
+            s(self, name, parse_optional_text(getattr(self, name)))
+
+    def replace(self, **changes: Any) -> AssessInputs:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, d: Any) -> AssessInputs:
+        """From any object or mapping with some of the fields (e.g. report parameters, argparse);
+        None values take the defaults."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        get = d.get if hasattr(d, "get") else lambda k, default=None: getattr(d, k, default)
+        return cls(**{k: get(k) for k in names if get(k) is not None})
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A point that is not eligible, and why (one sentence)."""
+
+    key: str
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The recommended configuration and why.
+
+    Attributes:
+        key, label, row, index: the recommended point (``row`` is its results row; ``index`` its
+            label in the frame).
+        best_key, best_label, best_accuracy: the most accurate eligible configuration (None when the
+            cohort has no accuracy: cost only).
+        admitted: keys of the configurations as accurate as the best.
+        accuracy_method: ``paired`` (exact McNemar), ``unpaired`` (no per-example correctness
+            stored), ``mixed`` or ``none`` (no accuracy).
+        tied: labels of the configurations tied with the least energy (the recommendation among them).
+        reason: the reason sentence(s).
+    """
+
+    key: str
+    label: str
+    row: pd.Series
+    index: Any
+    best_key: str | None
+    best_label: str | None
+    best_accuracy: float | None
+    accuracy_tolerance: float
+    admitted: tuple[str, ...]
+    accuracy_method: str
+    tied: tuple[str, ...]
+    reason: str
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.admitted)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything a surface shows for one frame and one set of inputs (see the module rules).
+
+    Attributes:
+        inputs: the inputs it was made with.
+        cohort: the cohort decided in (None when the frame has no points).
+        cohorts: every cohort of the frame, most eligible points first.
+        frame: the cohort's newest point per configuration (all statuses), with columns ``label``,
+            ``eligible``, ``excluded_reason`` and ``model_stars`` (the model's rating, on every row of
+            the model). Index labels are those of the input frame.
+        excluded: the points of ``frame`` that are not eligible, with reasons.
+        superseded: how many older repeats of a configuration were set aside.
+        ratings: one star rating per model, least energy first.
+        recommendation: the decision, None when nothing is eligible.
+        baseline_index: label of the baseline row in ``frame`` (None when nothing is eligible).
+        savings: baseline → recommendation, per year (None when nothing is eligible).
+        selected_index: label of the configuration looked at (the recommendation unless chosen).
+        selected_savings: baseline → selected, per year.
+        nudge: the selected configuration against the recommendation, in words.
+        provenance: lines saying where the numbers come from and how they were compared.
+        guidance: what to run next when nothing is eligible (None otherwise).
+    """
+
+    inputs: AssessInputs
+    cohort: str | None
+    cohorts: tuple[str, ...]
+    frame: pd.DataFrame
+    excluded: tuple[Exclusion, ...]
+    superseded: int
+    ratings: tuple[ModelRating, ...]
+    recommendation: Recommendation | None
+    baseline_index: Any
+    savings: Savings | None
+    selected_index: Any
+    selected_savings: Savings | None
+    nudge: str
+    provenance: tuple[str, ...]
+    guidance: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # ----- convenience for renderers -----
+    @property
+    def eligible(self) -> pd.DataFrame:
+        """The eligible points of the cohort."""
+        return self.frame[self.frame["eligible"]]
+
+    @property
+    def baseline(self) -> pd.Series | None:
+        return None if self.baseline_index is None else self.frame.loc[self.baseline_index]
+
+    @property
+    def selected(self) -> pd.Series | None:
+        return None if self.selected_index is None else self.frame.loc[self.selected_index]
+
+    @property
+    def follows_recommendation(self) -> bool:
+        rec = self.recommendation
+        return rec is not None and bool(self.selected_index == rec.index)
+
+    def stars(self, model: str) -> int:
+        """The model's stars (0 = unrated: no eligible point)."""
+        for r in self.ratings:
+            if r.model == model:
+                return r.stars
+        return 0
+
+    def ratings_frame(self) -> pd.DataFrame:
+        """The row of each model's rated configuration with its ``stars``, least energy first (for
+        labels and plots)."""
+        idx = [self.frame.index[self.frame["key"] == r.key][0] for r in self.ratings]
+        return self.frame.loc[idx].assign(stars=[r.stars for r in self.ratings])
+
+    def rating(self, model: str) -> ModelRating | None:
+        for r in self.ratings:
+            if r.model == model:
+                return r
+        return None
+
+    @property
+    def headline(self) -> str:
+        """``Recommended: minilm-l2 · batch 32 · int8`` or the guidance."""
+        if self.recommendation is None:
+            return self.guidance or "Nothing to recommend yet."
+        return f"Recommended: {self.recommendation.label}"
+
+    def row_for(self, key: str) -> pd.Series:
+        hit = self.frame[self.frame["key"] == key]
+        if hit.empty:
+            msg = f"configuration {key!r} is not in cohort {self.cohort!r}; pick one from the list"
+            raise ConfigError(msg)
+        return hit.iloc[0]
+
+
+# ----- the pieces -------------------------------------------------------------------------------
+
+
+def _time(df: pd.DataFrame) -> pd.Series:
+    """When each point was stored (``created_at``), else measured (``timestamp``), as sortable text."""
+    import pandas as pd
+
+    t = df["created_at"] if "created_at" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    if "timestamp" in df.columns:
+        t = t.where(t.notna(), df["timestamp"])
+    return t.fillna("").astype(str)
+
+
+def newest_per_configuration(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The newest successful point of each configuration of each cohort (the newest failure where a
+    configuration never succeeded), and how many older points were set aside."""
+    if df.empty:
+        return df, 0
+    cols = ["cohort", *[c for c in CONFIG_COLUMNS if c in df.columns]]
+    work = df.assign(_ok=(df["status"] == "ok") if "status" in df.columns else True, _t=_time(df))
+    key = [
+        "|".join("" if v is None or v != v else str(v) for v in row)
+        for row in work[cols].itertuples(index=False)
+    ]
+    work = work.assign(_cfg=key)
+    order = work.sort_values(["_cfg", "_ok", "_t"], ascending=[True, False, False], kind="stable")
+    keep = order.drop_duplicates("_cfg", keep="first").index
+    out = df.loc[[i for i in df.index if i in set(keep)]]
+    return out, len(df) - len(out)
+
+
+def _labels(df: pd.DataFrame) -> list[str]:
+    return [fmt.config_label(r) for _, r in df.iterrows()]
+
+
+def default_baseline(g: pd.DataFrame, spec: str | None = None) -> Any:
+    """Index label of the baseline row among the eligible points ``g``: ``spec``
+    (``MODEL:BATCH:PRECISION`` or a store key) if given, else the most accurate model at its smallest
+    batch size in fp32 (the naive default deployment).
+
+    Raises:
+        ConfigError: a malformed or unknown baseline (the message lists what to pick from).
+    """
+    if spec:
+        if "key" in g.columns and (g["key"] == spec).any():
+            return g.index[g["key"] == spec][0]
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            msg = f"baseline must look like MODEL:BATCH:PRECISION (e.g. minilm-l6:1:fp32), got {spec!r}"
+            raise ConfigError(msg)
+        m = g[
+            (g["model"] == parts[0])
+            & (g["batch_size"].astype("Int64") == int(parts[1]))
+            & (g["precision"] == parts[2].lower())
+        ]
+        if m.empty:
+            have = sorted({f"{r['model']}:{int(r['batch_size'])}:{r['precision']}" for _, r in g.iterrows()})
+            shown = ", ".join(have[:8]) + (" …" if len(have) > 8 else "")
+            msg = f"baseline {spec!r} is not an eligible configuration of this cohort; pick one of {shown}"
+            raise ConfigError(msg)
+        return m.index[0]
+    fp32 = g[g["precision"] == "fp32"] if (g["precision"] == "fp32").any() else g
+    if fp32["accuracy"].notna().any():
+        best_model = fp32.loc[fp32["accuracy"].astype(float).idxmax(), "model"]
+        fp32 = fp32[fp32["model"] == best_model]
+    return fp32.sort_values(["batch_size", "wh_per_1000_queries"], kind="stable").index[0]
+
+
+def _size(row: Any) -> float:
+    return number(row, "n_params") or number(row, "model_bytes") or math.inf
+
+
+def _how_sure_energy(rec: Any, others: pd.DataFrame) -> str:
+    """A clause on how clearly the recommendation's energy is below the next non-tied configuration."""
+    if others.empty:
+        return ""
+    nxt = others.sort_values("energy_j_per_query").iloc[0]
+    ratio = float(nxt["energy_j_per_query"]) / float(rec["energy_j_per_query"])
+    common = common_systematic(rec, nxt)
+    basis = "statistical intervals" if common else "intervals including the energy basis"
+    return (
+        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {ratio:.2g}× its energy, "
+        f"clearly more (95 % {basis} do not overlap)."
+    )
+
+
+def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
+    """The recommendation among the eligible points ``g`` of one cohort (module rules 5 and 6)."""
+    if g.empty:
+        return None
+    acc = g["accuracy"].astype(float)
+    if acc.notna().any():
+        best_i = acc.idxmax()
+        best = g.loc[best_i]
+        comps: dict[Any, AccuracyComparison] = {}
+        for i, r in g.iterrows():
+            if value(r, "accuracy") is None:
+                continue
+            comps[i] = compare_accuracy(best, r, tolerance)
+        admitted_idx = [i for i, c in comps.items() if c.admitted]
+        methods = {c.method for i, c in comps.items() if i != best_i}
+        method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "paired")
+        if "accuracy_correct" not in g.columns or value(best, "accuracy_correct") is None:
+            method = "unpaired" if method != "mixed" else method
+    else:
+        best, best_i, admitted_idx, method, comps = None, None, list(g.index), "none", {}
+    cands = g.loc[admitted_idx]
+    least = cands.loc[cands["energy_j_per_query"].astype(float).idxmin()]
+    tied = cands[[energy_tied(least, r) for _, r in cands.iterrows()]]
+    pick = tied.assign(
+        _size=[_size(r) for _, r in tied.iterrows()],
+        _lat=[number(r, "latency_s") or math.inf for _, r in tied.iterrows()],
+    ).sort_values(["_size", "_lat", "energy_j_per_query"], kind="stable")
+    idx = pick.index[0]
+    row = g.loc[idx]
+    label = fmt.config_label(row)
+    n = len(cands)
+    if best is None:
+        reason = f"{label} uses the least energy per query of the {n} eligible configurations (no task accuracy measured)."
+    else:
+        n_texts = number(best, "n_eval")
+        texts = f"the same {fmt.number(n_texts)} test texts" if n_texts else "the same test texts"
+        how = {
+            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %)",
+            "unpaired": "not distinguishable from it (unpaired test on the accuracies and their Wilson "
+            "intervals: no per-example correctness stored)",
+            "mixed": "not distinguishable from it (exact McNemar where per-example correctness is stored, "
+            "an unpaired test elsewhere)",
+        }.get(method, "not distinguishable from it")
+        reason = (
+            f"{label} uses the least energy per query among the {n} configuration{'s' if n != 1 else ''} as "
+            f"accurate as the best ({fmt.config_label(best)}, {fmt.percent(best['accuracy'])}): within "
+            f"{fmt.sig(tolerance * 100, 3)} pt of it or {how}."
+        )
+    if len(tied) > 1:
+        names = sorted({str(m) for m in tied["model"]})
+        what = " and ".join(names) if len(names) <= 3 else f"{len(tied)} configurations of {', '.join(names)}"
+        if len(names) == 1:
+            reason += (
+                f" {len(tied)} configurations of {names[0]} are tied on energy within their uncertainty; "
+                "the one with the lower latency is recommended."
+            )
+        else:
+            reason += f" {what} are tied on energy within their uncertainty; the smaller is recommended."
+        if len(names) > 1 and len({_size(r) for _, r in tied.iterrows()}) == 1:
+            reason = reason.replace(
+                "the smaller is recommended", "the one with the lower latency is recommended"
+            )
+    else:
+        reason += _how_sure_energy(row, cands.drop(index=tied.index))
+    half = statistical_half_j(row)
+    if half is not None:
+        e = float(row["wh_per_1000_queries"])
+        reason += (
+            f" Its energy: {fmt.interval(e, e * half / float(row['energy_j_per_query']), fmt.wh)} per 1000 "
+            f"queries (95 %, timing), {fmt.energy_wording(row)}."
+        )
+    return Recommendation(
+        key=str(row["key"]),
+        label=label,
+        row=row,
+        index=idx,
+        best_key=None if best is None else str(best["key"]),
+        best_label=None if best is None else fmt.config_label(best),
+        best_accuracy=None if best is None else float(best["accuracy"]),
+        accuracy_tolerance=tolerance,
+        admitted=tuple(str(k) for k in cands["key"]),
+        accuracy_method=method,
+        tied=tuple(fmt.config_label(r) for _, r in tied.iterrows()),
+        reason=reason,
+    )
+
+
+def nudge(selected: Any, recommended: Any) -> str:
+    """The selected configuration against the recommendation, in words, honest about ties:
+    ``3.1× the energy for +0.4 pt accuracy`` or ``the same energy within uncertainty …``."""
+    e_sel, e_rec = number(selected, "energy_j_per_query"), number(recommended, "energy_j_per_query")
+    if e_sel is None or e_rec is None or e_rec <= 0:
+        return "energy not comparable"
+    a_sel, a_rec = number(selected, "accuracy"), number(recommended, "accuracy")
+    acc = f" for {fmt.points(a_sel - a_rec)} accuracy" if a_sel is not None and a_rec is not None else ""
+    if energy_tied(selected, recommended):
+        return f"the same energy within uncertainty{acc}"
+    ratio = e_sel / e_rec
+    return (
+        f"{fmt.sig(ratio, 2)}× the energy{acc}"
+        if ratio >= 1
+        else f"{fmt.sig(ratio, 2)}× the energy (cheaper){acc}"
+    )
+
+
+def _dates(g: pd.DataFrame) -> str:
+    days = sorted({t[:10] for t in _time(g) if t})
+    if not days:
+        return "at an unknown date"
+    return f"on {days[0]}" if len(days) == 1 else f"from {days[0]} to {days[-1]}"
+
+
+def provenance_lines(
+    g: pd.DataFrame, eligible: pd.DataFrame, superseded: int, rec: Recommendation | None
+) -> tuple[str, ...]:
+    """Where the numbers come from, in lines a person reads."""
+
+    def values(col: str) -> str:
+        return ", ".join(sorted({str(v) for v in g[col].dropna()})) if col in g.columns else ""
+
+    hardware = values("hardware") or "unknown hardware"
+    tasks = values("task") or "no task (cost only)"
+    n = len(g)
+    lines = [
+        f"{n} configuration{'s' if n != 1 else ''} measured {_dates(g)} on {hardware}; task {tasks}; "
+        f"{len(eligible)} eligible."
+    ]
+    if superseded:
+        lines.append(f"Newest point per configuration: {superseded} older repeat(s) set aside.")
+    words: dict[str, int] = {}
+    for _, r in eligible.iterrows():
+        w = fmt.energy_wording(r)
+        words[w] = words.get(w, 0) + 1
+    if words:
+        lines.append(
+            "Energy: "
+            + "; ".join(f"{w} for {k} point{'s' if k != 1 else ''}" for w, k in sorted(words.items()))
+            + "."
+        )
+    us = [number(r, "energy_uncertainty_rel") or 0.0 for _, r in eligible.iterrows()]
+    u = max(us, default=0.0)
+    if len(words) == 1 and not next(iter(words)).startswith("measured") and u > 0:
+        lines.append(
+            f"The modelled energy's systematic uncertainty (±{u * 100:.0f} %) is common to every point here: it "
+            "cannot decide which configuration is lower, so comparisons use the timing spread; it widens the "
+            "absolute yearly figures."
+        )
+    if rec is not None and rec.accuracy_method == "paired":
+        lines.append("Accuracy compared on the same test texts (exact McNemar, 95 %).")
+    elif rec is not None and rec.accuracy_method in ("unpaired", "mixed"):
+        lines.append(
+            "Accuracy compared without per-example correctness (not stored for "
+            + ("these points" if rec.accuracy_method == "unpaired" else "some points")
+            + "): an unpaired test on the accuracies and their Wilson intervals, less sensitive than the paired "
+            "test on the same texts."
+        )
+    return tuple(lines)
+
+
+def guidance_for(df: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """What to run next when nothing is eligible."""
+    if df.empty:
+        return "No results yet: run `efflab sweep` to measure the default grid."
+    n_failed = int((frame["status"] != "ok").sum()) if "status" in frame.columns else 0
+    n_unstable = len(frame) - n_failed
+    if n_failed and not n_unstable:
+        return (
+            f"Only failed points ({n_failed}): see `efflab results list --failed` for their errors, fix them, "
+            "then run `efflab sweep` again."
+        )
+    return (
+        f"No eligible points: {n_unstable} measured point(s) are unstable or disturbed"
+        + (f" and {n_failed} failed" if n_failed else "")
+        + ". Re-measure on a quieter machine (close other programs) with `efflab sweep`."
+    )
+
+
+# ----- the assessment ---------------------------------------------------------------------------
+
+
+def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessment:
+    """Decide once what every surface shows for ``frame`` (``load_results``) and ``inputs``.
+
+    Never raises for an empty store or one with only failed or unstable points: the assessment then
+    has no recommendation and ``guidance`` says what to run next.
+
+    Raises:
+        ConfigError: an unknown cohort, baseline or selected configuration (the message lists what
+            there is).
+    """
+    import pandas as pd
+
+    inputs = inputs or AssessInputs()
+    df = frame
+    if "key" not in df.columns:
+        df = df.assign(key=[fmt.config_label(r) for _, r in df.iterrows()])
+    if "cohort" not in df.columns:
+        df = df.assign(cohort="all")
+    reasons = pd.Series([exclusion_reason(r) for _, r in df.iterrows()], index=df.index, dtype=object)
+    newest, _ = newest_per_configuration(df)
+    elig_counts = newest[reasons.loc[newest.index].isna()]["cohort"].value_counts()
+    all_counts = newest["cohort"].value_counts()
+    cohorts = tuple(
+        sorted(
+            (str(c) for c in all_counts.index),
+            key=lambda c: (-int(elig_counts.get(c, 0)), -int(all_counts[c]), c),
+        )
+    )
+    if inputs.cohort is not None and inputs.cohort not in cohorts:
+        msg = (
+            f"unknown cohort {inputs.cohort!r}; cohorts: {', '.join(cohorts) or 'none (the store is empty)'}."
+            f"{closest(inputs.cohort, cohorts)}"
+        )
+        raise ConfigError(msg)
+    cohort = inputs.cohort or (cohorts[0] if cohorts else None)
+    g_all = df[df["cohort"] == cohort] if cohort is not None else df.iloc[0:0]
+    g, superseded = newest_per_configuration(g_all)
+    g = g.assign(
+        label=_labels(g) if len(g) else pd.Series(dtype=object),
+        excluded_reason=reasons.loc[g.index],
+        eligible=reasons.loc[g.index].isna().astype(bool),
+    )
+    eligible = g[g["eligible"]]
+    ratings = rate_models(eligible)
+    star_of = {r.model: r.stars for r in ratings}
+    g = g.assign(model_stars=[int(star_of.get(str(m), 0)) for m in g["model"]])
+    excluded = tuple(
+        Exclusion(str(r["key"]), str(r["label"]), str(r["excluded_reason"]))
+        for _, r in g[~g["eligible"]].iterrows()
+    )
+    eligible = g[g["eligible"]]
+    if eligible.empty:
+        guidance = guidance_for(df, g)
+        return Assessment(
+            inputs=inputs,
+            cohort=cohort,
+            cohorts=cohorts,
+            frame=g,
+            excluded=excluded,
+            superseded=superseded,
+            ratings=(),
+            recommendation=None,
+            baseline_index=None,
+            savings=None,
+            selected_index=None,
+            selected_savings=None,
+            nudge="",
+            provenance=provenance_lines(g, eligible, superseded, None) if len(g) else (),
+            guidance=guidance,
+        )
+    rec = decide(eligible, inputs.accuracy_tolerance)
+    if rec is None:  # unreachable: eligible is not empty
+        msg = "no eligible configuration to recommend; run `efflab sweep`"
+        raise ConfigError(msg)
+    base_idx = default_baseline(eligible, inputs.baseline)
+    base = g.loc[base_idx]
+    money = (inputs.queries_per_day, inputs.country, inputs.price_per_kwh, inputs.currency)
+    s = savings(base, rec.row, *money)
+    if inputs.selected is None:
+        sel_idx = rec.index
+    else:
+        hit = g.index[g["key"] == inputs.selected]
+        if len(hit) == 0:
+            msg = f"configuration {inputs.selected!r} is not in cohort {cohort!r}; pick one from the list"
+            raise ConfigError(msg)
+        sel_idx = hit[0]
+    sel = g.loc[sel_idx]
+    if not bool(sel["eligible"]):
+        sel_s = None
+        words = f"Your pick, {fmt.config_label(sel)}, is not eligible: {sel['excluded_reason']}."
+    else:
+        sel_s = s if sel_idx == rec.index else savings(base, sel, *money)
+        words = (
+            "You are looking at the recommended configuration."
+            if sel_idx == rec.index
+            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)} of the recommendation."
+        )
+    return Assessment(
+        inputs=inputs,
+        cohort=cohort,
+        cohorts=cohorts,
+        frame=g,
+        excluded=excluded,
+        superseded=superseded,
+        ratings=ratings,
+        recommendation=rec,
+        baseline_index=base_idx,
+        savings=s,
+        selected_index=sel_idx,
+        selected_savings=sel_s,
+        nudge=words,
+        provenance=provenance_lines(g, eligible, superseded, rec),
+        guidance=None,
+    )
+
+
+__all__ = [
+    "INELIGIBLE_FLAGS",
+    "AssessInputs",
+    "Assessment",
+    "Exclusion",
+    "ModelRating",
+    "Recommendation",
+    "assess",
+    "comparison_half_j",
+    "default_baseline",
+    "nudge",
+]

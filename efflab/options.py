@@ -1,0 +1,227 @@
+"""The one declaration of the options a person sets: each with its default, its help line and its
+parser (validation), shared by :class:`efflab.analysis.AssessInputs`, the CLI (``efflab recommend``),
+the report parameters (:class:`efflab.report.ReportParams`), the dashboard's inputs and the lab.
+
+The configuration fields themselves (``model``, ``batch_size``, ``precision``, ``device``,
+``seq_len``, ``task``, ``cast``) are declared once in :class:`efflab.config.Config`; their help lines
+are :data:`CONFIG_FIELD_HELP` and every selection (sweep grid, report filter, lab picker) reads its
+defaults from ``Config()``.
+
+Every parser accepts the value as the right type or as text (a CLI argument, a papermill ``-p``
+parameter, a text box) and raises :class:`~efflab.errors.ConfigError` with one line naming the value
+and the fix.
+
+Tolerance is a **fraction** everywhere (``0.01`` = 1 percentage point). Text may say ``1pt`` (points)
+or ``1%``; a bare number above 0.5 is refused rather than guessed (``1`` would otherwise mean
+"anything within 100 points").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from efflab.errors import ConfigError, closest
+
+DEFAULT_QUERIES_PER_DAY = 1_000_000.0
+DEFAULT_COUNTRY = "USA"
+DEFAULT_PRICE_PER_KWH = 0.15
+DEFAULT_CURRENCY = "USD"
+DEFAULT_TOLERANCE = 0.01
+MAX_TOLERANCE = 0.5
+
+# ISO 4217 codes accepted for the price (the common ones; the figure is only labelled, never converted).
+CURRENCIES: tuple[str, ...] = (
+    "USD", "EUR", "GBP", "JPY", "CNY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK",
+    "HUF", "RON", "BGN", "ISK", "TRY", "INR", "KRW", "SGD", "HKD", "TWD", "THB", "MYR", "IDR", "PHP",
+    "VND", "BRL", "MXN", "ARS", "CLP", "COP", "PEN", "ZAR", "NGN", "KES", "EGP", "MAD", "ILS", "AED",
+    "SAR", "QAR", "RUB", "UAH", "KZT", "PKR", "BDT", "LKR",
+)  # fmt: skip
+
+CONFIG_FIELD_HELP: dict[str, str] = {
+    "model": "a zoo name (`efflab zoo list`), a Hugging Face model folder or a hub id",
+    "batch_size": "queries per forward pass (a positive integer)",
+    "precision": "fp32, bf16, fp16 or int8",
+    "device": "cpu, cuda or cuda:N",
+    "seq_len": "tokens per query (inputs padded or truncated to it)",
+    "task": "a task name (reviews) or CSV path for accuracy; none for cost only",
+    "cast": "how fp16/bf16 are applied: model (cast the weights) or autocast",
+}
+
+
+def _number(name: str, value: Any, fix: str) -> float:
+    if isinstance(value, bool):
+        msg = f"{name} must be a number, got {value!r}; {fix}"
+        raise ConfigError(msg)
+    x = value
+    if isinstance(value, str):
+        try:
+            x = float(value.strip().replace("_", "").replace(",", ""))
+        except ValueError:
+            msg = f"{name} must be a number, got {value!r}; {fix}"
+            raise ConfigError(msg) from None
+    if not isinstance(x, (int, float)) or not math.isfinite(float(x)):
+        msg = f"{name} must be a finite number, got {value!r}; {fix}"
+        raise ConfigError(msg)
+    return float(x)
+
+
+def parse_queries_per_day(value: Any) -> float:
+    """Queries per day (>= 0) for the yearly figures."""
+    x = _number("queries per day", value, "give a non-negative number such as 1000000")
+    if x < 0:
+        msg = f"queries per day must be >= 0, got {value!r}; give a non-negative number such as 1000000"
+        raise ConfigError(msg)
+    return x
+
+
+def parse_price_per_kwh(value: Any) -> float:
+    """Electricity price per kWh (>= 0), in :data:`DEFAULT_CURRENCY` unless a currency is given."""
+    x = _number("price per kWh", value, "give a non-negative number such as 0.15")
+    if x < 0:
+        msg = f"price per kWh must be >= 0, got {value!r}; give a non-negative number such as 0.15"
+        raise ConfigError(msg)
+    return x
+
+
+def parse_country(value: Any) -> str:
+    """An ISO 3166-1 alpha-3 code with a known grid carbon intensity (upper-cased)."""
+    from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+
+    if not isinstance(value, str) or not value.strip():
+        msg = f"country must be an ISO 3166-1 alpha-3 code such as USA, FRA or DEU, got {value!r}"
+        raise ConfigError(msg)
+    carbon_intensity_g_per_kwh(value)  # raises ConfigError naming the value
+    return value.strip().upper()
+
+
+def parse_currency(value: Any) -> str:
+    """An ISO 4217 currency code (upper-cased); the cost is labelled with it, never converted."""
+    code = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(code, str) or code not in CURRENCIES:
+        msg = (
+            f"unknown currency {value!r}; use an ISO 4217 code such as USD, EUR or GBP."
+            f"{closest(str(code), CURRENCIES)}"
+        )
+        raise ConfigError(msg)
+    return code
+
+
+def parse_tolerance(value: Any) -> float:
+    """The accuracy tolerance as a fraction in [0, 0.5] (0.01 = 1 point). Text may be ``0.01``,
+    ``1pt``, ``1 pt``, ``1 point(s)`` or ``1%``."""
+    fix = "give a fraction such as 0.01, or points such as 1pt"
+    m = (
+        re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(pt|pts|points?|%)", value.strip().lower())
+        if isinstance(value, str)
+        else None
+    )
+    x = float(m.group(1)) / 100 if m else _number("accuracy tolerance", value, fix)
+    if not 0 <= x <= MAX_TOLERANCE:
+        msg = (
+            f"accuracy tolerance must be a fraction between 0 and {MAX_TOLERANCE:g} (0.01 = 1 point), got "
+            f"{value!r}; {fix}"
+        )
+        raise ConfigError(msg)
+    return float(x)
+
+
+def parse_optional_text(value: Any) -> str | None:
+    """None for None or an empty/``none`` text, else the stripped text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text.lower() in ("", "none", "null", "~") else text
+
+
+def default_store() -> Path:
+    """The one rule for the default results store: ``$EFFLAB_STORE`` or ``data/results.sqlite`` in the
+    working directory (see :func:`efflab.paths.default_store`)."""
+    from efflab.paths import default_store as rule
+
+    return rule()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a person sets: its name, default, help line, CLI flag and parser."""
+
+    name: str
+    default: Any
+    help: str
+    flag: str
+    parse: Callable[[Any], Any]
+
+
+ASSESS_OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in (
+        Option(
+            "accuracy_tolerance",
+            DEFAULT_TOLERANCE,
+            "accuracy a configuration may lose against the best, a fraction (0.01 = 1 point; 1pt also works)",
+            "--tolerance",
+            parse_tolerance,
+        ),
+        Option(
+            "queries_per_day",
+            DEFAULT_QUERIES_PER_DAY,
+            "queries per day the yearly figures assume",
+            "--queries-per-day",
+            parse_queries_per_day,
+        ),
+        Option(
+            "country",
+            DEFAULT_COUNTRY,
+            "ISO alpha-3 code of the grid, for CO2e per kWh",
+            "--country",
+            parse_country,
+        ),
+        Option(
+            "price_per_kwh",
+            DEFAULT_PRICE_PER_KWH,
+            "electricity price per kWh, in the currency given (currency)",
+            "--price-per-kwh",
+            parse_price_per_kwh,
+        ),
+        Option(
+            "currency",
+            DEFAULT_CURRENCY,
+            "ISO 4217 code of the price (labels costs)",
+            "--currency",
+            parse_currency,
+        ),
+        Option(
+            "baseline",
+            None,
+            "baseline as MODEL:BATCH:PRECISION or a store key (default: the most accurate model at its "
+            "smallest batch in fp32)",
+            "--baseline",
+            parse_optional_text,
+        ),
+        Option(
+            "cohort",
+            None,
+            "cohort (TASK @ HARDWARE) to decide in (default: the one with the most eligible points)",
+            "--cohort",
+            parse_optional_text,
+        ),
+    )
+}
+
+
+def add_assess_arguments(parser: Any, names: tuple[str, ...] | None = None) -> None:
+    """Add the assessment options to an argparse parser (as text; :class:`AssessInputs` parses them)."""
+    for o in ASSESS_OPTIONS.values():
+        if names is not None and o.name not in names:
+            continue
+        default = (
+            "" if o.default is None else f" (default {o.default:g})" if isinstance(o.default, float) else ""
+        )
+        if isinstance(o.default, str):
+            default = f" (default {o.default})"
+        parser.add_argument(o.flag, dest=o.name, default=None, help=o.help + default)

@@ -1,0 +1,341 @@
+"""Known answers for ``efflab.analysis.assess``: ties, a noisy outlier, McNemar, savings that cross zero,
+a single point, an empty cohort, and the bad inputs."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from efflab import format as fmt
+from efflab.analysis import AssessInputs, assess, mcnemar_exact_p, savings
+from efflab.errors import ConfigError
+
+N_TEXTS = 1000
+SIZES = {"tiny": 1e6, "small": 5e6, "mid": 2e7, "big": 1e8, "huge": 3e8}
+
+
+def correctness(accuracy: float, seed: int, base: str | None = None, flip: int = 0) -> str:
+    """'0'/'1' per text: ``accuracy`` right at random, or ``base`` with ``flip`` right answers made wrong."""
+    if base is not None:
+        bits = list(base)
+        ones = [i for i, b in enumerate(bits) if b == "1"]
+        for i in random.Random(seed).sample(ones, flip):
+            bits[i] = "0"
+        return "".join(bits)
+    rng = random.Random(seed)
+    return "".join("1" if rng.random() < accuracy else "0" for _ in range(N_TEXTS))
+
+
+def point(model: str, batch: int, precision: str, energy_j: float, **kw: Any) -> dict[str, Any]:
+    acc = kw.pop("accuracy", 0.9)
+    row: dict[str, Any] = {
+        "key": f"{model}:{batch}:{precision}",
+        "status": "ok",
+        "error": None,
+        "created_at": kw.pop("created_at", "2026-12-01 10:00:00"),
+        "timestamp": kw.pop("timestamp", None),
+        "cohort": kw.pop("cohort", "reviews @ cpu"),
+        "hardware": "cpu",
+        "model": model,
+        "batch_size": batch,
+        "precision": precision,
+        "device": "cpu",
+        "seq_len": 128,
+        "task": "reviews",
+        "cast": "model",
+        "latency_s": kw.pop("latency_s", 0.01),
+        "latency_ci_s": kw.pop("latency_ci_s", 0.0001),
+        "energy_j_per_query": energy_j,
+        "energy_j_per_query_ci": kw.pop("ci", energy_j * 0.01),
+        "wh_per_1000_queries": energy_j * 1000 / 3600,
+        "energy_source": "codecarbon",
+        "energy_measured": False,
+        "energy_basis": "modelled",
+        "energy_uncertainty_rel": 0.3,
+        "accuracy": acc,
+        "accuracy_ci_low": None if acc is None else acc - 0.02,
+        "accuracy_ci_high": None if acc is None else acc + 0.02,
+        "n_eval": N_TEXTS,
+        "accuracy_correct": kw.pop("correct", None if acc is None else correctness(acc, hash(model) % 1000)),
+        "n_params": SIZES.get(model, 1e7),
+        "flags": kw.pop("flags", ""),
+    }
+    row.update(kw)
+    return row
+
+
+def frame(*points: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(list(points))
+
+
+def test_mcnemar_exact_known_values() -> None:
+    # 10 discordant texts all one way: p = 2 / 2**10.
+    a, b = "1" * 10 + "0" * 90, "0" * 100
+    assert mcnemar_exact_p(a, b) == pytest.approx(2 / 1024)
+    assert mcnemar_exact_p(a, a) == 1.0
+    # 5 vs 5 discordant: perfectly balanced, p = 1.
+    assert mcnemar_exact_p("1" * 5 + "0" * 5, "0" * 5 + "1" * 5) == 1.0
+
+
+def test_two_models_indistinguishable_by_mcnemar_are_both_accurate_enough() -> None:
+    best = correctness(0.92, 1)
+    # 'small' is 2.5 points below the best (beyond a 1 pt tolerance) but only on 25 texts where the best is
+    # right, and wrong... McNemar: 25 vs 0 discordant is significant, so make it 40 vs 15 (2.5 pt, p < 0.05)
+    # for 'mid' and 14 vs 6 (0.8 pt) ... use a difference McNemar cannot tell: 30 vs 20 (1 pt net, p = 0.2).
+    bits = list(best)
+    ones = [i for i, x in enumerate(bits) if x == "1"][:30]
+    zeros = [i for i, x in enumerate(bits) if x == "0"][:20]
+    for i in ones:
+        bits[i] = "0"
+    for i in zeros:
+        bits[i] = "1"
+    close = "".join(bits)  # 1 pt below, 50 discordant texts, p ~ 0.2
+    far = correctness(0.0, 0, base=best, flip=40)  # 4 pt below, 40 vs 0 discordant: p ~ 1e-12
+    df = frame(
+        point("big", 8, "fp32", 10.0, accuracy=best.count("1") / N_TEXTS, correct=best),
+        point("small", 8, "fp32", 2.0, accuracy=close.count("1") / N_TEXTS, correct=close),
+        point("tiny", 8, "fp32", 1.0, accuracy=far.count("1") / N_TEXTS, correct=far),
+    )
+    a = assess(df, AssessInputs(accuracy_tolerance=0.0))
+    rec = a.recommendation
+    assert rec is not None
+    assert rec.label == "small · batch 8 · fp32"  # admitted by McNemar although 1 pt below with tolerance 0
+    assert set(rec.admitted) == {"big:8:fp32", "small:8:fp32"}  # tiny is clearly worse
+    assert rec.accuracy_method == "paired"
+    assert "exact McNemar" in rec.reason and "1,000 test texts" in rec.reason
+    # With a 5 pt tolerance the clearly-worse tiny model is admitted too, and is cheapest.
+    wide = assess(df, AssessInputs(accuracy_tolerance="5pt"))
+    assert wide.recommendation is not None and wide.recommendation.label == "tiny · batch 8 · fp32"
+
+
+def test_without_per_example_correctness_the_comparison_is_unpaired_and_says_so() -> None:
+    df = frame(
+        point("big", 8, "fp32", 10.0, accuracy=0.92, correct=None),
+        point("small", 8, "fp32", 2.0, accuracy=0.91, correct=None),  # 1 pt: z ~ 0.8, not distinguishable
+        point("tiny", 8, "fp32", 1.0, accuracy=0.80, correct=None),  # 12 pt: distinguishable
+    )
+    a = assess(df, AssessInputs(accuracy_tolerance=0.0))
+    assert a.recommendation is not None and a.recommendation.label == "small · batch 8 · fp32"
+    assert a.recommendation.accuracy_method == "unpaired"
+    assert "no per-example correctness stored" in a.recommendation.reason
+    assert any("unpaired" in line for line in a.provenance)
+
+
+def test_energy_tie_prefers_the_smaller_model_and_says_so() -> None:
+    c = correctness(0.9, 7)
+    df = frame(
+        point("small", 8, "int8", 1.00, ci=0.05, correct=c),
+        point("tiny", 8, "int8", 1.03, ci=0.05, correct=c),  # overlaps: tied, and smaller
+        point("mid", 8, "int8", 2.0, ci=0.05, correct=c),
+    )
+    rec = assess(df).recommendation
+    assert rec is not None
+    assert rec.label == "tiny · batch 8 · int8"
+    assert (
+        "small and tiny are tied on energy within their uncertainty; the smaller is recommended" in rec.reason
+    )
+    # Same model, overlapping intervals: the lower latency wins.
+    df2 = frame(
+        point("small", 8, "int8", 1.00, ci=0.05, latency_s=0.02, correct=c),
+        point("small", 1, "int8", 1.02, ci=0.05, latency_s=0.005, correct=c),
+    )
+    rec2 = assess(df2).recommendation
+    assert rec2 is not None and rec2.label == "small · batch 1 · int8"
+    assert "the one with the lower latency is recommended" in rec2.reason
+
+
+def test_the_common_systematic_factor_does_not_make_a_tie() -> None:
+    # ±30 % modelled basis on both, but statistical intervals of 1 %: 1.0 vs 1.2 is a clear difference.
+    c = correctness(0.9, 3)
+    df = frame(point("big", 8, "fp32", 1.0, correct=c), point("tiny", 8, "fp32", 1.2, correct=c))
+    rec = assess(df).recommendation
+    assert rec is not None and rec.label == "big · batch 8 · fp32" and len(rec.tied) == 1
+    assert "clearly more" in rec.reason
+
+
+def test_a_noisy_outlier_does_not_set_the_star_bands() -> None:
+    c = correctness(0.9, 3)
+    clean = [point(m, 8, "fp32", e, correct=c) for m, e in (("tiny", 1.0), ("small", 2.0), ("mid", 3.0))]
+    outlier = point("big", 8, "fp32", 100.0, flags="noisy", correct=c)
+    a = assess(frame(*clean, outlier))
+    stars = {r.model: r.stars for r in a.ratings}
+    # Bands span 1..3 J (the clean models): tiny 5, small 3 (2.0 is the middle band's edge), mid 1;
+    # with the outlier setting the bands, all three clean ones would have had 5 stars.
+    assert stars == {"tiny": 5, "small": 3, "mid": 1, "big": 1}
+    assert {r.model: r.sets_bands for r in a.ratings}["big"] is False
+
+
+def test_unstable_and_disturbed_points_are_listed_not_used() -> None:
+    c = correctness(0.9, 3)
+    df = frame(
+        point(
+            "tiny",
+            8,
+            "fp32",
+            0.1,
+            flags="unstable",
+            unstable_reason="window means 0.1 and 0.3 J disagree",
+            correct=c,
+        ),
+        point("small", 8, "fp32", 0.2, flags="disturbed", correct=c),
+        point("mid", 8, "fp32", 1.0, correct=c),
+        {
+            **point("big", 8, "fp32", 1.0),
+            "status": "failed",
+            "error": "out of memory",
+            "energy_j_per_query": None,
+        },
+    )
+    a = assess(df)
+    assert a.recommendation is not None and a.recommendation.label == "mid · batch 8 · fp32"
+    reasons = {e.label: e.reason for e in a.excluded}
+    assert reasons["tiny · batch 8 · fp32"] == "unstable: window means 0.1 and 0.3 J disagree"
+    assert reasons["small · batch 8 · fp32"].startswith("disturbed")
+    assert reasons["big · batch 8 · fp32"] == "failed: out of memory"
+    assert [r.model for r in a.ratings] == ["mid"]
+
+
+def test_savings_range_crossing_zero_reads_no_clear_saving() -> None:
+    base = point("big", 1, "fp32", 1.00, ci=0.10)
+    cand = point("tiny", 8, "fp32", 0.95, ci=0.10)
+    s = savings(base, cand, 1e6)
+    lo, hi = s.saved_kwh_range
+    assert lo < 0 < hi and not s.clear
+    assert s.saved_kwh_per_year > 0
+    assert fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh) == "no clear saving"
+    assert fmt.saving_range(lo, hi, fmt.kwh).startswith("-") and "+" in fmt.saving_range(lo, hi, fmt.kwh)
+
+
+def test_a_worse_pick_has_a_range_with_the_sign_of_its_headline() -> None:
+    base = point("tiny", 8, "int8", 1.0)
+    worse = point("big", 1, "fp32", 3.0)
+    s = savings(base, worse, 1e6)
+    lo, hi = s.saved_kwh_range
+    assert hi < 0 and s.clear
+    headline = fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)
+    assert headline.endswith("kWh more")
+    assert fmt.saving_range(lo, hi, fmt.kwh).endswith("kWh more")
+    assert "-" not in fmt.saving_range(lo, hi, fmt.kwh)
+
+
+def test_savings_combine_timing_and_basis() -> None:
+    base, cand = point("big", 1, "fp32", 2.0, ci=0.02), point("tiny", 8, "fp32", 1.0, ci=0.01)
+    s = savings(base, cand, 1e6, "USA", 0.2, "EUR")
+    per_year = 1e6 * 365 / 3.6e6
+    # Common modelled basis (same sensor, hardware): (1 ± 0.3) × (1 ± hypot(0.02, 0.01)).
+    h = (0.02**2 + 0.01**2) ** 0.5
+    assert s.saved_kwh_range == pytest.approx(((1 - h) * 0.7 * per_year, (1 + h) * 1.3 * per_year))
+    assert s.currency == "EUR" and s.saved_cost_per_year == pytest.approx(per_year * 0.2)
+    other = savings(
+        base,
+        {**cand, "energy_source": "rapl", "energy_basis": "measured", "energy_uncertainty_rel": 0.05},
+        1e6,
+    )
+    assert not other.common_systematic
+    full = (0.02**2 + 0.01**2 + (2 * 0.3) ** 2 + (1 * 0.05) ** 2) ** 0.5
+    assert other.saved_kwh_range == pytest.approx(((1 - full) * per_year, (1 + full) * per_year))
+
+
+def test_a_single_point() -> None:
+    a = assess(frame(point("tiny", 8, "fp32", 1.0)))
+    assert a.recommendation is not None and a.recommendation.label == "tiny · batch 8 · fp32"
+    assert a.baseline_index == a.recommendation.index
+    assert a.savings is not None and a.savings.saved_kwh_per_year == 0 and a.savings.saved_kwh_range == (0, 0)
+    assert fmt.saving_headline(0.0, a.savings.clear, fmt.kwh) == "no change"
+    assert [(r.model, r.stars) for r in a.ratings] == [("tiny", 5)]
+
+
+def test_an_empty_store_and_an_empty_cohort() -> None:
+    empty = frame(point("tiny", 8, "fp32", 1.0)).iloc[0:0]
+    a = assess(empty)
+    assert a.recommendation is None and a.guidance is not None and "efflab sweep" in a.guidance
+    failed = frame({**point("tiny", 8, "fp32", 1.0), "status": "failed", "error": "boom"})
+    b = assess(failed)
+    assert b.recommendation is None and b.guidance is not None and "--failed" in b.guidance
+    unstable = frame(point("tiny", 8, "fp32", 1.0, flags="unstable"))
+    c = assess(unstable)
+    assert c.recommendation is None and c.guidance is not None and "unstable" in c.guidance
+    assert [e.label for e in c.excluded] == ["tiny · batch 8 · fp32"]
+
+
+def test_newest_point_per_configuration() -> None:
+    old = point("tiny", 8, "fp32", 5.0, created_at="2026-11-01 10:00:00")
+    new = {**point("tiny", 8, "fp32", 1.0, created_at="2026-12-01 10:00:00"), "key": "tiny:8:fp32:v2"}
+    failed_newer = {
+        **point("tiny", 8, "fp32", 1.0, created_at="2026-12-02 10:00:00"),
+        "key": "tiny:8:fp32:v3",
+        "status": "failed",
+        "energy_j_per_query": None,
+    }
+    a = assess(frame(old, new, failed_newer))
+    assert list(a.frame["key"]) == ["tiny:8:fp32:v2"] and a.superseded == 2
+
+
+def test_cohort_baseline_and_selection() -> None:
+    c = correctness(0.9, 3)
+    df = frame(
+        point("tiny", 8, "int8", 1.0, correct=c),
+        point("big", 1, "fp32", 4.0, correct=c),
+        point("mid", 1, "fp32", 2.0, correct=c, cohort="reviews @ gpu"),
+    )
+    a = assess(df)
+    assert a.cohort == "reviews @ cpu" and a.cohorts == ("reviews @ cpu", "reviews @ gpu")
+    assert a.baseline is not None and a.baseline["key"] == "big:1:fp32"
+    b = assess(df, AssessInputs(selected="big:1:fp32"))
+    assert b.nudge.startswith("Your pick, big · batch 1 · fp32: 4× the energy")
+    assert b.selected_savings is not None and b.selected_savings.saved_kwh_per_year == 0
+    g = assess(df, AssessInputs(cohort="reviews @ gpu"))
+    assert g.recommendation is not None and g.recommendation.label == "mid · batch 1 · fp32"
+    with pytest.raises(ConfigError, match="unknown cohort 'reviews @ tpu'.*reviews @ cpu"):
+        assess(df, AssessInputs(cohort="reviews @ tpu"))
+    with pytest.raises(ConfigError, match="baseline 'huge:1:fp32' is not an eligible configuration"):
+        assess(df, AssessInputs(baseline="huge:1:fp32"))
+    with pytest.raises(ConfigError, match="MODEL:BATCH:PRECISION"):
+        assess(df, AssessInputs(baseline="huge"))
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "match"),
+    [
+        ("accuracy_tolerance", 1, "between 0 and 0.5 .*1pt"),
+        ("accuracy_tolerance", -0.01, "between 0 and 0.5"),
+        ("accuracy_tolerance", "lots", "must be a number, got 'lots'"),
+        ("queries_per_day", -5, "queries per day must be >= 0, got -5"),
+        ("queries_per_day", "many", "queries per day must be a number, got 'many'"),
+        ("price_per_kwh", -0.1, "price per kWh must be >= 0"),
+        ("price_per_kwh", "cheap", "price per kWh must be a number"),
+        ("currency", "DOLLARS", "unknown currency 'DOLLARS'"),
+        ("country", "XYZ", "unknown country 'XYZ'"),
+    ],
+)
+def test_bad_inputs_name_the_value_and_the_fix(field: str, bad: Any, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        AssessInputs(**{field: bad})
+
+
+def test_tolerance_has_one_unit() -> None:
+    assert AssessInputs(accuracy_tolerance="1pt").accuracy_tolerance == pytest.approx(0.01)
+    assert AssessInputs(accuracy_tolerance="2 %").accuracy_tolerance == pytest.approx(0.02)
+    assert AssessInputs(accuracy_tolerance="0.03").accuracy_tolerance == pytest.approx(0.03)
+
+
+def test_cost_only_cohort() -> None:
+    df = frame(point("tiny", 8, "fp32", 1.0, accuracy=None), point("big", 8, "fp32", 3.0, accuracy=None))
+    rec = assess(df).recommendation
+    assert rec is not None and rec.label == "tiny · batch 8 · fp32" and rec.accuracy_method == "none"
+    assert "no task accuracy measured" in rec.reason
+
+
+def test_missing_configuration_fields_on_failed_rows() -> None:
+    # A failed point has no measurement, so fields such as cast are missing (NaN) in the frame.
+    failed = {
+        **point("big", 8, "fp32", 1.0),
+        "status": "failed",
+        "cast": float("nan"),
+        "energy_j_per_query": None,
+    }
+    a = assess(frame(point("tiny", 8, "fp32", 1.0), failed))
+    assert a.recommendation is not None and [e.label for e in a.excluded] == ["big · batch 8 · fp32"]

@@ -1,0 +1,127 @@
+"""One store, three views: the CLI (`efflab recommend`), the report and the dashboard show the same
+recommendation, the same stars per model and the same yearly figures, because all three render one
+``efflab.analysis.assess``."""
+
+from __future__ import annotations
+
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from efflab import format as fmt
+from efflab.analysis import AssessInputs, assess, model_ratings
+from efflab.cli import main
+from efflab.dashboard import Inputs, build_view, read_store
+from efflab.report import content
+from efflab.report.params import ReportParams
+from efflab.store import load_results
+
+INPUTS = {"queries_per_day": 2_500_000, "country": "FRA", "price_per_kwh": 0.2, "currency": "EUR"}
+
+
+def _cli(store: Path, capsys: pytest.CaptureFixture[str], baseline: str) -> str:
+    rc = main(
+        [
+            "recommend",
+            "--baseline",
+            baseline,
+            "--store",
+            str(store),
+            "--queries-per-day",
+            str(INPUTS["queries_per_day"]),
+            "--country",
+            str(INPUTS["country"]),
+            "--price-per-kwh",
+            str(INPUTS["price_per_kwh"]),
+            "--currency",
+            str(INPUTS["currency"]),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    return out
+
+
+def _report(store: Path, tmp_path: Path, baseline: str) -> str:
+    params = ReportParams(
+        store_path=str(store),
+        labels_dir=str(tmp_path / "labels"),
+        label_formats=("svg",),
+        baseline=baseline,
+        **INPUTS,
+    )
+    d = content.build(params)
+    return unescape(content.summary_html(d) + content.recommendation_html(d))
+
+
+def test_cli_report_and_dashboard_agree(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    df = load_results(small_store)
+    # The baseline: the eligible configuration with the most energy (so the saving is not zero).
+    worst = assess(df).eligible.sort_values("energy_j_per_query").iloc[-1]
+    baseline = f"{worst['model']}:{int(worst['batch_size'])}:{worst['precision']}"
+    a = assess(df, AssessInputs(**INPUTS, baseline=baseline))  # type: ignore[arg-type]
+    rec, s = a.recommendation, a.savings
+    assert rec is not None and s is not None and a.ratings
+
+    cli = _cli(small_store, capsys, baseline)
+    report = _report(small_store, tmp_path, baseline)
+    snap = read_store(small_store)
+    view = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"])))  # type: ignore[arg-type]
+    assert view.baseline_index == a.baseline_index
+
+    # the same recommendation
+    assert f"recommended: {rec.label}" in cli
+    assert f"Recommended: {rec.label}" in report
+    assert view.headline == f"Recommended: {rec.label}"
+    assert rec.reason in cli and rec.reason in report and view.reason == rec.reason
+
+    # the same stars per model
+    stars = " · ".join(f"{m.model} {fmt.stars(m.stars)}" for m in a.ratings)
+    assert f"stars per model: {stars}" in cli
+    assert f"Stars per model: {stars}" in report
+    for m in a.ratings:  # the dashboard's rating card for each model's rated configuration, and its labels
+        card = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"]), config=m.key)).card("stars")  # type: ignore[arg-type]
+        assert card.value == fmt.stars(m.stars) and f"{m.model}'s rating" in card.detail
+    labels = model_ratings(view.frame).set_index("model")["stars"].to_dict()
+    assert labels == {m.model: m.stars for m in a.ratings}
+
+    # the same yearly figures (headline and range, energy, CO2e and cost, with the currency)
+    money = fmt.money_fmt("EUR")
+    for key, saved, rng, f in (
+        ("kwh", s.saved_kwh_per_year, s.saved_kwh_range, fmt.kwh),
+        ("co2e", s.saved_kg_co2e_per_year, s.saved_kg_co2e_range, fmt.kg),
+        ("cost", s.saved_cost_per_year, s.saved_cost_range, money),
+    ):
+        headline, span = fmt.saving_headline(saved, s.clear, f), fmt.saving_range(*rng, f)
+        assert f"{headline} (range {span})" in cli
+        assert headline in report and span in report
+        assert view.card(key).value == headline and view.card(key).note == f"range {span}"
+    assert "EUR" in view.card("cost").value + view.card("cost").detail and "0.2 EUR/kWh" in cli
+
+
+def test_only_unstable_points_say_what_to_run_everywhere(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import sqlite3
+
+    store = tmp_path / "unstable.sqlite"
+    shutil.copy2(small_store, store)
+    with sqlite3.connect(store) as db:  # every point re-flagged unstable, as a noisy machine would leave it
+        db.execute(
+            "UPDATE points SET record = json_set(record, '$.flags', json_array('unstable')) WHERE record IS NOT NULL"
+        )
+    a = assess(load_results(store))
+    assert a.recommendation is None and a.guidance and "unstable" in a.guidance
+    rc = main(["recommend", "--store", str(store)])
+    err = capsys.readouterr().err
+    assert rc == 1 and a.guidance in err
+    d = content.build(
+        ReportParams(store_path=str(store), labels_dir=str(tmp_path / "l"), label_formats=("svg",))
+    )
+    assert a.guidance in unescape(content.summary_html(d))
+    snap = read_store(store)
+    assert snap.guidance is not None and a.guidance in snap.guidance
