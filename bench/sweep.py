@@ -110,7 +110,7 @@ def _passes(m: object) -> int:
 
 
 def compare_methods(models: list[str], batch_sizes: list[int], precisions: list[str]) -> None:
-    from efflab.analysis import recommend
+    from efflab.analysis import assess
     from efflab.analysis.pareto import pareto_front
     from efflab.store import load_results, open_store
     from efflab.sweep import SweepSpec, sweep
@@ -138,12 +138,8 @@ def compare_methods(models: list[str], batch_sizes: list[int], precisions: list[
             eligible = ok[~flags.str.contains("unstable|disturbed")]
             names = eligible.apply(lambda r: f"{r['model']}:{r['batch_size']}:{r['precision']}", axis=1)
             front = set(names[pareto_front(eligible).to_numpy()]) if len(eligible) else set()
-            rec = recommend(eligible) if len(eligible) else None
-            rec_name = (
-                f"{rec.row['model']}:{rec.row['batch_size']}:{rec.row['precision']}"
-                if rec is not None
-                else None
-            )
+            rec = assess(df).recommendation  # the one decision every surface shows
+            rec_name = rec.label if rec is not None else None
             ms = {r.key: r.measurement for r in res if r.measurement is not None}  # last record per point
             passes = sum(_passes(m) for m in ms.values())
             refined = sum(1 for r in res if r.status == "refined")
