@@ -7,6 +7,7 @@ on them was not measured.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,54 @@ def _empty(title: str, message: str) -> go.Figure:
     return fig
 
 
+# Flags that make a point less certain: the batch curves ring such points.
+FLAGGED = ("noisy", "hit_time_cap", "shared_host", "unstable", "disturbed")
+_RANK = {"fp32": 10, "bf16": 20, "fp16": 30, "int8": 40}
+KNEE_NAME = "knee: beyond it, more energy buys little accuracy"
+
+
+def _flags(row: Any) -> list[str]:
+    return [f for f in str(row.get("flags") or "").split(",") if f]
+
+
+def _flagged(row: Any) -> list[str]:
+    return [f for f in _flags(row) if f in FLAGGED]
+
+
+def log_ticks(values: Any, fmt: Any) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis spanning ``values``: each decade, and the 1-2-5 steps inside them when
+    the span is under two decades, labelled with ``fmt`` (no unlabelled minor ticks)."""
+    import numpy as np
+
+    v = np.asarray([float(x) for x in values if x == x and x is not None and float(x) > 0])
+    if v.size == 0:
+        return [], []
+    lo, hi = math.floor(math.log10(v.min())), math.ceil(math.log10(v.max()))
+    if hi == lo:
+        hi += 1
+    steps = (1, 2, 5) if hi - lo <= 2 else (1,)
+    ticks = [m * 10.0**e for e in range(lo, hi + 1) for m in steps if m * 10.0**e <= 10.0**hi]
+    return ticks, [fmt(t) for t in ticks]
+
+
+def energy_ticks(values: Any) -> tuple[list[float], list[str]]:
+    """Log-axis ticks for Wh per 1000 queries with SI prefixes: ``1 mWh``, ``10 mWh``, ``1 Wh``."""
+    from efflab.label import energy_value
+
+    return log_ticks(values, lambda t: " ".join(energy_value(t)))
+
+
+def _seconds(t: float) -> str:
+    from efflab import format as fmt
+
+    return fmt.si(t, "s")
+
+
+def _log_energy_axis(values: Any, title: str) -> dict[str, Any]:
+    ticks, text = energy_ticks(values)
+    return {"title": title, "type": "log", "tickvals": ticks, "ticktext": text, "minor": {"showgrid": False}}
+
+
 def tradeoff_figure(
     df: pd.DataFrame,
     *,
@@ -56,11 +105,14 @@ def tradeoff_figure(
     y: str = "accuracy",
     selected: Any = None,
     recommended: Any = None,
+    baseline: Any = None,
     title: str | None = None,
 ) -> go.Figure:
     """Cost vs accuracy: every configuration, the pareto front as a line, dominated points grey,
-    the knee, the current ``selected`` and the ``recommended`` row (index labels of ``df``) marked.
-    Traces are named ``front``, ``dominated``, ``knee``, ``selected``, ``recommended``."""
+    the knee, and the current ``selected``, the ``recommended`` and the ``baseline`` rows (index
+    labels of ``df``) marked. Traces are named ``front``, ``dominated``, ``knee: …``, ``baseline``,
+    ``recommended``, ``selected``; ``front`` and ``dominated`` carry the index labels as
+    ``customdata`` (a click selects that point)."""
     ok = _ok(df)
     ok = ok[ok[x].notna() & ok[y].notna()]
     kind = energy_kind(ok)
@@ -70,7 +122,7 @@ def tradeoff_figure(
     on = pareto_front(ok, x=x, y=y)
     front = ok[on].sort_values(x)
     dom = ok[~on]
-    hover = "%{text}<br>%{x:.4g} Wh/1000 q<br>accuracy %{y:.1%}<extra></extra>"
+    hover = "%{text}<br>%{x:.4g} Wh / 1000 queries<br>accuracy %{y:.1%}<extra></extra>"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -79,7 +131,7 @@ def tradeoff_figure(
             mode="markers",
             name="dominated",
             text=[point_label(r) for _, r in dom.iterrows()],
-            marker={"color": GREY, "size": 8},
+            marker={"color": GREY, "size": 9},
             hovertemplate=hover,
             customdata=list(dom.index),
         )
@@ -91,7 +143,7 @@ def tradeoff_figure(
             mode="lines+markers",
             name="front",
             text=[point_label(r) for _, r in front.iterrows()],
-            marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 10},
+            marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 11},
             line={"color": "#444", "width": 1.5, "shape": "hv"},
             hovertemplate=hover,
             customdata=list(front.index),
@@ -105,15 +157,17 @@ def tradeoff_figure(
                 x=[r[x]],
                 y=[r[y]],
                 mode="markers",
-                name="knee",
+                name=KNEE_NAME,
                 text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
-                hovertemplate=hover,
+                hovertemplate="knee of the front: %{text}<br>beyond it, more energy buys little accuracy<extra></extra>",
+                customdata=[k],
             )
         )
-    for name, label, sym, color in (
-        ("recommended", recommended, "star", "#2ca02c"),
-        ("selected", selected, "circle-open", "#000"),
+    for name, label, sym, color, size in (
+        ("baseline", baseline, "square-open", "#7b3294", 20),
+        ("recommended", recommended, "star", "#2ca02c", 20),
+        ("selected", selected, "circle-open", "#000", 24),
     ):
         if label is not None and label in ok.index:
             r = ok.loc[label]
@@ -124,20 +178,23 @@ def tradeoff_figure(
                     mode="markers",
                     name=name,
                     text=[point_label(r)],
-                    hovertemplate=hover,
+                    hovertemplate=f"{name}: " + hover,
                     marker={
                         "symbol": sym,
-                        "size": 20 if name == "recommended" else 22,
+                        "size": size,
                         "color": color,
-                        "line": {"width": 2, "color": color},
+                        "line": {"width": 2.5, "color": color},
                     },
                 )
             )
     fig.update_layout(
         title=title,
         template=TEMPLATE,
-        legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": f"Wh per 1000 queries ({kind}, log scale)", "type": "log"},
+        autosize=True,
+        clickmode="event",
+        legend={"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 12}},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        xaxis=_log_energy_axis(ok[x], f"Wh per 1000 queries ({kind}, log scale)"),
         yaxis={"title": "accuracy (test split)", "tickformat": ".1%", "range": _acc_range(ok[y])},
     )
     return fig
@@ -150,49 +207,225 @@ def _acc_range(acc: pd.Series) -> list[float]:
     return [max(0.0, lo - pad), min(1.0, hi + pad)]
 
 
-def batch_figure(
-    df: pd.DataFrame, model: str, *, metric: str = "throughput_qps", title: str | None = None
-) -> go.Figure:
-    """``metric`` (throughput_qps, latency_s, energy_j_per_query…) vs batch size for ``model``, one
-    line per precision, with 95 % CI error bars for latency."""
-    labels = {
-        "throughput_qps": "throughput (queries/s)",
-        "latency_s": "latency per batch (s)",
-        "latency_per_query_s": "latency per query (s)",
-        "energy_j_per_query": "energy per query (J)",
-        "wh_per_1000_queries": "Wh per 1000 queries",
-    }
-    ok = _ok(df)
-    ok = ok[(ok["model"] == model) & ok[metric].notna()]
-    title = title or f"{model}: {labels.get(metric, metric)} vs batch size"
-    if ok.empty:
-        return _empty(title, f"No measured points for {model} yet.")
-    fig = go.Figure()
-    for p, g in ok.sort_values("batch_size").groupby("precision", sort=False):
-        err = {"type": "data", "array": g["latency_ci_s"], "visible": True} if metric == "latency_s" else None
-        fig.add_trace(
+METRIC_LABELS = {
+    "throughput_qps": "throughput (queries/s)",
+    "latency_s": "latency per batch (s)",
+    "latency_per_query_s": "latency per query (s)",
+    "energy_j_per_query": "energy per query (J)",
+    "wh_per_1000_queries": "Wh per 1000 queries",
+}
+
+
+def _metric_title(metric: str, df: pd.DataFrame) -> str:
+    t = METRIC_LABELS.get(metric, metric)
+    if metric in ("energy_j_per_query", "wh_per_1000_queries"):
+        t += f" ({energy_kind(df)})"
+    return t + (", log scale" if metric != "throughput_qps" else "")
+
+
+def _precision_traces(
+    g_model: pd.DataFrame, metric: str, *, legend: bool, shown: set[str], recommended: Any = None
+) -> list[go.Scatter]:
+    """One line per precision (coloured, in the legend once), flagged points ringed, the
+    recommended point starred."""
+    out: list[go.Scatter] = []
+    for p, g in g_model.sort_values("batch_size").groupby("precision", sort=False):
+        p = str(p)
+        err = (
+            {"type": "data", "array": g["latency_ci_s"], "visible": True, "thickness": 1}
+            if metric == "latency_s"
+            else None
+        )
+        out.append(
             go.Scatter(
                 x=g["batch_size"],
                 y=g[metric],
                 mode="lines+markers",
-                name=str(p),
+                name=p,
+                legendgroup=p,
+                legendrank=_RANK.get(p, 50),
+                showlegend=legend and p not in shown,
                 error_y=err,
-                line={"color": PRECISION_COLORS.get(str(p))},
+                line={"color": PRECISION_COLORS.get(p, "#444")},
+                marker={"size": 8},
                 hovertemplate=f"{p} · batch %{{x}}<br>%{{y:.4g}}<extra></extra>",
             )
         )
-    ytitle = labels.get(metric, metric)
-    if metric in ("energy_j_per_query", "wh_per_1000_queries"):
-        ytitle += f" ({energy_kind(ok)})"
+        shown.add(p)
+    flagged = g_model[[bool(_flagged(r)) for _, r in g_model.iterrows()]]
+    if len(flagged):
+        out.append(
+            go.Scatter(
+                x=flagged["batch_size"],
+                y=flagged[metric],
+                mode="markers",
+                name="flagged (noisy, time-capped or unstable)",
+                legendgroup="flagged",
+                legendrank=90,
+                showlegend=legend and "flagged" not in shown,
+                text=[", ".join(_flagged(r)) for _, r in flagged.iterrows()],
+                marker={"symbol": "circle-open", "size": 16, "color": "#b35806", "line": {"width": 2}},
+                hovertemplate="flagged: %{text}<extra></extra>",
+            )
+        )
+        shown.add("flagged")
+    if recommended is not None and recommended in g_model.index:
+        r = g_model.loc[recommended]
+        out.append(
+            go.Scatter(
+                x=[r["batch_size"]],
+                y=[r[metric]],
+                mode="markers",
+                name="recommended",
+                legendgroup="recommended",
+                legendrank=95,
+                showlegend=legend and "recommended" not in shown,
+                marker={
+                    "symbol": "star",
+                    "size": 18,
+                    "color": "#2ca02c",
+                    "line": {"width": 1, "color": "#145214"},
+                },
+                hovertemplate=f"recommended: {point_label(r)}<extra></extra>",
+            )
+        )
+        shown.add("recommended")
+    return out
+
+
+def failed_precisions(df: pd.DataFrame, model: str) -> list[str]:
+    """Precisions of ``model`` that failed at every batch size they were tried at."""
+    if "status" not in df.columns:
+        return []
+    g = df[df["model"] == model]
+    ok = set(g.loc[g["status"] == "ok", "precision"].astype(str))
+    failed = set(g.loc[g["status"] == "failed", "precision"].astype(str))
+    return sorted(failed - ok)
+
+
+def batch_figure(
+    df: pd.DataFrame,
+    model: str,
+    *,
+    metric: str = "throughput_qps",
+    title: str | None = None,
+    recommended: Any = None,
+) -> go.Figure:
+    """``metric`` (throughput_qps, latency_s, energy_j_per_query…) vs batch size for ``model``, one
+    line per precision (legend "precision"), 95 % CI error bars for latency, flagged points ringed,
+    and the precisions that failed named under the title."""
+    ok = _ok(df)
+    ok = ok[(ok["model"] == model) & ok[metric].notna()]
+    title = title or f"{model}: {METRIC_LABELS.get(metric, metric)} vs batch size"
+    failed = failed_precisions(df, model)
+    if failed:
+        title += f"<br><sup>{', '.join(failed)} failed on this machine</sup>"
+    if ok.empty:
+        return _empty(title, f"No measured points for {model} yet.")
+    fig = go.Figure(_precision_traces(ok, metric, legend=True, shown=set(), recommended=recommended))
     fig.update_layout(
         title=title,
         template=TEMPLATE,
+        autosize=True,
+        showlegend=True,
+        legend={"title": {"text": "precision"}, "orientation": "h", "y": -0.25, "x": 0},
+        margin={"l": 60, "r": 20, "t": 60, "b": 40},
         xaxis={
             "title": "batch size (log scale)",
             "type": "log",
             "tickvals": sorted(ok["batch_size"].unique()),
         },
-        yaxis={"title": ytitle, "type": "log" if metric != "throughput_qps" else "linear"},
+        yaxis=_metric_axis(metric, ok),
+    )
+    return fig
+
+
+def _metric_axis(metric: str, ok: pd.DataFrame) -> dict[str, Any]:
+    """The y axis of a batch-size plot: log with labelled 1-2-5 ticks (energy in Wh, latency in s),
+    linear for throughput."""
+    title = _metric_title(metric, ok)
+    if metric == "throughput_qps":
+        return {"title": title, "type": "linear", "rangemode": "tozero"}
+    if metric == "wh_per_1000_queries":
+        return _log_energy_axis(ok[metric], title)
+    vals = ok[metric]
+    if metric == "latency_s" and "latency_ci_s" in ok.columns:
+        ci = ok["latency_ci_s"].fillna(0)
+        vals = list(ok[metric] + ci) + list((ok[metric] - ci).where(ok[metric] - ci > 0, ok[metric]))
+    fmt = _seconds if metric in ("latency_s", "latency_per_query_s") else (lambda t: f"{t:g}")
+    ticks, text = log_ticks(vals, fmt)
+    return {"title": title, "type": "log", "tickvals": ticks, "ticktext": text, "minor": {"showgrid": False}}
+
+
+def batch_grid_figure(
+    df: pd.DataFrame,
+    *,
+    metric: str = "wh_per_1000_queries",
+    models: Sequence[str] | None = None,
+    recommended: Any = None,
+    columns: int = 4,
+    title: str | None = None,
+) -> go.Figure:
+    """``metric`` vs batch size as small multiples, one panel per model, all on one shared,
+    labelled log axis: one line per precision (one legend), flagged points ringed, the
+    ``recommended`` row (an index label of ``df``) starred, and each panel's failed precisions named."""
+    from plotly.subplots import make_subplots
+
+    ok = _ok(df)
+    ok = ok[ok[metric].notna()]
+    names = list(models) if models is not None else list(dict.fromkeys(df["model"].astype(str)))
+    title = title or f"{METRIC_LABELS.get(metric, metric)} vs batch size, per model"
+    if ok.empty or not names:
+        return _empty(title, "No measured points yet — run `efflab sweep`.")
+    cols = max(1, min(columns, len(names)))
+    rows = math.ceil(len(names) / cols)
+    subtitles = []
+    for m in names:
+        failed = failed_precisions(df, m)
+        subtitles.append(
+            f"<b>{m}</b>"
+            + (f"<br><span style='font-size:11px'>{', '.join(failed)} failed</span>" if failed else "")
+        )
+    fig = make_subplots(
+        rows=rows, cols=cols, shared_xaxes=False, shared_yaxes="all", subplot_titles=subtitles,
+        horizontal_spacing=0.03, vertical_spacing=0.16 if rows > 1 else 0.1,
+    )  # fmt: skip
+    shown: set[str] = set()
+    for i, m in enumerate(names):
+        g = ok[ok["model"] == m]
+        r, c = i // cols + 1, i % cols + 1
+        for tr in _precision_traces(g, metric, legend=True, shown=shown, recommended=recommended):
+            fig.add_trace(tr, row=r, col=c)
+        if g.empty:
+            fig.add_annotation(text="nothing measured", showarrow=False, row=r, col=c, x=0.5, y=0.5,
+                               xref="x domain", yref="y domain", font={"color": "#888"})  # fmt: skip
+    batches = sorted(int(b) for b in ok["batch_size"].unique())
+    log = metric != "throughput_qps"
+    ytitle = _metric_title(metric, ok)
+    fig.update_xaxes(
+        type="log", tickvals=batches, ticktext=[str(b) for b in batches], minor={"showgrid": False}
+    )
+    if metric == "wh_per_1000_queries":
+        fig.update_yaxes(**_log_energy_axis(ok[metric], ""))
+    else:
+        fig.update_yaxes(type="log" if log else "linear")
+    fig.update_yaxes(title_text=ytitle.replace("Wh per 1000 queries", "Wh / 1000 queries"), col=1)
+    for i in range(len(names)):
+        if i + cols >= len(names):  # the lowest panel of its column
+            fig.update_xaxes(title_text="batch size (log scale)", row=i // cols + 1, col=i % cols + 1)
+    fig.update_annotations(font_size=13)
+    fig.update_layout(
+        title=title,
+        template=TEMPLATE,
+        autosize=True,
+        height=260 * rows + 120,
+        legend={
+            "title": {"text": "precision"},
+            "orientation": "h",
+            "y": -0.08 if rows > 1 else -0.25,
+            "x": 0,
+        },
+        margin={"l": 70, "r": 20, "t": 110, "b": 60},
     )
     return fig
 
@@ -202,50 +435,80 @@ def stars_text(n: int) -> str:
 
 
 def family_figure(
-    df: pd.DataFrame, *, order: Sequence[str] | None = None, title: str | None = None
+    df: pd.DataFrame,
+    *,
+    order: Sequence[str] | None = None,
+    title: str | None = None,
+    ratings: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Energy per 1000 queries across the family at each model's best configuration, with stars."""
-    ratings = model_ratings(_ok(df))
+    """Energy per 1000 queries across the family at each model's best configuration: one dot per
+    model on a labelled log axis, ± the energy's uncertainty as a horizontal bar, and the model's
+    stars, configuration and accuracy in its row label (so no error bar crosses text). ``ratings``
+    (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`."""
+    ratings = model_ratings(_ok(df)) if ratings is None else ratings
     kind = energy_kind(ratings)
-    title = title or f"The family: Wh per 1000 queries at each model's best configuration ({kind})"
+    title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
         return _empty(title, "No measured points yet — run `efflab sweep`.")
     if order:
         pos = {m: i for i, m in enumerate(order)}
         ratings = ratings.sort_values("model", key=lambda s: s.map(lambda m: pos.get(m, len(pos))))
-    text = [
-        f"{stars_text(int(s))}<br>{r['precision']} · b{int(r['batch_size'])}"
-        + (
-            f" · {r['accuracy'] * 100:.1f} %"
-            if r["accuracy"] == r["accuracy"] and r["accuracy"] is not None
-            else ""
+    ratings = ratings.iloc[::-1]  # the first model on top
+    colors = ["#d73027", "#f46d43", "#e6b000", "#66bd63", "#1a9850"]
+
+    def row_label(r: Any) -> str:
+        n = int(r.get("stars", 0) or 0)
+        acc = r.get("accuracy")
+        acc_txt = f" · {acc * 100:.1f} %" if acc is not None and acc == acc else ""
+        star = (
+            f"<span style='color:{colors[n - 1]}'>{'★' * n}</span><span style='color:#999'>{'☆' * (5 - n)}</span>"
+            if n
+            else "unrated"
         )
-        for s, (_, r) in zip(ratings["stars"], ratings.iterrows())
-    ]
-    upper = ratings["wh_per_1000_queries"] * ratings["energy_uncertainty_rel"].fillna(0)
+        return f"<b>{r['model']}</b> {star}<br>{r['precision']} · b{int(r['batch_size'])}{acc_txt}"
+
+    wh = ratings["wh_per_1000_queries"].astype(float)
+    unc = ratings["energy_uncertainty_rel"].astype(float).fillna(0).clip(upper=0.9)
     fig = go.Figure(
-        go.Bar(
-            x=ratings["model"],
-            y=ratings["wh_per_1000_queries"],
-            text=text,
-            textposition="outside",
+        go.Scatter(
+            x=wh,
+            y=ratings["model"],
+            mode="markers",
+            text=[stars_text(int(s or 0)) for s in ratings["stars"]],
             marker={
-                "color": [
-                    ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"][max(int(s), 1) - 1]
-                    for s in ratings["stars"]
-                ]
+                "size": 14,
+                "color": [colors[max(int(s or 0), 1) - 1] for s in ratings["stars"]],
+                "line": {"width": 1, "color": "#333"},
             },
-            error_y={"type": "data", "array": upper, "visible": True, "color": "#888"},
-            hovertemplate="%{x}<br>%{y:.4g} Wh / 1000 queries<extra></extra>",
+            error_x={
+                "type": "data",
+                "array": wh * unc,
+                "arrayminus": wh * unc,
+                "visible": True,
+                "color": "#999",
+            },
+            hovertemplate="%{y}<br>%{x:.4g} Wh / 1000 queries<br>%{text}<extra></extra>",
             name="energy",
         )
     )
+    lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale)<br>bars: ± uncertainty")
+    axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,
         template=TEMPLATE,
+        autosize=True,
         showlegend=False,
-        yaxis={"title": f"Wh per 1000 queries ({kind}; bars: ± uncertainty)", "type": "log"},
-        xaxis={"title": "model"},
+        height=max(320, 60 * len(ratings) + 140),
+        margin={"l": 10, "r": 20, "t": 60, "b": 70},
+        xaxis=axis,
+        yaxis={
+            "title": "",
+            "automargin": True,
+            "tickmode": "array",
+            "tickvals": list(ratings["model"]),
+            "ticktext": [row_label(r) for _, r in ratings.iterrows()],
+        },
     )
     return fig
 

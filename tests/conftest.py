@@ -77,6 +77,13 @@ def quiet_method() -> Any:
     )
 
 
+def steady_method() -> Any:
+    """``quiet_method`` with one window: the fastest store for the surfaces' tests to read."""
+    import dataclasses
+
+    return dataclasses.replace(quiet_method(), windows=1, max_windows=1, remeasure_windows=0)
+
+
 @pytest.fixture(scope="session")
 def tiny_task(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_task(tmp_path_factory.mktemp("task") / "tiny_task.csv")

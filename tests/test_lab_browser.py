@@ -63,7 +63,8 @@ def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
     lab_notebook_copy(
         root,
         sensor="fake",
-        method={"min_window_s": 0.05, "max_window_s": 0.3, "warmup_batches": 1, "warmup_s": 0.0},
+        # Long enough to press Cancel while it runs.
+        method={"min_window_s": 6.0, "max_window_s": 8.0, "warmup_batches": 1, "warmup_s": 0.0},
     )
     env = dict(os.environ)
     for var, sub in (
@@ -123,44 +124,111 @@ def _n_points(plots: dict[str, Any]) -> int:
     return sum(len(t["x"]) for t in trade if t["name"] in ("front", "dominated"))
 
 
+# Elements of the lab wider than the output area that holds it, and plots wider than their box.
+OVERFLOW = """() => { const lab = document.querySelector('.efflab-lab'); const area = lab.closest('.jp-OutputArea-output') || lab;
+  const R = area.getBoundingClientRect().right + 1; const bad = [];
+  for (const e of lab.querySelectorAll('*')) { const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > R && !e.closest('.efflab-table-wrap')) bad.push(e.tagName + '.' + String(e.className).slice(0, 60)); }
+  for (const box of lab.querySelectorAll('.efflab-fig')) { const svg = box.querySelector('.main-svg');
+    if (svg && svg.getBoundingClientRect().width > box.getBoundingClientRect().width + 1) bad.push('plot wider than its box: ' + box.className); }
+  return bad.slice(0, 10); }"""
+LEGENDS = """() => { const out = {}; for (const gd of document.querySelectorAll('.efflab-lab .js-plotly-plot')) {
+  const t = gd.layout && gd.layout.title; out[(t && (t.text || t)) || ''] = Array.from(gd.querySelectorAll('.legendtext')).map(e => e.textContent); }
+  return out; }"""
+# Screen centre of a front/dominated point of the tradeoff plot that is not the selected one.
+OTHER_POINT = f"""() => {{ const sel = {SELECTED}();
+  const gd = Array.from(document.querySelectorAll('.efflab-lab .js-plotly-plot')).find(g => String((g.layout.title || {{}}).text || '').startsWith('{TRADEOFF}'));
+  for (const [i, tr] of gd.data.entries()) {{ if (tr.name !== 'dominated' && tr.name !== 'front') continue;
+    const pts = gd.querySelectorAll('.scatterlayer .trace')[i].querySelectorAll('path.point');
+    for (let j = 0; j < tr.x.length; j++) {{ if (sel && Number(tr.x[j]) === sel[0][0] && Number(tr.y[j]) === sel[1][0]) continue;
+      const b = pts[j].getBoundingClientRect(); return {{x: b.x + b.width / 2, y: b.y + b.height / 2, px: Number(tr.x[j]), py: Number(tr.y[j])}}; }} }}
+  return null; }}"""
+
+
+def _run_lab(page: Any, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    page.wait_for_function(
+        "document.querySelectorAll('.efflab-lab .js-plotly-plot').length >= 5", timeout=180_000
+    )
+    page.wait_for_function(f"() => {SELECTED}() !== null", timeout=60_000)
+
+
 def test_lab_runs_in_chromium_and_follows_the_controls(
-    lab_server: str, browser: Any, artifacts: Path
+    lab_server: str, browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1500, "height": 1800})
+    import pandas as pd
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
     try:
-        page.goto(lab_server, wait_until="domcontentloaded")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
-        page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
-        page.wait_for_function(
-            "document.querySelectorAll('.efflab-lab .js-plotly-plot').length >= 5", timeout=180_000
-        )
-        page.wait_for_function(f"() => {SELECTED}() !== null", timeout=60_000)
+        _run_lab(page, lab_server)
         before = page.evaluate(READ_PLOTS)
         sel0 = _selected(before)
         assert sel0 is not None, f"no selected point on the tradeoff plot: {list(before)}"
         n0 = _n_points(before)
         assert n0 == 8  # the small store: 2 models x 2 batch sizes x 2 precisions
 
+        # No news question covers the lab; the model slider says which model it is on.
+        assert page.get_by_text("official Jupyter news").count() == 0
+        readout = page.locator(".efflab-lab .widget-readout").first.inner_text()
+        assert readout.startswith("tiny-bert-l"), readout
         # The initial selection is the recommendation; the banner says so.
         assert "recommended configuration" in page.inner_text(".efflab-lab .efflab-ok")
+        # Legends: the batch-size plots name their precisions.
+        legends = page.evaluate(LEGENDS)
+        assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "latency" in k), legends
+        assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "throughput" in k), legends
+        assert page.evaluate(OVERFLOW) == []
+        page.screenshot(path=str(artifacts / "lab-1400.png"), full_page=True)
+
+        # Click-to-select: a click on another point of the tradeoff plot selects it.
+        pt = page.evaluate(OTHER_POINT)
+        assert pt is not None
+        page.mouse.click(pt["x"], pt["y"])
+        page.wait_for_function(
+            f"(p) => {{ const s = {SELECTED}(); return s && Math.abs(s[0][0] - p.px) < 1e-12 * Math.max(1, p.px) && s[1][0] === p.py; }}",
+            arg=pt, timeout=30_000,
+        )  # fmt: skip
 
         # A stored point appears at once: the precision toggle moves the selected marker.
+        sel1 = _selected(page.evaluate(READ_PLOTS))
         active = page.inner_text(".efflab-lab .widget-toggle-button.mod-active").strip()
+        page.click(".efflab-lab button.efflab-pin:text-is('Pin as A')")
         page.click(f".efflab-lab .widget-toggle-button:text-is('{'fp32' if active == 'int8' else 'int8'}')")
         page.wait_for_function(
             f"(old) => {{ const s = {SELECTED}(); return s !== null && (s[0][0] !== old[0][0] || s[1][0] !== old[1][0]); }}",
-            arg=list(sel0),
+            arg=list(sel1),
             timeout=30_000,
         )
-        after = page.evaluate(READ_PLOTS)
-        assert _selected(after) != sel0
         assert "Switch to recommended" in page.inner_text(".efflab-lab")
-        page.screenshot(path=str(artifacts / "lab_stored_point.png"), full_page=True)
+        # Pin the new one as B: the comparison says each difference and whether it is distinguishable.
+        page.click(".efflab-lab button.efflab-pin:text-is('Pin as B')")
+        page.wait_for_selector(".efflab-lab .efflab-pin-table", timeout=30_000)
+        pins = page.inner_text(".efflab-lab .efflab-pin-table")
+        for word in ("energy", "latency per query", "accuracy", "distinguishable"):
+            assert word in pins, pins
 
-        # An unstored point is measured live and lands on the curve: step the batch size up by
-        # keyboard until a size the store lacks (the store has 1 and 4; the slider 1, 4, 8, 32, 128).
+        # The points table: every point, sortable, and its export reads back in pandas.
+        rows = page.locator(".efflab-lab .efflab-table tbody tr")
+        assert rows.count() == n0
+        page.click(".efflab-lab .efflab-table th:text-is('Wh / 1000 queries')")
+        with page.expect_download() as dl:
+            page.click(".efflab-lab .efflab-table-export")
+        csv = tmp_path / "points.csv"
+        dl.value.save_as(csv)
+        table = pd.read_csv(csv)
+        assert len(table) == n0 and {"model", "batch_size", "precision", "wh_per_1000_queries"} <= set(table)
+        assert list(table["wh_per_1000_queries"]) == sorted(
+            table["wh_per_1000_queries"]
+        )  # as sorted on the page
+        page.fill(".efflab-lab .efflab-table-filter", "int8")
+        assert rows.count() == n0 // 2
+        page.fill(".efflab-lab .efflab-table-filter", "")
+
+        # An unstored point: Measure shows the measuring banner; Cancel restores the nudge.
         handle = page.locator(".efflab-lab .widget-hslider .noUi-handle").nth(1)
         measure = page.locator(".efflab-lab button:text-is('Measure'):not([disabled])")
         for _ in range(4):
@@ -172,17 +240,33 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
             except Exception:
                 continue
         page.click(".efflab-lab button:text-is('Measure')")
+        page.wait_for_selector(".efflab-lab .efflab-info:has-text('Measuring')", timeout=60_000)
+        banner = page.inner_text(".efflab-lab .efflab-info:has-text('Measuring')")
+        assert "elapsed" in banner and "still to do" in banner, banner
+        page.screenshot(path=str(artifacts / "lab-measuring.png"), full_page=True)
+        page.click(".efflab-lab button:text-is('Cancel')")
+        page.wait_for_selector(".efflab-lab .efflab-info:has-text('not measured yet')", timeout=60_000)
+        assert page.locator(".efflab-lab .efflab-info:has-text('Measuring')").count() == 0
+
+        # Measured live, it lands on the curve.
+        page.click(".efflab-lab button:text-is('Measure')")
         page.wait_for_function(f"(n0) => {N_POINTS}() > n0", arg=n0, timeout=180_000)
         final = page.evaluate(READ_PLOTS)
         assert _n_points(final) == n0 + 1
         assert _selected(final) is not None  # the new point is the selection
         page.wait_for_selector(".efflab-lab button:text-is('Stored ✓')", timeout=30_000)
         power = next(v for k, v in final.items() if k.startswith("Power during measurement"))
-        assert power and len(power[0]["x"]) >= 1  # the live trace got samples
-        assert "estimated" in next(k for k in final if k.startswith("Power during measurement"))
+        assert power and len(power[0]["x"]) >= 1  # the fake sensor reads live: a trace
+        assert rows.count() == n0 + 1
         errors = page.evaluate(ERRORS)
         assert not errors, errors
         page.screenshot(path=str(artifacts / "lab_live_point.png"), full_page=True)
+
+        # 800 px wide: everything wraps, every plot follows its box.
+        page.set_viewport_size({"width": 800, "height": 1800})
+        page.wait_for_timeout(1500)
+        assert page.evaluate(OVERFLOW) == []
+        page.screenshot(path=str(artifacts / "lab-800.png"), full_page=True)
     except Exception:
         page.screenshot(path=str(artifacts / "lab_failure.png"), full_page=True)
         raise

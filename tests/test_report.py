@@ -126,13 +126,19 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
     figs = content.tradeoff_figures(d)
     names = {t.name for t in figs[0].data}
     assert {"recommended", "baseline", "front"} <= names
-    assert len(figs) == 4  # tradeoff, family, one batch curve per model
+    assert len(figs) == 3  # tradeoff, family, batch sizes as small multiples (one panel per model)
+    grid = figs[2]
+    assert {a.text.replace("<b>", "").replace("</b>", "") for a in grid.layout.annotations} >= {
+        "tiny-bert-l1",
+        "tiny-bert-l2",
+    }
     labels = content.write_labels(d)
     assert sorted(lf.data.model for lf in labels) == ["tiny-bert-l1", "tiny-bert-l2"]
     for lf in labels:
         (svg,) = lf.files
         text = svg.read_text()
-        assert svg.suffix == ".svg" and lf.data.model in text and "ESTIMATED" in text
+        assert svg.suffix == ".svg" and lf.data.model in text and "MODELLED" in text
+        assert "among 2 models on this hardware" in text
     stars = sorted(lf.data.stars for lf in labels)
     assert stars[-1] == 5
     appendix = content.appendix_html(d)
@@ -245,14 +251,14 @@ def test_cli_rejects_a_missing_store_and_a_bad_batch_file(
 def test_report_from_the_small_store(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     out = small_report(small_store, tmp_path_factory)
     html = (out / "report.html").read_text()
-    assert html.count('class="plotly-graph-div"') >= 4
+    assert html.count('class="plotly-graph-div"') >= 3
     assert html.count("* plotly.js v") == 1  # embedded once
     assert not re.search(r"<script[^>]*\ssrc=[\"']?(https?:)?//", html)
     assert not re.search(r"<link[^>]*\shref=[\"']?(https?:)?//", html)
     assert "Traceback" not in html
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html  # no error or warning output
     assert "content.show_summary" not in html and "ReportParams" not in html  # no code cells
-    for words in ("Tiny family", "Recommended:", "Efficiency labels", "ESTIMATED energy", "Flagged points"):
+    for words in ("Tiny family", "Recommended:", "Efficiency labels", "MODELLED energy", "Flagged points"):
         assert words in html
     labels = sorted(p.name for p in (out / "labels").iterdir())
     assert labels == [f"label-tiny-bert-l{i}.{ext}" for i in (1, 2) for ext in ("png", "svg")]

@@ -41,13 +41,36 @@ export default {{
 }};
 """
 
+# plotly's anywidget view draws once at the width its element has then (700 px when it is not laid
+# out yet) and never follows its box. The figure's ``responsive`` config makes plotly.js resize on
+# window "resize" events, so a ResizeObserver on the element turns a box change (a narrower notebook,
+# the file browser opening) into one such event.
 _FIGURE_ESM = f"""
 export default async () => {{
   const g = globalThis;
   for (let i = 0; i < 150 && !g.{_GLOBAL}; i++) await new Promise((r) => setTimeout(r, 10));
   if (!g.{_GLOBAL}) throw new Error("efflab: plotly's widget bundle is not loaded; re-run the lab cell");
   const mod = await g.{_GLOBAL};
-  return mod.default();
+  const inner = mod.default();
+  return {{
+    initialize(ctx) {{ return inner.initialize(ctx); }},
+    render(ctx) {{
+      const el = ctx.el;
+      el.style.width = "100%";
+      el.style.maxWidth = "100%";
+      const cleanup = inner.render(ctx);
+      let last = 0, pending = 0;
+      const ro = new ResizeObserver((entries) => {{
+        const w = Math.round(entries[0].contentRect.width);
+        if (!w || w === last) return;
+        last = w;
+        cancelAnimationFrame(pending);
+        pending = requestAnimationFrame(() => window.dispatchEvent(new Event("resize")));
+      }});
+      ro.observe(el);
+      return () => {{ ro.disconnect(); if (typeof cleanup === "function") cleanup(); }};
+    }},
+  }};
 }};
 """
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import math
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +20,10 @@ import plotly.graph_objects as go
 
 from efflab.errors import EfflabError
 from widgets.figures import LabFigure, PlotlyLoader, sync_figure
-from widgets.live import Dispatch, LiveJob, kernel_dispatch, start_live
+from widgets.live import SAMPLED_SENSORS, Dispatch, LiveJob, kernel_dispatch, start_live
+from widgets.pins import Pins
 from widgets.state import ALL_ASPECTS, LabState
+from widgets.table import PointsTable, points_table_rows
 
 # The lab's figures: name -> how the state draws it, and which changes redraw it.
 _FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
@@ -29,6 +33,34 @@ _FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
     "throughput": (lambda s: s.batch_figure("throughput_qps"), frozenset({"data", "cohort", "model"})),
     "power": (lambda s: s.power_figure(), frozenset({"trace"})),
 }
+# Heights (px) of the figures; their widths follow their boxes (see widgets.figures).
+_HEIGHTS = {"tradeoff": 460, "latency": 380, "throughput": 380, "power": 260}
+
+# Stages of one measurement, in order, as the banner says them.
+_STAGES = {
+    "": "starting",
+    "load": "loading the model",
+    "warmup": "warming up",
+    "timing": "timing batches",
+    "accuracy": "scoring accuracy on the test split",
+    "done": "storing the point",
+}
+_ORDER = ("load", "warmup", "timing", "accuracy")
+
+_LAB_CSS = """<style>
+.efflab-lab { max-width: 100%; box-sizing: border-box; }
+.efflab-lab .efflab-row { flex-wrap: wrap; gap: 8px 12px; width: 100%; }
+.efflab-lab .efflab-row > * { min-width: 0; }
+.efflab-lab .efflab-fig { flex: 1 1 440px; min-width: 0; max-width: 100%; }
+.efflab-lab .efflab-fig .js-plotly-plot, .efflab-lab .efflab-fig .plot-container { max-width: 100%; }
+.efflab-lab .widget-slider, .efflab-lab .widget-dropdown { max-width: 100%; }
+.efflab-lab .widget-html, .efflab-lab .widget-html-content { max-width: 100%; min-width: 0; }
+.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.efflab-lab .widget-inline-hbox, .efflab-lab .widget-dropdown select, .efflab-lab .slider-container { min-width: 0 !important; }
+.efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }
+.efflab-lab .efflab-controls { flex: 1 1 460px; min-width: 0; }
+.efflab-lab .efflab-live { flex: 1 1 300px; min-width: 0; }
+</style>"""
 
 _BANNER_CSS = (
     "padding:6px 10px;border-radius:4px;margin:2px 0;"
@@ -68,17 +100,17 @@ class Lab:
         self._syncing = False
         s = state
         # ----- banners -----
-        self.messages = W.HTML(layout=W.Layout(width="100%"))
-        self.nudge = W.HTML(layout=W.Layout(flex="1 1 auto"))
+        self.messages = W.HTML(layout=W.Layout(width="auto", max_width="100%"))
+        self.nudge = W.HTML(layout=W.Layout(flex="1 1 300px"))
         self.switch = W.Button(
             description="Switch to recommended", button_style="success", icon="star",
             tooltip="Select the recommended configuration", layout=W.Layout(width="210px"),
         )  # fmt: skip
         # ----- controls -----
-        wide = W.Layout(width="460px")
+        wide = W.Layout(width="100%", max_width="460px")
         style = {"description_width": "110px"}
         self.model = W.SelectionSlider(
-            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size", readout=False,
+            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size", readout=True,
             continuous_update=False, layout=wide, style=style,
         )  # fmt: skip
         self.family_names = W.HTML()
@@ -98,14 +130,14 @@ class Lab:
             layout=W.Layout(width="260px"),
         )
         self.task = W.Dropdown(
-            options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="460px")
+            options=s.task_options(), value=s.selection.task or "", description="task", style=style, layout=W.Layout(width="100%", max_width="460px")
         )  # fmt: skip
         self.machine = W.Dropdown(
             options=s.hardwares,
             value=s.hardware,
             description="machine",
             style=style,
-            layout=W.Layout(width="460px"),
+            layout=W.Layout(width="100%", max_width="460px"),
         )
         self.tolerance = W.FloatSlider(
             value=s.tolerance * 100, min=0.0, max=10.0, step=0.1, description="tolerance (pt)", readout_format=".1f",
@@ -136,21 +168,30 @@ class Lab:
             description="Cancel", button_style="danger", icon="stop", disabled=True, layout=auto
         )
         self.auto = W.Checkbox(value=False, description="measure new selections automatically", indent=False)
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px"))
+        self.progress = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, layout=W.Layout(width="300px", max_width="100%")
+        )
         self.progress_text = W.HTML()
         self.details = W.HTML()
         # ----- figures -----
         self.figs: dict[str, go.FigureWidget] = {}
         self._fig_boxes = {
-            name: W.Box([W.HTML("<i style='color:#777'>loading the plots…</i>")], layout=W.Layout(width=w))
-            for name, w in (
-                ("tradeoff", "55%"),
-                ("family", "45%"),
-                ("latency", "50%"),
-                ("throughput", "50%"),
-                ("power", "100%"),
+            name: W.Box(
+                [W.HTML("<i style='color:#777'>loading the plots…</i>")],
+                layout=W.Layout(width="100%" if name == "power" else "auto"),
             )
+            for name in _FIGURES
         }
+        for name, box in self._fig_boxes.items():
+            box.add_class("efflab-fig")
+            box.add_class(f"efflab-fig-{name}")
+        self.power_note = W.HTML()
+        # ----- analyst's tools: the points table and two pinned configurations -----
+        self.table = PointsTable()
+        self.table.on_select(self._guard(self._table_selected))
+        self.pins = Pins(state)
+        self._job_t0 = 0.0
+        self._ticker: threading.Event | None = None
         self.loader: PlotlyLoader | None = None
         if load_once:
             self.loader = PlotlyLoader()
@@ -192,23 +233,30 @@ class Lab:
                 W.HBox([self.measure, self.cancel]),
                 W.HBox([self.sweep_batch, self.sweep_precision]),
                 self.auto,
-                W.HBox([self.progress, self.progress_text]),
+                W.HBox([self.progress, self.progress_text], layout=W.Layout(flex_flow="row wrap")),
                 self.details,
             ],
-            layout=W.Layout(margin="0 0 0 20px"),
+            layout=W.Layout(margin="0 0 0 4px", min_width="0"),
         )
+        controls.add_class("efflab-controls")
+        live.add_class("efflab-live")
         self.widget = W.VBox(
             [
                 W.HTML(
                     "<h3 style='margin:4px 0'>efflab lab — what does this configuration cost, and what is it worth?</h3>"
                 ),
                 self.messages,
-                W.HBox([self.nudge, self.switch], layout=W.Layout(align_items="center")),
-                W.HBox([controls, live]),
-                W.HBox([self._fig_boxes["tradeoff"], self._fig_boxes["family"]]),
-                W.HBox([self._fig_boxes["latency"], self._fig_boxes["throughput"]]),
+                self._row([self.nudge, self.switch], align_items="center"),
+                self._row([controls, live]),
+                self._row([self._fig_boxes["tradeoff"], self._fig_boxes["family"]]),
+                self._row([self._fig_boxes["latency"], self._fig_boxes["throughput"]]),
                 self._fig_boxes["power"],
+                self.power_note,
+                self.pins.widget,
+                W.HTML("<h4 style='margin:10px 0 2px 0'>Every point of this cohort</h4>"),
+                self.table,
                 *([self.loader] if self.loader is not None else []),
+                W.HTML(_LAB_CSS),
             ],
             layout=W.Layout(width="100%"),
         )
@@ -219,10 +267,31 @@ class Lab:
     def _make_figures(self, cls: type[go.FigureWidget]) -> None:
         if self.figs:
             return
-        for name, (draw, _) in _FIGURES.items():
-            self.figs[name] = cls(draw(self.state))
-            self._fig_boxes[name].children = (self.figs[name],)
+        for name in _FIGURES:
+            fw = cls(self._draw(name))
+            fw._config = {"responsive": True, "displaylogo": False}
+            self.figs[name] = fw
+            self._fig_boxes[name].children = (fw,)
         self._bind_clicks()
+
+    def _draw(self, name: str) -> go.Figure:
+        """Figure ``name`` as the state draws it, at the lab's height, its width left to its box."""
+        fig = _FIGURES[name][0](self.state)
+        fig.update_layout(autosize=True, width=None, title_font_size=15)
+        title = fig.layout.title.text or ""
+        if title.endswith(")") and " (" in title and "<br>" not in title:
+            # A narrow box has room for the words, not for the parenthesis: it goes below.
+            head, _, rest = title.rpartition(" (")
+            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>")
+        if name in _HEIGHTS:
+            fig.update_layout(height=_HEIGHTS[name])
+        return fig
+
+    @staticmethod
+    def _row(children: list[W.Widget], **layout: Any) -> W.HBox:
+        box = W.HBox(children, layout=W.Layout(width="100%", **layout))
+        box.add_class("efflab-row")
+        return box
 
     def _loader_changed(self, change: dict[str, Any]) -> None:
         if change["name"] == "ready" and change["new"]:
@@ -279,8 +348,26 @@ class Lab:
             self._error("a measurement is already running; cancel it first")
             return None
         self.job = start_live(self.state, row, dispatch=self.dispatch)
+        self._job_t0 = time.monotonic()
+        self._start_ticker()
         self._render(frozenset({"live"}))
         return self.job
+
+    def _start_ticker(self, period_s: float = 1.0) -> None:
+        """While a job runs, redraw the banner every ``period_s`` (the elapsed time moves even
+        when a stage reports no progress, as accuracy scoring does)."""
+        if self._ticker is not None:
+            self._ticker.set()
+        stop = self._ticker = threading.Event()
+        job = self.job
+
+        def tick() -> None:
+            while not stop.wait(period_s):
+                if job is None or not job.running:
+                    return
+                self.dispatch(lambda: self._render(frozenset({"tick"})))
+
+        threading.Thread(target=tick, daemon=True, name="efflab-lab-ticker").start()
 
     def stop(self) -> None:
         if self.job is not None:
@@ -290,15 +377,25 @@ class Lab:
     # ----- clicks on the tradeoff plot select that point -----
     def _bind_clicks(self) -> None:
         fw = self.figs.get("tradeoff")
+        guarded = self._guard(self._clicked_args)
         for tr in fw.data if fw is not None else ():
-            if tr.name in ("front", "dominated"):
-                tr.on_click(self._guard(self._clicked_args))
+            if tr.customdata is not None:
+                # plotly calls on_click(trace, points, selector): three arguments, one tuple here
+                tr.on_click(lambda trace, points, selector: guarded((trace, points, selector)))
 
     def _clicked_args(self, args: Any) -> None:
         trace, points, _ = args
-        if not points.point_inds:
+        if not points.point_inds or trace.customdata is None:
             return
-        idx = trace.customdata[points.point_inds[0]]
+        self.select_index(trace.customdata[points.point_inds[0]])
+
+    def _table_selected(self, key: str) -> None:
+        rows = self.state.df.index[self.state.df["key"].astype(str) == key]
+        if len(rows):
+            self.select_index(rows[0])
+
+    def select_index(self, idx: Any) -> None:
+        """Select the stored point with index label ``idx`` (a click on a plot or a table row)."""
         row = self.state.df.loc[idx]
         self.state.select(
             model=str(row["model"]),
@@ -373,11 +470,45 @@ class Lab:
             self._set(self.tolerance, value=round(s.tolerance * 100, 3))
         self._render_figures(changed)
         self._render_text(changed)
+        if changed & {"data", "cohort", "selection"}:
+            self.table.set_rows(*points_table_rows(s.cohort_frame, selected=s.selected_index))
+        if changed & {"data", "cohort", "selection", "pins"}:
+            self.pins.render()
+        if changed & {"trace", "live", "data"}:
+            self._render_power()
+
+    def _render_power(self) -> None:
+        """The power trace only where the sensor reads power live; otherwise one line saying why."""
+        s = self.state
+        lv = s.live
+        source = lv.trace_source or s.sensor
+        live = source in SAMPLED_SENSORS
+        shown = live and (lv.running or bool(lv.trace_t_s))
+        self._fig_boxes["power"].layout.display = "" if shown else "none"
+        if shown:
+            self.power_note.value = ""
+        elif live:
+            self.power_note.value = (
+                "<div class='efflab-power-note' style='font-size:12px;color:#555'>The power trace appears "
+                f"while measuring ({html.escape(source)} reads power live).</div>"
+            )
+        elif lv.trace_source:
+            self.power_note.value = (
+                "<div class='efflab-power-note' style='font-size:12px;color:#555'>No power trace: "
+                f"{html.escape(lv.trace_source)} has no live power reading (its energy is modelled over each "
+                "timed window); each point's energy is in its details.</div>"
+            )
+        else:
+            self.power_note.value = (
+                "<div class='efflab-power-note' style='font-size:12px;color:#555'>A power trace appears "
+                "while measuring when the sensor reads power live (RAPL, NVML); modelled energy "
+                "(CodeCarbon) has none.</div>"
+            )
 
     def _render_figures(self, changed: frozenset[str]) -> None:
         """Redraw only the figures whose inputs changed (patched in place)."""
         for name, fw in self.figs.items():
-            draw, inputs = _FIGURES[name]
+            inputs = _FIGURES[name][1]
             if not changed & inputs:
                 continue
             if (
@@ -386,7 +517,7 @@ class Lab:
                 and self._move_selection(fw)
             ):
                 continue
-            if sync_figure(fw, draw(self.state)) == "replaced" and name == "tradeoff":
+            if sync_figure(fw, self._draw(name)) == "replaced" and name == "tradeoff":
                 self._bind_clicks()
 
     def _move_selection(self, fw: go.FigureWidget) -> bool:
@@ -403,7 +534,7 @@ class Lab:
         x, y = r["wh_per_1000_queries"], r["accuracy"]
         if x != x or y != y or x is None or y is None:  # NaN: not on the plot
             return False
-        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)])
+        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)], customdata=[idx])
         return True
 
     def _render_text(self, changed: frozenset[str]) -> None:
@@ -414,23 +545,27 @@ class Lab:
             self.messages.value = _banner([m for m in msgs if m != s.notice], "warn") + (
                 _banner([s.notice], "info") if s.notice else ""
             )
+            self.details.value = self._details_html()
+        running = (self.job is not None and self.job.running) or s.live.running
+        if s.live.running:  # the state's word, not the thread's: it ends with live_finished
+            self.nudge.value = _banner([self.measuring_text()], "info")
+            self.switch.layout.display = "none"
+        elif changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
             nudge_kind = "ok" if s.is_recommended else ("nudge" if s.recommendation is not None else "info")
             self.nudge.value = _banner([s.nudge], nudge_kind)
             self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
-            self.details.value = self._details_html()
-        running = (self.job is not None and self.job.running) or s.live.running
         stored, here = s.is_stored, s.stored_here
         self.measure.disabled = running or here or s.store_error is not None
         self.measure.description = "Stored ✓" if here else ("Measure here" if stored else "Measure")
         self.sweep_batch.disabled = self.sweep_precision.disabled = running or s.store_error is not None
         self.cancel.disabled = not running
-        if changed & {"live"}:
+        if changed & {"live", "tick"}:
             lv = s.live
             self.progress.value = lv.fraction if math.isfinite(lv.fraction) else 0.0
             self.progress.bar_style = (
                 "info" if lv.running else ("success" if lv.text.endswith("done") else "warning")
             )
-            self.progress_text.value = html.escape(lv.text)
+            self.progress_text.value = html.escape(self.stage_text() if lv.running else lv.text)
         if (
             "selection" in changed
             and self.auto.value
@@ -440,6 +575,43 @@ class Lab:
             and s.store_error is None
         ):
             self.start(None)
+
+    def _stage(self) -> tuple[str, float]:
+        """The running point's stage and that stage's fraction done (0..1)."""
+        lv = self.state.live
+        frac = lv.fraction * max(lv.total, 1) - (max(lv.point, 1) - 1)
+        return lv.stage, max(0.0, min(1.0, frac))
+
+    def stage_text(self) -> str:
+        """``timing batches 40 %`` · ``scoring accuracy on the test split`` (no fraction to show)."""
+        stage, frac = self._stage()
+        words = _STAGES.get(stage, stage)
+        if stage == "timing":
+            if frac >= 0.99:
+                return (
+                    f"{words}: minimum window done, repeating until the interval is tight (or the time cap)"
+                )
+            return f"{words} {frac * 100:.0f} %"
+        return words
+
+    def measuring_text(self) -> str:
+        """The banner while a job runs: what, which stage, time elapsed and what is left."""
+        lv = self.state.live
+        elapsed = time.monotonic() - self._job_t0 if self._job_t0 else 0.0
+        stage, _ = self._stage()
+        left = list(_ORDER[_ORDER.index(stage) + 1 :]) if stage in _ORDER else list(_ORDER)
+        if stage == "timing" and not self.state.selection.task:
+            left = [x for x in left if x != "accuracy"]
+        todo = ", then ".join(_STAGES[x] for x in left)
+        after = lv.total - max(lv.point, 1)
+        more = (
+            f"; {after} more point{'s' if after != 1 else ''} after this one"
+            if lv.total > 1 and after > 0
+            else ""
+        )
+        point = f" (point {max(lv.point, 1)} of {lv.total})" if lv.total > 1 else ""
+        rest = f"; still to do: {todo}" if todo else ""
+        return f"Measuring {lv.description}{point} … {self.stage_text()}, {elapsed:.0f} s elapsed{rest}{more}. Cancel stops it."
 
     def _details_html(self) -> str:
         d = self.state.details()

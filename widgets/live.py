@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 Dispatch = Callable[[Callable[[], None]], None]
 
 # Sensors cheap and safe to read from a second reader every fraction of a second.
-_SAMPLED = ("rapl", "nvml", "fake")
+SAMPLED_SENSORS = ("rapl", "nvml", "fake")
 
 
 def direct_dispatch(fn: Callable[[], None]) -> None:
@@ -112,7 +112,7 @@ class _PowerSampler(threading.Thread):
 def _second_reader(sensor: Sensor, device: str) -> Sensor | None:
     from efflab.sensors import FakeSensor, make_sensor
 
-    if sensor.name not in _SAMPLED:
+    if sensor.name not in SAMPLED_SENSORS:
         return None
     if isinstance(sensor, FakeSensor):
         return FakeSensor(sensor.power_w, sensor.uncertainty_rel)

@@ -71,6 +71,11 @@ def lab_root(cwd: Path | None = None) -> tuple[Path, Path]:
     return root, NOTEBOOK
 
 
+def lab_settings_dir() -> Path:
+    """JupyterLab settings defaults for the lab (``overrides.json``: no news question)."""
+    return Path(__file__).resolve().parent / "lab_settings"
+
+
 def lab_command(port: int, root: Path, notebook: Path, *, python: str | None = None) -> list[str]:
     """The JupyterLab command line: 127.0.0.1 only, no browser (we open one once it answers), no
     news or update checks (no network), ``--allow-root`` when running as root."""
@@ -85,6 +90,9 @@ def lab_command(port: int, root: Path, notebook: Path, *, python: str | None = N
         "--ServerApp.open_browser=False",
         f"--LabApp.default_url=/lab/tree/{notebook.as_posix()}",
         "--LabApp.news_url=None",
+        # The "get notified about Jupyter news?" toast asks whenever the setting is unset, whatever
+        # news_url says, and covers the lab's controls: efflab's settings overrides answer "no".
+        f"--LabApp.app_settings_dir={lab_settings_dir()}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -30,6 +30,7 @@ import efflab.label
 import efflab.measuring.carbon
 import efflab.plots  # noqa: F401
 from efflab.dashboard import format as fmt
+from efflab.dashboard.picker import GroupedPicker, grouped_options
 from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
 from efflab.errors import EfflabError
 
@@ -43,7 +44,13 @@ CSS = """
 .efflab-guidance { border: 2px solid #b35806; border-radius: 8px; padding: 14px 18px; background: #fff8f0;
   font-size: 16px; }
 .efflab-guidance code { background: #f3f3f3; padding: 1px 4px; border-radius: 3px; }
-.efflab-cards { display: grid; grid-template-columns: repeat(3, minmax(220px, 1fr)); gap: 12px; margin: 8px 0; }
+.efflab-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(max(230px, 30%), 1fr)); gap: 12px; margin: 8px 0; }
+.efflab-dash, .efflab-dash * { line-height: 1.35; }
+.efflab-dashboard, .efflab-dashboard-bottom { max-width: 100%; box-sizing: border-box; }
+.efflab-wrap { flex-wrap: wrap !important; gap: 6px 16px; max-width: 100%; }
+.efflab-wrap > * { min-width: 0; }
+.efflab-chart { flex: 1 1 460px !important; min-width: 0 !important; max-width: 100%; }
+.efflab-dash svg { max-width: 100%; height: auto; }
 .efflab-card { border: 1px solid #ccc; border-radius: 8px; padding: 10px 14px; background: #fff; }
 .efflab-card.estimated { border-color: #e0a060; }
 .efflab-card-title { font-size: 13px; color: #555; }
@@ -173,10 +180,8 @@ class Dashboard:
         self.header = w.HTML()
         self.message = w.HTML()
         self.cohort = w.Dropdown(description="Hardware & task", style=style, layout=w.Layout(width="100%"))
-        self.config = w.Dropdown(description="Configuration", style=style, layout=w.Layout(width="100%"))
-        self.baseline = w.Dropdown(
-            description="Current (baseline)", style=style, layout=w.Layout(width="100%")
-        )
+        self.config = GroupedPicker(description="Configuration")
+        self.baseline = GroupedPicker(description="Current (baseline)")
         self.queries = w.BoundedIntText(
             value=int(self.inputs.queries_per_day),
             min=0,
@@ -190,7 +195,9 @@ class Dashboard:
         from efflab.measuring.carbon import countries, country_name
 
         self.country = w.Dropdown(
-            options=[(f"{country_name(c)} ({c})", c) for c in countries()],
+            options=sorted(
+                ((f"{country_name(c)} ({c})", c) for c in countries()), key=lambda o: o[0].casefold()
+            ),
             value=self.inputs.country,
             description="Country",
             style=style,
@@ -231,8 +238,10 @@ class Dashboard:
         ):
             widget.add_class(f"efflab-{name}")
         self.cards = w.HTML()
-        self.tradeoff = w.Output(layout=w.Layout(width="50%"))
-        self.family = w.Output(layout=w.Layout(width="50%"))
+        self.tradeoff = w.Output()
+        self.family = w.Output()
+        for out in (self.tradeoff, self.family):
+            out.add_class("efflab-chart")
         self.labels = w.HTML()
         self.note = w.HTML()
         for widget in (self.cohort, self.config, self.baseline):
@@ -242,14 +251,12 @@ class Dashboard:
         self.reload.on_click(lambda _: self.refresh())
         self.again.on_click(lambda _: self.refresh())
 
-        self.controls = w.VBox(
-            [
-                w.HBox([self.config, self.baseline], layout=w.Layout(width="100%")),
-                self.cohort,
-                w.HBox([self.queries, self.country, self.price, self.tolerance, self.reload]),
-            ]
-        )
+        pickers = w.HBox([self.config, self.baseline], layout=w.Layout(width="100%"))
+        entries = w.HBox([self.queries, self.country, self.price, self.tolerance, self.reload])
+        self.controls = w.VBox([pickers, self.cohort, entries], layout=w.Layout(width="100%"))
         self.charts = w.HBox([self.tradeoff, self.family], layout=w.Layout(width="100%"))
+        for box in (pickers, entries, self.charts):
+            box.add_class("efflab-wrap")
         self.shown = PageShown(layout=w.Layout(display="none"))
         self.shown.observe(self._on_shown, names="shown")
         self.body = w.VBox([self.controls, self.message, self.cards, self.shown])
@@ -262,6 +269,7 @@ class Dashboard:
         )
         self.bottom = w.VBox([self.extra], layout=w.Layout(padding="0 8px 8px 8px"))
         self.top.add_class("efflab-dashboard")
+        self.bottom.add_class("efflab-dashboard-bottom")
         self._render(full=True)
 
     # ----- events -----
@@ -326,6 +334,19 @@ class Dashboard:
         values = [v for _, v in options]
         dd.value = keep if keep in values else values[0]
 
+    @staticmethod
+    def _set_picker(picker: GroupedPicker, view: View, first: tuple[str, str]) -> None:
+        """The view's configurations grouped by model (the model's name said once, by its group)."""
+        frame = view.frame
+        model_of = dict(zip(frame["key"].astype(str), frame["model"].astype(str)))
+        options = [(text.removeprefix(f"{model_of.get(v, '')} · "), v) for text, v in view.options]
+        grouped = grouped_options(options, model_of, first=first)
+        keep = picker.value
+        if picker.options != grouped:
+            picker.options = grouped
+        values = [o[2] for o in grouped]
+        picker.value = keep if keep in values else values[0]
+
     def _render(self, *, full: bool = False) -> None:
         snap = self.snapshot
         guidance = snap.guidance is not None
@@ -358,14 +379,12 @@ class Dashboard:
             self._set_options(self.cohort, [(c, c) for c in view.cohorts])
             self.cohort.layout.display = None if len(view.cohorts) > 1 else "none"
             rec_label = fmt.config_label(view.recommendation.row)
-            self._set_options(self.config, [(f"Recommended: {rec_label}", ""), *view.options])
             base = fmt.config_label(view.baseline) if inputs.baseline is None else ""
-            self._set_options(
+            self._set_picker(self.config, view, (f"Recommended: {rec_label}", ""))
+            self._set_picker(
                 self.baseline,
-                [
-                    (f"Default: {base}" if base else "Default (most accurate, batch 1, fp32)", ""),
-                    *view.options,
-                ],
+                view,
+                (f"Default: {base}" if base else "Default (most accurate, batch 1, fp32)", ""),
             )
         self.header.value = header_html(view)
         self.cards.value = cards_html(view)
@@ -384,7 +403,9 @@ class Dashboard:
         """Show ``fig`` in ``out`` through plotly's mime renderer. The Output widget keeps the figure
         in its synced state, so a page that connects later (pre-heated kernel) still gets it, and
         plotly.js is loaded once as a static file rather than shipped with every figure."""
-        fig.update_layout(height=460, margin={"t": 60, "b": 60, "l": 60, "r": 20}, autosize=True)
+        fig.update_layout(autosize=True, font={"size": 14}, title_font_size=17)
+        if not fig.layout.height:
+            fig.update_layout(height=460)
         spec = json.loads(pio.to_json(fig, validate=False))
         spec["config"] = {"displaylogo": False, "responsive": True}
         title = fig.layout.title.text or "figure"
@@ -400,7 +421,13 @@ class Dashboard:
         from efflab.plots import tradeoff_figure
 
         # Queries, country and price do not move this chart: redraw only what changed.
-        key = (self.snapshot.read_at, view.cohort, view.selected_index, view.recommended_index)
+        key = (
+            self.snapshot.read_at,
+            view.cohort,
+            view.selected_index,
+            view.recommended_index,
+            view.baseline_index,
+        )
         if key == self._tradeoff_key and self.tradeoff.outputs:
             return
         self._tradeoff_key = key
@@ -408,6 +435,7 @@ class Dashboard:
             view.frame,
             selected=None if view.follows_recommendation else view.selected_index,
             recommended=view.recommended_index,
+            baseline=view.baseline_index,
             title=f"Energy vs accuracy, every configuration ({energy_kind(view.frame)} energy)",
         )
         self._replace(self.tradeoff, fig)

@@ -28,6 +28,12 @@ def notebook_path() -> Path:
     return Path(__file__).resolve().parents[1] / "notebooks" / "dashboard.ipynb"
 
 
+def template_dir() -> Path:
+    """The data folder holding efflab's Voila template ``efflab`` (Voila's lab template without
+    the Font Awesome stylesheets it loads from a CDN); it goes on ``$JUPYTER_PATH``."""
+    return Path(__file__).resolve().parent / "share"
+
+
 def voila_command(port: int, *, notebook: Path | None = None, python: str | None = None) -> list[str]:
     """The Voila command line: one notebook, 127.0.0.1 only, no tracebacks for viewers, no source
     shown, one pre-heated kernel, light theme, and no browser (the launcher opens one itself once
@@ -46,7 +52,7 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         "--preheat_kernel=True",
         "--pool_size=1",
         "--theme=light",
-        "--template=lab",
+        "--template=efflab",
         # The kernel's widgets and files are all the page needs; serve no other files.
         "--VoilaConfiguration.file_allowlist=^$",
         # Front-end extensions the page does not use cost load time on every visit.
@@ -97,7 +103,8 @@ def serve(
     if not nb.exists():
         msg = f"the dashboard notebook is missing from the installation ({nb}); reinstall efflab"
         raise ConfigError(msg)
-    env = {**os.environ, STORE_ENV: str(store)}
+    jpath = os.pathsep.join(p for p in (str(template_dir()), os.environ.get("JUPYTER_PATH", "")) if p)
+    env = {**os.environ, STORE_ENV: str(store), "JUPYTER_PATH": jpath}
     proc = subprocess.Popen(voila_command(port, notebook=nb), env=env)
 
     def ready() -> None:

@@ -78,6 +78,11 @@ class PointSession:
         self.report = report
         self.flags: list[str] = list(runner.flags)
         texts = task.test["text"].astype(str).tolist()[: config.batch_size] if task is not None else None
+        self.prompter = None
+        if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (needs a task)
+            from efflab.tasks.prompting import attach
+
+            self.prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
         self.batch = runner.make_batch(texts, config.batch_size, config.seq_len)
         self.flops_q = flops_per_query(runner, config, self.batch)
         self.threads = torch.get_num_threads()
@@ -137,6 +142,8 @@ class PointSession:
             self.windows[suspects[0]].used = False
             self.remeasured += 1
             return True
+        if suspects:
+            return False  # budget spent: more windows would not make it consistent
         return bool(
             extend
             and self.method.windows > 1
@@ -286,8 +293,25 @@ class PointSession:
             flags.append("flops_not_counted")
 
         accuracy = ci = n_eval = None
-        correct = None
-        if self.task is not None and not self.runner.can_predict:
+        correct = prompting = None
+        if self.task is not None and self.prompter is not None:
+            from efflab.tasks.prompting import evaluate_prompting
+
+            self.report("accuracy", 0.0)
+            pres = evaluate_prompting(
+                self.runner,  # type: ignore[arg-type]
+                self.task,
+                self.prompter.protocol,
+                seq_len=cfg.seq_len,
+            )
+            accuracy, ci, n_eval, correct, prompting = (
+                pres.accuracy,
+                pres.ci,
+                pres.n_eval,
+                pres.correct,
+                pres.protocol,
+            )
+        elif self.task is not None and not self.runner.can_predict:
             flags.append("no_classifier_head")
         elif self.task is not None:
             self.report("accuracy", 0.0)
@@ -399,6 +423,7 @@ class PointSession:
             sensor=self.sensor_name,
             accuracy_correct=correct,
             unstable_reason=unstable_reason,
+            prompting=prompting,
         )
 
     def _disturbed_all(self) -> list[bool]:

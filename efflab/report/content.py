@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -216,7 +217,8 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
-.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em;}
+.efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
+.efflab-table td, .efflab-table th {overflow-wrap: anywhere;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
@@ -358,7 +360,9 @@ def _savings_sentence(s: Savings) -> str:
 def tradeoff_figures(d: ReportData) -> list[go.Figure]:
     """Per cohort: accuracy vs energy with the pareto front (baseline and recommendation marked),
     the family at each model's best configuration, and energy vs batch size per model."""
-    from efflab.plots import batch_figure, family_figure, tradeoff_figure
+    import pandas as pd
+
+    from efflab.plots import batch_grid_figure, family_figure, tradeoff_figure
 
     figs = []
     for c in d.cohorts:
@@ -368,15 +372,18 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
         rec = c.recommendation.index if c.recommendation is not None else None
         base = c.baseline.name if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
-            fig = tradeoff_figure(c.points, selected=base, recommended=rec)
-            fig.for_each_trace(lambda t: t.update(name="baseline") if t.name == "selected" else None)
+            fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
             figs.append(fig)
-        fam = family_figure(c.points)
+        fam = family_figure(c.points, ratings=c.ratings if len(c.ratings) else None)
         fam.update_layout(title=f"{fam.layout.title.text}<br><sup>{where}</sup>")
         figs.append(fam)
-        for model in dict.fromkeys(c.points["model"]):
-            figs.append(batch_figure(c.points, str(model), metric="wh_per_1000_queries"))
+        every = pd.concat([c.points, c.failed]) if len(c.failed) else c.points
+        grid = batch_grid_figure(
+            every, metric="wh_per_1000_queries", models=list(dict.fromkeys(every["model"])), recommended=rec
+        )
+        grid.update_layout(title=f"{grid.layout.title.text}<br><sup>{where}</sup>")
+        figs.append(grid)
     return figs
 
 
@@ -389,7 +396,8 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     for c in d.cohorts:
         for _, row in c.ratings.iterrows():
             stem = label_slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
-            out.append(LabelFile(c.cohort, LabelData.from_row(row), [folder / f"label-{stem}"]))
+            data = LabelData.from_row(row, n_models=len(c.ratings))
+            out.append(LabelFile(c.cohort, data, [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:
         return out
@@ -413,7 +421,7 @@ def labels_html(d: ReportData) -> str:
         "<p>One rating per model, at its least-energy eligible configuration, within its cohort (same "
         "task, same hardware) after the AI Energy Score rule: the range of the models' Wh per 1000 queries "
         "is split into five equal bands, the lowest band gets 5 stars; noisy points are rated but never set "
-        "the bands. A label marked ESTIMATED rates modelled energy.</p>"
+        "the bands. A label marked MODELLED rates modelled energy (not read from a hardware counter).</p>"
     )
     figs = []
     for lf in d.labels:
@@ -527,6 +535,81 @@ def recommendation_html(d: ReportData) -> str:
     return _section("Recommendation and yearly savings", "".join(body))
 
 
+def _sensor_detail(details: Any) -> str:
+    """The sensor's description once: per-point readings (``(cpu 12.4 J, ram 15.7 J, …)``) are
+    dropped, identical descriptions merged."""
+    seen: dict[str, None] = {}
+    for x in details:
+        if isinstance(x, str) and x:
+            seen[re.sub(r"\s*\([^()]*\d[^()]*\bJ\b[^()]*\)", "", x).strip()] = None
+    return "; ".join(seen)
+
+
+def sensors_html(ok: pd.DataFrame) -> str:
+    """One row per energy sensor and basis: uncertainty, points, what it is and how it was read (once)."""
+    rows = []
+    basis = [fmt.energy_basis(r) for _, r in ok.iterrows()]
+    for (src, kind), g in ok.groupby([ok["energy_source"].fillna("unknown").astype(str), basis], sort=True):
+        u = g["energy_uncertainty_rel"].max()
+        detail = _sensor_detail(g["energy_detail"]) if "energy_detail" in g.columns else ""
+        rows.append(
+            [
+                src,
+                kind,
+                f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
+                len(g),
+                SENSOR_MEANINGS.get(str(src), ""),
+                detail,
+            ]
+        )
+    return "<h3>Energy sensors: measured or modelled</h3>" + _table(
+        rows, ["source", "kind", "uncertainty", "points", "what it is", "how it was read"]
+    )
+
+
+def flagged_html(pts: pd.DataFrame) -> str:
+    """Flags every measured point carries (the basis of the whole run, e.g. ``energy_estimated``)
+    said once; then only the measured points flagged with something else, with those flags
+    (failed points have their own table)."""
+    if "status" in pts.columns:
+        pts = pts[pts["status"] == "ok"]
+    flags_per_row = [[f for f in (x.split(",") if isinstance(x, str) else []) if f] for x in pts["flags"]]
+    common = set(flags_per_row[0]).intersection(*map(set, flags_per_row[1:])) if flags_per_row else set()
+    out = ["<h3>Flagged points</h3>"]
+    if common and len(pts) > 1:
+        out.append(
+            "<p>Every point of this report carries "
+            + "; ".join(
+                f"<code>{escape(f)}</code> ({escape(FLAG_MEANINGS.get(f, 'see the efflab documentation'))})"
+                for f in sorted(common)
+            )
+            + ". It is the basis of the whole run, so it is not repeated below.</p>"
+        )
+    else:
+        common = set()
+    counts: dict[str, int] = {}
+    for fl in flags_per_row:
+        for f in fl:
+            if f not in common:
+                counts[f] = counts.get(f, 0) + 1
+    if not counts:
+        out.append("<p>No point is flagged with anything else.</p>")
+        return "".join(out)
+    out.append(
+        _table(
+            [[f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")] for f, n in sorted(counts.items())],
+            ["flag", "points", "what it means"],
+        )
+    )
+    frows = [
+        [_cfg(r), ", ".join(f for f in fl if f not in common)]
+        for (_, r), fl in zip(pts.iterrows(), flags_per_row)
+        if set(fl) - common
+    ]
+    out.append(_table(frows, ["configuration", "flags"]))
+    return "".join(out)
+
+
 def appendix_html(d: ReportData) -> str:
     """Methodology and provenance: how the numbers were made, sensors, measured vs modelled,
     fingerprint, flagged and failed points, every point, and this report's parameters."""
@@ -548,23 +631,7 @@ def appendix_html(d: ReportData) -> str:
     pts = d.points
     ok = d.ok
     if not ok.empty:
-        body.append("<h3>Energy sensors: measured or modelled</h3>")
-        rows = []
-        basis = [fmt.energy_basis(r) for _, r in ok.iterrows()]
-        for (src, meas), g in ok.groupby([ok["energy_source"].fillna("unknown"), basis]):
-            u = g["energy_uncertainty_rel"].max()
-            detail = "; ".join(sorted({str(x) for x in g.get("energy_detail", []) if x == x and x}))
-            rows.append(
-                [
-                    src,
-                    meas,
-                    f"±{u * 100:.0f} %" if _num(u) is not None else "n/a",
-                    len(g),
-                    SENSOR_MEANINGS.get(str(src), ""),
-                    detail,
-                ]
-            )
-        body.append(_table(rows, ["source", "kind", "uncertainty", "points", "what it is", "detail"]))
+        body.append(sensors_html(ok))
         fp_cols = [c for c in pts.columns if c.startswith("fp_")]
         if fp_cols:
             body.append("<h3>Fingerprint of the machine and software</h3>")
@@ -579,26 +646,7 @@ def appendix_html(d: ReportData) -> str:
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
             body.append(_table(frows, ["field", "value(s) across the points"]))
-    body.append("<h3>Flagged points</h3>")
-    flags_per_row = pts["flags"].fillna("").astype(str).map(lambda s: [f for f in s.split(",") if f])
-    counts: dict[str, int] = {}
-    for fl in flags_per_row:
-        for f in fl:
-            counts[f] = counts.get(f, 0) + 1
-    if counts:
-        body.append(
-            _table(
-                [
-                    [f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")]
-                    for f, n in sorted(counts.items())
-                ],
-                ["flag", "points", "what it means"],
-            )
-        )
-        frows = [[_cfg(r), ", ".join(fl)] for (_, r), fl in zip(pts.iterrows(), flags_per_row) if fl]
-        body.append(_table(frows, ["configuration", "flags"]))
-    else:
-        body.append("<p>No point is flagged.</p>")
+    body.append(flagged_html(pts))
     failed = d.failed
     body.append("<h3>Points that do not count (failed, unstable or disturbed)</h3>")
     if len(failed):
@@ -622,12 +670,18 @@ def appendix_html(d: ReportData) -> str:
             rows.append(
                 [
                     *_row_cells(r),
-                    f"±{ci * 1000:.2g} ms" if ci is not None else "n/a",
+                    f"±{fmt.si(ci, 's', 2)}" if ci is not None else "n/a",
                     int(r["n_batches"]) if _num(r.get("n_batches")) is not None else "n/a",
-                    str(r.get("timestamp") or "")[:19],
+                    str(r.get("timestamp") or "")[:16].replace("T", " "),
                 ]
             )
-        body.append(_table(rows, [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]))
+        headers = [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]
+        kinds = {row[2] for row in rows}
+        if len(kinds) == 1:  # one basis for every point: said once, not on every row
+            body.append(f"<p>Energy of every point: {escape(kinds.pop())}.</p>")
+            rows = [row[:2] + row[3:] for row in rows]
+            headers = headers[:2] + headers[3:]
+        body.append(_table(rows, headers))
     body.append("<h3>Parameters of this report</h3>")
     body.append(_table([[k, json.dumps(v)] for k, v in p.to_dict().items()], ["parameter", "value"]))
     return _section("Appendix: methodology and provenance", "".join(body))
@@ -686,8 +740,11 @@ def show_tradeoffs(d: ReportData) -> None:
         _section(
             "Tradeoffs",
             "<p>Each point is one configuration. The pareto front joins the configurations that no other "
-            "beats on both energy and accuracy; the star marks the recommendation and the open circle "
-            "the baseline.</p>"
+            "beats on both energy and accuracy; the star marks the recommendation and the open square "
+            "the baseline. The knee (open diamond) is the point of the front farthest from the line "
+            "joining its two ends: beyond it, more energy buys little accuracy. The batch-size panels "
+            "share one log axis; ringed points are flagged (noisy, time-capped or unstable) and each "
+            "panel names the precisions that failed.</p>"
             if figs
             else "<p>No measured points, so no curves.</p>",
         )
