@@ -536,9 +536,9 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
     before = sha(copy_store)
     s = ("--store", str(copy_store))
     cases = [
-        (("recommend", "--queries-per-day", "-5", *s), "--queries-per-day"),
+        (("recommend", "--queries-per-day", "-5", *s), "queries per day"),
         (("recommend", "--country", "XXX", *s), "unknown country"),
-        (("recommend", "--price-per-kwh", "-1", *s), "--price-per-kwh"),
+        (("recommend", "--price-per-kwh", "-1", *s), "price per kWh"),
         (("measure", "--max-window", "inf"), "inf"),
         (("measure", "--model", "x" * 5000, "--no-task"), "5000 characters"),
         (("report", "--cell-timeout", "-1", *s), "--cell-timeout"),
