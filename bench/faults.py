@@ -253,7 +253,7 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int,
         "kill.yaml",
         {
             "models": ["tiny-bert-l1", "tiny-bert-l2"],
-            "batch_sizes": [1, 2, 4],
+            "batch_sizes": [1, 2],
             "precisions": ["fp32", "int8"],
             "task": str(task),
             "seq_len": 32,
@@ -267,7 +267,7 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int,
     cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
     for _ in range(kills):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-        time.sleep(rng.uniform(1.0, 14.0))
+        time.sleep(rng.uniform(2.0, 25.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if not store.exists():
@@ -284,7 +284,9 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int,
         remeasured += sum(1 for k, v in seen.items() if k in now and now[k] != v)
         seen.update(now)
     after_kills = len(seen)
+    t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    print(f"(the run after the kills took {time.monotonic() - t0:.0f} s)")
     final = _points(store)
     remeasured += sum(1 for k, v in seen.items() if k in final and final[k] != v)
     lost += len(set(seen) - set(final))

@@ -64,26 +64,22 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
-    """The card values the store implies, computed with efflab.analysis and the page's formatters."""
+    """The card values the store implies, computed with efflab.analysis.assess and the page's formatters."""
     from efflab import format as fmt
-    from efflab.analysis import add_stars, recommend, savings
-    from efflab.cli.recommend import default_baseline
+    from efflab.analysis import AssessInputs, assess
     from efflab.store import load_results
 
-    df = load_results(store)
-    ok = df[df["status"] == "ok"]
-    rec = recommend(ok, 0.01)
-    assert rec is not None
-    g = add_stars(ok[ok["cohort"] == rec.cohort])
-    s = savings(default_baseline(g), rec.row, queries_per_day, "USA", 0.15)
+    a = assess(load_results(store), AssessInputs(queries_per_day=queries_per_day))
+    rec, s = a.recommendation, a.savings
+    assert rec is not None and s is not None
     return {
         "recommended": f"Recommended: {fmt.config_label(rec.row)}",
         "energy": fmt.wh(rec.row["wh_per_1000_queries"]),
-        "stars": fmt.stars(int(g.loc[rec.index, "stars"])),
+        "stars": fmt.stars(a.stars(str(rec.row["model"]))),
         "accuracy": fmt.percent(rec.row["accuracy"]),
-        "kwh": fmt.saving(s.saved_kwh_per_year, fmt.kwh),
-        "co2e": fmt.saving(s.saved_kg_co2e_per_year, fmt.kg),
-        "cost": fmt.saving(s.saved_cost_per_year, fmt.money_fmt("USD")),
+        "kwh": fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
+        "co2e": fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
+        "cost": fmt.saving_headline(s.saved_cost_per_year, s.clear, fmt.money_fmt("USD")),
         "candidate_kwh": fmt.kwh(s.candidate_kwh_per_year),
     }
 
@@ -102,10 +98,10 @@ def no_traceback(page: Any) -> None:
 def add_cheaper_point(store: Path) -> None:
     """What a running sweep does: commit one more point (the recommended one at batch 64 and a
     hundredth of the energy, so it becomes the recommendation)."""
-    from efflab.analysis import recommend
+    from efflab.analysis import assess
     from efflab.store import load_results, open_store
 
-    rec = recommend(load_results(store), 0.01)
+    rec = assess(load_results(store)).recommendation
     assert rec is not None
     with open_store(store) as st:
         p = next(p for p in st.points() if p.key == rec.row["key"])
@@ -148,12 +144,13 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
 
             # Typing a new number of queries per day rescales the yearly figures.
             triple = expected_cards(copy_store, 3_000_000)
-            assert triple["kwh"] != want["kwh"]
+            assert triple["candidate_kwh"] != want["candidate_kwh"]
             box = page.locator(".efflab-queries input")
             box.fill("3000000")
             box.press("Enter")
             expect(page.locator(CARD.format("kwh"))).to_have_text(triple["kwh"], timeout=30_000)
             expect(page.locator(CARD.format("cost"))).to_have_text(triple["cost"])
+            expect(page.locator("[data-card=kwh]")).to_contain_text(triple["candidate_kwh"], timeout=30_000)
             assert fmt.number(3_000_000) in page.inner_text("[data-card=kwh]")
             expect(page.locator(CARD.format("energy"))).to_have_text(want["energy"])  # per query: unchanged
 

@@ -396,10 +396,8 @@ def test_a_large_sweep_needs_yes(tmp_path: Path) -> None:
         )
     )
     store = tmp_path / "s.sqlite"
-    r = efflab("sweep", str(spec), "--store", str(store))
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert lines[0].startswith("efflab: will measure 5000 points") and "pass --yes" in lines[1]
+    line = one_line_error(efflab("sweep", str(spec), "--store", str(store)))
+    assert "would measure 5000 points" in line and "pass --yes" in line
     assert len(load_results(store)) == 0
 
 
@@ -408,7 +406,7 @@ def test_report_measure_missing_says_what_it_would_measure(copy_store: Path, tmp
     r = efflab(
         "report", "--store", str(copy_store), "--out", str(tmp_path / "r"), "-p", "measure_missing", "true"
     )
-    assert r.returncode == 2 and "built-in family grid" in r.stderr and "Traceback" not in r.stderr
+    assert "built-in family grid" in one_line_error(r)
     assert sha(copy_store) == before
 
 
@@ -536,9 +534,9 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
     before = sha(copy_store)
     s = ("--store", str(copy_store))
     cases = [
-        (("recommend", "--queries-per-day", "-5", *s), "--queries-per-day"),
+        (("recommend", "--queries-per-day", "-5", *s), "queries per day"),
         (("recommend", "--country", "XXX", *s), "unknown country"),
-        (("recommend", "--price-per-kwh", "-1", *s), "--price-per-kwh"),
+        (("recommend", "--price-per-kwh", "-1", *s), "price per kWh"),
         (("measure", "--max-window", "inf"), "inf"),
         (("measure", "--model", "x" * 5000, "--no-task"), "5000 characters"),
         (("report", "--cell-timeout", "-1", *s), "--cell-timeout"),
@@ -548,10 +546,9 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
         (("sweep", "--scheduler", "tcp://127.0.0.1:99999", *s), "1-65535"),
     ]
     for args, needle in cases:
-        t0 = time.monotonic()
-        line = one_line_error(efflab(*args, timeout=60))
+        # refused up front: a scheduler wait (30-60 s before) would run past this subprocess timeout
+        line = one_line_error(efflab(*args, timeout=25))
         assert needle in line, (args, line)
-        assert time.monotonic() - t0 < 30, args  # refused up front, not after a timeout
     assert sha(copy_store) == before
 
 

@@ -96,8 +96,8 @@ def _confirm_measuring(params: Any, yes: bool) -> None:
     why = None
     if params.models is None:
         why = (
-            f"measure_missing with no models measures the built-in family grid ({n} points to measure); "
-            "name them with -p models '[minilm-l2]'"
+            "measure_missing with no models measures the built-in family grid (name models with "
+            "-p models '[minilm-l2]')"
         )
     confirm_plan(n, len(spec), *estimate_seconds(spec, n), yes=yes, always_ask=why)
 

@@ -153,19 +153,19 @@ def confirm_plan(
     from efflab.sweep.spec import CONFIRM_POINTS, CONFIRM_SECONDS, duration_text
 
     stored = total - n
-    print(
-        f"efflab: will measure {n} point{'s' * (n != 1)} ({stored} already in the store), "
-        f"about {duration_text(low_s)}–{duration_text(high_s)}",
-        file=sys.stderr,
-        flush=True,
+    plan = (
+        f"{n} point{'s' * (n != 1)} ({stored} already in the store), "
+        f"about {duration_text(low_s)}–{duration_text(high_s)}"
     )
     # The low estimate decides (the high one assumes every window runs to its cap and is re-measured).
-    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS):
-        return
-    if not sys.stdin.isatty():
-        why = always_ask or f"this run measures {n} points (at least about {duration_text(low_s)})"
-        msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
+    fine = yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS)
+    if not fine and not sys.stdin.isatty():
+        why = f"{always_ask}: " if always_ask else ""
+        msg = f"{why}this run would measure {plan}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
+    print(f"efflab: will measure {plan}", file=sys.stderr, flush=True)
+    if fine:
+        return
     answer = input("efflab: start it? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         msg = "not started; name fewer models, batch sizes or precisions, or pass --yes"
@@ -192,8 +192,10 @@ def run(args: argparse.Namespace) -> int:
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
         if n_todo:
-            store.claim_sweep()  # before anything is printed: a busy store is one line
+            store.check_no_other_sweep()  # a busy store is one line, and nothing is written yet
         confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
+        if n_todo:
+            store.claim_sweep()
         old = signal.signal(signal.SIGINT, stop.handler)
         try:
             if args.scheduler is not None or args.local_cluster is not None:
@@ -255,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}")
+                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
                 if r.status != "refined":  # a second pass re-yields points already counted
                     bar.update(1)
             bar.close()

@@ -106,7 +106,9 @@ class PointSession:
         return [w for w in self.windows if w.used]
 
     def _suspects(self) -> list[int]:
-        """Indices (into ``windows``) of used windows that are disturbed or disagree, worst first."""
+        """Indices (into ``windows``) of used windows worth re-measuring, worst first: those that
+        disagree, and the disturbed ones while at least one window was clean (when every window
+        was disturbed the machine is busy throughout, and another window would be disturbed too)."""
         used_idx = [i for i, w in enumerate(self.windows) if w.used]
         used = [self.windows[i] for i in used_idx]
         dist = disturbed(
@@ -115,6 +117,8 @@ class PointSession:
             cpu_ratio_min=self.method.disturbed_cpu_ratio,
             check_cpu=self.config.device == "cpu",
         )
+        if all(dist):
+            dist = [False] * len(dist)
         dis = disagreeing(used, outlier_rel=self.method.outlier_rel)
         if not used:
             return []
@@ -144,6 +148,15 @@ class PointSession:
             return True
         if suspects:
             return False  # budget spent: more windows would not make it consistent
+        if any(
+            disturbed(
+                self.used,
+                other_share_max=self.method.noisy_other_cpu_share,
+                cpu_ratio_min=self.method.disturbed_cpu_ratio,
+                check_cpu=self.config.device == "cpu",
+            )
+        ):
+            return False  # a busy machine: more windows would be disturbed too
         return bool(
             extend
             and self.method.windows > 1

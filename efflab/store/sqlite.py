@@ -359,6 +359,40 @@ class Store:
         return written
 
     # ----- one sweep at a time -----
+    def _other_sweep(self, me: tuple[int, str]) -> str | None:
+        """The message naming another live sweep claim, or None (dead claims do not count)."""
+        if not self._con.execute("SELECT 1 FROM sqlite_master WHERE name='sweeps'").fetchone():
+            return None
+        now = _dt.datetime.now(_dt.timezone.utc)
+        for r in self._con.execute("SELECT pid, host, started_at, heartbeat_at FROM sweeps").fetchall():
+            pid, host, started, beat = int(r[0]), str(r[1]), str(r[2]), str(r[3])
+            if (pid, host) == me:
+                continue
+            try:
+                age = (now - _dt.datetime.fromisoformat(beat)).total_seconds()
+            except ValueError:
+                age = float("inf")
+            if _pid_alive(pid) if host == me[1] else age < STALE_SWEEP_S:
+                return (
+                    f"another sweep (pid {pid} on {host}, started {started}) is writing to "
+                    f"{str(self.path)!r}; wait for it to finish, or pass another --store"
+                )
+        return None
+
+    def check_no_other_sweep(self) -> None:
+        """Refuse, without writing anything, when another live sweep writes to this store.
+
+        Raises:
+            StoreError: naming the other sweep's pid, host and start.
+        """
+        try:
+            other = self._other_sweep((os.getpid(), socket.gethostname()))
+        except sqlite3.DatabaseError as e:
+            msg = f"cannot read results store {str(self.path)!r} ({_first_line(e)}); it was left untouched"
+            raise StoreError(msg) from e
+        if other is not None:
+            raise StoreError(other)
+
     def claim_sweep(self) -> None:
         """Record that this process sweeps into the store; refuse when another live sweep does.
 
@@ -377,25 +411,10 @@ class Store:
             self._con.executescript(_SWEEPS)
             self._con.execute("BEGIN IMMEDIATE")
             try:
-                now = _dt.datetime.now(_dt.timezone.utc)
-                for r in self._con.execute(
-                    "SELECT pid, host, started_at, heartbeat_at FROM sweeps"
-                ).fetchall():
-                    pid, host, started, beat = int(r[0]), str(r[1]), str(r[2]), str(r[3])
-                    if (pid, host) == me:
-                        continue
-                    try:
-                        age = (now - _dt.datetime.fromisoformat(beat)).total_seconds()
-                    except ValueError:
-                        age = float("inf")
-                    alive = _pid_alive(pid) if host == me[1] else age < STALE_SWEEP_S
-                    if alive:
-                        msg = (
-                            f"another sweep (pid {pid} on {host}, started {started}) is writing to "
-                            f"{str(self.path)!r}; wait for it to finish, or pass another --store"
-                        )
-                        raise StoreError(msg)
-                    self._con.execute("DELETE FROM sweeps WHERE pid=? AND host=?", (pid, host))
+                other = self._other_sweep(me)
+                if other is not None:
+                    raise StoreError(other)
+                self._con.execute("DELETE FROM sweeps WHERE NOT (pid=? AND host=?)", me)
                 self._con.execute("INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?)", (*me, _now(), _now()))
                 self._con.execute("COMMIT")
             except BaseException:

@@ -318,7 +318,7 @@ def evaluate_prompting(
     runner: CausalLMRunner, task: Task, protocol: PromptProtocol, *, seq_len: int, use_cache: bool = True
 ) -> PromptingResult:
     """Accuracy of ``runner`` on ``task`` by prompting (cached per model, precision, task, protocol)."""
-    from efflab.measuring.stats import wilson_interval
+    from efflab.stats import wilson_interval
 
     key = _cache_key(runner, task, protocol, seq_len)
     path = cache_dir() / "accuracy" / f"prompt-{key}.json"
