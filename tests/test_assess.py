@@ -11,6 +11,7 @@ import pytest
 
 from efflab import format as fmt
 from efflab.analysis import AssessInputs, assess, mcnemar_exact_p, savings
+from efflab.analysis.uncertainty import compare_accuracy
 from efflab.errors import ConfigError
 
 N_TEXTS = 1000
@@ -109,6 +110,27 @@ def test_two_models_indistinguishable_by_mcnemar_are_both_accurate_enough() -> N
     # With a 5 pt tolerance the clearly-worse tiny model is admitted too, and is cheapest.
     wide = assess(df, AssessInputs(accuracy_tolerance="5pt"))
     assert wide.recommendation is not None and wide.recommendation.label == "tiny · batch 8 · fp32"
+
+
+def test_a_subset_scored_point_is_paired_on_the_shared_prefix() -> None:
+    # The prompted LLM is scored on the first 200 test texts; the encoder on all 1,000, in the same order.
+    full = "1" * 900 + "0" * 100
+    sub_same = full[:200]  # right wherever the encoder is on the shared texts: indistinguishable
+    sub_worse = "0" * 60 + full[60:200]  # 60 discordant texts all one way: clearly worse
+    assert (
+        compare_accuracy(
+            {"accuracy": 0.9, "accuracy_correct": full}, {"accuracy": 1.0, "accuracy_correct": sub_same}, 0.0
+        ).method
+        == "paired"
+    )
+    worse = compare_accuracy(
+        {"accuracy": 0.9, "accuracy_correct": full}, {"accuracy": 0.7, "accuracy_correct": sub_worse}, 0.0
+    )
+    assert worse.method == "paired" and not worse.admitted
+    short = compare_accuracy(
+        {"accuracy": 0.9, "accuracy_correct": full}, {"accuracy": 0.9, "accuracy_correct": full[:10]}, 0.0
+    )
+    assert short.method == "unpaired"  # too few shared texts to pair
 
 
 def test_without_per_example_correctness_the_comparison_is_unpaired_and_says_so() -> None:
