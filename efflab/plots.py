@@ -495,7 +495,7 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale)<br>bars: ± uncertainty")
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind})<br>log scale; bars: ± uncertainty")
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,
