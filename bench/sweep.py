@@ -7,8 +7,13 @@
    rule, decides the count.
 2. re-running a fully measured sweep: seconds for `efflab sweep` on a store that has every point.
 3. (--default) the whole default sweep from an empty store: minutes (target <= 10).
+4. (--methods) issue 12: a sweep with today's method (one window, --windows 1) against the default
+   (replicated, interleaved windows and the adaptive second pass), on the same grid one after the other:
+   forward passes, wall time, and whether the pareto front and the recommendation are the same
+   (unstable/disturbed points left out of the new method's decisions, as the surfaces do).
 
     .venv/bin/python bench/sweep.py [--models minilm-l2,minilm-l6] [--default]
+    .venv/bin/python bench/sweep.py --methods [--models M,M] [--batch-sizes 1,8,32,128] [--precisions fp32,bf16,int8]
 """
 
 from __future__ import annotations
@@ -93,6 +98,62 @@ def compare_repetitions(models: list[str]) -> None:
         )
 
 
+OLD_METHOD = MethodSettings(
+    windows=1, min_window_s=1.0, target_ci_rel=0.02, min_batches=5, remeasure_windows=0
+)
+
+
+def _passes(m: object) -> int:
+    ws = getattr(m, "windows", ())
+    timed = sum(w.n_batches for w in ws) if ws else m.n_batches  # type: ignore[attr-defined]
+    return int(m.warmup_batches) + int(timed)  # type: ignore[attr-defined]
+
+
+def compare_methods(models: list[str], batch_sizes: list[int], precisions: list[str]) -> None:
+    from efflab.analysis import assess
+    from efflab.analysis.pareto import pareto_front
+    from efflab.store import load_results, open_store
+    from efflab.sweep import SweepSpec, sweep
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, method, adaptive in (
+            ("today (--windows 1)", OLD_METHOD, False),
+            ("default (windows + adaptive)", MethodSettings(), True),
+        ):
+            spec = SweepSpec(
+                models=tuple(models),
+                batch_sizes=tuple(batch_sizes),
+                precisions=tuple(precisions),
+                method=method,
+            )
+            path = Path(tmp) / f"{len(out)}.sqlite"
+            t0 = time.perf_counter()
+            with open_store(path) as st:
+                res = sweep(spec, st, adaptive=adaptive)
+            wall = time.perf_counter() - t0
+            df = load_results(path)
+            ok = df[df["status"] == "ok"].copy()
+            flags = ok["flags"].fillna("")
+            eligible = ok[~flags.str.contains("unstable|disturbed")]
+            names = eligible.apply(lambda r: f"{r['model']}:{r['batch_size']}:{r['precision']}", axis=1)
+            front = set(names[pareto_front(eligible).to_numpy()]) if len(eligible) else set()
+            rec = assess(df).recommendation  # the one decision every surface shows
+            rec_name = rec.label if rec is not None else None
+            ms = {r.key: r.measurement for r in res if r.measurement is not None}  # last record per point
+            passes = sum(_passes(m) for m in ms.values())
+            refined = sum(1 for r in res if r.status == "refined")
+            out[label] = (wall, passes, len(ok), len(ok) - len(eligible), refined, front, rec_name)
+    print(f"\n== sweep methods on {len(models)} models x {batch_sizes} x {precisions}")
+    for label, (wall, passes, n_ok, n_out, refined, front, rec_name) in out.items():
+        print(
+            f"{label:30s} {wall / 60:5.1f} min, {passes} forward passes, {n_ok} points "
+            f"({n_out} unstable/disturbed, {refined} refined); recommendation {rec_name}; front {sorted(front)}"
+        )
+    (a, b) = out.values()
+    print(f"same recommendation: {a[6] == b[6]}; same pareto front: {a[5] == b[5]}")
+
+
 def time_rerun(store: Path, spec: list[str]) -> None:
     cmd = [sys.executable, "-m", "efflab.cli", "sweep", *spec, "--store", str(store)]
     times = []
@@ -110,10 +171,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="minilm-l2,minilm-l6")
     ap.add_argument("--default", action="store_true", help="also time the whole default sweep (minutes)")
+    ap.add_argument("--methods", action="store_true", help="only: today's method vs the default on a grid")
+    ap.add_argument("--batch-sizes", default="1,8,32,128")
+    ap.add_argument("--precisions", default="fp32,bf16,int8")
     ap.add_argument(
         "--store", type=Path, default=None, help="store for the default sweep (default: a temp file)"
     )
     args = ap.parse_args()
+    if args.methods:
+        compare_methods(
+            args.models.split(","),
+            [int(b) for b in args.batch_sizes.split(",")],
+            args.precisions.split(","),
+        )
+        return 0
     compare_repetitions(args.models.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         store = args.store or Path(tmp) / "bench.sqlite"

@@ -15,6 +15,8 @@ from efflab.errors import ConfigError, closest
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 CASTS: tuple[str, ...] = ("model", "autocast")
+WORKLOADS: tuple[str, ...] = ("classify", "generate")
+DEFAULT_MAX_NEW_TOKENS = 16
 
 
 def positive_int(name: str, value: Any, fix: str) -> int:
@@ -107,6 +109,11 @@ class MethodSettings:
             CodeCarbon's ``force_cpu_power``. Energy is then ``modelled (user watts)``.
         ram_power_w: the RAM's power in watts (CodeCarbon's ``force_ram_power``).
         country: ISO 3166-1 alpha-3 code for CO2e intensity (CodeCarbon's offline data).
+        prompt_shots: train examples in the prompt when a causal LM is scored on a task by prompting
+            (0 = zero-shot); see :mod:`efflab.tasks.prompting`.
+        prompt_calibration: train texts its decision threshold is calibrated on (0 = uncalibrated).
+        prompt_eval_limit: score a prompted causal LM on the first N test texts only (None = all; the
+            default 200 keeps a sweep within minutes on 2 CPU cores, with a wider interval).
     """
 
     target_ci_rel: float = 0.05
@@ -125,8 +132,12 @@ class MethodSettings:
     cpu_power_w: float | None = None
     ram_power_w: float | None = None
     country: str = "USA"
+    prompt_shots: int = 4
+    prompt_calibration: int = 100
+    prompt_eval_limit: int | None = 200
 
     def __post_init__(self) -> None:
+        self.prompt_protocol()  # validates the prompting fields
         object.__setattr__(
             self,
             "warmup_s",
@@ -187,6 +198,14 @@ class MethodSettings:
             raise ConfigError(msg)
         object.__setattr__(self, "country", self.country.upper())
 
+    def prompt_protocol(self) -> Any:
+        """The :class:`efflab.tasks.prompting.PromptProtocol` these settings describe."""
+        from efflab.tasks.prompting import PromptProtocol
+
+        return PromptProtocol(
+            shots=self.prompt_shots, calibration=self.prompt_calibration, eval_limit=self.prompt_eval_limit
+        )
+
     @property
     def energy_basis(self) -> str:
         """``modelled (user watts)`` when the user gave watts, else decided by the sensor."""
@@ -228,6 +247,12 @@ class Config:
         task: a task name (``reviews``) or CSV path for accuracy; ``None`` measures cost only.
         cast: how fp16/bf16 are applied: ``model`` casts the weights (half the bytes), ``autocast``
             keeps fp32 weights and runs matmuls in the lower precision (``torch.autocast``).
+        workload: ``classify`` (one forward pass per query; a causal LM scores the task by
+            prompting) or ``generate`` (a causal LM answers each prompt with ``max_new_tokens``
+            greedy tokens; ``batch_size`` = sequences generated together, ``seq_len`` = task text
+            tokens in each prompt).
+        max_new_tokens: tokens generated per response (``generate`` only; default 16). End of
+            sequence is ignored so that every configuration generates the same number.
     """
 
     model: str = "minilm-l6"
@@ -237,8 +262,11 @@ class Config:
     seq_len: int = 128
     task: str | None = None
     cast: str = "model"
+    workload: str = "classify"
+    max_new_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        _workload_fields(self)
         if not isinstance(self.model, str) or not self.model.strip():
             msg = f"model must be a non-empty name or path, got {self.model!r}; see `efflab zoo list`"
             raise ConfigError(msg)
@@ -260,7 +288,14 @@ class Config:
             raise ConfigError(msg)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as a dict; ``workload`` and ``max_new_tokens`` only when not at their defaults,
+        so the store keys of classification points measured before they existed stay the same."""
+        d = dataclasses.asdict(self)
+        if d["workload"] == "classify":
+            d.pop("workload")
+        if d["max_new_tokens"] is None:
+            d.pop("max_new_tokens")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
@@ -270,3 +305,22 @@ class Config:
             msg = f"unknown config field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
             raise ConfigError(msg)
         return cls(**d)
+
+
+def _workload_fields(cfg: Config) -> None:
+    """Validate and normalise ``workload`` and ``max_new_tokens`` of ``cfg`` (in place)."""
+    w = str(cfg.workload).strip().lower() if isinstance(cfg.workload, str) else cfg.workload
+    if w not in WORKLOADS:
+        msg = f"unknown workload {cfg.workload!r}; use one of {', '.join(WORKLOADS)}.{closest(str(w), WORKLOADS)}"
+        raise ConfigError(msg)
+    object.__setattr__(cfg, "workload", w)
+    n = cfg.max_new_tokens
+    if w == "classify":
+        if n is not None:
+            msg = f"max_new_tokens ({n!r}) applies to --workload generate only; drop it or add --workload generate"
+            raise ConfigError(msg)
+        return
+    n = DEFAULT_MAX_NEW_TOKENS if n is None else n
+    object.__setattr__(
+        cfg, "max_new_tokens", positive_int("max_new_tokens", n, "use e.g. --max-new-tokens 16")
+    )

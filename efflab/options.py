@@ -3,9 +3,9 @@ parser (validation), shared by :class:`efflab.analysis.AssessInputs`, the CLI (`
 the report parameters (:class:`efflab.report.ReportParams`), the dashboard's inputs and the lab.
 
 The configuration fields themselves (``model``, ``batch_size``, ``precision``, ``device``,
-``seq_len``, ``task``, ``cast``) are declared once in :class:`efflab.config.Config`; their help lines
-are :data:`CONFIG_FIELD_HELP` and every selection (sweep grid, report filter, lab picker) reads its
-defaults from ``Config()``.
+``seq_len``, ``task``, ``cast``) are declared once in :class:`efflab.config.Config` (with their
+parsers ``parse_device``, ``parse_precision``, ``positive_int``); the sweep grid, the report filter and
+the lab's selection validate with those same parsers.
 
 Every parser accepts the value as the right type or as text (a CLI argument, a papermill ``-p``
 parameter, a text box) and raises :class:`~efflab.errors.ConfigError` with one line naming the value
@@ -41,16 +41,6 @@ CURRENCIES: tuple[str, ...] = (
     "VND", "BRL", "MXN", "ARS", "CLP", "COP", "PEN", "ZAR", "NGN", "KES", "EGP", "MAD", "ILS", "AED",
     "SAR", "QAR", "RUB", "UAH", "KZT", "PKR", "BDT", "LKR",
 )  # fmt: skip
-
-CONFIG_FIELD_HELP: dict[str, str] = {
-    "model": "a zoo name (`efflab zoo list`), a Hugging Face model folder or a hub id",
-    "batch_size": "queries per forward pass (a positive integer)",
-    "precision": "fp32, bf16, fp16 or int8",
-    "device": "cpu, cuda or cuda:N",
-    "seq_len": "tokens per query (inputs padded or truncated to it)",
-    "task": "a task name (reviews) or CSV path for accuracy; none for cost only",
-    "cast": "how fp16/bf16 are applied: model (cast the weights) or autocast",
-}
 
 
 def _number(name: str, value: Any, fix: str) -> float:

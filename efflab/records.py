@@ -220,6 +220,29 @@ class Measurement:
     accuracy_correct: str | None = None
     unstable_reason: str | None = None
 
+    # ----- generation (workload "generate"; None for classification points) -----
+    # Per response = one sequence of ``max_new_tokens`` output tokens; the energy of a response is
+    # ``energy_prefill_j + energy_decode_j`` (= ``energy_j_per_query``), each from its own sensor window.
+    workload: str = "classify"
+    max_new_tokens: int | None = None
+    prompt_tokens: float | None = None  # mean prompt length (tokens, padding excluded)
+    ttft_s: float | None = None  # time to first token (the prefill of the batch), mean
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
+    ttft_ci_s: float | None = None  # 95 % CI half-width of the mean TTFT
+    itl_s: float | None = None  # inter-token latency (one decode step of the batch), mean; None: no decode
+    itl_p50_s: float | None = None
+    itl_p95_s: float | None = None
+    itl_ci_s: float | None = None
+    tokens_per_s: float | None = None  # output tokens per second, whole responses (prefill + decode)
+    energy_j_per_token: float | None = None  # per output token
+    energy_prefill_j: float | None = None  # per response
+    energy_decode_j: float | None = None  # per response (0 when max_new_tokens is 1: no decode step)
+    kv_cache_bytes: int | None = None  # the KV cache of the batch at the end of a response
+    flops_per_token: float | None = None  # decode FLOPs per output token per sequence
+    # ----- a causal LM scored on the task by prompting (e.g. "k=4, calibrated") -----
+    prompting: str | None = None
+
     def __post_init__(self) -> None:
         # Old records: derive what they did not store, never invent a number.
         if not self.energy_basis:
@@ -232,6 +255,11 @@ class Measurement:
     def wh_per_1000_queries(self) -> float:
         """Energy for 1000 queries in watt-hours."""
         return self.energy_j_per_query * 1000.0 / 3600.0
+
+    @property
+    def wh_per_1000_responses(self) -> float | None:
+        """Energy for 1000 generated responses in watt-hours (``generate`` points only)."""
+        return self.wh_per_1000_queries if self.workload == "generate" else None
 
     @property
     def latency_per_query_s(self) -> float:
@@ -256,6 +284,7 @@ class Measurement:
         d["windows"] = [{**w, "batch_times_us": list(w["batch_times_us"])} for w in d["windows"]]
         d["wh_per_1000_queries"] = self.wh_per_1000_queries
         d["latency_per_query_s"] = self.latency_per_query_s
+        d["wh_per_1000_responses"] = self.wh_per_1000_responses
         return {k: _json_safe(v) for k, v in d.items()}
 
     def to_json(self, **kwargs: Any) -> str:
@@ -264,7 +293,7 @@ class Measurement:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Measurement:
         d = dict(d)
-        for derived in ("wh_per_1000_queries", "latency_per_query_s"):
+        for derived in ("wh_per_1000_queries", "latency_per_query_s", "wh_per_1000_responses"):
             d.pop(derived, None)
         fp = dict(d.pop("fingerprint"))
         fp["cpu_flags"] = tuple(fp.get("cpu_flags") or ())

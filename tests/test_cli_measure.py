@@ -29,10 +29,10 @@ def test_measure_json() -> None:
     assert d["accuracy"] is None
 
 
-def test_measure_table_says_estimated(tiny_task: Path) -> None:
+def test_measure_table_says_modelled(tiny_task: Path) -> None:
     r = efflab("measure", "--model", "tiny-bert-l1", "--batch-size", "2", "--task", str(tiny_task), *FAST)
     assert r.returncode == 0, r.stderr
-    assert "ESTIMATED" in r.stdout and "accuracy" in r.stdout and "95 % CI" in r.stdout
+    assert "modelled" in r.stdout and "accuracy" in r.stdout and "95 % CI" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -88,4 +88,4 @@ def test_int8_on_cuda_message_names_the_fix() -> None:
 def test_help_explains() -> None:
     r = efflab("measure", "--help")
     assert r.returncode == 0
-    assert "estimated" in r.stdout and "--batch-size" in r.stdout
+    assert "modelled" in r.stdout and "--windows" in r.stdout and "--batch-size" in r.stdout

@@ -20,10 +20,12 @@ from efflab.store import load_results
 INPUTS = {"queries_per_day": 2_500_000, "country": "FRA", "price_per_kwh": 0.2, "currency": "EUR"}
 
 
-def _cli(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def _cli(store: Path, capsys: pytest.CaptureFixture[str], baseline: str) -> str:
     rc = main(
         [
             "recommend",
+            "--baseline",
+            baseline,
             "--store",
             str(store),
             "--queries-per-day",
@@ -41,9 +43,13 @@ def _cli(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return out
 
 
-def _report(store: Path, tmp_path: Path) -> str:
+def _report(store: Path, tmp_path: Path, baseline: str) -> str:
     params = ReportParams(
-        store_path=str(store), labels_dir=str(tmp_path / "labels"), label_formats=("svg",), **INPUTS
+        store_path=str(store),
+        labels_dir=str(tmp_path / "labels"),
+        label_formats=("svg",),
+        baseline=baseline,
+        **INPUTS,
     )
     d = content.build(params)
     return unescape(content.summary_html(d) + content.recommendation_html(d))
@@ -52,14 +58,19 @@ def _report(store: Path, tmp_path: Path) -> str:
 def test_cli_report_and_dashboard_agree(
     small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    a = assess(load_results(small_store), AssessInputs(**INPUTS))  # type: ignore[arg-type]
+    df = load_results(small_store)
+    # The baseline: the eligible configuration with the most energy (so the saving is not zero).
+    worst = assess(df).eligible.sort_values("energy_j_per_query").iloc[-1]
+    baseline = f"{worst['model']}:{int(worst['batch_size'])}:{worst['precision']}"
+    a = assess(df, AssessInputs(**INPUTS, baseline=baseline))  # type: ignore[arg-type]
     rec, s = a.recommendation, a.savings
     assert rec is not None and s is not None and a.ratings
 
-    cli = _cli(small_store, capsys)
-    report = _report(small_store, tmp_path)
+    cli = _cli(small_store, capsys, baseline)
+    report = _report(small_store, tmp_path, baseline)
     snap = read_store(small_store)
-    view = build_view(snap, Inputs(**INPUTS))  # type: ignore[arg-type]
+    view = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"])))  # type: ignore[arg-type]
+    assert view.baseline_index == a.baseline_index
 
     # the same recommendation
     assert f"recommended: {rec.label}" in cli
@@ -72,7 +83,7 @@ def test_cli_report_and_dashboard_agree(
     assert f"stars per model: {stars}" in cli
     assert f"Stars per model: {stars}" in report
     for m in a.ratings:  # the dashboard's rating card for each model's rated configuration, and its labels
-        card = build_view(snap, Inputs(**INPUTS, config=m.key)).card("stars")  # type: ignore[arg-type]
+        card = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"]), config=m.key)).card("stars")  # type: ignore[arg-type]
         assert card.value == fmt.stars(m.stars) and f"{m.model}'s rating" in card.detail
     labels = model_ratings(view.frame).set_index("model")["stars"].to_dict()
     assert labels == {m.model: m.stars for m in a.ratings}

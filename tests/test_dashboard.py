@@ -23,6 +23,10 @@ from efflab.store import load_results, open_store
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _range(rng: tuple[float, float]) -> str:
+    return f"range {fmt.saving_range(*rng, fmt.kwh)}" if rng[0] != rng[1] else ""
+
+
 def _ok(store: Path) -> Any:
     df = load_results(store)
     return df[eligible_mask(df)]
@@ -50,7 +54,7 @@ def test_cards_render_the_assessment(small_store: Path) -> None:
     assert view.card("cost").value == fmt.saving_headline(
         s.saved_cost_per_year, s.clear, fmt.money_fmt("USD")
     )
-    assert view.card("kwh").note == f"range {fmt.saving_range(*s.saved_kwh_range, fmt.kwh)}"
+    assert view.card("kwh").note == _range(s.saved_kwh_range)
     assert view.savings == s
     for line in a.provenance:
         assert line in view.data_note
@@ -75,7 +79,7 @@ def test_price_moves_only_cost_and_country_only_co2e(small_store: Path) -> None:
     c = build_view(snap, Inputs(price_per_kwh=0.10, country="FRA")).savings
     assert b.saved_cost_per_year == pytest.approx(3 * a.saved_cost_per_year)
     assert b.saved_kwh_per_year == a.saved_kwh_per_year == c.saved_kwh_per_year
-    assert c.saved_kg_co2e_per_year != a.saved_kg_co2e_per_year
+    assert c.baseline_kg_co2e_per_year != a.baseline_kg_co2e_per_year
     assert c.saved_cost_per_year == a.saved_cost_per_year
     eur = build_view(snap, Inputs(price_per_kwh=0.3, currency="EUR"))
     assert "EUR" in eur.card("cost").detail and "0.3 EUR/kWh" in eur.card("cost").detail
@@ -114,8 +118,8 @@ def test_modelled_energy_says_so_with_the_range(small_store: Path) -> None:
     view = build_view(df)
     s = view.savings
     assert "±20 %" in view.card("energy").detail
-    assert view.card("kwh").note == f"range {fmt.saving_range(*s.saved_kwh_range, fmt.kwh)}"
-    measured = build_view(df.assign(energy_measured=True, energy_source="rapl"))
+    assert view.card("kwh").note == _range(s.saved_kwh_range)
+    measured = build_view(df.assign(energy_measured=True, energy_basis="measured", energy_source="rapl"))
     assert not measured.card("energy").estimated
     assert measured.card("energy").detail.startswith("measured (rapl)")
 

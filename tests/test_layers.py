@@ -3,12 +3,13 @@ never import the CLI, and no private name is imported across packages.
 
 Layers, bottom up (a module may import its own layer and those below):
 
-0. base: errors, records, config, paths, format (no efflab imports above them)
-1. sensors, models, tasks, zoo (the offline family builds models from tasks)
+0. base: errors, records, paths, format, stats (no efflab imports above them)
+1. config (its prompt protocol is a tasks type), sensors, models, tasks, zoo (the offline family builds
+   models from tasks)
 2. measuring
 3. store (the sweep writes into it), options (declarations; parses a country with measuring.carbon)
-4. sweep
-5. analysis
+4. analysis (pure functions over frames; the adaptive sweep asks it for the pareto contenders)
+5. sweep
 6. plots, label
 7. surfaces: report, dashboard, widgets, cli (and the server launcher they share)
 """
@@ -23,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RANK: dict[str, int] = {
     "errors": 0,
     "records": 0,
-    "config": 0,
+    "config": 1,
     "paths": 0,
     "format": 0,
+    "stats": 0,
     "sensors": 1,
     "models": 1,
     "tasks": 1,
@@ -33,8 +35,8 @@ RANK: dict[str, int] = {
     "measuring": 2,
     "store": 3,
     "options": 3,
-    "sweep": 4,
-    "analysis": 5,
+    "analysis": 4,
+    "sweep": 5,
     "plots": 6,
     "label": 6,
     "report": 7,

@@ -60,11 +60,13 @@ def test_sweep_streams_and_resumes(tmp_path: Path) -> None:
     seen = []
     with open_store(tmp_path / "s.sqlite") as st:
         res = sweep(tiny_spec(), st, on_point=seen.append)
-        assert [r.status for r in res] == ["ok"] * 4 and len(seen) == 4
+        # The first pass yields every point once; the adaptive pass may then yield contenders again.
+        first = [r.status for r in res if r.status != "refined"]
+        assert first == ["ok"] * 4 and len(seen) == len(res)
         again = list(iter_sweep(tiny_spec(), st))
-        assert [r.status for r in again] == ["skipped"] * 4
+        assert [r.status for r in again if r.status != "refined"] == ["skipped"] * 4
         forced = list(iter_sweep(tiny_spec(batch_sizes=(1,)), st, force=True))
-        assert [r.status for r in forced] == ["ok", "ok"]
+        assert [r.status for r in forced if r.status != "refined"] == ["ok", "ok"]
     assert len(load_results(tmp_path / "s.sqlite")) == 4
 
 

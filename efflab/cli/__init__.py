@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EfflabError as e:
-        print(f"efflab: error: {e}", file=sys.stderr)
+        print(f"efflab: error: {' '.join(str(e).split())}", file=sys.stderr)  # always one line
         return e.exit_code
     except KeyboardInterrupt:
         print("efflab: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-from efflab.config import DEVICES, PRECISIONS, Config, MethodSettings
+from efflab.config import DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
 from efflab.errors import ConfigError
 from efflab.format import nbytes, si
 from efflab.records import Measurement
@@ -18,6 +18,8 @@ examples:
   efflab measure                                   # minilm-l6, batch 32, fp32, cpu, task reviews
   efflab measure --model minilm-l2 --precision int8 --batch-size 8
   efflab measure --model ./my-model-folder --no-task --json
+  efflab measure --model smollm2-135m --task reviews               # a causal LM, scored by prompting
+  efflab measure --model smollm2-135m --workload generate --max-new-tokens 16 --batch-size 4 --json
   efflab measure --windows 5 --cpu-power 65 --ram-power 6   # your machine's watts (wall meter, vendor sheet)
 method: the point is timed as --windows independent windows (default 3); its interval comes from the
 spread of the window means. Disturbed windows (this process got clearly less CPU than it asked for, or
@@ -55,6 +57,30 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
         "--ram-power", default=None, help="your RAM's power in watts (with or without --cpu-power)"
     )
     g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
+    g.add_argument(
+        "--prompt-shots", default=None, help="causal LMs on a task: train examples in the prompt (default 4)"
+    )
+    g.add_argument(
+        "--prompt-calibration",
+        default=None,
+        help="causal LMs on a task: train texts the threshold is calibrated on, 0 = none (default 100)",
+    )
+    g.add_argument(
+        "--prompt-eval-limit",
+        default=None,
+        help="causal LMs on a task: score the first N test texts, 0 = all (default 200)",
+    )
+
+
+def _count(name: str, value: str) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = -1
+    if n < 0:
+        msg = f"{name} must be a non-negative integer, got {value!r}; e.g. {name} 4"
+        raise ConfigError(msg)
+    return n
 
 
 def method_from_args(args: argparse.Namespace, base: MethodSettings | None = None) -> MethodSettings:
@@ -78,6 +104,13 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
         d[name] = _number(flag, raw, integer=name == "windows")
     if getattr(args, "country", None):
         d["country"] = args.country
+    for name, flag in (("prompt_shots", "--prompt-shots"), ("prompt_calibration", "--prompt-calibration")):
+        raw = getattr(args, name, None)
+        if raw is not None:
+            d[name] = _count(flag, raw)
+    raw_limit = getattr(args, "prompt_eval_limit", None)
+    if raw_limit is not None:
+        d["prompt_eval_limit"] = _count("--prompt-eval-limit", raw_limit) or None
     return MethodSettings.from_dict(d)
 
 
@@ -142,6 +175,17 @@ def register(sub: Any) -> None:
         default="model",
         help="for fp16/bf16: 'model' casts the weights, 'autocast' runs torch.autocast over fp32 weights",
     )
+    p.add_argument(
+        "--workload",
+        default="classify",
+        help=f"one of {', '.join(WORKLOADS)}: one forward pass per query, or a causal LM generating "
+        "--max-new-tokens per prompt (default classify)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        default=None,
+        help="generate: tokens per response, end of sequence ignored (default 16)",
+    )
     t = p.add_mutually_exclusive_group()
     t.add_argument("--task", default="reviews", help="task name or CSV path for accuracy (default reviews)")
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
@@ -164,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         task=None if args.no_task else args.task,
         cast=args.cast,
+        workload=args.workload,
+        max_new_tokens=args.max_new_tokens,
     )
     method = method_from_args(args)
     # Every input is checked before the model is loaded: the country, the task, then whether the
@@ -236,12 +282,15 @@ def render(m: Measurement) -> str:
             else "not counted",
         ),
     ]
+    if m.workload == "generate":
+        rows[1:4] = generation_rows(m)
     if m.accuracy is not None and m.accuracy_ci is not None:
+        how = f", prompting: {m.prompting}" if m.prompting else ""
         rows.append(
             (
                 "accuracy",
                 f"{m.accuracy * 100:.1f} % (95 % CI {m.accuracy_ci[0] * 100:.1f}–"
-                f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision})",
+                f"{m.accuracy_ci[1] * 100:.1f}, n={m.n_eval}, at {m.precision}{how})",
             )
         )
     fp = m.fingerprint
@@ -279,3 +328,32 @@ def _energy_parts(m: Measurement) -> str:
             f"{si(m.cpu_seconds, 's')} CPU{ram} ({src}); on this machine energy ranks like latency"
         )
     return text
+
+
+def generation_rows(m: Measurement) -> list[tuple[str, str]]:
+    """The config and timing rows of a ``generate`` point (replacing the per-batch latency rows)."""
+    ci = f" ± {si(m.itl_ci_s, 's')}" if m.itl_ci_s is not None else ""
+    itl = (
+        f"{si(m.itl_s, 's')}{ci} (p50 {si(m.itl_p50_s, 's')}, p95 {si(m.itl_p95_s, 's')})"
+        if m.itl_s is not None
+        else "none (1 new token: no decode step)"
+    )
+    return [
+        (
+            "config",
+            f"generate {m.max_new_tokens} tokens · batch {m.batch_size} · {m.precision} · {m.device} · "
+            f"prompt {m.prompt_tokens or 0:.0f} tokens · task {m.task or '-'}",
+        ),
+        (
+            "TTFT (prefill)",
+            f"{si(m.ttft_s, 's')} ± {si(m.ttft_ci_s, 's')} (95 % CI, p50 {si(m.ttft_p50_s, 's')}, "
+            f"p95 {si(m.ttft_p95_s, 's')})",
+        ),
+        ("ITL (decode)", itl),
+        (
+            "throughput",
+            f"{m.tokens_per_s or 0:.1f} output tokens/s · response {si(m.latency_s, 's')} · "
+            f"J/token {si(m.energy_j_per_token, 'J')} · prefill {si(m.energy_prefill_j, 'J')} + "
+            f"decode {si(m.energy_decode_j, 'J')} per response · KV cache {nbytes(m.kv_cache_bytes)}",
+        ),
+    ]

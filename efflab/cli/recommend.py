@@ -67,9 +67,9 @@ def yearly_lines(a: Assessment) -> list[str]:
         "switching from the baseline:"
     ]
     for name, saved, rng, f, cand, basev in rows:
+        span = f" (range {fmt.saving_range(*rng, f)})" if rng[0] != rng[1] else ""
         out.append(
-            f"    {name}: {fmt.saving_headline(saved, s.clear, f)} (range {fmt.saving_range(*rng, f)}); "
-            f"{f(cand)} instead of {f(basev)}"
+            f"    {name}: {fmt.saving_headline(saved, s.clear, f)}{span}; {f(cand)} instead of {f(basev)}"
         )
     return out
 

@@ -13,7 +13,8 @@ from efflab.paths import default_store
 
 EPILOG = """\
 The default spec is the built-in family x batch sizes 1, 8, 32, 128 x fp32, bf16, int8 on cpu,
-task reviews. A spec file is YAML with the same fields, e.g.
+task reviews, plus the general-purpose smollm2-135m scored by prompting at batch 1 and 4, fp32
+(its first 200 test texts). A spec file is YAML with the same fields, e.g.
 
   models: [minilm-l2, minilm-l6]
   batch_sizes: [1, 32]
@@ -21,6 +22,9 @@ task reviews. A spec file is YAML with the same fields, e.g.
   devices: [cpu]
   task: reviews
   method: {target_ci_rel: 0.02, max_window_s: 10}
+  workloads: [classify, generate]      # generate: causal LMs only
+  max_new_tokens: [1, 16, 64]          # output lengths of the generate points
+  per_model: {smollm2-135m: {batch_sizes: [1, 4], precisions: [fp32, int8]}}
 
 Re-running the same command measures only the points missing from the store (a crash or kill
 loses at most the point in progress). Before it starts, the sweep says how many points it will
@@ -46,6 +50,19 @@ def register(sub: Any) -> None:
     p.add_argument("--precisions", help="comma-separated precisions, overriding the spec")
     p.add_argument("--devices", help="comma-separated devices, overriding the spec")
     p.add_argument("--sensor", help="energy sensor, overriding the spec (auto, nvml, rapl, codecarbon, fake)")
+    p.add_argument(
+        "--windows", help="timing windows per point, overriding the spec (default 3; 1 = one window)"
+    )
+    p.add_argument("--target-ci", help="95%% CI half-width / mean the adaptive pass aims at (default 0.05)")
+    p.add_argument(
+        "--cpu-power", help="your CPU's full-load power in watts (energy: 'modelled (user watts)')"
+    )
+    p.add_argument("--ram-power", help="your RAM's power in watts")
+    p.add_argument(
+        "--no-adaptive",
+        action="store_true",
+        help="skip the second pass that gives the pareto front and recommendation candidates more windows",
+    )
     p.add_argument("--force", action="store_true", help="re-measure points already in the store")
     p.add_argument("--retry-failed", action="store_true", help="re-measure points stored as failed")
     p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT: run points on its workers")
@@ -66,9 +83,19 @@ def load_spec(args: argparse.Namespace) -> Any:
             over[name] = [x.strip() for x in v.split(",") if x.strip()]
     if args.sensor:
         over["sensor"] = args.sensor
+    if any(getattr(args, k, None) is not None for k in ("windows", "target_ci", "cpu_power", "ram_power")):
+        from efflab.cli.measure import method_from_args
+
+        args.min_window = args.max_window = None
+        args.country = spec.method.country
+        over["method"] = method_from_args(args, spec.method).to_dict()
     if over:
         d = spec.to_dict()
         d.update(over)
+        # A grid given on the command line applies to every model, the per-model defaults included.
+        d["per_model"] = {
+            m: {k: v for k, v in o.items() if k not in over} for m, o in (d.get("per_model") or {}).items()
+        }
         spec = SweepSpec.from_dict(d)
     return spec
 
@@ -132,10 +159,11 @@ def confirm_plan(
         file=sys.stderr,
         flush=True,
     )
-    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and high_s <= CONFIRM_SECONDS):
+    # The low estimate decides (the high one assumes every window runs to its cap and is re-measured).
+    if yes or n == 0 or (always_ask is None and n <= CONFIRM_POINTS and low_s <= CONFIRM_SECONDS):
         return
     if not sys.stdin.isatty():
-        why = always_ask or f"this run measures {n} points (about {duration_text(high_s)} at most)"
+        why = always_ask or f"this run measures {n} points (at least about {duration_text(low_s)})"
         msg = f"{why}; pass --yes to start it, or name fewer models, batch sizes or precisions"
         raise ConfigError(msg)
     answer = input("efflab: start it? [y/N] ").strip().lower()
@@ -159,13 +187,13 @@ def run(args: argparse.Namespace) -> int:
     _check_cluster_args(args)
     store_path = args.store or default_store()
     stop = _StopFlag()
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "refined": 0}
     kept = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
-        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         if n_todo:
-            store.claim_sweep()
+            store.claim_sweep()  # before anything is printed: a busy store is one line
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
         old = signal.signal(signal.SIGINT, stop.handler)
         try:
             if args.scheduler is not None or args.local_cluster is not None:
@@ -188,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
                     retry_failed=args.retry_failed,
                     should_stop=stop,
                     should_cancel=stop.cancel,
+                    adaptive=not getattr(args, "no_adaptive", False),
                 )
             bar = tqdm(
                 total=len(spec),
@@ -198,16 +227,27 @@ def run(args: argparse.Namespace) -> int:
                 disable=not sys.stderr.isatty(),
             )
             for r in stream:
-                counts[r.status] += 1
+                counts[r.status] = counts.get(r.status, 0) + 1
                 c = r.config
                 name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
+                if r.status == "refined" and r.measurement is not None:
+                    m = r.measurement
+                    bar.write(
+                        f"refined {name}: {m.n_windows} windows, {si(m.latency_s, 's')}/batch "
+                        f"±{m.latency_ci_s / m.latency_s * 100:.1f}% (a decision depends on it)",
+                        file=sys.stderr,
+                    )
+                    continue
                 if r.status == "ok" and r.measurement is not None:
                     m = r.measurement
                     acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
-                    kind = "meas" if m.energy_measured else "est"
+                    kind = "meas" if m.energy_measured else "model"
+                    odd = [f for f in ("unstable", "disturbed") if f in m.flags]
+                    note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"{m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q ({kind}){acc}",
+                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q "
+                        f"({kind}){acc}{note}",
                         file=sys.stderr,
                     )
                 elif r.status == "failed":
@@ -215,8 +255,9 @@ def run(args: argparse.Namespace) -> int:
                     if r.key in ok_before:
                         kept += 1
                         note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
-                bar.update(1)
+                    bar.write(f"failed  {name}: {r.error}{note}")
+                if r.status != "refined":  # a second pass re-yields points already counted
+                    bar.update(1)
             bar.close()
         finally:
             signal.signal(signal.SIGINT, old)
@@ -224,10 +265,11 @@ def run(args: argparse.Namespace) -> int:
     kept_text = f", {kept} kept their stored measurement" if kept else ""
     print(
         f"efflab: {counts['ok']} measured, {counts['failed']} failed{kept_text}, {counts['skipped']} already in the "
-        f"store ({done}/{len(spec)}) -> {store_path}",
+        f"store ({done}/{len(spec)}), {counts['refined']} given more windows -> {store_path}",
         file=sys.stderr,
     )
-    if stop.requested and done < len(spec):
-        print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
+    if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
+        if done < len(spec):
+            print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
         return 130
     return 0

@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
         description=(
             "The offline model family on the built-in reviews task: a TF-IDF baseline, layer slices of "
             "all-MiniLM-L6-v2 fine-tuned on the task, and a 2-layer student distilled from the 6-layer "
-            "one. Models are built on first use and cached (see `efflab zoo list` for where)."
+            "one; and a general-purpose generative model (SmolLM2-135M-Instruct) scored on the task by "
+            "prompting. Models are built on first use and cached (see `efflab zoo list` for where)."
         ),
     )
     zs = p.add_subparsers(dest="zoo_cmd", metavar="ACTION")
@@ -59,10 +60,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from efflab.zoo import FAMILY, build_recipes, names, recipe
+    from efflab.zoo import all_names, build_recipes, recipe
     from efflab.zoo.cache import read_meta
 
-    wanted = [recipe(n) for n in args.names] if args.names else [FAMILY[n] for n in names()]
+    wanted = [recipe(n) for n in (args.names or all_names())]
     t0 = time.perf_counter()
     folders = build_recipes(wanted, progress=not args.quiet)
     for r, folder in zip(wanted, folders):

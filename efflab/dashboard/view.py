@@ -207,6 +207,11 @@ def option_label(row: Any, *, recommended: bool = False, baseline: bool = False)
     )
 
 
+def _range(rng: tuple[float, float], f: fmt.Formatter) -> str:
+    """``range …`` of a saving; empty when it has no width (a configuration against itself)."""
+    return f"range {fmt.saving_range(*rng, f)}" if rng[0] != rng[1] else ""
+
+
 def _rating_text(a: Assessment, model: str) -> tuple[str, str]:
     """The model's stars and the sentence under them (one rating per model)."""
     r = a.rating(model)
@@ -275,7 +280,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
             f"{fmt.kwh(s.candidate_kwh_per_year)} instead of {fmt.kwh(s.baseline_kwh_per_year)} a year {per_q}",
             s.estimated,
-            f"range {fmt.saving_range(*s.saved_kwh_range, fmt.kwh)}",
+            _range(s.saved_kwh_range, fmt.kwh),
         ),
         Card(
             "co2e",
@@ -284,7 +289,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             f"{fmt.kg(s.candidate_kg_co2e_per_year)} instead of {fmt.kg(s.baseline_kg_co2e_per_year)} · "
             f"grid {s.country} {s.carbon_intensity_g_per_kwh:.0f} g/kWh",
             s.estimated,
-            f"range {fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg)}",
+            _range(s.saved_kg_co2e_range, fmt.kg),
         ),
         Card(
             "cost",
@@ -293,7 +298,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             f"{money(s.candidate_cost_per_year)} instead of {money(s.baseline_cost_per_year)} at "
             f"{fmt.price(s.price_per_kwh, s.currency)}",
             s.estimated,
-            f"range {fmt.saving_range(*s.saved_cost_range, money)}",
+            _range(s.saved_cost_range, money),
         ),
     )
     default_base_idx = a.baseline_index if inputs.baseline is None else None

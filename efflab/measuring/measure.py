@@ -98,6 +98,10 @@ def measure_loaded(
     sensor_name: str = "",
 ) -> Measurement:
     """Measure ``config`` with an already loaded runner and an open sensor, its windows back to back."""
+    if config.workload == "generate":
+        from efflab.measuring.generate import measure_generation
+
+        return measure_generation(runner, config, task, sensor, method, report, should_stop)
     session = PointSession(runner, config, task, sensor, method, sensor_name=sensor_name, report=report)
     session.measure_all(should_stop)
     return session.finish()

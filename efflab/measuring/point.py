@@ -78,6 +78,11 @@ class PointSession:
         self.report = report
         self.flags: list[str] = list(runner.flags)
         texts = task.test["text"].astype(str).tolist()[: config.batch_size] if task is not None else None
+        self.prompter = None
+        if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (needs a task)
+            from efflab.tasks.prompting import attach
+
+            self.prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
         self.batch = runner.make_batch(texts, config.batch_size, config.seq_len)
         self.flops_q = flops_per_query(runner, config, self.batch)
         self.threads = torch.get_num_threads()
@@ -101,7 +106,9 @@ class PointSession:
         return [w for w in self.windows if w.used]
 
     def _suspects(self) -> list[int]:
-        """Indices (into ``windows``) of used windows that are disturbed or disagree, worst first."""
+        """Indices (into ``windows``) of used windows worth re-measuring, worst first: those that
+        disagree, and the disturbed ones while at least one window was clean (when every window
+        was disturbed the machine is busy throughout, and another window would be disturbed too)."""
         used_idx = [i for i, w in enumerate(self.windows) if w.used]
         used = [self.windows[i] for i in used_idx]
         dist = disturbed(
@@ -110,6 +117,8 @@ class PointSession:
             cpu_ratio_min=self.method.disturbed_cpu_ratio,
             check_cpu=self.config.device == "cpu",
         )
+        if all(dist):
+            dist = [False] * len(dist)
         dis = disagreeing(used, outlier_rel=self.method.outlier_rel)
         if not used:
             return []
@@ -137,6 +146,17 @@ class PointSession:
             self.windows[suspects[0]].used = False
             self.remeasured += 1
             return True
+        if suspects:
+            return False  # budget spent: more windows would not make it consistent
+        if any(
+            disturbed(
+                self.used,
+                other_share_max=self.method.noisy_other_cpu_share,
+                cpu_ratio_min=self.method.disturbed_cpu_ratio,
+                check_cpu=self.config.device == "cpu",
+            )
+        ):
+            return False  # a busy machine: more windows would be disturbed too
         return bool(
             extend
             and self.method.windows > 1
@@ -286,8 +306,25 @@ class PointSession:
             flags.append("flops_not_counted")
 
         accuracy = ci = n_eval = None
-        correct = None
-        if self.task is not None and not self.runner.can_predict:
+        correct = prompting = None
+        if self.task is not None and self.prompter is not None:
+            from efflab.tasks.prompting import evaluate_prompting
+
+            self.report("accuracy", 0.0)
+            pres = evaluate_prompting(
+                self.runner,  # type: ignore[arg-type]
+                self.task,
+                self.prompter.protocol,
+                seq_len=cfg.seq_len,
+            )
+            accuracy, ci, n_eval, correct, prompting = (
+                pres.accuracy,
+                pres.ci,
+                pres.n_eval,
+                pres.correct,
+                pres.protocol,
+            )
+        elif self.task is not None and not self.runner.can_predict:
             flags.append("no_classifier_head")
         elif self.task is not None:
             self.report("accuracy", 0.0)
@@ -399,6 +436,7 @@ class PointSession:
             sensor=self.sensor_name,
             accuracy_correct=correct,
             unstable_reason=unstable_reason,
+            prompting=prompting,
         )
 
     def _disturbed_all(self) -> list[bool]:

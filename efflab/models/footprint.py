@@ -68,7 +68,7 @@ def _int(d: dict[str, object], *names: str, default: int) -> int:
 
 def max_positions(source: ModelSource) -> int | None:
     """How many tokens the model accepts per sequence (``max_position_embeddings``), if known."""
-    if source.kind != "hf" or source.path is None:
+    if source.kind not in ("hf", "causal-lm") or source.path is None:
         return None
     cfg = _hf_config(source.path)
     v = cfg.get("max_position_embeddings") or cfg.get("n_positions") or cfg.get("max_seq_len")
@@ -191,6 +191,8 @@ def check_fits(
         ConfigError: the sequence is longer than the model accepts, or the estimate exceeds the
             free memory; the message gives both figures and a batch size that would fit.
     """
+    if max_new_tokens is None:  # a generate point's own output length
+        max_new_tokens = getattr(config, "max_new_tokens", None)
     limit = max_positions(source)
     positions = config.seq_len + (max_new_tokens or 0)
     if limit is not None and positions > limit:

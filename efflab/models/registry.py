@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from efflab.errors import ModelError, closest
-from efflab.models.tiny import TINY_RE, minilm_folder, tiny_model
+from efflab.models.tiny import TINY_LLAMA_RE, TINY_RE, minilm_folder, tiny_causal_lm, tiny_model
 
 # The pretrained encoder as shipped (no task head): measurable for cost, not for accuracy.
 PRETRAINED_ALIASES = ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
@@ -22,11 +22,13 @@ class ModelSource:
 
     Attributes:
         name: the name the user gave.
-        kind: ``hf`` (transformers) or ``sklearn`` (a joblib pipeline).
+        kind: ``hf`` (a transformers encoder), ``causal-lm`` (a transformers decoder-only language
+            model, see :mod:`efflab.models.causal`) or ``sklearn`` (a joblib pipeline).
         location: a local folder, or a hub id when ``is_hub`` is True.
         model_id: a stable identity for caches and the results store (recipe hash, folder digest
             or hub id).
         is_hub: True when ``location`` is a hub id rather than a folder.
+        gguf_file: the name of a GGUF file inside ``location`` to load (dequantised), or None.
     """
 
     name: str
@@ -34,6 +36,7 @@ class ModelSource:
     location: str
     model_id: str
     is_hub: bool = False
+    gguf_file: str | None = None
 
     @property
     def path(self) -> Path | None:
@@ -45,7 +48,7 @@ def _zoo_names() -> list[str]:
         import efflab.zoo as zoo
     except ModuleNotFoundError:
         return []
-    return list(zoo.names())
+    return list(zoo.all_names())
 
 
 def _folder_digest(folder: Path) -> str:
@@ -69,6 +72,9 @@ def source_from_folder(folder: Path, name: str | None = None) -> ModelSource:
             kind = str(meta.get("kind", "hf"))
             ident = f"{meta.get('name', folder.name)}@{meta.get('recipe_hash', _folder_digest(folder))}"
             return ModelSource(name or str(meta.get("name", folder.name)), kind, str(folder), ident)
+        ggufs = sorted(p.name for p in folder.glob("*.gguf"))
+        if not (folder / "config.json").exists() and len(ggufs) == 1:
+            return source_from_gguf(folder / ggufs[0], name)
         if not (folder / "config.json").exists():
             msg = (
                 f"model folder {str(folder)!r} has no config.json; point --model at a Hugging Face model "
@@ -76,7 +82,10 @@ def source_from_folder(folder: Path, name: str | None = None) -> ModelSource:
             )
             raise ModelError(msg)
         return ModelSource(
-            name or folder.name, "hf", str(folder), f"folder:{folder.name}@{_folder_digest(folder)}"
+            name or folder.name,
+            _folder_kind(folder),
+            str(folder),
+            f"folder:{folder.name}@{_folder_digest(folder)}",
         )
     except PermissionError as e:
         msg = f"cannot read model folder {str(folder)!r}: {e.strerror}; check its permissions"
@@ -86,15 +95,42 @@ def source_from_folder(folder: Path, name: str | None = None) -> ModelSource:
         raise ModelError(msg) from e
 
 
+def _folder_kind(folder: Path) -> str:
+    """``causal-lm`` for a decoder-only language model's folder (by its config.json), else ``hf``."""
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return "hf"
+    archs = cfg.get("architectures") or [] if isinstance(cfg, dict) else []
+    return "causal-lm" if any(str(a).endswith("ForCausalLM") for a in archs) else "hf"
+
+
+def source_from_gguf(path: Path, name: str | None = None) -> ModelSource:
+    """A ModelSource for a GGUF file (loaded by transformers, dequantised to fp32)."""
+    path = path.expanduser().resolve()
+    st = path.stat()
+    ident = f"gguf:{path.name}@{st.st_size}-{int(st.st_mtime)}"
+    return ModelSource(name or path.stem, "causal-lm", str(path.parent), ident, gguf_file=path.name)
+
+
 def known_names() -> list[str]:
     """Every name ``resolve_model`` accepts without a path: the zoo, the pretrained encoder, tiny models."""
-    return [*_zoo_names(), PRETRAINED_ALIASES[0], "tiny-bert", "tiny-bert-l1", "tiny-bert-l2"]
+    return [
+        *_zoo_names(),
+        PRETRAINED_ALIASES[0],
+        "tiny-bert",
+        "tiny-bert-l1",
+        "tiny-bert-l2",
+        "tiny-llama",
+        "tiny-llama-l1",
+        "tiny-llama-l2",
+    ]
 
 
 def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
     """Resolve ``name`` to a :class:`ModelSource`, building zoo and tiny models on first use.
 
-    Order: tiny test models (``tiny-bert[-lN]``), zoo names, the pretrained ``all-minilm-l6-v2``,
+    Order: tiny test models (``tiny-bert[-lN]``, ``tiny-llama[-lN]``), zoo names, the pretrained ``all-minilm-l6-v2``,
     an existing folder, a hub id (``org/name``, loaded from the local HF cache or the hub if reachable).
 
     Raises:
@@ -110,6 +146,8 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
         raise ModelError(msg)
     if TINY_RE.match(low):
         return source_from_folder(tiny_model(low), name=low)
+    if TINY_LLAMA_RE.match(low):
+        return source_from_folder(tiny_causal_lm(low), name=low)
     zoo_names = _zoo_names()
     if low in zoo_names:
         import efflab.zoo as zoo
@@ -126,8 +164,12 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
         msg = f"model path {raw[:80]!r} cannot be read: {e.strerror}; pass a zoo name, a folder or a hub id"
         raise ModelError(msg) from e
     if exists:
+        if p.is_file() and p.suffix.lower() == ".gguf":
+            return source_from_gguf(p)
         if not p.is_dir():
-            msg = f"model path {raw!r} is a file; point --model at a Hugging Face model folder"
+            msg = (
+                f"model path {raw!r} is a file; point --model at a Hugging Face model folder or a .gguf file"
+            )
             raise ModelError(msg)
         return source_from_folder(p)
     if "/" in raw and not raw.startswith((".", "/", "~")) and raw.count("/") == 1:
@@ -159,7 +201,14 @@ def is_known_model(name: str) -> bool:
     low = raw.lower()
     if len(raw) > MAX_NAME_CHARS:
         return False
-    if TINY_RE.match(low) or low in {n.lower() for n in known_names()} or low in PRETRAINED_ALIASES:
+    if raw.lower().endswith(".gguf") and Path(raw).expanduser().is_file():
+        return True
+    if (
+        TINY_RE.match(low)
+        or TINY_LLAMA_RE.match(low)
+        or low in {n.lower() for n in known_names()}
+        or low in PRETRAINED_ALIASES
+    ):
         return True
     try:
         if Path(raw).expanduser().is_dir():

@@ -385,8 +385,29 @@ def load_runner(source: ModelSource, precision: str, device: str, cast: str = "m
     """
     if source.kind == "sklearn":
         return SklearnRunner(source, precision, device)
-    if source.kind != "hf":
-        msg = f"model {source.name!r} has unknown kind {source.kind!r}; expected 'hf' or 'sklearn'"
+    if source.kind not in ("hf", "causal-lm"):
+        msg = (
+            f"model {source.name!r} has unknown kind {source.kind!r}; expected 'hf', 'causal-lm' or 'sklearn'"
+        )
         raise ModelError(msg)
     check_device(device, precision)
+    if source.kind == "causal-lm" or (source.is_hub and _hub_is_causal(source)):
+        from efflab.models.causal import CausalLMRunner
+
+        return CausalLMRunner(source, precision, device, cast)
     return HFRunner(source, precision, device, cast)
+
+
+def _hub_is_causal(source: ModelSource) -> bool:
+    """True when a hub id names a decoder-only language model (False when its config is unreachable:
+    the encoder loader then reports the error)."""
+    from transformers import AutoConfig
+
+    from efflab.models.causal import is_causal_config
+
+    for local_only in (True, False):
+        try:
+            return is_causal_config(AutoConfig.from_pretrained(source.location, local_files_only=local_only))
+        except (OSError, ValueError, KeyError):
+            continue
+    return False

@@ -496,21 +496,27 @@ def recommendation_html(d: ReportData) -> str:
                 fmt.kwh(s.baseline_kwh_per_year),
                 fmt.kwh(s.candidate_kwh_per_year),
                 fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
-                fmt.saving_range(*s.saved_kwh_range, fmt.kwh),
+                fmt.saving_range(*s.saved_kwh_range, fmt.kwh)
+                if s.saved_kwh_range[0] != s.saved_kwh_range[1]
+                else "—",
             ],
             [
                 f"CO2e ({s.country} grid at {s.carbon_intensity_g_per_kwh:.0f} g/kWh)",
                 fmt.kg(s.baseline_kg_co2e_per_year),
                 fmt.kg(s.candidate_kg_co2e_per_year),
                 fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
-                fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg),
+                fmt.saving_range(*s.saved_kg_co2e_range, fmt.kg)
+                if s.saved_kg_co2e_range[0] != s.saved_kg_co2e_range[1]
+                else "—",
             ],
             [
                 f"cost (at {fmt.price(s.price_per_kwh, s.currency)})",
                 money(s.baseline_cost_per_year),
                 money(s.candidate_cost_per_year),
                 fmt.saving_headline(s.saved_cost_per_year, s.clear, money),
-                fmt.saving_range(*s.saved_cost_range, money),
+                fmt.saving_range(*s.saved_cost_range, money)
+                if s.saved_cost_range[0] != s.saved_cost_range[1]
+                else "—",
             ],
         ]
         body.append(f"<p>Per year at {fmt.number(s.queries_per_day)} queries a day:</p>")

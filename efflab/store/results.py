@@ -30,6 +30,12 @@ _NUMERIC = [
 ]  # fmt: skip
 
 
+_WINDOW_NUMERIC = [
+    "latency_median_s", "energy_j_per_query_ci", "energy_cpu_j", "energy_ram_j", "energy_gpu_j",
+    "cpu_seconds", "cpu_watts_per_thread", "ram_watts",
+]  # fmt: skip
+
+
 def cohort_of(task: str | None, hardware: str) -> str:
     """Measurements are comparable (stars, pareto) within a cohort: same task, same hardware."""
     return f"{task or 'no task'} @ {hardware}"
@@ -86,6 +92,12 @@ def load_results(store: Store | str | Path, *, include_failed: bool = True) -> p
             df[c] = pd.Series(dtype="float64" if c not in ("key", "status", "model", "cohort") else "object")
     for c in _NUMERIC:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    # Fields of replicated windows (issue 12): numbers where present; old rows read NaN, never 0.
+    for c in _WINDOW_NUMERIC:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    if "n_windows" in df.columns:
+        df["n_windows"] = pd.to_numeric(df["n_windows"], errors="coerce").astype("Int64")
     for c in ("batch_size", "seq_len"):
         df[c] = df[c].astype("Int64")
     df["energy_measured"] = df["energy_measured"].astype("boolean")

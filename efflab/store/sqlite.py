@@ -224,10 +224,11 @@ class Store:
             raise StoreError(msg)
         # quick_check reads every page (a zeroed page fails it) but skips index cross-checks: a few
         # ms for 1,000 points (bench/faults.py), so every open runs it.
-        problems = [r[0] for r in con.execute("PRAGMA quick_check(3)").fetchall()]
+        problems = [str(r[0]) for r in con.execute("PRAGMA quick_check(3)").fetchall()]
         if problems != ["ok"]:
+            first = " ".join(problems[0].replace("*** in database main ***", "").split())
             msg = (
-                f"results store {str(self.path)!r} is corrupt ({problems[0]}); it was left untouched — "
+                f"results store {str(self.path)!r} is corrupt ({first}); it was left untouched — "
                 "restore it from a backup, or pass another --store to start a new one"
             )
             raise StoreError(msg)

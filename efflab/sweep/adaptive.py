@@ -141,7 +141,14 @@ def refine(
     for members in groups:
         if should_stop is not None and should_stop():
             return
-        pts = [c for c in members if keys[c] in stored and needs_more(keys[c], current())]
+        # A point already at max_windows gets no more: loading its model again would only cost time.
+        pts = [
+            c
+            for c in members
+            if keys[c] in stored
+            and stored[keys[c]][0].n_windows < spec.method.max_windows
+            and needs_more(keys[c], current())
+        ]
         if not pts:
             continue
         previous = {c: stored[keys[c]][0] for c in pts}

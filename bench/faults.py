@@ -1,0 +1,364 @@
+"""Faults (issue 15): every hostile or careless case against a copy of a real store, then SIGKILLs.
+
+1. Each case runs the real ``efflab`` command on its own copy of a real store (built here with the
+   fake sensor and the tiny random-init model, so it takes seconds) and prints: exit code, the
+   non-empty lines the command printed to stderr, and the store's sha256 before and after.
+   Target: exit 2 and one line for every bad input, the store byte-identical.
+2. The SIGKILL trial: one sweep into one store, killed with SIGKILL at N random moments (re-run
+   after each kill). After every kill: ``PRAGMA integrity_check``, no stored point lost, no stored
+   point re-measured (its record and timestamp unchanged); at the end one more run completes it.
+
+    .venv/bin/python bench/faults.py [--kills 20] [--seed 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+ENV = {**os.environ, "EFFLAB_DEBUG": "", "PYTHONUNBUFFERED": "1"}
+FAST = {"min_window_s": 0.05, "max_window_s": 0.3, "warmup_s": 0.0, "warmup_batches": 1, "min_batches": 3}
+
+
+def efflab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "efflab.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=600,
+    )
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+
+
+def sql(p: Path, statement: str, *params: object) -> None:
+    con = sqlite3.connect(p)
+    con.execute(statement, params)
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def checkpoint(p: Path) -> None:
+    sql(p, "SELECT 1")
+
+
+def build_store(folder: Path) -> tuple[Path, Path]:
+    """A real store from a real tiny sweep (8 points, fake sensor) and its task."""
+    from conftest import fast_method, write_tiny_task
+
+    from efflab.store import open_store
+    from efflab.sweep import SweepSpec, sweep
+
+    task = write_tiny_task(folder / "tiny_task.csv")
+    store = folder / "base.sqlite"
+    spec = SweepSpec(
+        models=("tiny-bert-l1", "tiny-bert-l2"),
+        batch_sizes=(1, 4),
+        precisions=("fp32", "int8"),
+        task=str(task),
+        seq_len=32,
+        sensor="fake",
+        method=fast_method(),
+    )
+    with open_store(store) as st:
+        sweep(spec, st)
+    checkpoint(store)
+    return store, task
+
+
+def spec_file(folder: Path, name: str, data: object) -> Path:
+    p = folder / name
+    if isinstance(data, bytes):
+        p.write_bytes(data)
+    else:
+        p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return p
+
+
+def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str]]:
+    rows: list[tuple[str, int, int, str, str]] = []
+
+    def case(name: str, prepare: Callable[[Path], None] | None, *args: str, cwd: Path | None = None) -> None:
+        d = work / f"case{len(rows):02d}"
+        d.mkdir()
+        store = d / "store.sqlite"
+        shutil.copy2(base, store)
+        if prepare is not None:
+            prepare(store)
+        before = sha(store)
+        argv = [a.replace("{store}", str(store)).replace("{dir}", str(d)) for a in args]
+        r = efflab(*argv, cwd=cwd or d)
+        lines = len([ln for ln in r.stderr.splitlines() if ln.strip()])
+        after = sha(store) if store.exists() else "gone"
+        rows.append((name, r.returncode, lines, before, after))
+        subprocess.run(["chattr", "-i", str(d)], capture_output=True)
+
+    def zero_page(p: Path) -> None:
+        raw = bytearray(p.read_bytes())
+        raw[5 * 4096 : 6 * 4096] = bytes(4096)
+        p.write_bytes(bytes(raw))
+
+    def read_only(p: Path) -> None:
+        for extra in (p.with_name(p.name + s) for s in ("-wal", "-shm")):
+            extra.unlink(missing_ok=True)
+        subprocess.run(["chattr", "+i", str(p.parent)], check=True)
+
+    def claim(p: Path) -> None:
+        # a live sweep: this bench process holds the claim
+        con = sqlite3.connect(p)
+        con.executescript(
+            "CREATE TABLE IF NOT EXISTS sweeps (pid INTEGER NOT NULL, host TEXT NOT NULL, started_at TEXT NOT NULL,"
+            " heartbeat_at TEXT NOT NULL, PRIMARY KEY (pid, host));"
+        )
+        import socket
+
+        con.execute("INSERT INTO sweeps VALUES (?,?,?,?)", (os.getpid(), socket.gethostname(), "now", "now"))
+        con.commit()
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+
+    one = ["--models", "tiny-bert-l1", "--batch-sizes", "3", "--precisions", "fp32", "--sensor", "fake"]
+    case("export --out the store itself", None, "results", "export", "--store", "{store}", "--out", "{store}")
+    case("export --format parquet --out the store", None, "results", "export", "--store", "{store}",
+         "--format", "parquet", "--out", "{store}")  # fmt: skip
+    case("export over an existing results.csv", lambda p: (p.parent / "results.csv").write_text("notes"),
+         "results", "export", "--store", "{store}")  # fmt: skip
+    case("export --out a folder", None, "results", "export", "--store", "{store}", "--out", "{dir}")
+    case(
+        "export --out a missing folder",
+        None,
+        "results",
+        "export",
+        "--store",
+        "{store}",
+        "--out",
+        "{dir}/no/r.csv",
+    )
+    xxx = {"models": ["tiny-bert-l1"], "method": {"country": "XXX"}}
+    case("sweep --force, method.country XXX", lambda p: spec_file(p.parent, "s.yaml", xxx),
+         "sweep", "{dir}/s.yaml", "--store", "{store}", "--force")  # fmt: skip
+    for cmd in (["results", "list"], ["recommend"], ["results", "export", "--out", "{dir}/x.csv"],
+                ["report", "--out", "{dir}/rep"], ["sweep", *one]):  # fmt: skip
+        case(f"zeroed page 6: {cmd[0]} {cmd[1] if len(cmd) > 1 and not cmd[1].startswith('-') else ''}".strip(),
+             zero_page, *cmd, "--store", "{store}")  # fmt: skip
+    case("read-only folder: results list (must work)", read_only, "results", "list", "--store", "{store}")
+    case("read-only folder: sweep", read_only, "sweep", *one, "--store", "{store}")
+    bad_version = "UPDATE efflab_meta SET value='abc' WHERE key='schema_version'"
+    for cmd in (["results", "list"], ["recommend"], ["dashboard", "--no-browser", "--port", "0"]):
+        case(f"schema_version 'abc': {cmd[0]}", lambda p: sql(p, bad_version), *cmd, "--store", "{store}")
+    first = "UPDATE points SET record=? WHERE rowid=(SELECT min(rowid) FROM points)"
+    for cmd in (["results", "list"], ["recommend"], ["results", "export", "--out", "{dir}/x.csv"]):
+        case(f"record not JSON: {cmd[0]} {cmd[1] if len(cmd) > 1 else ''}".strip(),
+             lambda p: sql(p, first, "{oops"), *cmd, "--store", "{store}")  # fmt: skip
+    case(
+        "ok row, NULL record: results list",
+        lambda p: sql(p, first, None),
+        "results",
+        "list",
+        "--store",
+        "{store}",
+    )
+    specs = {
+        "binary spec": b"\x89PNG\r\n\x1a\n\x00\xff",
+        "method: 5": "models: [tiny-bert-l1]\nmethod: 5\n",
+        "method.max_window_s: ten": "models: [tiny-bert-l1]\nmethod: {max_window_s: ten}\n",
+        "empty spec": "",
+        "comment-only spec": "# nothing\n",
+        "10,000-point spec, no --yes": {"models": ["tiny-bert-l1"], "batch_sizes": list(range(1, 5001)),
+                                        "precisions": ["fp32", "int8"], "task": None, "sensor": "fake"},
+    }  # fmt: skip
+    for name, data in specs.items():
+        case(
+            name,
+            lambda p, data=data: spec_file(p.parent, "s.yaml", data),
+            "sweep",
+            "{dir}/s.yaml",
+            "--store",
+            "{store}",
+        )  # type: ignore[misc]
+    case("binary --params", lambda p: spec_file(p.parent, "p.yaml", b"\x00\xff\xfe"),
+         "report", "--params", "{dir}/p.yaml", "--store", "{store}", "--out", "{dir}/rep")  # fmt: skip
+    case("report -p measure_missing true (no models)", None, "report", "--store", "{store}", "--out", "{dir}/rep",
+         "-p", "measure_missing", "true")  # fmt: skip
+    case("report --cell-timeout 0", None, "report", "--store", "{store}", "--cell-timeout", "0")
+    case("measure -b 100000000", None, "measure", "--model", "tiny-bert-l1", "-b", "100000000", "--no-task")
+    case(
+        "measure --seq-len 100000",
+        None,
+        "measure",
+        "--model",
+        "tiny-bert-l1",
+        "--seq-len",
+        "100000",
+        "--no-task",
+    )
+    case("measure, 5,000-character model", None, "measure", "--model", "x" * 5000, "--no-task")
+    case("measure --max-window inf", None, "measure", "--max-window", "inf")
+    case(
+        "sweep --scheduler tcp://127.0.0.1",
+        None,
+        "sweep",
+        *one,
+        "--scheduler",
+        "tcp://127.0.0.1",
+        "--store",
+        "{store}",
+    )
+    case("sweep --scheduler tcp://127.0.0.1:99999", None, "sweep", *one, "--scheduler", "tcp://127.0.0.1:99999",
+         "--store", "{store}")  # fmt: skip
+    case("sweep --local-cluster 0", None, "sweep", *one, "--local-cluster", "0", "--store", "{store}")
+    for flag, value in (("--queries-per-day", "-5"), ("--country", "XXX"), ("--price-per-kwh", "-1")):
+        case(f"recommend {flag} {value}", None, "recommend", flag, value, "--store", "{store}")
+    case("second sweep while one is running", claim, "sweep", *one, "--store", "{store}")
+    return rows
+
+
+def _points(store: Path) -> dict[str, tuple[str, str]]:
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return {
+            r[0]: (r[1], r[2] or "")
+            for r in con.execute("SELECT key, created_at, record FROM points WHERE status='ok'")
+        }
+    finally:
+        con.close()
+
+
+def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int, int, int, int, int]:
+    """(kills, lost, re-measured, integrity failures, points after the kills, points at the end)."""
+    rng = random.Random(seed)
+    spec = spec_file(
+        work,
+        "kill.yaml",
+        {
+            "models": ["tiny-bert-l1", "tiny-bert-l2"],
+            "batch_sizes": [1, 2, 4],
+            "precisions": ["fp32", "int8"],
+            "task": str(task),
+            "seq_len": 32,
+            "sensor": "fake",
+            "method": {**FAST, "windows": 2, "max_windows": 2},
+        },
+    )
+    store = work / "kill.sqlite"
+    seen: dict[str, tuple[str, str]] = {}
+    lost = remeasured = bad = 0
+    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
+    for _ in range(kills):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        time.sleep(rng.uniform(1.0, 14.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if not store.exists():
+            continue
+        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        try:
+            ok = con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:
+            ok = False
+        con.close()
+        bad += not ok
+        now = _points(store)
+        lost += len(set(seen) - set(now))
+        remeasured += sum(1 for k, v in seen.items() if k in now and now[k] != v)
+        seen.update(now)
+    after_kills = len(seen)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    final = _points(store)
+    remeasured += sum(1 for k, v in seen.items() if k in final and final[k] != v)
+    lost += len(set(seen) - set(final))
+    assert r.returncode == 0, r.stderr[-1000:]
+    return kills, lost, remeasured, bad, after_kills, len(final)
+
+
+def quick_check_cost(work: Path) -> tuple[int, float, float]:
+    """Opening a 1,000-point store read-only, with and without quick_check (ms, median of 5)."""
+    import statistics
+
+    from efflab.store import open_store
+    from efflab.store import sqlite as store_sqlite
+
+    src = work / "1000.sqlite"
+    base = next(iter(open_store(work / "base.sqlite", readonly=True).points()))
+    assert base.measurement is not None
+    cfg = {
+        "model": base.model,
+        "batch_size": 1,
+        "precision": "fp32",
+        "device": "cpu",
+        "seq_len": 32,
+        "task": None,
+    }
+    with open_store(src) as st:
+        for i in range(1000):
+            st.put(f"k{i}", config=cfg, model_id="m", hardware="hw", measurement=base.measurement)
+    checkpoint(src)
+    size = src.stat().st_size
+
+    def open_ms() -> float:
+        t0 = time.perf_counter()
+        open_store(src, readonly=True).close()
+        return (time.perf_counter() - t0) * 1000
+
+    with_check = statistics.median(open_ms() for _ in range(5))
+    con = sqlite3.connect(src)
+    t0 = time.perf_counter()
+    con.execute("PRAGMA quick_check").fetchall()
+    check_only = (time.perf_counter() - t0) * 1000
+    con.close()
+    del store_sqlite
+    return size, with_check, check_only
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=15)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="efflab-faults-") as tmp:
+        work = Path(tmp)
+        base, task = build_store(work)
+        rows = run_cases(base, work)
+        print("| case | exit | lines | store sha256 before → after |")
+        print("|---|---|---|---|")
+        for name, code, lines, before, after in rows:
+            same = "unchanged" if before == after else f"CHANGED → {after}"
+            print(f"| {name} | {code} | {lines} | {before} {same} |")
+        one_line = sum(1 for r in rows if r[2] == 1 and r[1] == 2)
+        changed = sum(1 for r in rows if r[3] != r[4])
+        print(f"\n{len(rows)} cases: {one_line} refused with exit 2 and one line, {changed} stores changed")
+        size, with_check, check_only = quick_check_cost(work)
+        print(
+            f"open of a 1,000-point store ({size / 2**20:.1f} MiB) read-only, quick_check included: "
+            f"{with_check:.1f} ms (quick_check alone {check_only:.1f} ms)"
+        )
+        kills, lost, remeasured, bad, after, final = kill_trial(work, task, args.kills, args.seed)
+        print(
+            f"SIGKILL trial: {kills} kills, {lost} points lost, {remeasured} re-measured, {bad} integrity failures; "
+            f"{after} points stored across the kills, {final} after one more run"
+        )
+
+
+if __name__ == "__main__":
+    main()
