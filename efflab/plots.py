@@ -29,11 +29,14 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def energy_kind(df: pd.DataFrame) -> str:
-    """'measured', 'estimated' or 'partly estimated' for the energy in ``df``."""
-    if df.empty or "energy_measured" not in df.columns:
-        return "estimated"
-    m = df["energy_measured"].fillna(False).astype(bool)
-    return "measured" if m.all() else ("estimated" if not m.any() else "partly estimated")
+    """'measured', 'modelled' or 'partly modelled' for the energy in ``df`` (its basis,
+    :func:`efflab.format.energy_basis`)."""
+    from efflab import format as fmt
+
+    if df.empty:
+        return fmt.MODELLED
+    m = [fmt.energy_basis(r) == fmt.MEASURED for _, r in df.iterrows()]
+    return fmt.MEASURED if all(m) else (fmt.MODELLED if not any(m) else f"partly {fmt.MODELLED}")
 
 
 def point_label(row: Any) -> str:
@@ -492,7 +495,7 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind}, log scale)<br>bars: ± uncertainty")
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind})<br>log scale; bars: ± uncertainty")
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,

@@ -84,8 +84,28 @@ def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str,
     }
 
 
-def open_page(browser: Any, url: str) -> Any:
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+# Elements of the page wider than the window (the page must wrap, not scroll sideways).
+OVERFLOW = """() => { const W = document.documentElement.clientWidth; return Array.from(document.querySelectorAll(
+  '.efflab-dashboard *, .efflab-dashboard-bottom *')).filter(e => { const r = e.getBoundingClientRect();
+  return r.width > 0 && r.right > W + 1; }).slice(0, 10).map(e => e.tagName + '.' + String(e.className).slice(0, 60)); }"""
+# Every plotly chart: its title, trace names, legend entries and size.
+CHARTS = """() => Array.from(document.querySelectorAll('.efflab-dashboard-bottom .js-plotly-plot')).map(gd => ({
+  title: String((gd.layout.title || {}).text || ''), traces: gd.data.map(t => t.name),
+  legend: Array.from(gd.querySelectorAll('.legendtext')).map(e => e.textContent),
+  width: gd.getBoundingClientRect().width, box: gd.parentElement.getBoundingClientRect().width}))"""
+
+
+def open_page(browser: Any, url: str, width: int = 1400, outside: list[str] | None = None) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 2000})
+    if outside is not None:  # requests that leave this machine (a CDN, fonts): recorded and refused
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+                else (outside.append(route.request.url), route.abort())
+            ),
+        )
     page.goto(url, wait_until="commit")
     return page
 
@@ -122,8 +142,9 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
     from efflab.store import load_results
 
     want = expected_cards(copy_store)
+    outside: list[str] = []
     with dashboard(copy_store, tmp_path) as url:
-        page = open_page(browser, url)
+        page = open_page(browser, url, outside=outside)
         try:
             page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
             for key in ("energy", "stars", "accuracy", "kwh", "co2e", "cost"):
@@ -131,7 +152,7 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
             expect(page.get_by_test_id("recommended")).to_have_text(want["recommended"])
             assert want["candidate_kwh"] in page.inner_text("[data-card=kwh]")
             # Estimated energy says so, and where the data comes from is on the page.
-            assert page.locator("[data-card=energy] .efflab-badge").inner_text() == "estimated"
+            assert page.locator("[data-card=energy] .efflab-badge").inner_text() == "modelled"
             note = page.get_by_test_id("data-note").inner_text()
             df = load_results(copy_store)
             assert str(df["hardware"].iloc[0]) in note and str(df["timestamp"].min())[:10] in note
@@ -141,6 +162,27 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
             assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper, .CodeMirror, .cm-editor").count() == 0
             no_traceback(page)
             page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+
+            # Pickers grouped by model and searchable; countries by name; the baseline on the chart.
+            models = df["model"].nunique()
+            expect(page.locator(".efflab-picker").first.locator("optgroup")).to_have_count(models)
+            search = page.locator(".efflab-picker-search").first
+            search.fill("int8")
+            shown = page.locator(".efflab-picker").first.locator("option")
+            assert all("int8" in t or t.startswith("Recommended") for t in shown.all_inner_texts())
+            search.fill("")
+            # (ipywidgets writes the spaces of option labels as no-break spaces)
+            names = [
+                t.replace("\xa0", " ")
+                for t in page.locator(".efflab-country select option").all_inner_texts()
+            ]
+            assert names == sorted(names, key=str.casefold) and names[0].startswith("A")
+            charts = page.evaluate(CHARTS)
+            trade = next(c for c in charts if c["title"].startswith("Energy vs accuracy"))
+            assert {"baseline", "recommended"} <= set(trade["traces"]) and "baseline" in trade["legend"]
+            assert all(c["width"] <= c["box"] + 1 for c in charts)
+            assert page.evaluate(OVERFLOW) == []
+            assert outside == [], f"the page reached outside: {outside}"
 
             # Typing a new number of queries per day rescales the yearly figures.
             triple = expected_cards(copy_store, 3_000_000)
@@ -162,6 +204,24 @@ def test_dashboard_shows_the_store_and_follows_the_inputs(
             expect(page.get_by_test_id("recommended")).to_contain_text("batch 64")
             no_traceback(page)
             page.screenshot(path=str(artifacts / "dashboard_after_input.png"), full_page=True)
+        finally:
+            page.close(run_before_unload=True)
+
+        # 800 px wide: the inputs wrap onto the page and the charts fit their boxes.
+        page = open_page(browser, url, width=800, outside=outside)
+        try:
+            page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            for sel in (".efflab-reload", ".efflab-tolerance", ".efflab-picker"):
+                box = page.locator(sel).first.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 800, sel
+            charts = page.evaluate(CHARTS)
+            assert len(charts) == 2 and all(0 < c["width"] <= c["box"] + 1 for c in charts), charts
+            assert page.evaluate(OVERFLOW) == []
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard-800.png"), full_page=True)
+            assert outside == [], f"the page reached outside: {outside}"
         finally:
             page.close(run_before_unload=True)
 

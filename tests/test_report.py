@@ -330,7 +330,8 @@ def test_papermill_directly_measures_the_missing_points(
         sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "report.ipynb"), str(tmp_path / "out.ipynb"),
         "-p", "store_path", str(copy_store), "-p", "measure_missing", "True",
         "-y", "{models: [tiny-bert-l1], batch_sizes: [2], precisions: [fp32], label_formats: [svg], "
-        "method: {min_window_s: 0.05, max_window_s: 0.3, warmup_s: 0, warmup_batches: 1, min_batches: 3}}",
+        "method: {min_window_s: 0.05, max_window_s: 0.3, warmup_s: 0, warmup_batches: 1, min_batches: 3, "
+        "windows: 1, max_windows: 1, remeasure_windows: 0, disturbed_cpu_ratio: 1e-9, noisy_other_cpu_share: 1.0}}",
         "-p", "task", str(tiny_task), "-p", "seq_len", "32", "-p", "sensor", "fake",
         "-p", "labels_dir", str(tmp_path / "labels"), "--no-progress-bar", "--cwd", str(tmp_path),
     ]  # fmt: skip

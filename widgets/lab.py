@@ -57,6 +57,7 @@ _LAB_CSS = """<style>
 .efflab-lab .widget-html, .efflab-lab .widget-html-content { max-width: 100%; min-width: 0; }
 .efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
 .efflab-lab .widget-inline-hbox, .efflab-lab .widget-dropdown select, .efflab-lab .slider-container { min-width: 0 !important; }
+.efflab-lab .efflab-controls > .widget-inline-hbox { max-width: min(460px, calc(100% - 4px)) !important; }
 .efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }
 .efflab-lab .efflab-controls { flex: 1 1 460px; min-width: 0; }
 .efflab-lab .efflab-live { flex: 1 1 300px; min-width: 0; }
@@ -279,10 +280,13 @@ class Lab:
         fig = _FIGURES[name][0](self.state)
         fig.update_layout(autosize=True, width=None, title_font_size=15)
         title = fig.layout.title.text or ""
-        if title.endswith(")") and " (" in title and "<br>" not in title:
+        if "<br>" not in title and title.endswith(")") and " (" in title:
             # A narrow box has room for the words, not for the parenthesis: it goes below.
             head, _, rest = title.rpartition(" (")
             fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>")
+        elif "<br>" not in title and ": " in title:  # "model: metric vs batch size"
+            head, _, rest = title.partition(": ")
+            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>{rest}</span>")
         if name in _HEIGHTS:
             fig.update_layout(height=_HEIGHTS[name])
         return fig

@@ -643,7 +643,9 @@ class LabState:
     def family_figure(self) -> go.Figure:
         from efflab.plots import family_figure
 
-        return family_figure(self.cohort_frame, order=self.family)
+        a = self.assessment
+        ratings = a.ratings_frame() if a is not None else None  # the one rating per model
+        return family_figure(self.cohort_frame, order=self.family, ratings=ratings)
 
     def power_figure(self) -> go.Figure:
         from efflab.plots import power_trace_figure

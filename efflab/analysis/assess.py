@@ -347,7 +347,7 @@ def _how_sure_energy(rec: Any, others: pd.DataFrame) -> str:
     common = common_systematic(rec, nxt)
     basis = "statistical intervals" if common else "intervals including the energy basis"
     return (
-        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {ratio:.2g}× its energy, "
+        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {fmt.number(ratio)}× its energy, "
         f"clearly more (95 % {basis} do not overlap)."
     )
 

@@ -84,7 +84,7 @@ def cards_html(view: View) -> str:
     """The cards as HTML (``data-card`` names each one for the browser tests)."""
     out = []
     for c in view.cards:
-        badge = '<span class="efflab-badge">estimated</span>' if c.estimated else ""
+        badge = '<span class="efflab-badge">modelled</span>' if c.estimated else ""
         note = f'<div class="efflab-card-note">{escape(c.note)}</div>' if c.note else ""
         out.append(
             f'<div class="efflab-card{" estimated" if c.estimated else ""}" data-card="{escape(c.key)}">'
@@ -120,13 +120,14 @@ def guidance_html(message: str) -> str:
 
 
 def labels_html(view: View) -> str:
-    """The efficiency label of each model (at its least-energy configuration in this cohort)."""
-    from efflab.analysis import model_ratings
+    """The efficiency label of each model: the Assessment's one rating per model (the same stars as
+    the cards, the report and the lab), at its rated configuration."""
     from efflab.label import LabelData, label_svg
 
-    ratings = model_ratings(view.frame)
+    ratings = view.assessment.ratings_frame() if view.assessment is not None else view.frame.iloc[0:0]
     svgs = [
-        f'<div class="efflab-label" data-model="{escape(str(r["model"]))}">{label_svg(LabelData.from_row(r))}</div>'
+        f'<div class="efflab-label" data-model="{escape(str(r["model"]))}">'
+        f"{label_svg(LabelData.from_row(r, n_models=len(ratings)))}</div>"
         for _, r in ratings.iterrows()
     ]
     return f'<div class="efflab-dash efflab-labels">{"".join(svgs)}</div>'
@@ -444,7 +445,8 @@ class Dashboard:
         from efflab.plots import family_figure
 
         title = f"Each model at its best configuration ({energy_kind(view.frame)} energy)"
-        self._replace(self.family, family_figure(view.frame, title=title))
+        ratings = view.assessment.ratings_frame() if view.assessment is not None else None
+        self._replace(self.family, family_figure(view.frame, title=title, ratings=ratings))
 
     def refresh_if_changed(self) -> bool:
         """Read the store again if a writer committed since the last read; True if it did."""
