@@ -361,3 +361,19 @@ def test_missing_configuration_fields_on_failed_rows() -> None:
     }
     a = assess(frame(point("tiny", 8, "fp32", 1.0), failed))
     assert a.recommendation is not None and [e.label for e in a.excluded] == ["big · batch 8 · fp32"]
+
+
+def test_general_vs_specific_is_decided_once_in_the_assessment() -> None:
+    llm = point("smollm2-135m", 1, "fp32", 50.0, accuracy=0.7, prompting="k=4, calibrated on 100 train texts")
+    enc = point("minilm-l6", 8, "fp32", 2.0, accuracy=0.82, prompting=None)
+    tfidf = point("tfidf-logreg", 8, "fp32", 0.01, accuracy=0.80, prompting=None)
+    a = assess(frame(llm, enc, tfidf))
+    assert a.general is not None and a.general.specific_model == "minilm-l6"
+    assert (
+        "costs 25× the modelled energy per query of minilm-l6 for 12.0 pt less accuracy"
+        in a.general.sentence()
+    )
+    assert assess(frame(enc, tfidf)).general is None  # no prompted LLM
+    assert assess(frame(llm)).general is None  # no task-specific model
+    other = point("smollm2-135m", 1, "fp32", 50.0, accuracy=0.7, prompting="k=4", cohort="other @ cpu")
+    assert assess(frame(other, enc, tfidf)).general is None  # the cohorts differ

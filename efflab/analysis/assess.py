@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_reason
+from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, rate_models
 from efflab.analysis.uncertainty import (
@@ -194,6 +195,8 @@ class Assessment:
         nudge: the selected configuration against the recommendation, in words.
         provenance: lines saying where the numbers come from and how they were compared.
         guidance: what to run next when nothing is eligible (None otherwise).
+        general: the prompted general-purpose LM against the task-specific family in the cohort
+            (``general.sentence()``); None when the cohort lacks either side.
     """
 
     inputs: AssessInputs
@@ -212,6 +215,7 @@ class Assessment:
     provenance: tuple[str, ...]
     guidance: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    general: GeneralVsSpecific | None = None
 
     # ----- convenience for renderers -----
     @property
@@ -587,6 +591,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         for _, r in g[~g["eligible"]].iterrows()
     )
     eligible = g[g["eligible"]]
+    general = general_vs_specific(g) if len(g) else None
     if eligible.empty:
         guidance = guidance_for(df, g)
         return Assessment(
@@ -605,6 +610,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
             nudge="",
             provenance=provenance_lines(g, eligible, superseded, None) if len(g) else (),
             guidance=guidance,
+            general=general,
         )
     rec = decide(eligible, inputs.accuracy_tolerance)
     if rec is None:  # unreachable: eligible is not empty
@@ -649,6 +655,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         nudge=words,
         provenance=provenance_lines(g, eligible, superseded, rec),
         guidance=None,
+        general=general,
     )
 
 
