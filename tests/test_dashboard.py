@@ -350,3 +350,23 @@ def test_notebook_runs_top_to_bottom_headless(small_store: Path, monkeypatch: py
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert not [o for o in outputs if o.get("name") == "stderr"]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_general_vs_specific_card_only_with_a_prompted_llm(small_store: Path) -> None:
+    import pandas as pd
+
+    df = _ok(small_store)
+    assert "general" not in {c.key for c in build_view(df).cards}  # no prompted LLM in the store
+    llm = df.loc[df["energy_j_per_query"].idxmax()].copy()
+    llm["model"], llm["key"], llm["prompting"] = "smollm2-135m", "smollm2-135m:prompted", "k=4, calibrated"
+    llm["energy_j_per_query"] = float(df["energy_j_per_query"].max()) * 100
+    llm["wh_per_1000_queries"] = llm["energy_j_per_query"] * 1000 / 3600
+    llm["accuracy"], llm["accuracy_correct"] = 0.5, None
+    both = pd.concat([df.assign(prompting=None), llm.to_frame().T], ignore_index=True)
+    both = both.astype({c: df[c].dtype for c in df.columns})
+    view = build_view(both)
+    card = view.card("general")
+    a = view.assessment
+    assert a is not None and a.general is not None
+    assert card.detail == a.general.sentence() and "× the energy" in card.value
+    assert "pt less accuracy" in card.detail

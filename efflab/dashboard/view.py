@@ -136,7 +136,7 @@ def read_store(path: str | Path) -> Snapshot:
 @dataclass(frozen=True)
 class Card:
     """One figure on the page. ``key`` names it for the page and the tests (energy, stars, accuracy,
-    kwh, co2e, cost); ``estimated`` marks figures resting on energy that was not measured."""
+    kwh, co2e, cost, general); ``estimated`` marks figures resting on energy that was not measured."""
 
     key: str
     title: str
@@ -263,7 +263,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     wh = float(sel["wh_per_1000_queries"])
     stars, stars_detail = _rating_text(a, str(sel["model"]))
     est_sel = fmt.energy_basis(sel) != fmt.MEASURED
-    cards = (
+    cards: tuple[Card, ...] = (
         Card(
             "energy",
             "Energy per 1000 queries",
@@ -301,6 +301,19 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             _range(s.saved_cost_range, money),
         ),
     )
+    if a.general is not None:  # only when the cohort has a prompted LLM and the task-specific family
+        gv = a.general
+        ratio = gv.energy_ratio
+        cards = (
+            *cards,
+            Card(
+                "general",
+                "General-purpose vs task-specific",
+                f"{ratio:.0f}× the energy" if ratio >= 10 else f"{ratio:.1f}× the energy",
+                gv.sentence(),
+                gv.energy_basis != fmt.MEASURED,
+            ),
+        )
     default_base_idx = a.baseline_index if inputs.baseline is None else None
     order = g.sort_values(["wh_per_1000_queries", "accuracy"], ascending=[True, False])
     options = [
