@@ -116,8 +116,8 @@ def signed(x: float | None, fmt: Formatter = number) -> str:
 
 
 def wh(x: float | None) -> str:
-    """Energy in Wh: ``0.0123 Wh``."""
-    return f"{number(x)} Wh"
+    """Energy in Wh with an SI prefix: ``0.0123`` -> ``12.3 mWh``, ``0.000296`` -> ``296 µWh``."""
+    return si(x, "Wh")
 
 
 def kwh(x: float | None) -> str:

@@ -153,7 +153,7 @@ ASSESS_OPTIONS: dict[str, Option] = {
         Option(
             "accuracy_tolerance",
             DEFAULT_TOLERANCE,
-            "accuracy a configuration may lose against the best, a fraction (0.01 = 1 point; 1pt also works)",
+            "accuracy a configuration may lose against the best, a fraction (0.01 is 1 point; 1pt also works)",
             "--tolerance",
             parse_tolerance,
         ),

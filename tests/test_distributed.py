@@ -282,7 +282,8 @@ def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{len(spec)} measured, 0 failed, 0 already in the store" in r.stderr
-    assert r.stdout.count("ok ") == len(spec) and "(est)" in r.stdout  # estimated energy says so
+    assert r.stderr.count("\nok ") + r.stderr.startswith("ok ") == len(spec)  # one line per point
+    assert "(model)" in r.stderr  # modelled energy says so
     assert "Traceback" not in r.stderr
     df = load_results(store)
     assert len(df) == len(spec) and df["key"].is_unique and set(df["status"]) == {"ok"}
@@ -306,9 +307,12 @@ def test_cli_ctrl_c_stops_after_the_points_in_flight(tmp_path: Path) -> None:
     )
     first_ok = threading.Event()
 
-    def read() -> None:  # the CLI prints each finished point on stdout
-        assert proc.stdout is not None
-        for line in proc.stdout:
+    lines: list[str] = []
+
+    def read() -> None:  # the CLI prints each finished point on stderr (stdout stays for data)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
             if line.startswith("ok "):
                 first_ok.set()
 
@@ -318,11 +322,12 @@ def test_cli_ctrl_c_stops_after_the_points_in_flight(tmp_path: Path) -> None:
         assert first_ok.wait(180), "no point finished"
         # Ctrl-C in a terminal reaches the whole process group, the local workers included
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     reader.join(10)
+    err = "".join(lines)
     assert proc.returncode == 130, err
     assert "stopped early" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
     stored = len(load_results(store))

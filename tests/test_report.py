@@ -55,6 +55,19 @@ def test_notebook_is_committed_clean_with_a_parameters_cell() -> None:
 
 
 # ----- parameters (no kernel) -----
+def test_papermill_reads_every_report_parameter(caplog: pytest.LogCaptureFixture) -> None:
+    # A second "=" on a parameter line (e.g. in its help comment) makes papermill skip the parameter.
+    import dataclasses
+    import logging
+
+    import papermill
+
+    with caplog.at_level(logging.WARNING):
+        names = set(papermill.inspect_notebook(str(notebook_path())))
+    assert names == {f.name for f in dataclasses.fields(ReportParams)}
+    assert "Unable to parse" not in caplog.text
+
+
 def test_params_read_text_the_way_cli_and_papermill_send_it() -> None:
     p = ReportParams.from_dict(
         {

@@ -95,7 +95,17 @@ def test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice(tmp_path: P
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(spec.to_yaml())
     store = tmp_path / "k.sqlite"
-    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec_path), "--store", str(store)]
+    # --no-adaptive: the second pass would legitimately add windows to kept points (a new created_at).
+    cmd = [
+        sys.executable,
+        "-m",
+        "efflab.cli",
+        "sweep",
+        str(spec_path),
+        "--store",
+        str(store),
+        "--no-adaptive",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 240

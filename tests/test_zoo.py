@@ -247,7 +247,9 @@ def test_real_family_meets_its_accuracy_targets(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.delenv("EFFLAB_CACHE")
     folders = zoo.build_all(progress=False)
     metas = {m["name"]: m for m in (json.loads((f / "efflab_model.json").read_text()) for f in folders)}
-    assert list(metas) == zoo.names()
+    # The task-specific family; the general-purpose LLM (zoo.all_names()) is scored by prompting instead.
+    assert set(zoo.names()) <= set(metas)
+    metas = {n: metas[n] for n in zoo.names()}
     acc = {n: m["test_accuracy_fp32"] for n, m in metas.items()}
     assert acc["minilm-l6"] >= 0.80
     assert acc["minilm-l2-distilled"] >= acc["minilm-l2"]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError
+from efflab.format import si
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 from efflab.measuring.fingerprint import CpuWindow, fingerprint
 from efflab.measuring.memory import PeakMemory
@@ -278,7 +279,7 @@ class PointSession:
             flags.append("unstable")
             means = sorted(w.mean_s for w in stats_windows)
             unstable_reason = (
-                f"window means {_ms(means[0])}–{_ms(means[-1])} ms per batch stayed more than "
+                f"window means {si(means[0], 's')}–{si(means[-1], 's')} per batch stayed more than "
                 f"{method.outlier_rel * 100:.0f} % apart after {self.remeasured} re-measured window(s)"
             )
         if any(w.hit_cap for w in stats_windows) or (
@@ -446,10 +447,6 @@ class PointSession:
             cpu_ratio_min=self.method.disturbed_cpu_ratio,
             check_cpu=self.config.device == "cpu",
         )
-
-
-def _ms(s: float) -> str:
-    return f"{s * 1000:.3g}"
 
 
 def _percentile(sorted_xs: list[float], q: float) -> float:

@@ -340,7 +340,15 @@ def summary_html(d: ReportData) -> str:
                 "latency and energy as less certain (see the appendix).</p>"
             )
         if len(c.failed):
-            text.append(f"<p>{len(c.failed)} configurations failed to measure (errors in the appendix).</p>")
+            reasons = c.failed["excluded_reason"] if "excluded_reason" in c.failed.columns else None
+            why = ""
+            if reasons is not None:
+                counts = reasons.fillna("not eligible").astype(str).str.split(":").str[0].value_counts()
+                why = " (" + ", ".join(f"{fmt.number(n)} {r}" for r, n in counts.items()) + ")"
+            text.append(
+                f"<p>{len(c.failed)} configurations are left out of the stars and the recommendation{why}; "
+                "their errors and flags are in the appendix.</p>"
+            )
         parts.append("".join(text))
     return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
 
