@@ -356,3 +356,38 @@ def test_papermill_directly_measures_the_missing_points(
     text = (tmp_path / "out.ipynb").read_text()
     assert "1 measured, 0 already in the store, 0 failed" in text
     assert (tmp_path / "labels" / "label-tiny-bert-l1.svg").exists()
+
+
+def test_general_purpose_section_omitted_then_shown(small_store: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from efflab.analysis import assess
+    from efflab.store import load_results
+
+    params = ReportParams(store_path=str(small_store), labels_dir=str(tmp_path / "l"), label_formats=("svg",))
+    d = content.build(params)
+    assert "No prompted general-purpose model" in content.general_html(d)  # one line, no figure
+    assert content.general_figures(d) == []
+    # The same store with a prompted LLM point (100x the energy, 50 % accuracy) beside the family.
+    df = load_results(small_store)
+    df = df[df["status"] == "ok"]
+    llm = df.loc[df["energy_j_per_query"].idxmax()].copy()
+    llm["model"], llm["key"], llm["prompting"] = (
+        "smollm2-135m",
+        "llm-key",
+        "k=4, calibrated on 100 train texts",
+    )
+    llm["energy_j_per_query"] = float(df["energy_j_per_query"].max()) * 100
+    llm["wh_per_1000_queries"] = llm["energy_j_per_query"] * 1000 / 3600
+    llm["accuracy"], llm["accuracy_correct"] = 0.5, None
+    both = pd.concat([df.assign(prompting=None), llm.to_frame().T], ignore_index=True)
+    both = both.astype({c: df[c].dtype for c in df.columns})
+    a = assess(both)
+    assert a.general is not None
+    d.cohorts = [dataclasses.replace(d.cohorts[0], assessment=a, points=a.eligible)]
+    text = content.general_html(d)
+    assert a.general.sentence() in text.replace("&#x27;", "'") and "k=4, calibrated" in text
+    (fig,) = content.general_figures(d)
+    assert "smollm2-135m (general-purpose, prompted)" in {t.name for t in fig.data}

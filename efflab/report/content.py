@@ -395,6 +395,67 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
     return figs
 
 
+def _best_per_model(points: pd.DataFrame) -> pd.DataFrame:
+    """Each model's least-energy eligible configuration (the row the family chart and stars use)."""
+    ok = points[points["energy_j_per_query"].notna()]
+    if ok.empty:
+        return ok
+    return ok.loc[ok.groupby("model")["energy_j_per_query"].idxmin()]
+
+
+def general_figures(d: ReportData) -> list[go.Figure]:
+    """Per cohort with a prompted general-purpose model: the family, TF-IDF and the LLM at their best
+    configurations on one energy × accuracy plot (the same tradeoff figure as above)."""
+    from efflab.plots import tradeoff_figure
+
+    figs = []
+    for c in d.cohorts:
+        g = c.assessment.general if c.assessment is not None else None
+        if g is None:
+            continue
+        best = _best_per_model(c.points)
+        best = best[best["accuracy"].notna()]
+        llm = best.index[best["model"] == g.general_model]
+        fig = tradeoff_figure(
+            best,
+            selected=llm[0] if len(llm) else None,
+            title=f"General-purpose vs task-specific: each model at its best configuration "
+            f"({fmt.energy_basis(best.iloc[0]) if len(best) else 'modelled'} energy)",
+        )
+        fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{c.task} @ {c.hardware}</sup>")
+        name = f"{g.general_model} (general-purpose, prompted)"
+        for t in fig.data:
+            if t.name == "selected":
+                t.name = name
+        figs.append(fig)
+    return figs
+
+
+def general_html(d: ReportData) -> str:
+    """The sentence of :attr:`Assessment.general` per cohort, with the prompting protocol next to the
+    general-purpose model's accuracy; one line when no cohort has a prompted general-purpose model."""
+    parts = []
+    for c in d.cohorts:
+        g = c.assessment.general if c.assessment is not None else None
+        if g is None:
+            continue
+        n = f" on {fmt.number(g.general_n_eval)} test texts" if g.general_n_eval else ""
+        parts.append(
+            f"<p><b>{escape(c.task)} @ {escape(c.hardware)}</b>: {escape(g.sentence())}</p>"
+            f"<p>{escape(g.general_label)}: accuracy {fmt.percent(g.general_accuracy)}{n}, scored by "
+            f"prompting ({escape(g.protocol)}); {escape(g.specific_label)}: "
+            f"{fmt.percent(g.specific_accuracy)}. Energies are each model's least-energy eligible "
+            "configuration.</p>"
+        )
+    if not parts:
+        return _section(
+            "General-purpose vs task-specific",
+            "<p>No prompted general-purpose model in this store: add <code>smollm2-135m</code> to the sweep "
+            "(the default sweep includes it) to compare it with the task-specific family.</p>",
+        )
+    return _section("General-purpose vs task-specific", "".join(parts))
+
+
 def write_labels(d: ReportData) -> list[LabelFile]:
     """Write one label per cohort × model (its least-energy configuration, starred in its cohort)
     into ``params.labels_dir`` as SVG and/or PNG; PNG failures become ``d.label_note``."""
@@ -758,6 +819,12 @@ def show_tradeoffs(d: ReportData) -> None:
         )
     )
     for fig in figs:
+        show_figure(d, fig)
+
+
+def show_general(d: ReportData) -> None:
+    _display_html(general_html(d))
+    for fig in general_figures(d):
         show_figure(d, fig)
 
 
