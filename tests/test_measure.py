@@ -137,6 +137,23 @@ def test_measure_with_task_fills_accuracy(tiny_task: object) -> None:
     assert m.n_eval == 30
 
 
+def test_accuracy_scoring_reports_real_progress(
+    tiny_task: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path))  # no cached figure: the texts are scored
+    seen: list[tuple[str, float]] = []
+    m = measure(
+        Config(model="tiny-bert-l1", batch_size=4, seq_len=16, task=str(tiny_task)),
+        sensor="fake",
+        method=fast_method(),
+        progress=lambda stage, f: seen.append((stage, f)),
+    )
+    acc = [f for stage, f in seen if stage == "accuracy"]
+    # 30 texts are one chunk of 64; 1,000 test texts are scored in 8 chunks of 128.
+    assert acc[0] == 0.0 and acc[-1] == 1.0 and acc == sorted(acc)
+    assert m.accuracy_correct is not None and len(m.accuracy_correct) == m.n_eval
+
+
 def test_cancel_raises_and_records_nothing() -> None:
     with pytest.raises(Cancelled):
         measure(

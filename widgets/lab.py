@@ -359,7 +359,7 @@ class Lab:
 
     def _start_ticker(self, period_s: float = 1.0) -> None:
         """While a job runs, redraw the banner every ``period_s`` (the elapsed time moves even
-        when a stage reports no progress, as accuracy scoring does)."""
+        between progress reports)."""
         if self._ticker is not None:
             self._ticker.set()
         stop = self._ticker = threading.Event()
@@ -587,7 +587,7 @@ class Lab:
         return lv.stage, max(0.0, min(1.0, frac))
 
     def stage_text(self) -> str:
-        """``timing batches 40 %`` · ``scoring accuracy on the test split`` (no fraction to show)."""
+        """``timing batches 40 %`` · ``scoring accuracy on the test split 30 %``."""
         stage, frac = self._stage()
         words = _STAGES.get(stage, stage)
         if stage == "timing":
@@ -595,6 +595,8 @@ class Lab:
                 return (
                     f"{words}: minimum window done, repeating until the interval is tight (or the time cap)"
                 )
+            return f"{words} {frac * 100:.0f} %"
+        if stage == "accuracy" and frac > 0:
             return f"{words} {frac * 100:.0f} %"
         return words
 

@@ -329,7 +329,9 @@ class PointSession:
             flags.append("no_classifier_head")
         elif self.task is not None:
             self.report("accuracy", 0.0)
-            res = evaluate(self.runner, self.task, seq_len=cfg.seq_len)
+            res = evaluate(
+                self.runner, self.task, seq_len=cfg.seq_len, progress=lambda f: self.report("accuracy", f)
+            )
             accuracy, ci, n_eval, correct = res.accuracy, res.ci, res.n_eval, res.correct
 
         queries = st.n_batches * cfg.batch_size
