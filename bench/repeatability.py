@@ -3,7 +3,9 @@
 Stores a measurement of each configuration (8 by default: 2 models x 2 precisions x 2 batch sizes, all
 models loaded at once), then re-measures every configuration ``--reruns`` times later, in a shuffled
 order per round, the two methods alternating point by point so that both see the same machine. Prints
-the fraction of re-run mean batch latencies inside the stored 95 % interval, per method. With
+the fraction of re-run mean batch latencies inside the stored 95 % interval, per method: today's (one
+window), k windows alone, and the default re-run interval (k windows + the run spread; with an empty
+store the 6 % prior); then the run spread these re-runs teach and the coverage it would have given. With
 ``--busy`` the benchmark also runs the whole thing a second time while a busy process takes one core
 half of the time (2 s on, 2 s off). Targets: >= 90 % on a quiet machine, >= 80 % with the neighbour.
 Latency only; the fake sensor keeps energy out of it (energy per query inherits the same windows).
@@ -23,18 +25,34 @@ from pathlib import Path
 
 from efflab import Config, MethodSettings
 from efflab.measuring.measure import measure_loaded
+from efflab.measuring.rerun import Run, learn, rerun_half
 from efflab.models import load_runner, resolve_model
 from efflab.records import Measurement
 from efflab.sensors import FakeSensor
 from efflab.store import open_store
 
 METHODS = {
-    # efflab 0.1: one window >= 1 s, adaptive to a 2 % within-window CI, no re-measuring.
+    # efflab 0.1: one window >= 1 s, adaptive to a 2 % within-window CI, no re-measuring, no run spread.
     "today (--windows 1)": MethodSettings(
-        windows=1, min_window_s=1.0, target_ci_rel=0.02, min_batches=5, remeasure_windows=0
+        windows=1, min_window_s=1.0, target_ci_rel=0.02, min_batches=5, remeasure_windows=0, run_spread=0.0
     ),
-    "replicated (default)": MethodSettings(),
+    # k windows, their interval only (issue 12's first step, before the run spread)
+    "windows only (k=3)": MethodSettings(run_spread=0.0),
+    # the default: k windows + the run spread (the prior here: the bench's store has no re-runs yet)
+    "re-run interval (default)": MethodSettings(),
 }
+
+
+def _cfg_key(cfg: Config) -> str:
+    return f"{cfg.model}|{cfg.precision}|{cfg.batch_size}"
+
+
+def stored_half(label: str, m: Measurement) -> float:
+    """The interval each method prints: the windows' own for the first two, the re-run one for the default."""
+    if label == "re-run interval (default)":
+        return m.latency_ci_s
+    return m.latency_ci_windows_s if m.latency_ci_windows_s is not None else m.latency_ci_s
+
 
 # A process that keeps one core busy for 2 s, then sleeps 2 s, until killed.
 _HALF_BUSY = (
@@ -46,15 +64,17 @@ def run(
     models: list[str], precisions: list[str], batch_sizes: list[int], reruns: int, seed: int
 ) -> dict[str, list[bool]]:
     runners = {}
-    for m in models:
-        for p in precisions:
-            runners[(m, p)] = load_runner(resolve_model(m, progress=False), p, "cpu")
+    for name in models:
+        for prec in precisions:
+            runners[(name, prec)] = load_runner(resolve_model(name, progress=False), prec, "cpu")
     sensor = FakeSensor()
     configs = [
         Config(model=m, batch_size=b, precision=p, task=None) for (m, p) in runners for b in batch_sizes
     ]
     hits: dict[str, list[bool]] = {k: [] for k in METHODS}
+    pairs: list[tuple[Measurement, float]] = []  # default method: (stored, a re-run's mean)
     rng = random.Random(seed)
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "rep.sqlite") as store:
         # 1. the stored measurements (in the store, read back, as a user would have them)
         for cfg in configs:
@@ -79,10 +99,26 @@ def run(
                 for label in labels:
                     m = measure_loaded(runners[(cfg.model, cfg.precision)], cfg, None, sensor, METHODS[label])
                     ref = stored[f"{label}|{cfg.model}|{cfg.precision}|{cfg.batch_size}"]
-                    hits[label].append(abs(m.latency_s - ref.latency_s) <= ref.latency_ci_s)
+                    hits[label].append(abs(m.latency_s - ref.latency_s) <= stored_half(label, ref))
+                    if label == "re-run interval (default)":
+                        pairs.append((ref, m.latency_s))
+                        runs.append(Run(_cfg_key(cfg), m.latency_s, m.latency_ci_windows_s, m.n_windows))
             print(f"  round {r + 1}/{reruns} done", file=sys.stderr, flush=True)
+        for sp in store.points():
+            m0 = sp.measurement
+            if m0 is not None and sp.key.startswith("re-run interval"):
+                cfg0 = Config(model=m0.model, batch_size=m0.batch_size, precision=m0.precision, task=None)
+                runs.append(Run(_cfg_key(cfg0), m0.latency_s, m0.latency_ci_windows_s, m0.n_windows))
     for rn in runners.values():
         rn.close()
+    # What a store holding these re-runs would have taught a later sweep: the learned spread, and the
+    # coverage the stored points would have had with it (the same re-runs; shown, not a target).
+    learned = learn(runs)
+    hits[f"  with the learned spread {learned.value * 100:.1f} %"] = [
+        abs(x - ref.latency_s) <= (rerun_half(ref.latency_s, ref.latency_ci_windows_s, learned.value) or 0)
+        for ref, x in pairs
+    ]
+    print(f"  learned run spread: {learned.source}", file=sys.stderr)
     return hits
 
 
@@ -90,7 +126,7 @@ def report(title: str, hits: dict[str, list[bool]]) -> None:
     print(f"\n== {title}")
     for label, hs in hits.items():
         print(
-            f"{label:24s} {sum(hs):3d}/{len(hs):3d} re-run means inside the stored 95 % interval = {sum(hs) / len(hs) * 100:5.1f} %"
+            f"{label:34s} {sum(hs):3d}/{len(hs):3d} re-run means inside the stored 95 % interval = {sum(hs) / len(hs) * 100:5.1f} %"
         )
 
 

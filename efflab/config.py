@@ -80,8 +80,9 @@ class MethodSettings:
     """How a configuration is measured.
 
     A point is timed as ``windows`` independent windows (interleaved with other points in a sweep);
-    its interval comes from the spread of the window means (Student t, k-1 degrees of freedom),
-    never narrower than the within-window interval.
+    its windows' interval comes from the spread of the window means (Student t, k-1 degrees of
+    freedom), never narrower than the within-window interval; the interval a point reports adds the
+    run spread (drift between runs, :mod:`efflab.measuring.rerun`).
 
     Attributes:
         target_ci_rel: more windows are added (up to ``max_windows``) while the 95 % CI half-width of
@@ -114,6 +115,10 @@ class MethodSettings:
         prompt_calibration: train texts its decision threshold is calibrated on (0 = uncalibrated).
         prompt_eval_limit: score a prompted causal LM on the first N test texts only (None = all; the
             default 200 keeps a sweep within minutes on 2 CPU cores, with a wider interval).
+        run_spread: relative standard deviation of a run's mean beyond its windows' spread (drift
+            between runs; see :mod:`efflab.measuring.rerun`). ``None``: learned from the store's
+            re-runs on this machine by a sweep, else the 6 % prior.
+        run_spread_source: where ``run_spread`` came from (recorded with every point).
     """
 
     target_ci_rel: float = 0.05
@@ -135,9 +140,25 @@ class MethodSettings:
     prompt_shots: int = 4
     prompt_calibration: int = 100
     prompt_eval_limit: int | None = 200
+    run_spread: float | None = None
+    run_spread_source: str = ""
 
     def __post_init__(self) -> None:
         self.prompt_protocol()  # validates the prompting fields
+        if self.run_spread is not None:
+            rs = _positive_float(
+                "run_spread",
+                self.run_spread,
+                "use a fraction such as --run-spread 0.05 (5 %)",
+                allow_zero=True,
+            )
+            if not rs < 1:
+                msg = f"run_spread must be a fraction in [0, 1), got {self.run_spread!r}; use e.g. --run-spread 0.05 (5 %)"
+                raise ConfigError(msg)
+            object.__setattr__(self, "run_spread", rs)
+        if not isinstance(self.run_spread_source, str):
+            msg = f"run_spread_source must be text, got {self.run_spread_source!r}"
+            raise ConfigError(msg)
         object.__setattr__(
             self,
             "warmup_s",

@@ -150,7 +150,8 @@ class Measurement:
     """What one configuration cost, and how sure we are.
 
     Latency figures are per batch unless the name says otherwise. ``latency_ci_s`` is the 95 %
-    confidence-interval half-width of the mean batch latency. Energy figures carry their source and
+    re-run half-width of the mean batch latency: another run of this point on this machine lands
+    within it 95 % of the time (records older than ``run_spread``: the windows' interval only). Energy figures carry their source and
     whether they were measured or estimated; ``energy_uncertainty_rel`` is the relative uncertainty
     of the energy figures (the timing CI is not included in it).
     """
@@ -242,6 +243,14 @@ class Measurement:
     flops_per_token: float | None = None  # decode FLOPs per output token per sequence
     # ----- a causal LM scored on the task by prompting (e.g. "k=4, calibrated") -----
     prompting: str | None = None
+    # ----- the re-run interval (efflab.measuring.rerun) -----
+    # ``latency_ci_s`` / ``energy_j_per_query_ci`` hold where another run's mean lands (95 %): the
+    # windows' spread plus ``run_spread`` (relative sd of a run's mean beyond its windows), for this
+    # run and the next. The windows' own intervals are kept beside them. Old records: None.
+    run_spread: float | None = None
+    run_spread_source: str = ""
+    latency_ci_windows_s: float | None = None
+    energy_ci_windows_j: float | None = None
 
     def __post_init__(self) -> None:
         # Old records: derive what they did not store, never invent a number.

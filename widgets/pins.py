@@ -5,7 +5,7 @@ Rules (the assessment's own, from :mod:`efflab.analysis.uncertainty`):
 - energy: two points of one cohort share the sensor's systematic factor, so they are compared on
   their statistical intervals (the 95 % half-width stored with the point, else the timing
   interval's share of the energy); the systematic part is added only when their bases differ;
-- latency per query: the 95 % intervals of the window means;
+- latency per query: the 95 % re-run intervals (the windows' spread plus the run spread);
 - accuracy: an exact McNemar test on the per-example correctness of the same test texts where both
   points carry it, else whether the Wilson intervals overlap (said so).
 """

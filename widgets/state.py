@@ -606,7 +606,7 @@ class LabState:
         out = {
             "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
             "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
-            " (95 % CI)",
+            " (95 % re-run interval)",
             "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
         }
         a = self.assessment

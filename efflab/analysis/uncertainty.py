@@ -8,7 +8,8 @@ The rules (also in the README, "Stars and the nudge"):
   count. Without per-example correctness (old stores) the comparison falls back to an unpaired
   two-proportion z-test from each accuracy and its sample size (or its Wilson interval), and says so.
 * **Energy of one point.** Two parts, both 95 % half-widths in J per query:
-  ``statistical`` (``energy_j_per_query_ci``, from the spread of the measurement windows; for old
+  ``statistical`` (``energy_j_per_query_ci``, the re-run interval: the windows' spread plus the
+  machine's run spread, :mod:`efflab.measuring.rerun`; for old
   points the relative latency interval, since energy is power × time) and ``systematic``
   (``energy_uncertainty_rel`` × energy: how far the sensor or power model may be off).
 * **Comparing two points.** When both share one energy basis, one sensor and one machine (always

@@ -49,6 +49,12 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--max-window", default=None, help="time cap of one window, s (default 10)")
     g.add_argument(
+        "--run-spread",
+        default=None,
+        help="drift between runs on this machine, as a fraction of the mean, added to every interval "
+        "(default: learned from the store's re-runs by a sweep, else 0.06)",
+    )
+    g.add_argument(
         "--cpu-power",
         default=None,
         help="your CPU's full-load power in watts; energy is then 'modelled (user watts)'",
@@ -97,11 +103,14 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
         "max_window_s": ("--max-window", getattr(args, "max_window", None)),
         "cpu_power_w": ("--cpu-power", getattr(args, "cpu_power", None)),
         "ram_power_w": ("--ram-power", getattr(args, "ram_power", None)),
+        "run_spread": ("--run-spread", getattr(args, "run_spread", None)),
     }
     for name, (flag, raw) in given.items():
         if raw is None:
             continue
         d[name] = _number(flag, raw, integer=name == "windows")
+    if getattr(args, "run_spread", None) is not None:
+        d["run_spread_source"] = "set by you (--run-spread)"
     if getattr(args, "country", None):
         d["country"] = args.country
     for name, flag in (("prompt_shots", "--prompt-shots"), ("prompt_calibration", "--prompt-calibration")):
@@ -122,6 +131,7 @@ _RULES: dict[str, tuple[str, str]] = {
     "--max-window": ("a number of seconds > 0", "10"),
     "--cpu-power": ("a number of watts > 0", "65"),
     "--ram-power": ("a number of watts > 0", "6"),
+    "--run-spread": ("a fraction >= 0 and < 1", "0.05"),
 }
 
 
@@ -139,6 +149,7 @@ def _number(flag: str, raw: object, *, integer: bool) -> float | int:
             "--windows": v >= 1,
             "--target-ci": 0 < v < 1,
             "--min-window": v >= 0,
+            "--run-spread": 0 <= v < 1,
         }.get(flag, v > 0)
     if not ok:
         msg = f"{flag} must be {what}, got {text!r}; e.g. {flag} {example}"
@@ -246,10 +257,11 @@ def _stage_printer() -> Any:
 def render(m: Measurement) -> str:
     """A readable multi-line summary of one measurement."""
     unc = f"±{m.energy_uncertainty_rel * 100:.0f} %"
-    stat = (
-        f", ±{si(m.energy_j_per_query_ci, 'J')} between windows"
-        if m.energy_j_per_query_ci is not None
-        else ""
+    stat = f", ±{si(m.energy_j_per_query_ci, 'J')} run to run" if m.energy_j_per_query_ci is not None else ""
+    how = (
+        f"95 % re-run interval: {m.n_windows} window(s) + run spread {m.run_spread * 100:.1f} % ({m.run_spread_source})"
+        if m.run_spread is not None
+        else f"95 % CI from {m.n_windows} window(s)"
     )
     rows: list[tuple[str, str]] = [
         ("model", f"{m.model}  ({m.n_params / 1e6:.1f} M params, {nbytes(m.model_bytes)} at {m.precision})"),
@@ -259,7 +271,7 @@ def render(m: Measurement) -> str:
         ),
         (
             "latency / batch",
-            f"mean {si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} (95 % CI from {m.n_windows} window(s), "
+            f"mean {si(m.latency_s, 's')} ± {si(m.latency_ci_s, 's')} ({how}, "
             f"{m.n_batches} batches) · median {si(m.latency_median_s, 's')} · p95 {si(m.latency_p95_s, 's')}",
         ),
         ("throughput", f"{m.throughput_qps:.1f} queries/s"),

@@ -59,6 +59,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--ram-power", help="your RAM's power in watts")
     p.add_argument(
+        "--run-spread",
+        help="drift between runs as a fraction of the mean, added to every interval "
+        "(default: learned from the store's re-runs on this machine, else 0.06)",
+    )
+    p.add_argument(
         "--no-adaptive",
         action="store_true",
         help="skip the second pass that gives the pareto front and recommendation candidates more windows",
@@ -83,7 +88,10 @@ def load_spec(args: argparse.Namespace) -> Any:
             over[name] = [x.strip() for x in v.split(",") if x.strip()]
     if args.sensor:
         over["sensor"] = args.sensor
-    if any(getattr(args, k, None) is not None for k in ("windows", "target_ci", "cpu_power", "ram_power")):
+    if any(
+        getattr(args, k, None) is not None
+        for k in ("windows", "target_ci", "cpu_power", "ram_power", "run_spread")
+    ):
         from efflab.cli.measure import method_from_args
 
         args.min_window = args.max_window = None

@@ -22,6 +22,7 @@ from efflab.format import si
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 from efflab.measuring.fingerprint import CpuWindow, fingerprint
 from efflab.measuring.memory import PeakMemory
+from efflab.measuring.rerun import rerun_half, run_spread_of
 from efflab.measuring.timing import timed_loop, warmup
 from efflab.measuring.windows import RawWindow, combine, disagreeing, disturbed, per_query_ci
 from efflab.records import Measurement, WindowSummary
@@ -337,7 +338,12 @@ class PointSession:
         queries = st.n_batches * cfg.batch_size
         energy_j = math.fsum(w.energy_j for w in stats_windows)
         e_query = energy_j / queries if queries else math.nan
-        e_ci = per_query_ci([w.energy_j / (w.n * cfg.batch_size) for w in stats_windows if w.n])
+        e_ci_windows = per_query_ci([w.energy_j / (w.n * cfg.batch_size) for w in stats_windows if w.n])
+        spread = run_spread_of(method)
+        lat_ci = rerun_half(st.mean_s, st.ci_half_s, spread.value)
+        e_ci = rerun_half(e_query, e_ci_windows, spread.value) if math.isfinite(e_query) else None
+        if e_ci_windows is None and e_ci is not None and len(stats_windows) < 2:
+            e_ci = None  # one window: no energy spread to widen (surfaces borrow the latency's width)
         intensity = carbon_intensity_g_per_kwh(method.country)
         mean = st.mean_s
         flops_batch = self.flops_q * cfg.batch_size if self.flops_q else None
@@ -390,7 +396,7 @@ class PointSession:
             window_s=st.window_s,
             latency_s=mean,
             latency_std_s=st.std_s,
-            latency_ci_s=st.ci_half_s,
+            latency_ci_s=lat_ci if lat_ci is not None else st.ci_half_s,
             latency_p50_s=st.median_s,
             latency_p95_s=p95,
             throughput_qps=queries / st.window_s if st.window_s > 0 else math.nan,
@@ -440,6 +446,10 @@ class PointSession:
             accuracy_correct=correct,
             unstable_reason=unstable_reason,
             prompting=prompting,
+            run_spread=spread.value,
+            run_spread_source=spread.source,
+            latency_ci_windows_s=st.ci_half_s if math.isfinite(st.ci_half_s) else None,
+            energy_ci_windows_j=e_ci_windows,
         )
 
     def _disturbed_all(self) -> list[bool]:

@@ -744,7 +744,7 @@ def appendix_html(d: ReportData) -> str:
                     str(r.get("timestamp") or "")[:16].replace("T", " "),
                 ]
             )
-        headers = [*_ROW_HEADERS, "batch latency 95 % CI", "batches", "measured at"]
+        headers = [*_ROW_HEADERS, "batch latency, 95 % re-run interval", "batches", "measured at"]
         kinds = {row[2] for row in rows}
         if len(kinds) == 1:  # one basis for every point: said once, not on every row
             body.append(f"<p>Energy of every point: {escape(kinds.pop())}.</p>")

@@ -32,7 +32,8 @@ _NUMERIC = [
 
 _WINDOW_NUMERIC = [
     "latency_median_s", "energy_j_per_query_ci", "energy_cpu_j", "energy_ram_j", "energy_gpu_j",
-    "cpu_seconds", "cpu_watts_per_thread", "ram_watts",
+    "cpu_seconds", "cpu_watts_per_thread", "ram_watts", "run_spread", "latency_ci_windows_s",
+    "energy_ci_windows_j",
 ]  # fmt: skip
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from efflab.errors import StoreError
 from efflab.records import Measurement
+
+if TYPE_CHECKING:
+    from efflab.measuring.rerun import Run
 
 SCHEMA_VERSION = 1
 APP = "efflab"
@@ -53,6 +57,15 @@ CREATE TABLE IF NOT EXISTS sweeps (
     PRIMARY KEY (pid, host)
 );
 """
+# Every measurement of a key, kept when a later one replaces its point: the re-runs the run spread
+# is learned from (efflab.measuring.rerun). Added lazily like ``sweeps``.
+_RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT NOT NULL, hardware TEXT NOT NULL, at TEXT NOT NULL, latency_s REAL NOT NULL,
+    latency_ci_windows_s REAL, n_windows INTEGER NOT NULL, flags TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_hardware ON runs (hardware, key);
+"""
 # A sweep on another host whose heartbeat is older than this is taken to be dead (seconds).
 STALE_SWEEP_S = 30 * 60
 
@@ -74,6 +87,10 @@ class StoredPoint:
     error: str | None
     created_at: str
     measurement: Measurement | None
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
 
 
 def _now() -> str:
@@ -124,6 +141,7 @@ class Store:
         self.path = Path(path)
         self.readonly = readonly
         self._sweep_claim: tuple[int, str] | None = None
+        self._runs_ready = False
         if len(str(self.path)) > 4000 or any(len(part) > 255 for part in self.path.parts):
             msg = f"results store path is too long ({len(str(self.path))} characters); pass a shorter --store"
             raise StoreError(msg)
@@ -248,6 +266,25 @@ class Store:
     def _has_points(self) -> bool:
         return bool(self._con.execute("SELECT 1 FROM sqlite_master WHERE name='points'").fetchone())
 
+    def runs(self, hardware: str) -> list[Run]:
+        """Every run stored for ``hardware`` that counts for the run spread (neither disturbed nor
+        unstable), oldest first; none in a store written before runs were kept."""
+        from efflab.measuring.rerun import Run
+
+        if not self._con.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
+            return []
+        rows = self._con.execute(
+            "SELECT key, latency_s, latency_ci_windows_s, n_windows, flags FROM runs WHERE hardware = ? "
+            "ORDER BY at, rowid",
+            (hardware,),
+        ).fetchall()
+        out = []
+        for key, lat, ci, k, flags in rows:
+            if {"disturbed", "unstable"} & set(str(flags).split(",")):
+                continue
+            out.append(Run(str(key), float(lat), float(ci) if ci is not None else None, int(k)))
+        return out
+
     def points(self) -> Iterator[StoredPoint]:
         """Every stored point, oldest first, read in one consistent snapshot."""
         if not self._has_points():
@@ -304,11 +341,14 @@ class Store:
         hardware: str,
         measurement: Measurement | None = None,
         error: str | None = None,
+        new_run: bool = True,
     ) -> bool:
         """Insert or replace one point in its own committed transaction.
 
         A failure never replaces a stored success: a failed point whose key is stored ``ok`` leaves
-        that row as it was, and ``put`` returns False. Returns True when the row was written.
+        that row as it was, and ``put`` returns False. Returns True when the row was written. A
+        measurement is also kept as a run of its key (see :meth:`runs`) unless ``new_run`` is False
+        (a point given more windows: the same run, longer).
 
         Raises:
             StoreError: the store was opened read-only or cannot be written.
@@ -334,6 +374,9 @@ class Store:
             record,
         )
         try:
+            if new_run and measurement is not None and not self._runs_ready:
+                self._con.executescript(_RUNS)  # its own statement: executescript commits first
+                self._runs_ready = True
             with self._con:
                 cur = self._con.execute(
                     "INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
@@ -345,6 +388,23 @@ class Store:
                     row,
                 )
                 written = cur.rowcount > 0
+                if written and new_run and measurement is not None and status == "ok":
+                    self._con.execute(
+                        "INSERT INTO runs VALUES (?,?,?,?,?,?,?)",
+                        (
+                            key,
+                            hardware,
+                            _now(),
+                            measurement.latency_s,
+                            _finite_or_none(
+                                measurement.latency_ci_windows_s
+                                if measurement.run_spread is not None
+                                else measurement.latency_ci_s
+                            ),
+                            int(measurement.n_windows),
+                            ",".join(measurement.flags),
+                        ),
+                    )
                 if self._sweep_claim is not None:
                     self._con.execute(
                         "UPDATE sweeps SET heartbeat_at=? WHERE pid=? AND host=?",

@@ -10,9 +10,10 @@ interval overlaps the interval of another contender whose accuracy is within the
 as soon as its interval no longer overlaps, i.e. when more windows cannot change the decision.
 Points flagged ``unstable`` or ``disturbed`` are not contenders (they are left out of decisions).
 
-The interval used is the statistical one, from the spread of the windows: the sensor's systematic
-uncertainty (CodeCarbon's model, ±50 %) is shared by every point of the machine and repetition
-cannot shrink it.
+The interval used is the statistical re-run interval (the windows' spread plus the run spread, see
+:mod:`efflab.measuring.rerun`); when two contenders lie within what the run spread alone leaves open,
+more windows cannot separate them and neither gets one. The sensor's systematic uncertainty
+(CodeCarbon's model, ±50 %) is shared by every point of the machine and repetition cannot shrink it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from efflab.config import Config
+from efflab.config import Config, MethodSettings
 from efflab.records import Measurement
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Figure:
     energy_ci: float
     accuracy: float | None
     eligible: bool
+    floor: float = 0.0  # the part of energy_ci from the run spread: more windows cannot shrink it
 
 
 def figure_of(key: str, cohort: str, m: Measurement) -> Figure:
@@ -60,7 +62,14 @@ def figure_of(key: str, cohort: str, m: Measurement) -> Figure:
         energy_ci=ci,
         accuracy=m.accuracy,
         eligible=not ({"unstable", "disturbed"} & set(m.flags)) and math.isfinite(m.energy_j_per_query),
+        floor=_floor(m.energy_j_per_query, m.run_spread or 0.0),
     )
+
+
+def _floor(energy: float, spread: float) -> float:
+    from efflab.measuring.rerun import rerun_half
+
+    return (rerun_half(energy, None, spread) or 0.0) if math.isfinite(energy) else 0.0
 
 
 def contenders(figures: list[Figure], accuracy_tolerance: float = ACCURACY_TOLERANCE) -> set[str]:
@@ -98,7 +107,10 @@ def needs_more(key: str, figures: list[Figure], accuracy_tolerance: float = ACCU
         a, b = me.accuracy or 0.0, f.accuracy or 0.0
         if abs(a - b) > accuracy_tolerance + 1e-12:
             continue
-        if abs(me.energy - f.energy) <= me.energy_ci + f.energy_ci:
+        gap = abs(me.energy - f.energy)
+        # Overlapping, and not already within what the run spread alone leaves open (there more
+        # windows cannot separate them: the decision stays a tie).
+        if me.floor + f.floor < gap <= me.energy_ci + f.energy_ci:
             return True
     return False
 
@@ -113,6 +125,7 @@ def refine(
     keys: dict[Config, str],
     index: dict[Config, int],
     put: Callable[[Config, Measurement | None, str | None], None],
+    methods: dict[str, MethodSettings] | None = None,
     should_stop: Callable[[], bool] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_measure_progress: Callable[[str, float], None] | None = None,
@@ -163,7 +176,7 @@ def refine(
             results = measurer.measure_group(
                 pts,
                 task,
-                spec.method,
+                (methods or {}).get(pts[0].device, spec.method),
                 on_measure_progress,
                 should_stop,
                 should_cancel,
@@ -185,19 +198,23 @@ def refine(
 
 
 def _figure_from_session(key: str, cohort: str, session: PointSession, cfg: Config) -> Figure:
+    from efflab.measuring.rerun import rerun_half, run_spread_of
     from efflab.measuring.windows import combine, per_query_ci
 
     used = session.used
     st = combine(used)
     queries = st.n_batches * cfg.batch_size
     energy = math.fsum(w.energy_j for w in used) / queries if queries else math.nan
+    spread = run_spread_of(session.method).value
     ci = per_query_ci([w.energy_j / (w.n * cfg.batch_size) for w in used if w.n])
+    half = rerun_half(energy, ci, spread) if ci is not None else None
     prev = session.previous
     return Figure(
         key=key,
         cohort=cohort,
         energy=energy,
-        energy_ci=ci if ci is not None else 0.0,
+        energy_ci=half if half is not None else 0.0,
         accuracy=prev.accuracy if prev is not None else None,
         eligible=True,
+        floor=_floor(energy, spread),
     )

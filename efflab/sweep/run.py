@@ -404,7 +404,12 @@ def iter_sweep(
     for cfg in configs:
         groups.setdefault((cfg.model, cfg.precision, cfg.device, cfg.cast), []).append(cfg)
 
-    def put(cfg: Config, m: Measurement | None, err: str | None) -> None:
+    # The run spread each device's points use: learned from this store's re-runs on its hardware.
+    from efflab.measuring.rerun import learn, with_spread
+
+    methods = {d: with_spread(spec.method, learn(store.runs(hardware[d]))) for d in spec.devices}
+
+    def put(cfg: Config, m: Measurement | None, err: str | None, *, new_run: bool = True) -> None:
         store.put(
             keys[cfg],
             config=cfg.to_dict(),
@@ -412,6 +417,7 @@ def iter_sweep(
             hardware=hardware[cfg.device],
             measurement=m,
             error=err,
+            new_run=new_run,
         )
 
     try:
@@ -429,7 +435,7 @@ def iter_sweep(
                 return
             try:
                 results = measurer.measure_group(
-                    todo, task, spec.method, on_measure_progress, should_stop, cancel
+                    todo, task, methods[todo[0].device], on_measure_progress, should_stop, cancel
                 )
             except Cancelled:
                 return  # nothing half-measured is stored
@@ -452,7 +458,8 @@ def iter_sweep(
                 groups=list(groups.values()),
                 keys=keys,
                 index=index,
-                put=put,
+                put=lambda c, m, e: put(c, m, e, new_run=False),
+                methods=methods,
                 should_stop=should_stop,
                 should_cancel=cancel,
                 on_measure_progress=on_measure_progress,
