@@ -61,8 +61,13 @@ _HALF_BUSY = (
 
 
 def run(
-    models: list[str], precisions: list[str], batch_sizes: list[int], reruns: int, seed: int
-) -> dict[str, list[bool]]:
+    models: list[str],
+    precisions: list[str],
+    batch_sizes: list[int],
+    reruns: int,
+    seed: int,
+    out: Path | None = None,
+) -> dict[str, list[tuple[bool, bool]]]:
     runners = {}
     for name in models:
         for prec in precisions:
@@ -71,10 +76,12 @@ def run(
     configs = [
         Config(model=m, batch_size=b, precision=p, task=None) for (m, p) in runners for b in batch_sizes
     ]
-    hits: dict[str, list[bool]] = {k: [] for k in METHODS}
-    pairs: list[tuple[Measurement, float]] = []  # default method: (stored, a re-run's mean)
+    # per method: (re-run mean inside the stored interval, both points unflagged), one per re-run
+    hits: dict[str, list[tuple[bool, bool]]] = {k: [] for k in METHODS}
+    pairs: list[tuple[Measurement, float, bool]] = []  # default method: (stored, a re-run's mean, unflagged)
     rng = random.Random(seed)
     runs: list[Run] = []
+    rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "rep.sqlite") as store:
         # 1. the stored measurements (in the store, read back, as a user would have them)
         for cfg in configs:
@@ -99,14 +106,21 @@ def run(
                 for label in labels:
                     m = measure_loaded(runners[(cfg.model, cfg.precision)], cfg, None, sensor, METHODS[label])
                     ref = stored[f"{label}|{cfg.model}|{cfg.precision}|{cfg.batch_size}"]
-                    hits[label].append(abs(m.latency_s - ref.latency_s) <= stored_half(label, ref))
+                    clean = not (_flagged(ref) or _flagged(m))
+                    hit = abs(m.latency_s - ref.latency_s) <= stored_half(label, ref)
+                    hits[label].append((hit, clean))
+                    rows.append(
+                        f"{r + 1},{label},{_cfg_key(cfg)},{ref.latency_s:.6g},{stored_half(label, ref):.6g},"
+                        f"{m.latency_s:.6g},{int(hit)},{'+'.join(ref.flags)},{'+'.join(m.flags)}"
+                    )
                     if label == "re-run interval (default)":
-                        pairs.append((ref, m.latency_s))
-                        runs.append(Run(_cfg_key(cfg), m.latency_s, m.latency_ci_windows_s, m.n_windows))
+                        pairs.append((ref, m.latency_s, clean))
+                        if not _flagged(m):
+                            runs.append(Run(_cfg_key(cfg), m.latency_s, m.latency_ci_windows_s, m.n_windows))
             print(f"  round {r + 1}/{reruns} done", file=sys.stderr, flush=True)
         for sp in store.points():
             m0 = sp.measurement
-            if m0 is not None and sp.key.startswith("re-run interval"):
+            if m0 is not None and sp.key.startswith("re-run interval") and not _flagged(m0):
                 cfg0 = Config(model=m0.model, batch_size=m0.batch_size, precision=m0.precision, task=None)
                 runs.append(Run(_cfg_key(cfg0), m0.latency_s, m0.latency_ci_windows_s, m0.n_windows))
     for rn in runners.values():
@@ -115,19 +129,40 @@ def run(
     # coverage the stored points would have had with it (the same re-runs; shown, not a target).
     learned = learn(runs)
     hits[f"  with the learned spread {learned.value * 100:.1f} %"] = [
-        abs(x - ref.latency_s) <= (rerun_half(ref.latency_s, ref.latency_ci_windows_s, learned.value) or 0)
-        for ref, x in pairs
+        (
+            abs(x - ref.latency_s)
+            <= (rerun_half(ref.latency_s, ref.latency_ci_windows_s, learned.value) or 0),
+            ok,
+        )
+        for ref, x, ok in pairs
     ]
-    print(f"  learned run spread: {learned.source}", file=sys.stderr)
+    print(f"  learned run spread (unflagged runs): {learned.source}", file=sys.stderr)
+    if out is not None:
+        out.write_text(
+            "round,method,config,stored_s,stored_half_s,rerun_s,inside,stored_flags,rerun_flags\n"
+            + "\n".join(rows)
+            + "\n"
+        )
     return hits
 
 
-def report(title: str, hits: dict[str, list[bool]]) -> None:
+def _flagged(m: Measurement) -> bool:
+    """Left out of decisions (and shown as such): the product's own rule."""
+    return bool({"disturbed", "unstable"} & set(m.flags))
+
+
+def report(title: str, hits: dict[str, list[tuple[bool, bool]]]) -> None:
     print(f"\n== {title}")
+    print(f"{'':34s} {'all re-runs':>18s}   {'unflagged (decisions use these)':>32s}")
     for label, hs in hits.items():
-        print(
-            f"{label:34s} {sum(hs):3d}/{len(hs):3d} re-run means inside the stored 95 % interval = {sum(hs) / len(hs) * 100:5.1f} %"
-        )
+        n, k = len(hs), sum(h for h, _ in hs)
+        clean = [h for h, ok in hs if ok]
+        c = f"{sum(clean):3d}/{len(clean):3d} = {sum(clean) / len(clean) * 100:5.1f} %" if clean else "none"
+        print(f"{label:34s} {k:3d}/{n:3d} = {k / n * 100:5.1f} %   {c:>32s}")
+    print(
+        "(inside = the re-run mean lies in the stored point's printed 95 % interval; unflagged = neither is"
+    )
+    print(" flagged disturbed/unstable, the points stars and recommendations use)")
 
 
 def main() -> int:
@@ -140,6 +175,7 @@ def main() -> int:
         "--busy", action="store_true", help="also run with a busy neighbour on one core half the time"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--csv", type=Path, default=None, help="write every re-run here (one CSV per phase)")
     args = ap.parse_args()
     models, precisions = args.models.split(","), args.precisions.split(",")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -149,14 +185,22 @@ def main() -> int:
     )
     t0 = time.perf_counter()
     report(
-        "no neighbour started by the benchmark", run(models, precisions, batch_sizes, args.reruns, args.seed)
+        "no neighbour started by the benchmark",
+        run(models, precisions, batch_sizes, args.reruns, args.seed, args.csv),
     )
     if args.busy:
         proc = subprocess.Popen([sys.executable, "-c", _HALF_BUSY])
         try:
             report(
                 "a busy process on one core half of the time",
-                run(models, precisions, batch_sizes, args.reruns, args.seed + 1),
+                run(
+                    models,
+                    precisions,
+                    batch_sizes,
+                    args.reruns,
+                    args.seed + 1,
+                    args.csv.with_name(args.csv.stem + "-busy.csv") if args.csv else None,
+                ),
             )
         finally:
             proc.kill()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fast_method
+from conftest import quiet_method
 
 from efflab import MethodSettings
 from efflab.errors import ConfigError
@@ -104,7 +104,7 @@ def test_store_keeps_every_run_and_a_sweep_learns_from_them(tmp_path: Path) -> N
         task=None,
         seq_len=16,
         sensor="fake",
-        method=fast_method(),
+        method=quiet_method(),  # never flagged disturbed: flagged runs do not count, and CI is loaded
     )
     path = tmp_path / "s.sqlite"
     with open_store(path) as st:
@@ -137,6 +137,11 @@ def test_store_keeps_every_run_and_a_sweep_learns_from_them(tmp_path: Path) -> N
 
 
 def test_a_refined_point_is_the_same_run_longer(tmp_path: Path, tiny_measurement: Measurement) -> None:
+    import dataclasses
+
+    tiny_measurement = dataclasses.replace(
+        tiny_measurement, flags=()
+    )  # measured under load it may be disturbed
     with open_store(tmp_path / "r.sqlite") as st:
         cfg = {
             "model": "m",
@@ -168,3 +173,38 @@ def test_bad_run_spread_is_one_line_exit_2(bad: str, tmp_path: Path) -> None:
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and "--run-spread must be a fraction >= 0 and < 1" in lines[0], r.stderr
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_measure_learns_the_spread_from_the_default_store(
+    tmp_path: Path, tiny_measurement: Measurement
+) -> None:
+    import dataclasses
+    import json
+    import os
+
+    from efflab.measuring.fingerprint import hardware_key
+
+    path = tmp_path / "results.sqlite"
+    cfg = {"model": "m", "batch_size": 1, "precision": "fp32", "device": "cpu", "seq_len": 16, "task": None}
+    with open_store(path) as st:
+        for i, lat in enumerate((0.010, 0.011, 0.0095, 0.0105)):
+            m = dataclasses.replace(
+                tiny_measurement, latency_s=lat, n_windows=3, latency_ci_windows_s=1e-4, flags=()
+            )
+            st.put("k", config=cfg, model_id="m", hardware=hardware_key("cpu"), measurement=m)
+            assert len(st.runs(hardware_key("cpu"))) == i + 1
+    env = {**os.environ, "EFFLAB_STORE": str(path)}
+    args = "measure --model tiny-bert-l1 --no-task --json --sensor fake --windows 2 --min-window 0.05"
+    args += " --max-window 0.3 --seq-len 16"
+    r = subprocess.run(
+        [sys.executable, "-m", "efflab.cli", *args.split()],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["run_spread_source"].startswith("learned from 4 runs of 1 configuration(s)")
+    assert str(path) in got["run_spread_source"]
+    assert got["latency_ci_s"] > got["latency_ci_windows_s"]

@@ -223,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
     )
     method = method_from_args(args)
+    if method.run_spread is None:
+        from efflab.measuring.rerun import with_spread
+
+        method = with_spread(method, _learned_spread(cfg.device))
     # Every input is checked before the model is loaded: the country, the task, then whether the
     # batch fits in the memory free now (refused with one line rather than swapping the machine).
     carbon_intensity_g_per_kwh(method.country)
@@ -235,6 +239,28 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(m))
     return 0
+
+
+def _learned_spread(device: str) -> Any:
+    """The run spread the default store's re-runs on this machine teach (read-only; the prior when
+    there is no store, it has no re-runs, or it cannot be read: measuring never depends on it)."""
+    import dataclasses
+
+    from efflab.errors import EfflabError
+    from efflab.measuring.fingerprint import hardware_key
+    from efflab.measuring.rerun import learn, prior_spread
+    from efflab.paths import default_store
+    from efflab.store import open_store
+
+    path = default_store()
+    if not path.is_file():
+        return prior_spread()
+    try:
+        with open_store(path, readonly=True) as st:
+            got = learn(st.runs(hardware_key(device)))
+    except (EfflabError, OSError):
+        return prior_spread()
+    return dataclasses.replace(got, source=f"{got.source}, in {path}") if got.df else got
 
 
 def _stage_printer() -> Any:

@@ -32,6 +32,7 @@ import numpy as np
 from efflab.config import Config, MethodSettings
 from efflab.errors import ConfigError
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
+from efflab.measuring.rerun import rerun_half
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 
@@ -239,6 +240,10 @@ def combine(
         f"{n}: {m.energy_detail}" for n, m in zip(("prefill", "decode"), parts) if m.energy_detail
     )
     reasons = [f"{n}: {m.unstable_reason}" for n, m in zip(("prefill", "decode"), parts) if m.unstable_reason]
+    # The re-run interval of a whole response: its phases' window intervals combined, then the run
+    # spread once (the drift moves both phases of one run together).
+    lat_windows = _quad(*(m.latency_ci_windows_s for m in parts))
+    e_windows = _quad(*(m.energy_ci_windows_j for m in parts))
     return dataclasses.replace(
         m_pre,
         model=config.model,
@@ -249,14 +254,22 @@ def combine(
         window_s=math.fsum(m.window_s for m in parts),
         latency_s=latency,
         latency_std_s=_quad(*(m.latency_std_s for m in parts)) or math.nan,
-        latency_ci_s=_quad(*(m.latency_ci_s for m in parts)) or math.nan,
+        latency_ci_s=rerun_half(latency, lat_windows, m_pre.run_spread or 0.0)
+        or _quad(*(m.latency_ci_s for m in parts))
+        or math.nan,
+        latency_ci_windows_s=lat_windows,
+        energy_ci_windows_j=e_windows,
         latency_p50_s=math.fsum(m.latency_p50_s for m in parts),
         latency_median_s=_sum(*(m.latency_median_s for m in parts)),
         latency_p95_s=None,  # a response spans two phases; their p95s are ttft_p95_s and itl_p95_s
         throughput_qps=bs / latency if latency > 0 else math.nan,
         energy_j=math.fsum(m.energy_j for m in parts),
         energy_j_per_query=e_resp,
-        energy_j_per_query_ci=_quad(*(m.energy_j_per_query_ci for m in parts)),
+        energy_j_per_query_ci=(
+            rerun_half(e_resp, e_windows, m_pre.run_spread or 0.0)
+            if e_windows is not None
+            else _quad(*(m.energy_j_per_query_ci for m in parts))
+        ),
         energy_measured=all(m.energy_measured for m in parts),
         energy_uncertainty_rel=max(m.energy_uncertainty_rel for m in parts),
         energy_detail=detail,
