@@ -960,17 +960,21 @@ class LabState:
                 raise ConfigError(msg)
             changes["model"] = pick
         g = self.generation_frame
-        if w == "generate" and not g.empty:  # land on a stored output length of this configuration
-            model = changes.get("model", sel.model)
-            same = (
-                (g["model"] == model)
-                & (g["batch_size"] == sel.batch_size)
-                & (g["precision"] == sel.precision)
-                & (g["device"] == sel.device)
-            )
-            lengths = [int(n) for n in g[same]["max_new_tokens"].dropna().value_counts().index]
+        if (
+            w == "generate" and not g.empty
+        ):  # land on a stored point: this configuration's, else the model's newest
+            g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
+            same = g[(g["batch_size"] == sel.batch_size) & (g["precision"] == sel.precision)]
+            lengths = [int(n) for n in same["max_new_tokens"].dropna().value_counts().index]
             if lengths and sel.max_new_tokens not in lengths:
                 changes["max_new_tokens"] = lengths[0]
+            elif not lengths and not g.empty:
+                newest = g.sort_values("created_at").iloc[-1]
+                changes.update(
+                    batch_size=int(newest["batch_size"]),
+                    precision=str(newest["precision"]),
+                    max_new_tokens=int(newest["max_new_tokens"]),
+                )
         changed = self.select(**changes)
         if "model" in changes and changes["model"] != sel.model:
             why = (
