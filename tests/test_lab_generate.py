@@ -157,7 +157,7 @@ def test_generate_points_have_their_own_plots_and_leave_classification_alone(
     assert len(s.tradeoff_figure().data) == len(plain.tradeoff_figure().data)
     assert s.generation_note == ""
     batch = s.generation_batch_figure()
-    assert {t.name for t in batch.data} == {"tiny-llama · fp32 · 1 tokens", "tiny-llama · fp32 · 4 tokens"}
+    assert {t.name for t in batch.data} == {"tiny-llama · fp32 · 1 token", "tiny-llama · fp32 · 4 tokens"}
     length = s.generation_length_figure()
     assert {t.name for t in length.data} == {"tiny-llama · b1 · fp32", "tiny-llama · b2 · fp32"}
     assert all(list(t.x) == [1, 4] for t in length.data)
@@ -195,6 +195,7 @@ def test_a_generate_point_measured_live_lands_in_the_store_and_on_the_plots(gen_
     b2 = next(t for t in lab.fig_generation_length.data if t.name == "tiny-llama · b2 · fp32")
     assert list(b2.x) == [1, 2, 4]
     assert lab.measure.description == "Stored ✓" and "Generation (5 points)" in lab.plots.titles
+    assert "Measured tiny-llama · b2 · fp32 · 2 new tokens" in lab.messages.value
 
 
 def test_classification_from_the_lab_is_unchanged(gen_copy: Path) -> None:

@@ -279,7 +279,7 @@ class Lab:
             ],
             titles=["Classification", "Generation"],
             selected_index=_TABS.index(s.selection.workload),
-            layout=W.Layout(width="100%"),
+            layout=W.Layout(width="auto", margin="2px 0"),  # 100 % plus the widget margin would overflow
         )
         self.plots.add_class("efflab-plots")
         controls.add_class("efflab-controls")
@@ -615,9 +615,11 @@ class Lab:
             self.nudge.value = _banner([self.measuring_text()], "info")
             self.switch.layout.display = "none"
         elif changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
-            nudge_kind = "ok" if s.is_recommended else ("nudge" if s.recommendation is not None else "info")
+            # generation has no recommendation: its banner only informs
+            comparable = s.recommendation is not None and not s.selection.generates
+            nudge_kind = "ok" if s.is_recommended else ("nudge" if comparable else "info")
             self.nudge.value = _banner([s.nudge], nudge_kind)
-            self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
+            self.switch.layout.display = "" if comparable and not s.is_recommended else "none"
         stored, here = s.is_stored, s.stored_here
         self.measure.disabled = running or here or s.store_error is not None
         self.measure.description = "Stored ✓" if here else ("Measure here" if stored else "Measure")
@@ -684,7 +686,7 @@ class Lab:
         if not d:
             return ""
         rows = "".join(
-            f"<tr><td style='padding:1px 8px 1px 0;color:#555'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            f"<tr><td style='padding:1px 8px 1px 0;color:#555;white-space:nowrap;vertical-align:top'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
             for k, v in d.items()
         )
         return f"<table class='efflab-details' style='font-size:12px;margin-top:6px'>{rows}</table>"
