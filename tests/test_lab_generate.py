@@ -132,6 +132,10 @@ def test_the_view_has_the_selector_and_refuses_a_bad_length(small_store: Path) -
     assert s.selection.workload == "generate" and lab.model.options == ("tiny-llama",)
     assert lab.new_tokens.layout.display == "" and lab.new_tokens.value == 16
     assert lab.plots.selected_index == 1  # the generation plots come to the front
+    assert (
+        "press Measure, or run `efflab measure --model tiny-llama --workload generate"
+        in lab.generation_note.value
+    )
     lab.new_tokens.value = 0
     assert "max_new_tokens must be a positive integer, got 0" in lab.messages.value
     assert "Traceback" not in lab.messages.value

@@ -282,6 +282,8 @@ class Lab:
             layout=W.Layout(width="auto", margin="2px 0"),  # 100 % plus the widget margin would overflow
         )
         self.plots.add_class("efflab-plots")
+        self.workload.add_class("efflab-workload")
+        self.precision.add_class("efflab-precision")
         controls.add_class("efflab-controls")
         live.add_class("efflab-live")
         self.widget = W.VBox(
@@ -522,7 +524,7 @@ class Lab:
             self._set(self.tolerance, value=round(s.tolerance * 100, 3))
         if "workload" in changed:  # the plots of the chosen workload come to the front
             self.plots.selected_index = _TABS.index(sel.workload)
-        if changed & {"data", "cohort"}:
+        if changed & {"data", "cohort", "selection"}:
             note = s.generation_note
             n = len(s.generation_frame)
             self.plots.set_title(1, f"Generation ({n} point{'s' if n != 1 else ''})" if n else "Generation")

@@ -520,9 +520,14 @@ class LabState:
                 f"No generate points for this task on this machine; the store has {len(other)} "
                 f"(task {', '.join(tasks)}): pick that task or machine above to see them."
             )
+        sel = self.selection
+        if not sel.generates:
+            return (
+                "No generate points yet: switch the workload to generate, pick a causal LM and press Measure."
+            )
         return (
-            "No generate points yet: choose the generate workload and a causal LM above and press Measure, "
-            "or run `efflab measure --model smollm2-135m --workload generate --max-new-tokens 16`."
+            f"No generate points yet: press Measure, or run `efflab measure --model {sel.model} --workload "
+            f"generate --max-new-tokens {sel.max_new_tokens} --batch-size {sel.batch_size}` in a terminal."
         )
 
     @property
