@@ -328,12 +328,25 @@ class Config:
         return cls(**d)
 
 
+def parse_workload(value: Any) -> str:
+    """One of :data:`WORKLOADS` (lower-cased); ConfigError otherwise."""
+    w = str(value).strip().lower() if isinstance(value, str) else value
+    if w not in WORKLOADS:
+        msg = f"unknown workload {value!r}; use one of {', '.join(WORKLOADS)}.{closest(str(w), WORKLOADS)}"
+        raise ConfigError(msg)
+    return str(w)
+
+
+def parse_max_new_tokens(value: Any, fix: str = "use e.g. --max-new-tokens 16") -> int:
+    """Tokens generated per response: a positive integer (``None``: the default, 16); ConfigError
+    naming the value and ``fix`` otherwise. Whether it fits the model's context is checked when the
+    model is loaded."""
+    return positive_int("max_new_tokens", DEFAULT_MAX_NEW_TOKENS if value is None else value, fix)
+
+
 def _workload_fields(cfg: Config) -> None:
     """Validate and normalise ``workload`` and ``max_new_tokens`` of ``cfg`` (in place)."""
-    w = str(cfg.workload).strip().lower() if isinstance(cfg.workload, str) else cfg.workload
-    if w not in WORKLOADS:
-        msg = f"unknown workload {cfg.workload!r}; use one of {', '.join(WORKLOADS)}.{closest(str(w), WORKLOADS)}"
-        raise ConfigError(msg)
+    w = parse_workload(cfg.workload)
     object.__setattr__(cfg, "workload", w)
     n = cfg.max_new_tokens
     if w == "classify":
@@ -341,7 +354,4 @@ def _workload_fields(cfg: Config) -> None:
             msg = f"max_new_tokens ({n!r}) applies to --workload generate only; drop it or add --workload generate"
             raise ConfigError(msg)
         return
-    n = DEFAULT_MAX_NEW_TOKENS if n is None else n
-    object.__setattr__(
-        cfg, "max_new_tokens", positive_int("max_new_tokens", n, "use e.g. --max-new-tokens 16")
-    )
+    object.__setattr__(cfg, "max_new_tokens", parse_max_new_tokens(n))

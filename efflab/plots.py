@@ -543,6 +543,18 @@ def _generate_rows(df: pd.DataFrame) -> pd.DataFrame:
     return ok[(ok["workload"] == "generate") & ok["energy_j_per_token"].notna()]
 
 
+# Lines of the same precision (same colour) differ by their dash: one per output length or batch size.
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def _dash(values: list[Any], v: Any) -> str:
+    return _DASHES[sorted(values).index(v) % len(_DASHES)]
+
+
+def _tokens(n: int) -> str:
+    return f"{n} token{'s' if n != 1 else ''}"
+
+
 def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Energy per output token vs batch size (sequences generated together), one line per model and
     precision, for the generate points (at each one's output length)."""
@@ -552,6 +564,7 @@ def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go
     if g.empty:
         return _empty(title, "No generate points yet — measure with --workload generate.")
     fig = go.Figure()
+    lengths = list(g["max_new_tokens"].unique())
     for (model, prec, n_new), part in g.groupby(["model", "precision", "max_new_tokens"], sort=True):
         part = part.sort_values("batch_size")
         fig.add_trace(
@@ -559,15 +572,20 @@ def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go
                 x=part["batch_size"],
                 y=part["energy_j_per_token"],
                 mode="lines+markers",
-                name=f"{model} · {prec} · {int(n_new)} tokens",
-                line={"color": PRECISION_COLORS.get(str(prec), GREY)},
+                name=f"{model} · {prec} · {_tokens(int(n_new))}",
+                line={"color": PRECISION_COLORS.get(str(prec), GREY), "dash": _dash(lengths, n_new)},
                 hovertemplate="batch %{x}<br>%{y:.3g} J per token<extra></extra>",
             )
         )
     fig.update_layout(
         title=title,
         template=TEMPLATE,
-        xaxis={"title": "batch size (sequences generated together)", "type": "log"},
+        xaxis={
+            "title": "batch size (sequences generated together)",
+            "type": "log",
+            "tickvals": sorted(int(b) for b in g["batch_size"].unique()),
+            "minor": {"showgrid": False},
+        },
         yaxis={"title": f"J per output token ({kind})", "rangemode": "tozero"},
     )
     return fig
@@ -582,6 +600,7 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
     if g.empty:
         return _empty(title, "No generate points yet — measure with --workload generate.")
     fig = go.Figure()
+    batches = list(g["batch_size"].unique())
     for (model, bs, prec), part in g.groupby(["model", "batch_size", "precision"], sort=True):
         part = part.sort_values("max_new_tokens")
         fig.add_trace(
@@ -591,7 +610,7 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
                 customdata=part[["energy_prefill_j", "energy_decode_j"]].to_numpy(),
                 mode="lines+markers",
                 name=f"{model} · b{int(bs)} · {prec}",
-                line={"color": PRECISION_COLORS.get(str(prec), GREY)},
+                line={"color": PRECISION_COLORS.get(str(prec), GREY), "dash": _dash(batches, bs)},
                 hovertemplate="%{x} new tokens<br>%{y:.3g} Wh / 1000 responses<br>"
                 "prefill %{customdata[0]:.3g} J + decode %{customdata[1]:.3g} J per response<extra></extra>",
             )
@@ -599,7 +618,10 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
     fig.update_layout(
         title=title,
         template=TEMPLATE,
-        xaxis={"title": "output length (new tokens per response)"},
+        xaxis={
+            "title": "output length (new tokens per response)",
+            "tickvals": sorted(int(n) for n in g["max_new_tokens"].unique()),
+        },
         yaxis={"title": f"Wh per 1000 responses ({kind})", "rangemode": "tozero"},
     )
     return fig

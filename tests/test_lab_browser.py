@@ -198,7 +198,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
 
         # A stored point appears at once: the precision toggle moves the selected marker.
         sel1 = _selected(page.evaluate(READ_PLOTS))
-        active = page.inner_text(".efflab-lab .widget-toggle-button.mod-active").strip()
+        active = page.inner_text(".efflab-lab .efflab-precision .widget-toggle-button.mod-active").strip()
         page.click(".efflab-lab button.efflab-pin:text-is('Pin as A')")
         page.click(f".efflab-lab .widget-toggle-button:text-is('{'fp32' if active == 'int8' else 'int8'}')")
         page.wait_for_function(
@@ -263,6 +263,17 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         errors = page.evaluate(ERRORS)
         assert not errors, errors
         page.screenshot(path=str(artifacts / "lab_live_point.png"), full_page=True)
+
+        # The generate workload: causal LMs only, a max-new-tokens box, the Generation tab (a one-line hint
+        # here: the small store has no generate points).
+        page.click(".efflab-lab .efflab-workload .widget-toggle-button:text-is('generate')")
+        page.wait_for_selector(".efflab-lab .efflab-info:has-text('cannot generate text')", timeout=30_000)
+        assert page.locator(
+            ".efflab-lab .efflab-generation-note:has-text('No generate points yet')"
+        ).is_visible()
+        assert page.locator(".efflab-lab .widget-text input").first.input_value() == "16"
+        readout = page.locator(".efflab-lab .widget-readout").first.inner_text()
+        assert not readout.startswith("tiny-bert"), readout
 
         # 800 px wide: everything wraps, every plot follows its box.
         page.set_viewport_size({"width": 800, "height": 1800})

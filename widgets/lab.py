@@ -32,9 +32,20 @@ _FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
     "latency": (lambda s: s.batch_figure("latency_s"), frozenset({"data", "cohort", "model"})),
     "throughput": (lambda s: s.batch_figure("throughput_qps"), frozenset({"data", "cohort", "model"})),
     "power": (lambda s: s.power_figure(), frozenset({"trace"})),
+    "gen_batch": (lambda s: s.generation_batch_figure(), frozenset({"data", "cohort"})),
+    "gen_length": (lambda s: s.generation_length_figure(), frozenset({"data", "cohort"})),
 }
 # Heights (px) of the figures; their widths follow their boxes (see widgets.figures).
-_HEIGHTS = {"tradeoff": 460, "latency": 380, "throughput": 380, "power": 260}
+_HEIGHTS = {
+    "tradeoff": 460,
+    "latency": 380,
+    "throughput": 380,
+    "power": 260,
+    "gen_batch": 400,
+    "gen_length": 400,
+}
+# The plot tabs: classification (the tradeoff curves) and generation (the generate workload's).
+_TABS = ("classify", "generate")
 
 # Stages of one measurement, in order, as the banner says them.
 _STAGES = {
@@ -110,8 +121,19 @@ class Lab:
         # ----- controls -----
         wide = W.Layout(width="100%", max_width="460px")
         style = {"description_width": "110px"}
+        self.workload = W.ToggleButtons(
+            options=s.workloads, value=s.selection.workload, description="workload", style={**style, "button_width": "90px"},
+            tooltips=["classify the task's texts (one forward pass per query)",
+                      "generate a response per prompt (causal LMs: J per token, energy per response)"],
+        )  # fmt: skip
+        # Not bounded: a value below 1 is refused with a line in the banner (as the CLI does), not clamped.
+        self.new_tokens = W.IntText(
+            value=s.selection.max_new_tokens, description="new tokens", style=style,
+            tooltip="tokens generated per response (end of sequence ignored, so configurations compare)",
+            layout=W.Layout(width="210px"),
+        )  # fmt: skip
         self.model = W.SelectionSlider(
-            options=list(s.family) or [s.selection.model], value=s.selection.model, description="model size", readout=True,
+            options=list(s.models) or [s.selection.model], value=s.selection.model, description="model size", readout=True,
             continuous_update=False, layout=wide, style=style,
         )  # fmt: skip
         self.family_names = W.HTML()
@@ -201,6 +223,8 @@ class Lab:
             self._make_figures(go.FigureWidget)
 
         # ----- wiring: controls -> state -----
+        self.workload.observe(self._guard(lambda ch: s.set_workload(ch["new"])), names="value")
+        self.new_tokens.observe(self._guard(lambda ch: s.select(max_new_tokens=ch["new"])), names="value")
         self.model.observe(self._guard(lambda ch: s.select(model=ch["new"])), names="value")
         self.batch.observe(self._guard(lambda ch: s.select(batch_size=ch["new"])), names="value")
         self.precision.observe(self._guard(lambda ch: s.select(precision=ch["new"])), names="value")
@@ -219,9 +243,11 @@ class Lab:
 
         controls = W.VBox(
             [
+                self.workload,
                 self.model,
                 self.family_names,
                 self.batch,
+                self.new_tokens,
                 self.precision,
                 W.HBox([self.device]),
                 self.task,
@@ -239,6 +265,25 @@ class Lab:
             ],
             layout=W.Layout(margin="0 0 0 4px", min_width="0"),
         )
+        self.generation_note = W.HTML()
+        self._gen_row = self._row([self._fig_boxes["gen_batch"], self._fig_boxes["gen_length"]])
+        self.plots = W.Tab(
+            [
+                W.VBox(
+                    [
+                        self._row([self._fig_boxes["tradeoff"], self._fig_boxes["family"]]),
+                        self._row([self._fig_boxes["latency"], self._fig_boxes["throughput"]]),
+                    ]
+                ),
+                W.VBox([self.generation_note, self._gen_row]),
+            ],
+            titles=["Classification", "Generation"],
+            selected_index=_TABS.index(s.selection.workload),
+            layout=W.Layout(width="auto", margin="2px 0"),  # 100 % plus the widget margin would overflow
+        )
+        self.plots.add_class("efflab-plots")
+        self.workload.add_class("efflab-workload")
+        self.precision.add_class("efflab-precision")
         controls.add_class("efflab-controls")
         live.add_class("efflab-live")
         self.widget = W.VBox(
@@ -249,8 +294,7 @@ class Lab:
                 self.messages,
                 self._row([self.nudge, self.switch], align_items="center"),
                 self._row([controls, live]),
-                self._row([self._fig_boxes["tradeoff"], self._fig_boxes["family"]]),
-                self._row([self._fig_boxes["latency"], self._fig_boxes["throughput"]]),
+                self.plots,
                 self._fig_boxes["power"],
                 self.power_note,
                 self.pins.widget,
@@ -323,6 +367,14 @@ class Lab:
     def fig_power(self) -> go.FigureWidget | None:
         return self.figs.get("power")
 
+    @property
+    def fig_generation_batch(self) -> go.FigureWidget | None:
+        return self.figs.get("gen_batch")
+
+    @property
+    def fig_generation_length(self) -> go.FigureWidget | None:
+        return self.figs.get("gen_length")
+
     # ----- display -----
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -335,6 +387,7 @@ class Lab:
             try:
                 fn(arg)
             except EfflabError as e:
+                self._render(frozenset({"selection"}))  # the refused value goes back to the state's
                 self._error(str(e))
             except Exception as e:  # a widget callback has no caller to report to: say it in the banner
                 self._error(f"internal error in the lab: {type(e).__name__}: {e}; please report it")
@@ -400,13 +453,7 @@ class Lab:
 
     def select_index(self, idx: Any) -> None:
         """Select the stored point with index label ``idx`` (a click on a plot or a table row)."""
-        row = self.state.df.loc[idx]
-        self.state.select(
-            model=str(row["model"]),
-            batch_size=int(row["batch_size"]),
-            precision=str(row["precision"]),
-            device=str(row["device"]),
-        )
+        self.state.select_point(idx)
 
     # ----- state -> view -----
     def _on_state(self, changed: frozenset[str]) -> None:
@@ -429,9 +476,9 @@ class Lab:
     def _render(self, changed: frozenset[str]) -> None:
         s = self.state
         sel = s.selection
-        structural = bool(changed & {"data", "cohort"})
+        structural = bool(changed & {"data", "cohort", "workload"})
         if structural or "selection" in changed:
-            fam = list(s.family) if sel.model in s.family else [*s.family, sel.model]
+            fam = list(s.models) if sel.model in s.models else [*s.models, sel.model]
             if structural:
                 self._syncing = True
                 try:
@@ -455,6 +502,9 @@ class Lab:
                     )
                     + "</div>"
                 )
+            self._set(self.workload, value=sel.workload)
+            self._set(self.new_tokens, value=sel.max_new_tokens)
+            self.new_tokens.layout.display = "" if sel.generates else "none"
             self._set(self.model, value=sel.model)
             self._set(self.batch, value=sel.batch_size)
             self._set(self.precision, value=sel.precision)
@@ -472,6 +522,18 @@ class Lab:
                 )
         if "recommendation" in changed:
             self._set(self.tolerance, value=round(s.tolerance * 100, 3))
+        if "workload" in changed:  # the plots of the chosen workload come to the front
+            self.plots.selected_index = _TABS.index(sel.workload)
+        if changed & {"data", "cohort", "selection"}:
+            note = s.generation_note
+            n = len(s.generation_frame)
+            self.plots.set_title(1, f"Generation ({n} point{'s' if n != 1 else ''})" if n else "Generation")
+            self.generation_note.value = (
+                f"<div class='efflab-generation-note' style='font-size:12px;color:#555;margin:6px 0'>{html.escape(note)}</div>"
+                if note
+                else ""
+            )
+            self._gen_row.layout.display = "none" if note else ""
         self._render_figures(changed)
         self._render_text(changed)
         if changed & {"data", "cohort", "selection"}:
@@ -555,9 +617,11 @@ class Lab:
             self.nudge.value = _banner([self.measuring_text()], "info")
             self.switch.layout.display = "none"
         elif changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
-            nudge_kind = "ok" if s.is_recommended else ("nudge" if s.recommendation is not None else "info")
+            # generation has no recommendation: its banner only informs
+            comparable = s.recommendation is not None and not s.selection.generates
+            nudge_kind = "ok" if s.is_recommended else ("nudge" if comparable else "info")
             self.nudge.value = _banner([s.nudge], nudge_kind)
-            self.switch.layout.display = "none" if (s.is_recommended or s.recommendation is None) else ""
+            self.switch.layout.display = "" if comparable and not s.is_recommended else "none"
         stored, here = s.is_stored, s.stored_here
         self.measure.disabled = running or here or s.store_error is not None
         self.measure.description = "Stored ✓" if here else ("Measure here" if stored else "Measure")
@@ -624,7 +688,7 @@ class Lab:
         if not d:
             return ""
         rows = "".join(
-            f"<tr><td style='padding:1px 8px 1px 0;color:#555'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
+            f"<tr><td style='padding:1px 8px 1px 0;color:#555;white-space:nowrap;vertical-align:top'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
             for k, v in d.items()
         )
         return f"<table class='efflab-details' style='font-size:12px;margin-top:6px'>{rows}</table>"

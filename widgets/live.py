@@ -82,7 +82,9 @@ class QueueDispatch:
 
 
 def _label(cfg: object) -> str:
-    return f"{cfg.model} · b{cfg.batch_size} · {cfg.precision}"  # type: ignore[attr-defined]
+    base = f"{cfg.model} · b{cfg.batch_size} · {cfg.precision}"  # type: ignore[attr-defined]
+    n = getattr(cfg, "max_new_tokens", None) if getattr(cfg, "workload", "classify") == "generate" else None
+    return base if n is None else f"{base} · {n} new token{'s' if n != 1 else ''}"
 
 
 class _PowerSampler(threading.Thread):

@@ -22,11 +22,15 @@ from typing import TYPE_CHECKING, Any
 from efflab import format as fmt
 from efflab.config import (
     CASTS,
+    DEFAULT_MAX_NEW_TOKENS,
     PRECISIONS,
+    WORKLOADS,
     Config,
     MethodSettings,
     parse_device,
+    parse_max_new_tokens,
     parse_precision,
+    parse_workload,
     positive_int,
 )
 from efflab.errors import ConfigError, EfflabError, StoreError
@@ -43,13 +47,24 @@ if TYPE_CHECKING:
 # Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
 # machine shown changed; "selection": the selected configuration changed ("model" too when the
 # model did); "recommendation": the tolerance or the recommended point changed; "live": progress
-# of a running measurement; "trace": new power samples; "messages": the notices changed.
+# of a running measurement; "trace": new power samples; "messages": the notices changed;
+# "workload": classify <-> generate (the model picker's choices change with it).
 ALL_ASPECTS = frozenset(
-    {"data", "cohort", "selection", "model", "recommendation", "live", "trace", "messages"}
+    {"data", "cohort", "selection", "model", "recommendation", "live", "trace", "messages", "workload"}
 )
 Observer = Callable[[frozenset[str]], None]
 
 ROW_KINDS = ("batch", "precision")
+SELECTION_FIELDS = (
+    "model",
+    "batch_size",
+    "precision",
+    "device",
+    "task",
+    "cast",
+    "workload",
+    "max_new_tokens",
+)
 
 
 def _task_label(task: str | None) -> str:
@@ -61,7 +76,11 @@ def _task_label(task: str | None) -> str:
 
 @dataclass(frozen=True)
 class Selection:
-    """One configuration as the lab's controls show it."""
+    """One configuration as the lab's controls show it.
+
+    ``workload`` is ``classify`` or ``generate``; ``max_new_tokens`` (tokens per response) is the
+    value of its control and applies to ``generate`` only.
+    """
 
     model: str
     batch_size: int
@@ -69,6 +88,8 @@ class Selection:
     device: str = "cpu"
     task: str | None = None
     cast: str = "model"
+    workload: str = "classify"
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
     def __post_init__(self) -> None:
         if self.cast not in CASTS:
@@ -83,10 +104,25 @@ class Selection:
         object.__setattr__(self, "precision", parse_precision(self.precision))
         object.__setattr__(self, "device", parse_device(self.device))
         object.__setattr__(self, "task", self.task or None)
+        object.__setattr__(self, "workload", parse_workload(self.workload))
+        object.__setattr__(
+            self, "max_new_tokens", parse_max_new_tokens(self.max_new_tokens, "pick e.g. 1, 16 or 64")
+        )
+
+    @property
+    def generates(self) -> bool:
+        return self.workload == "generate"
 
     @property
     def label(self) -> str:
-        return f"{self.model} · batch {self.batch_size} · {self.precision} · {self.device}"
+        base = f"{self.model} · batch {self.batch_size} · {self.precision} · {self.device}"
+        return f"{base} · {self.tokens_text}" if self.generates else base
+
+    @property
+    def tokens_text(self) -> str:
+        """``16 new tokens`` · ``1 new token``."""
+        n = self.max_new_tokens
+        return f"{n} new token{'s' if n != 1 else ''}"
 
     def config(self, seq_len: int) -> Config:
         return Config(
@@ -97,6 +133,8 @@ class Selection:
             seq_len=seq_len,
             task=self.task,
             cast=self.cast if self.precision in ("fp16", "bf16") else "model",
+            workload=self.workload,
+            max_new_tokens=self.max_new_tokens if self.generates else None,
         )
 
 
@@ -130,14 +168,15 @@ def _this_hardware(device: str) -> str:
     return hardware_key(device)
 
 
-def _zoo_names() -> list[str]:
+def _zoo_names(which: str = "names") -> list[str]:
+    """The zoo's task-specific family (``names``) or every zoo model (``all_names``), smallest first."""
     try:
         import efflab.zoo as zoo
     except ModuleNotFoundError as e:
         if e.name not in ("efflab.zoo", "efflab"):
             raise
         return []
-    names = getattr(zoo, "names", None)  # a zoo that is half-built (or another version) has none
+    names = getattr(zoo, which, None)  # a zoo that is half-built (or another version) has none
     if not callable(names):
         return []
     try:
@@ -162,6 +201,19 @@ def _empty_frame() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+
+
+def _workloads(df: pd.DataFrame) -> pd.Series:
+    """Each row's workload; rows without one (failed points, stores from before generation) classify."""
+    import pandas as pd
+
+    if "workload" not in df.columns:
+        return pd.Series("classify", index=df.index, dtype="object")
+    return df["workload"].fillna("classify").astype(str)
+
+
+def _kind_words(kind: str | None) -> str:
+    return "a scikit-learn pipeline" if kind == "sklearn" else "an encoder classifier"
 
 
 def _devices_here() -> list[str]:
@@ -239,6 +291,9 @@ class LabState:
         self.notice: str = ""  # one-off news (a point landed, a job was cancelled)
         self.live = LiveStatus()
         self.family: tuple[str, ...] = ()
+        self.generative_family: tuple[str, ...] = ()
+        self._kinds: dict[str, str | None] = {}
+        self._last: dict[str, Selection] = {}  # the last selection of each workload, to switch back to
         self.hardware: str | None = None
         self.recommendation: Recommendation | None = None
         self.assessment: Assessment | None = None
@@ -254,6 +309,9 @@ class LabState:
         self._recommend()
         if self.recommendation is not None:  # the recommendation is the initial selection
             self.selection = self._selection_of(self.recommendation.row)
+        elif self.cohort_frame.empty and not self.generation_frame.empty:
+            # only generate points here: start on the newest of them
+            self.selection = self._selection_of(self.generation_frame.sort_values("created_at").iloc[-1])
 
     # ----- observers -----
     def observe(self, fn: Observer) -> None:
@@ -290,6 +348,7 @@ class LabState:
         from efflab.store import load_results
 
         self._invalidate()
+        self._kinds.clear()
         self.store_exists = self.store_path.exists() and self.store_path.stat().st_size > 0
         self.store_error = None
         if not self.store_exists:
@@ -301,6 +360,7 @@ class LabState:
                 self.store_error = str(e)
                 self.df = _empty_frame()
         self.family = self._compute_family()
+        self.generative_family = self._compute_generative_family()
 
     def _compute_family(self) -> tuple[str, ...]:
         if self._family_arg:
@@ -313,6 +373,58 @@ class LabState:
         models = [str(m) for m in self.df["model"].dropna().unique()]
         zoo = _zoo_names()
         return tuple(order_family([*models, *zoo], sizes, zoo))
+
+    def _compute_generative_family(self) -> tuple[str, ...]:
+        """The models that can generate, smallest first: of the family given, else of the store's
+        models and every zoo model (the task-specific family and the general-purpose models)."""
+        zoo = _zoo_names("all_names")
+        if self._family_arg:
+            names = list(dict.fromkeys(self._family_arg))
+        else:
+            names = [*(str(m) for m in self.df["model"].dropna().unique()), *zoo]
+        names = [m for m in names if self.model_kind(m) == "causal-lm"]
+        ok = self.ok
+        sizes: dict[str, float] = {}
+        if not ok.empty:
+            n = ok.dropna(subset=["n_params"]).groupby("model")["n_params"].max()
+            sizes = {str(k): float(v) for k, v in n.items()}
+        return tuple(order_family(names, sizes, zoo))
+
+    def model_kind(self, model: str) -> str | None:
+        """``causal-lm`` (can generate), ``hf`` (an encoder classifier), ``sklearn``, or None when
+        unknown without loading it: a model with generate points in the store generates; otherwise
+        the registry decides from its name, recipe or folder (``efflab.models.registry.model_kind``)."""
+        if model not in self._kinds:
+            df = self.df
+            if not df.empty and ((df["model"] == model) & (_workloads(df) == "generate")).any():
+                self._kinds[model] = "causal-lm"
+            else:
+                from efflab.models.registry import model_kind
+
+                self._kinds[model] = model_kind(model)
+        return self._kinds[model]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model picker's choices for the selected workload: the family to classify with, or the
+        models that can generate."""
+        return self.generative_family if self.selection.generates else self.family
+
+    def workload_problem(self, sel: Selection) -> str | None:
+        """Why ``sel``'s model cannot run ``sel``'s workload (one line with the fix), or None."""
+        kind = self.model_kind(sel.model)
+        if sel.generates and kind in ("hf", "sklearn"):
+            other = next(iter(self.generative_family), "smollm2-135m")
+            return (
+                f"{sel.model} cannot generate text ({_kind_words(kind)}); pick a causal LM such as {other} "
+                "for the generate workload, or switch the workload to classify"
+            )
+        if not sel.generates and kind == "causal-lm" and sel.task is None:
+            return (
+                f"{sel.model} is a causal LM: the classify workload scores it on a task by prompting, so pick "
+                "a task, or switch the workload to generate"
+            )
+        return None
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -359,16 +471,64 @@ class LabState:
 
     @property
     def cohort_frame(self) -> pd.DataFrame:
-        """The measured rows of the shown cohort (same task, same machine): what the figures plot."""
+        """The measured classification rows of the shown cohort (same task, same machine): what the
+        tradeoff, family and batch figures plot, and what the recommendation is made from."""
         if self._cohort_cache is None:
             ok = self.ok
             if ok.empty:
                 self._cohort_cache = ok
             else:
                 self._cohort_cache = ok[
-                    self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.hardware)
+                    self._task_mask(ok, self.selection.task)
+                    & (ok["hardware"] == self.hardware)
+                    & (_workloads(ok) == "classify")
                 ]
         return self._cohort_cache
+
+    @property
+    def generation_frame(self) -> pd.DataFrame:
+        """The measured generate rows of the shown task and machine: what the generation figures plot
+        (a generated response and a classified query are different units of work: never mixed)."""
+
+        def compute() -> pd.DataFrame:
+            ok = self.ok
+            if ok.empty:
+                return ok
+            return ok[
+                self._task_mask(ok, self.selection.task)
+                & (ok["hardware"] == self.hardware)
+                & (_workloads(ok) == "generate")
+            ]
+
+        return self._cached("generation_frame", compute)  # type: ignore[no-any-return]
+
+    @property
+    def selection_frame(self) -> pd.DataFrame:
+        """The rows the selection is looked up in: the cohort's, or its generate rows."""
+        return self.generation_frame if self.selection.generates else self.cohort_frame
+
+    @property
+    def generation_note(self) -> str:
+        """One line under the generation plots when they have nothing to show, else ``""``."""
+        if not self.generation_frame.empty:
+            return ""
+        ok = self.ok
+        other = ok[_workloads(ok) == "generate"] if not ok.empty else ok
+        if not other.empty:
+            tasks = sorted({_task_label(None if t != t else t) for t in other["task"]})
+            return (
+                f"No generate points for this task on this machine; the store has {len(other)} "
+                f"(task {', '.join(tasks)}): pick that task or machine above to see them."
+            )
+        sel = self.selection
+        if not sel.generates:
+            return (
+                "No generate points yet: switch the workload to generate, pick a causal LM and press Measure."
+            )
+        return (
+            f"No generate points yet: press Measure, or run `efflab measure --model {sel.model} --workload "
+            f"generate --max-new-tokens {sel.max_new_tokens} --batch-size {sel.batch_size}` in a terminal."
+        )
 
     @property
     def tasks(self) -> list[str | None]:
@@ -403,14 +563,19 @@ class LabState:
         return list(PRECISIONS)
 
     @property
+    def workloads(self) -> list[str]:
+        return list(WORKLOADS)
+
+    @property
     def devices(self) -> list[str]:
         found = [] if self.df.empty else [str(d) for d in self.df["device"].dropna().unique()]
         return list(dict.fromkeys([*_devices_here(), *found, self.selection.device]))
 
     @property
     def seq_len(self) -> int:
-        """Tokens per query of the shown cohort (its most common), so new points match it."""
-        g = self.cohort_frame
+        """Tokens per query (per prompt, for generation) of the shown cohort (its most common), so new
+        points match it."""
+        g = self.selection_frame
         if not g.empty and g["seq_len"].notna().any():
             return int(g["seq_len"].dropna().mode().iloc[0])
         ok = self.ok
@@ -421,19 +586,23 @@ class LabState:
     def _match(self, df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
         if df.empty:
             return df
-        return df[
+        m = (
             (df["model"] == sel.model)
             & (df["batch_size"] == sel.batch_size)
             & (df["precision"] == sel.precision)
             & (df["device"] == sel.device)
-        ]
+            & (_workloads(df) == sel.workload)
+        )
+        if sel.generates:
+            m &= df["max_new_tokens"] == sel.max_new_tokens
+        return df[m]
 
     @property
     def selected_index(self) -> Any:
         """Index label of the selected configuration in ``df`` (measured, shown cohort), or None."""
 
         def compute() -> Any:
-            m = self._match(self.cohort_frame, self.selection)
+            m = self._match(self.selection_frame, self.selection)
             return None if m.empty else m.sort_values("created_at").index[-1]
 
         return self._cached("selected_index", compute)
@@ -469,7 +638,8 @@ class LabState:
 
         def compute() -> str | None:
             df = self.df
-            if df.empty or not (df["status"] == "failed").any():
+            # A failed point has no record, so its workload is unknown: only classification looks.
+            if df.empty or not (df["status"] == "failed").any() or self.selection.generates:
                 return None
             f = self._match(df[df["status"] == "failed"], self.selection)
             f = f[self._task_mask(f, self.selection.task) & (f["hardware"] == self.this_hardware())]
@@ -489,6 +659,12 @@ class LabState:
         task = row["task"]
         task = None if task is None or (isinstance(task, float) and math.isnan(task)) else str(task)
         cast = row.get("cast")
+        workload = row.get("workload")
+        workload = workload if isinstance(workload, str) and workload else "classify"
+        n_new = row.get("max_new_tokens")
+        if workload != "generate" or n_new is None or n_new != n_new:  # NaN: a classification row
+            # the control keeps its value for the next generate selection
+            n_new = self.selection.max_new_tokens if hasattr(self, "selection") else DEFAULT_MAX_NEW_TOKENS
         return Selection(
             str(row["model"]),
             int(row["batch_size"]),
@@ -496,6 +672,8 @@ class LabState:
             str(row["device"]),
             task,
             cast if isinstance(cast, str) and cast else "model",
+            workload,
+            int(n_new),
         )
 
     def _default_selection(self, task: str | None) -> Selection:
@@ -522,6 +700,8 @@ class LabState:
         """The banner comparing the selection with the recommended configuration."""
         from efflab.analysis import exclusion_reason, nudge
 
+        if self.selection.generates:
+            return self._generation_nudge()
         rec = self.recommendation
         sel = self.selected_row
         if rec is None:
@@ -546,6 +726,24 @@ class LabState:
         return (
             f"{self.selection.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} "
             f"({fmt.energy_wording(sel)} energy)."
+        )
+
+    def _generation_nudge(self) -> str:
+        """The banner of a generate selection: its cost per token and per response (generation has
+        no task accuracy, so there is no recommendation to compare with)."""
+        sel, r = self.selection, self.selected_row
+        problem = self.workload_problem(sel)
+        if problem:
+            return problem[0].upper() + problem[1:] + "."
+        if r is None:
+            return (
+                f"{sel.label} is not measured yet. Press Measure to generate {sel.tokens_text} per response "
+                "live; its energy per token lands on the Generation plots."
+            )
+        return (
+            f"{sel.label}: {fmt.si(r['energy_j_per_token'], 'J')} per output token, "
+            f"{fmt.wh(r['wh_per_1000_queries'])} per 1000 responses ({fmt.energy_wording(r)} energy). "
+            "Generation has no task accuracy, so nothing is recommended: compare on the Generation plots."
         )
 
     @property
@@ -603,6 +801,8 @@ class LabState:
         half = statistical_half_j(r)
         e = float(r["wh_per_1000_queries"])
         per = None if half is None else e * half / float(r["energy_j_per_query"])
+        if self.selection.generates:
+            return self._generation_details(r, fmt.interval(e, per, fmt.wh))
         out = {
             "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
             "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
@@ -622,6 +822,31 @@ class LabState:
         mem = r["peak_mem_bytes"]
         if mem == mem and mem is not None:
             out["peak memory"] = fmt.nbytes(int(mem))
+        if r["flags"]:
+            out["flags"] = str(r["flags"])
+        return out
+
+    @staticmethod
+    def _generation_details(r: pd.Series, energy: str) -> dict[str, str]:
+        def s_ci(v: Any, ci: Any) -> str:
+            return fmt.interval(v, ci if ci == ci else None, lambda x: fmt.si(x, "s"))
+
+        itl = r["itl_s"]
+        out = {
+            "energy": f"{energy} / 1000 responses ({fmt.energy_wording(r)})",
+            "per token": f"{fmt.si(r['energy_j_per_token'], 'J')} per output token (prefill "
+            f"{fmt.si(r['energy_prefill_j'], 'J')} + decode {fmt.si(r['energy_decode_j'], 'J')} per response)",
+            "TTFT (prefill)": f"{s_ci(r['ttft_s'], r['ttft_ci_s'])} (95 % CI)",
+            "ITL (decode)": f"{s_ci(itl, r['itl_ci_s'])} per token (95 % CI)"
+            if itl == itl and itl is not None
+            else "none (1 new token: no decode step)",
+            "throughput": f"{fmt.number(r['tokens_per_s'])} output tokens/s",
+        }
+        mem = r["peak_mem_bytes"]
+        if mem == mem and mem is not None:
+            kv = r.get("kv_cache_bytes")
+            kv_text = f" (KV cache {fmt.nbytes(int(kv))})" if kv == kv and kv is not None else ""
+            out["peak memory"] = fmt.nbytes(int(mem)) + kv_text
         if r["flags"]:
             out["flags"] = str(r["flags"])
         return out
@@ -647,6 +872,18 @@ class LabState:
         ratings = a.ratings_frame() if a is not None else None  # the one rating per model
         return family_figure(self.cohort_frame, order=self.family, ratings=ratings)
 
+    def generation_batch_figure(self) -> go.Figure:
+        """J per output token vs batch size, per model and precision (this task and machine)."""
+        from efflab.plots import generation_batch_figure
+
+        return generation_batch_figure(self.generation_frame)
+
+    def generation_length_figure(self) -> go.Figure:
+        """Energy per response vs output length, per model, batch size and precision."""
+        from efflab.plots import generation_length_figure
+
+        return generation_length_figure(self.generation_frame)
+
     def power_figure(self) -> go.Figure:
         from efflab.plots import power_trace_figure
 
@@ -658,27 +895,33 @@ class LabState:
 
     # ----- changes -----
     def select(self, **changes: Any) -> frozenset[str]:
-        """Change the selection (``model``, ``batch_size``, ``precision``, ``device``, ``task``).
+        """Change the selection (``model``, ``batch_size``, ``precision``, ``device``, ``task``,
+        ``cast``, ``workload``, ``max_new_tokens``).
 
         Returns the aspects that changed (observers are told too).
 
         Raises:
-            ConfigError: a bad value (one line, with the fix).
+            ConfigError: a bad value, or a model that cannot run the workload (one line, with the fix).
         """
-        unknown = sorted(set(changes) - {"model", "batch_size", "precision", "device", "task", "cast"})
+        unknown = sorted(set(changes) - set(SELECTION_FIELDS))
         if unknown:
-            msg = f"unknown selection field(s) {', '.join(unknown)}; use model, batch_size, precision, device, task, cast"
+            msg = f"unknown selection field(s) {', '.join(unknown)}; use {', '.join(SELECTION_FIELDS)}"
             raise ConfigError(msg)
         if "task" in changes:
             changes["task"] = changes["task"] or None
         new = replace(self.selection, **changes)
         if new == self.selection:
             return frozenset()
+        problem = self.workload_problem(new)
+        if problem:
+            raise ConfigError(problem)
         old = self.selection
         self.selection = new
         changed = {"selection"}
         if new.model != old.model:
             changed.add("model")
+        if new.workload != old.workload:
+            changed |= {"workload", "model"}
         if new.task != old.task or new.device != old.device:
             self.hardware = self._pick_hardware(new.task, new.device)
             self._recommend()
@@ -687,6 +930,94 @@ class LabState:
         changed.add("messages")
         self._notify(changed)
         return frozenset(changed)
+
+    def set_workload(self, workload: str) -> frozenset[str]:
+        """Classify or generate. Switching back returns to the configuration last selected in that
+        workload (on the task and device shown now). Otherwise a model that cannot run the new
+        workload is swapped for one that can (for generate: the one with most generate points here,
+        else the smallest causal LM; for classify: the recommended model, else the smallest of the
+        family), and a notice says so.
+
+        Raises:
+            ConfigError: an unknown workload, or no model here can run it (one line, with the fix).
+        """
+        w = parse_workload(workload)
+        sel = self.selection
+        if w == sel.workload:
+            return frozenset()
+        changes: dict[str, Any] = {"workload": w}
+        choices = self.generative_family if w == "generate" else self.family
+        prev, self._last[sel.workload] = self._last.get(w), sel
+        if prev is not None:
+            back = replace(prev, task=sel.task, device=sel.device)
+            if back.model in choices and self.workload_problem(back) is None:
+                return self.select(**{k: getattr(back, k) for k in SELECTION_FIELDS})
+        target = replace(sel, workload=w)
+        if self.workload_problem(target) or sel.model not in choices:
+            pick = self._first_model(w)
+            if pick is None:
+                msg = (
+                    "no model here can generate text: add a causal LM to the family (e.g. smollm2-135m, "
+                    "`efflab zoo list`), or keep the classify workload"
+                    if w == "generate"
+                    else "no model here can classify: add one to the family (e.g. minilm-l2)"
+                )
+                raise ConfigError(msg)
+            changes["model"] = pick
+        g = self.generation_frame
+        if (
+            w == "generate" and not g.empty
+        ):  # land on a stored point: this configuration's, else the model's newest
+            g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
+            same = g[(g["batch_size"] == sel.batch_size) & (g["precision"] == sel.precision)]
+            lengths = [int(n) for n in same["max_new_tokens"].dropna().value_counts().index]
+            if lengths and sel.max_new_tokens not in lengths:
+                changes["max_new_tokens"] = lengths[0]
+            elif not lengths and not g.empty:
+                newest = g.sort_values("created_at").iloc[-1]
+                changes.update(
+                    batch_size=int(newest["batch_size"]),
+                    precision=str(newest["precision"]),
+                    max_new_tokens=int(newest["max_new_tokens"]),
+                )
+        changed = self.select(**changes)
+        if "model" in changes and changes["model"] != sel.model:
+            why = (
+                f"{sel.model} cannot generate text ({_kind_words(self.model_kind(sel.model))})"
+                if w == "generate"
+                else f"{sel.model} is not in the family to classify with"
+            )
+            self.notice = f"{why}; the {w} workload starts on {changes['model']}."
+            self._notify({"messages"})
+        return changed
+
+    def _first_model(self, workload: str) -> str | None:
+        """The model a switch to ``workload`` lands on (see :meth:`set_workload`), or None."""
+        if workload == "generate":
+            g = self.ok[_workloads(self.ok) == "generate"] if not self.ok.empty else self.ok
+            measured = [m for m in g["model"].value_counts().index if m in self.generative_family]
+            return str(measured[0]) if measured else next(iter(self.generative_family), None)
+        rec = self.recommended_selection
+        ok = [
+            m
+            for m in self.family
+            if self.workload_problem(replace(self.selection, model=m, workload="classify")) is None
+        ]
+        if rec is not None and rec.model in ok:
+            return rec.model
+        return next(iter(ok), None)
+
+    def select_point(self, idx: Any) -> frozenset[str]:
+        """Select the stored point with index label ``idx`` of ``df`` (its workload and output length too)."""
+        p = self._selection_of(self.df.loc[idx])
+        return self.select(
+            model=p.model,
+            batch_size=p.batch_size,
+            precision=p.precision,
+            device=p.device,
+            workload=p.workload,
+            max_new_tokens=p.max_new_tokens,
+        )
 
     def set_hardware(self, hardware: str) -> None:
         """Show the cohort measured on ``hardware`` (another machine's points, for comparison)."""
@@ -712,9 +1043,7 @@ class LabState:
         """Select the recommended configuration (the nudge's one click)."""
         rec = self.recommended_selection
         if rec is not None:
-            self.select(
-                **{k: getattr(rec, k) for k in ("model", "batch_size", "precision", "device", "task", "cast")}
-            )
+            self.select(**{k: getattr(rec, k) for k in SELECTION_FIELDS if k != "max_new_tokens"})
 
     def reload(self, notice: str = "") -> None:
         """Re-read the store (after a live point landed, or a sweep elsewhere), keep the selection."""
@@ -735,6 +1064,9 @@ class LabState:
         if row is not None and row not in ROW_KINDS:
             msg = f"row must be one of {', '.join(ROW_KINDS)}, got {row!r}"
             raise ConfigError(msg)
+        problem = self.workload_problem(sel)
+        if problem:
+            raise ConfigError(problem)
         return SweepSpec(
             models=(sel.model,),
             batch_sizes=tuple(self.batch_sizes) if row == "batch" else (sel.batch_size,),
@@ -744,6 +1076,9 @@ class LabState:
             seq_len=self.seq_len,
             sensor=self.sensor,
             method=self.method,
+            workloads=(sel.workload,),
+            max_new_tokens=(sel.max_new_tokens,),
+            per_model={},  # what the controls show, not the default sweep's smaller grid for an LLM
         )
 
     @property

@@ -181,6 +181,41 @@ def resolve_model(name: str, *, progress: bool = True) -> ModelSource:
     raise ModelError(msg)
 
 
+def model_kind(name: str) -> str | None:
+    """What ``name`` is — ``causal-lm`` (can generate), ``hf`` (an encoder classifier) or ``sklearn`` —
+    decided without building, loading or downloading anything: tiny test models by their name, zoo
+    names by their recipe, folders by ``efflab_model.json`` or ``config.json``'s architecture, GGUF
+    files as causal LMs. None when only loading would tell (a hub id, an unreadable folder)."""
+    raw = str(name).strip()
+    low = raw.lower()
+    if TINY_RE.match(low) or low in PRETRAINED_ALIASES:
+        return "hf"
+    if TINY_LLAMA_RE.match(low):
+        return "causal-lm"
+    try:
+        import efflab.zoo as zoo
+    except ModuleNotFoundError:
+        zoo = None  # type: ignore[assignment]
+    if zoo is not None and zoo.is_zoo_name(low):
+        return str(zoo.recipe(low).kind)
+    if not raw or len(raw) > MAX_NAME_CHARS:
+        return None
+    p = Path(raw).expanduser()
+    try:
+        if p.is_file():
+            return "causal-lm" if p.suffix.lower() == ".gguf" else None
+        if not p.is_dir():
+            return None
+        meta = p / "efflab_model.json"
+        if meta.exists():
+            return str(json.loads(meta.read_text()).get("kind", "hf"))
+        if (p / "config.json").exists():
+            return _folder_kind(p)
+        return "causal-lm" if len(list(p.glob("*.gguf"))) == 1 else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def model_identity(name: str) -> str:
     """The stable identity of ``name`` without building or loading it (zoo: its recipe hash).
 
