@@ -175,12 +175,21 @@ def main() -> int:
         "--busy", action="store_true", help="also run with a busy neighbour on one core half the time"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--threads", type=int, default=None, help="measure with this many CPU threads (efflab --threads)"
+    )
     ap.add_argument("--csv", type=Path, default=None, help="write every re-run here (one CSV per phase)")
     args = ap.parse_args()
+    if args.threads is not None:
+        import dataclasses
+
+        for label in METHODS:
+            METHODS[label] = dataclasses.replace(METHODS[label], threads=args.threads)
     models, precisions = args.models.split(","), args.precisions.split(",")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     n = len(models) * len(precisions) * len(batch_sizes)
     print(
+        f"threads: {args.threads or 'torch default'}; "
         f"{n} configurations x {args.reruns} re-runs per method; load before: {Path('/proc/loadavg').read_text().split()[:3]}"
     )
     t0 = time.perf_counter()

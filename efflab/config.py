@@ -119,6 +119,8 @@ class MethodSettings:
             between runs; see :mod:`efflab.measuring.rerun`). ``None``: learned from the store's
             re-runs on this machine by a sweep, else the 6 % prior.
         run_spread_source: where ``run_spread`` came from (recorded with every point).
+        threads: CPU threads torch uses while measuring (``None``: torch's default, one per core).
+            Part of the cohort when set ("… x2 · 1 thread"); see :mod:`efflab.measuring.threads`.
     """
 
     target_ci_rel: float = 0.05
@@ -142,9 +144,19 @@ class MethodSettings:
     prompt_eval_limit: int | None = 200
     run_spread: float | None = None
     run_spread_source: str = ""
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         self.prompt_protocol()  # validates the prompting fields
+        if self.threads is not None:
+            import os
+
+            n = positive_int("threads", self.threads, "use e.g. --threads 1")
+            cpus = os.cpu_count() or 1
+            if n > cpus:
+                msg = f"--threads {n} is more than this machine's {cpus} CPU(s); use --threads 1 to {cpus}"
+                raise ConfigError(msg)
+            object.__setattr__(self, "threads", n)
         if self.run_spread is not None:
             rs = _positive_float(
                 "run_spread",

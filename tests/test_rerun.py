@@ -208,3 +208,51 @@ def test_measure_learns_the_spread_from_the_default_store(
     assert got["run_spread_source"].startswith("learned from 4 runs of 1 configuration(s)")
     assert str(path) in got["run_spread_source"]
     assert got["latency_ci_s"] > got["latency_ci_windows_s"]
+
+
+# ----------------------------------------------------------------------------- --threads
+
+
+def test_threads_are_used_while_measuring_then_restored_and_named_in_the_cohort(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    from efflab.measuring.fingerprint import hardware_key
+
+    before = torch.get_num_threads()
+    spec = SweepSpec(
+        models=("tiny-bert-l1",),
+        batch_sizes=(1,),
+        precisions=("fp32",),
+        task=None,
+        seq_len=16,
+        sensor="fake",
+        method=dataclasses.replace(quiet_method(), threads=1),
+    )
+    with open_store(tmp_path / "t.sqlite") as st:
+        res = [r for r in iter_sweep(spec, st, adaptive=False) if r.measurement is not None]
+        assert len(res) == 1 and res[0].measurement is not None
+        assert res[0].measurement.fingerprint.threads == 1
+        assert torch.get_num_threads() == before
+        (p,) = list(st.points())
+        assert p.hardware == hardware_key("cpu", 1) and p.hardware.endswith("· 1 thread")
+        # the default sweep is another cohort (another key): nothing of it is skipped
+        default = dataclasses.replace(spec, method=quiet_method())
+        again = list(iter_sweep(default, st, adaptive=False))
+        assert [r.status for r in again] == ["ok"] and len(st) == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "expect"), [("0", "got '0'"), ("1.5", "got '1.5'"), ("4096", "more than this machine")]
+)
+def test_bad_threads_is_one_line_exit_2(bad: str, expect: str, tmp_path: Path) -> None:
+    for cmd in (
+        ["measure", "--model", "tiny-bert-l1", "--no-task"],
+        ["sweep", "--store", str(tmp_path / "s.sqlite")],
+    ):
+        r = efflab(*cmd, "--threads", bad)
+        assert r.returncode == 2, r.stderr
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "--threads" in lines[0] and expect in lines[0], r.stderr
+    assert not (tmp_path / "s.sqlite").exists()

@@ -55,6 +55,12 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
         "(default: learned from the store's re-runs by a sweep, else 0.06)",
     )
     g.add_argument(
+        "--threads",
+        default=None,
+        help="CPU threads torch measures with (default: one per core); on a VM whose vCPUs the host "
+        "shares, --threads 1 is slower but steadier. Part of the cohort when set",
+    )
+    g.add_argument(
         "--cpu-power",
         default=None,
         help="your CPU's full-load power in watts; energy is then 'modelled (user watts)'",
@@ -104,11 +110,12 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
         "cpu_power_w": ("--cpu-power", getattr(args, "cpu_power", None)),
         "ram_power_w": ("--ram-power", getattr(args, "ram_power", None)),
         "run_spread": ("--run-spread", getattr(args, "run_spread", None)),
+        "threads": ("--threads", getattr(args, "threads", None)),
     }
     for name, (flag, raw) in given.items():
         if raw is None:
             continue
-        d[name] = _number(flag, raw, integer=name == "windows")
+        d[name] = _number(flag, raw, integer=name in ("windows", "threads"))
     if getattr(args, "run_spread", None) is not None:
         d["run_spread_source"] = "set by you (--run-spread)"
     if getattr(args, "country", None):
@@ -132,6 +139,7 @@ _RULES: dict[str, tuple[str, str]] = {
     "--cpu-power": ("a number of watts > 0", "65"),
     "--ram-power": ("a number of watts > 0", "6"),
     "--run-spread": ("a fraction >= 0 and < 1", "0.05"),
+    "--threads": ("a whole number >= 1", "1"),
 }
 
 
@@ -150,6 +158,7 @@ def _number(flag: str, raw: object, *, integer: bool) -> float | int:
             "--target-ci": 0 < v < 1,
             "--min-window": v >= 0,
             "--run-spread": 0 <= v < 1,
+            "--threads": v >= 1,
         }.get(flag, v > 0)
     if not ok:
         msg = f"{flag} must be {what}, got {text!r}; e.g. {flag} {example}"
@@ -226,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     if method.run_spread is None:
         from efflab.measuring.rerun import with_spread
 
-        method = with_spread(method, _learned_spread(cfg.device))
+        method = with_spread(method, _learned_spread(cfg.device, method.threads))
     # Every input is checked before the model is loaded: the country, the task, then whether the
     # batch fits in the memory free now (refused with one line rather than swapping the machine).
     carbon_intensity_g_per_kwh(method.country)
@@ -241,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _learned_spread(device: str) -> Any:
+def _learned_spread(device: str, threads: int | None) -> Any:
     """The run spread the default store's re-runs on this machine teach (read-only; the prior when
     there is no store, it has no re-runs, or it cannot be read: measuring never depends on it)."""
     import dataclasses
@@ -257,7 +266,7 @@ def _learned_spread(device: str) -> Any:
         return prior_spread()
     try:
         with open_store(path, readonly=True) as st:
-            got = learn(st.runs(hardware_key(device)))
+            got = learn(st.runs(hardware_key(device, threads)))
     except (EfflabError, OSError):
         return prior_spread()
     return dataclasses.replace(got, source=f"{got.source}, in {path}") if got.df else got

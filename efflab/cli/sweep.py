@@ -59,6 +59,10 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--ram-power", help="your RAM's power in watts")
     p.add_argument(
+        "--threads",
+        help="CPU threads torch measures with (default: one per core; part of the cohort when set)",
+    )
+    p.add_argument(
         "--run-spread",
         help="drift between runs as a fraction of the mean, added to every interval "
         "(default: learned from the store's re-runs on this machine, else 0.06)",
@@ -90,7 +94,7 @@ def load_spec(args: argparse.Namespace) -> Any:
         over["sensor"] = args.sensor
     if any(
         getattr(args, k, None) is not None
-        for k in ("windows", "target_ci", "cpu_power", "ram_power", "run_spread")
+        for k in ("windows", "target_ci", "cpu_power", "ram_power", "run_spread", "threads")
     ):
         from efflab.cli.measure import method_from_args
 

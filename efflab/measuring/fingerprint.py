@@ -112,12 +112,15 @@ def fingerprint(
     )
 
 
-def hardware_key(device: str) -> str:
+def hardware_key(device: str, threads: int | None = None) -> str:
     """The hardware part of a cohort for ``device`` on this machine, computed without importing torch
-    (fast resumes): ``CPU MODEL xN`` plus the GPU's name for a CUDA device."""
+    (fast resumes): ``CPU MODEL xN`` (`` · T thread(s)`` when measured with a chosen number of
+    threads) plus the GPU's name for a CUDA device."""
     from efflab.errors import EfflabError
 
     key = f"{cpu_model()} x{os.cpu_count()}"
+    if threads is not None:
+        key += f" · {threads} thread{'s' if threads != 1 else ''}"
     if device.startswith("cuda"):
         idx = int(device.split(":", 1)[1]) if ":" in device else 0
         try:

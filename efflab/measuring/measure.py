@@ -56,10 +56,23 @@ def measure(
         ConfigError, ModelError, DeviceError, TaskError, SensorError: bad input, with the fix.
         Cancelled: ``should_stop`` asked to stop.
     """
+    from efflab.measuring.threads import use_threads
+
+    method = method or MethodSettings()
+    with use_threads(method.threads):
+        return _measure(config, sensor, method, progress, should_stop)
+
+
+def _measure(
+    config: Config,
+    sensor: str | Sensor,
+    method: MethodSettings,
+    progress: ProgressFn | None,
+    should_stop: Callable[[], bool] | None,
+) -> Measurement:
     from efflab.models import load_runner, resolve_model
     from efflab.models.runners import check_device
 
-    method = method or MethodSettings()
     report = progress or _noop
     # Validate everything cheap before building or loading anything.
     carbon_intensity_g_per_kwh(method.country)
@@ -98,6 +111,22 @@ def measure_loaded(
     sensor_name: str = "",
 ) -> Measurement:
     """Measure ``config`` with an already loaded runner and an open sensor, its windows back to back."""
+    from efflab.measuring.threads import use_threads
+
+    with use_threads(method.threads):
+        return _measure_loaded(runner, config, task, sensor, method, report, should_stop, sensor_name)
+
+
+def _measure_loaded(
+    runner: Runner,
+    config: Config,
+    task: Task | None,
+    sensor: Sensor,
+    method: MethodSettings,
+    report: ProgressFn,
+    should_stop: Callable[[], bool] | None,
+    sensor_name: str,
+) -> Measurement:
     if config.workload == "generate":
         from efflab.measuring.generate import measure_generation
 

@@ -132,7 +132,7 @@ class _Slot:
         with self.lock:
             _, task_id = self.task(spec.task)
             ids = {m: self.identity(m) for m in spec.models}
-            hw = {d: hardware_key(d) for d in spec.devices}
+            hw = {d: hardware_key(d, spec.method.threads) for d in spec.devices}
             sensors = {d: sensor_key(spec.sensor, d) for d in spec.devices}
             keys = tuple(
                 point_key(c, ids[c.model], hw[c.device], task_id, sensor=sensors[c.device]) for c in configs
@@ -153,7 +153,7 @@ class _Slot:
                 _release_dask_thread_cap()
                 task, task_id = self.task(spec.task)
                 identity = self.identity(cfg.model)
-                hardware = hardware_key(cfg.device)
+                hardware = hardware_key(cfg.device, spec.method.threads)
                 key = point_key(cfg, identity, hardware, task_id, sensor=sensor_key(spec.sensor, cfg.device))
                 # the record itself, not to_dict(): JSON turns NaN into None, and the caller must
                 # see what a local sweep yields

@@ -23,7 +23,7 @@ def pending_points(
         return len(spec), ok
     failed = store.keys(status="failed")
     tid = task_id(load_task(spec.task))
-    hw = {d: hardware_key(d) for d in spec.devices}
+    hw = {d: hardware_key(d, spec.method.threads) for d in spec.devices}
     sensors = {d: sensor_key(spec.sensor, d) for d in spec.devices}
     ids = {m: model_identity(m) for m in spec.models}
     todo = 0

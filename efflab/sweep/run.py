@@ -231,8 +231,34 @@ class PointMeasurer:
         ``should_stop`` (checked between windows): the point whose window just ran is completed
         (its remaining windows back to back) and returned; the others are dropped and
         ``self.stopped`` is set. ``should_cancel`` (polled inside windows) raises ``Cancelled``.
-        Per-point failures come back as ``(cfg, None, error)``.
+        Per-point failures come back as ``(cfg, None, error)``. Runs with ``method.threads``.
         """
+        from efflab.measuring.threads import use_threads
+
+        with use_threads(method.threads):
+            return self._measure_group(
+                cfgs,
+                task,
+                method,
+                progress,
+                should_stop,
+                should_cancel,
+                previous=previous,
+                needs_window=needs_window,
+            )
+
+    def _measure_group(
+        self,
+        cfgs: list[Config],
+        task: Task | None,
+        method: MethodSettings,
+        progress: Callable[[str, float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+        *,
+        previous: dict[Config, Measurement] | None = None,
+        needs_window: Callable[[Config, PointSession], bool] | None = None,
+    ) -> list[tuple[Config, Measurement | None, str | None]]:
         from efflab.measuring.measure import Cancelled, PointSession
 
         if any(c.workload == "generate" for c in cfgs):
@@ -381,7 +407,7 @@ def iter_sweep(
     configs = spec.configs()
     task = load_task(spec.task)
     tid = task_id(task)
-    hardware = {d: hardware_key(d) for d in spec.devices}
+    hardware = {d: hardware_key(d, spec.method.threads) for d in spec.devices}
     identities = {name: model_identity(name) for name in spec.models}
     ok_keys = store.keys(status="ok")
     failed_keys = store.keys(status="failed")

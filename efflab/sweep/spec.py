@@ -63,15 +63,11 @@ def default_per_model() -> dict[str, dict[str, Any]]:
 
 
 def _is_encoder_name(model: str) -> bool:
-    """True for names known to be encoders or pipelines (no generate points are made for them)."""
-    low = model.strip().lower()
-    if low.startswith("tiny-bert") or low in ("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"):
-        return True
-    try:
-        import efflab.zoo as zoo
-    except ModuleNotFoundError:
-        return False
-    return low in zoo.FAMILY
+    """True for models known (without loading them) to be encoders or pipelines: no generate points
+    are made for them. A name only loading could tell (a hub id) gets them, and fails with its reason."""
+    from efflab.models.registry import model_kind
+
+    return model_kind(model) in ("hf", "sklearn")
 
 
 def _tuple(name: str, value: Any) -> tuple[Any, ...]:
