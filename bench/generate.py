@@ -29,13 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", type=int, default=2)
     ap.add_argument("--min-window", type=float, default=None)
     ap.add_argument("--max-window", type=float, default=10.0)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (efflab --threads)")
     args = ap.parse_args(argv)
 
     from efflab.config import Config, MethodSettings
     from efflab.measuring.measure import load_task
     from efflab.sweep.run import PointMeasurer
 
-    method = MethodSettings(windows=args.windows, min_window_s=args.min_window, max_window_s=args.max_window)
+    method = MethodSettings(
+        windows=args.windows, min_window_s=args.min_window, max_window_s=args.max_window, threads=args.threads
+    )
     task = load_task("reviews")
     batches = [int(b) for b in args.batch_sizes.split(",")]
     precisions = [p.strip() for p in args.precisions.split(",")]

@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     stop = _StopFlag()
     counts = {"ok": 0, "failed": 0, "skipped": 0, "refined": 0}
     kept = 0
+    flagged = 0
     with open_store(store_path) as store:
         n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
         if n_todo:
@@ -257,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
                     acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
                     kind = "meas" if m.energy_measured else "model"
                     odd = [f for f in ("unstable", "disturbed") if f in m.flags]
+                    flagged += bool(odd)
                     note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
@@ -282,6 +284,12 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}), {counts['refined']} given more windows -> {store_path}",
         file=sys.stderr,
     )
+    if flagged and spec.method.threads is None and any(d == "cpu" for d in spec.devices):
+        print(
+            f"efflab: {flagged} point(s) disturbed or unstable. On a VM whose vCPUs the host shares, the "
+            "second thread comes and goes: --threads 1 measures steadier (its own cohort; README, Limits)",
+            file=sys.stderr,
+        )
     if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
         if done < len(spec):
             print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
