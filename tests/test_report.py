@@ -391,3 +391,31 @@ def test_general_purpose_section_omitted_then_shown(small_store: Path, tmp_path:
     assert a.general.sentence() in text.replace("&#x27;", "'") and "k=4, calibrated" in text
     (fig,) = content.general_figures(d)
     assert "smollm2-135m (general-purpose, prompted)" in {t.name for t in fig.data}
+
+
+def test_every_point_flagged_says_so_and_still_shows_what_was_measured(
+    small_store: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from efflab.store import open_store
+
+    flagged = tmp_path / "flagged.sqlite"
+    with open_store(small_store, readonly=True) as src, open_store(flagged) as dst:
+        n = 0
+        for p in src.points():
+            m = p.measurement
+            if m is not None:
+                m = dataclasses.replace(m, flags=(*m.flags, "disturbed"))
+                n += 1
+            cfg = {"model": p.model, "batch_size": p.batch_size, "precision": p.precision}
+            cfg |= {"device": p.device, "seq_len": p.seq_len, "task": p.task}
+            dst.put(p.key, config=cfg, model_id=p.model_id, hardware=p.hardware, measurement=m, error=p.error)
+    d = content.build(ReportParams(store_path=str(flagged), labels_dir=str(tmp_path / "labels")))
+    said = f"All {n} measured points are flagged unstable or disturbed"
+    assert said in content.recommendation_html(d) and said in content.labels_html(d)
+    figs = content.tradeoff_figures(d)
+    assert (
+        len(figs) == 1 and "none eligible" in figs[0].layout.title.text
+    )  # the batch grid, every point ringed
+    assert "No measured points" not in content.recommendation_html(d)

@@ -100,6 +100,20 @@ class ReportData:
         return self.points.drop(index=self.ok.index)
 
 
+def _nothing(d: ReportData, what: str) -> str:
+    """Why a section has nothing to show: no measured point at all, or every one flagged."""
+    pts = d.points
+    measured = int(((pts["status"] == "ok") & pts["energy_j_per_query"].notna()).sum()) if len(pts) else 0
+    if measured:
+        return (
+            f"<p>All {measured} measured point{'s are' if measured != 1 else ' is'} flagged unstable or "
+            f"disturbed (left out of decisions), so no {what}. Re-measure on a quieter machine, or with "
+            "<code>--threads 1</code> on a VM whose vCPUs come and go; the appendix lists every point and "
+            "its flags.</p>"
+        )
+    return f"<p>No measured points, so no {what}.</p>"
+
+
 def _cohort(params: ReportParams, cohort: str, g_all: pd.DataFrame) -> CohortReport:
     """One cohort's part of the report: a rendering of :func:`efflab.analysis.assess`."""
     from efflab.analysis import AssessInputs, assess
@@ -374,9 +388,20 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
 
     figs = []
     for c in d.cohorts:
-        if c.points.empty:
-            continue
         where = f"{c.task} @ {c.hardware}"
+        if c.points.empty:
+            # Every point flagged: no front or family to draw, but what was measured is still shown,
+            # each point ringed as flagged.
+            measured = c.failed[c.failed["energy_j_per_query"].notna()] if len(c.failed) else c.failed
+            if len(measured):
+                grid = batch_grid_figure(
+                    c.failed, metric="wh_per_1000_queries", models=list(dict.fromkeys(c.failed["model"]))
+                )
+                grid.update_layout(
+                    title=f"{grid.layout.title.text}<br><sup>{where} — every point flagged, none eligible</sup>"
+                )
+                figs.append(grid)
+            continue
         rec = c.recommendation.index if c.recommendation is not None else None
         base = c.baseline.name if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
@@ -448,6 +473,15 @@ def general_html(d: ReportData) -> str:
             "configuration.</p>"
         )
     if not parts:
+        pts = d.points
+        prompted = "prompting" in pts.columns and bool(pts["prompting"].notna().any())
+        if prompted:
+            return _section(
+                "General-purpose vs task-specific",
+                "<p>A prompted general-purpose model was measured, but its points (or the task-specific "
+                "family's) are not eligible — flagged unstable or disturbed, or failed — so there is no "
+                "comparison. The appendix lists every point.</p>",
+            )
         return _section(
             "General-purpose vs task-specific",
             "<p>No prompted general-purpose model in this store: add <code>smollm2-135m</code> to the sweep "
@@ -485,7 +519,7 @@ def write_labels(d: ReportData) -> list[LabelFile]:
 
 def labels_html(d: ReportData) -> str:
     if not d.labels:
-        return _section("Efficiency labels", "<p>No measured points, so no labels.</p>")
+        return _section("Efficiency labels", _nothing(d, "labels"))
     intro = (
         "<p>One rating per model, at its least-energy eligible configuration, within its cohort (same "
         "task, same hardware) after the AI Energy Score rule: the range of the models' Wh per 1000 queries "
@@ -527,9 +561,7 @@ _ROW_HEADERS = [
 def recommendation_html(d: ReportData) -> str:
     p = d.params
     if d.ok.empty:
-        return _section(
-            "Recommendation and yearly savings", "<p>No measured points, so no recommendation.</p>"
-        )
+        return _section("Recommendation and yearly savings", _nothing(d, "recommendation"))
     body = [
         "<p>The recommendation is the eligible configuration with the least energy per query among those "
         f"as accurate as the best in its cohort: within {fmt.sig(p.accuracy_tolerance * 100)} pt of it, or "
@@ -685,10 +717,14 @@ def appendix_html(d: ReportData) -> str:
     p = d.params
     body = [
         "<h3>How the numbers were made</h3>",
-        "<p>Each configuration (model × batch size × precision × device) is warmed up, then whole batches "
-        "are timed until the 95 % confidence interval of the mean batch latency is within the target "
-        "(2 % by default) or a time cap is reached, over a minimum window. Energy is read over the same "
-        "window from the sensor named for each point and divided by the queries served. Accuracy is "
+        "<p>Each configuration (model × batch size × precision × device) is warmed up, then timed as "
+        "several windows of whole batches (3 by default, at least 0.5 s each on CPU), interleaved with the "
+        "other batch sizes of its model so that drift and a neighbour's burst land on different points. "
+        "Windows in which the process got clearly less CPU than it asked for are re-measured; a point that "
+        "stays inconsistent is flagged unstable or disturbed and left out of every decision. Each interval "
+        "is a 95 % re-run interval: where another run's mean would land, from the windows' spread plus the "
+        "machine's run spread (learned from the store's re-runs, else a 6 % prior). Energy is read over "
+        "each window from the sensor named for each point and divided by the queries served. Accuracy is "
         "scored on the task's test split at the measured precision, with a 95 % Wilson interval. Stars "
         "rate each model at its best eligible configuration, splitting the range of the models' Wh per 1000 "
         "queries into five equal bands (AI Energy Score rule). "
@@ -814,8 +850,9 @@ def show_tradeoffs(d: ReportData) -> None:
             "joining its two ends: beyond it, more energy buys little accuracy. The batch-size panels "
             "share one log axis; ringed points are flagged (noisy, time-capped or unstable) and each "
             "panel names the precisions that failed.</p>"
+            + ("" if len(d.ok) else _nothing(d, "pareto front or family chart"))
             if figs
-            else "<p>No measured points, so no curves.</p>",
+            else _nothing(d, "curves"),
         )
     )
     for fig in figs:
