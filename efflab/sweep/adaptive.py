@@ -19,6 +19,7 @@ more windows cannot separate them and neither gets one. The sensor's systematic 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -129,8 +130,12 @@ def refine(
     should_stop: Callable[[], bool] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_measure_progress: Callable[[str, float], None] | None = None,
+    budget_s: float | None = None,
 ) -> Iterator[PointResult]:
     """The second pass: more windows for the contenders whose intervals overlap, group by group.
+
+    ``budget_s`` bounds the pass (wall seconds): past it no group is started and no window added (the
+    windows already taken are kept). The sweep gives it a tenth of its first pass, at least 20 s.
 
     Each group with such points loads its model once and adds windows round robin; the rule is
     re-evaluated before every window with the latest figures. Refined points replace their stored
@@ -151,8 +156,11 @@ def refine(
     def current() -> list[Figure]:
         return list(figures.values())
 
+    deadline = time.monotonic() + budget_s if budget_s is not None else math.inf
     for members in groups:
         if should_stop is not None and should_stop():
+            return
+        if time.monotonic() >= deadline:
             return
         # A point already at max_windows gets no more: loading its model again would only cost time.
         pts = [
@@ -170,7 +178,7 @@ def refine(
             # Update this point's figure from its windows so far, then ask the rule again.
             k = keys[c]
             figures[k] = _figure_from_session(k, figures[k].cohort, session, c)
-            return needs_more(k, current())
+            return time.monotonic() < deadline and needs_more(k, current())
 
         try:
             results = measurer.measure_group(

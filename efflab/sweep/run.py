@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -371,6 +372,11 @@ class PointMeasurer:
         self._runner, self._group, self._sensors = None, None, {}
 
 
+# The adaptive second pass may take this share of the first pass's wall time (at least ADAPTIVE_MIN_S).
+ADAPTIVE_SHARE = 0.1
+ADAPTIVE_MIN_S = 20.0
+
+
 def iter_sweep(
     spec: SweepSpec,
     store: Store,
@@ -446,6 +452,7 @@ def iter_sweep(
             new_run=new_run,
         )
 
+    started = time.monotonic()
     try:
         for members in groups.values():
             todo = []
@@ -476,6 +483,8 @@ def iter_sweep(
         if adaptive and spec.method.windows > 1:
             from efflab.sweep.adaptive import refine
 
+            first_pass_s = time.monotonic() - started
+
             yield from refine(
                 spec,
                 store,
@@ -486,6 +495,7 @@ def iter_sweep(
                 index=index,
                 put=lambda c, m, e: put(c, m, e, new_run=False),
                 methods=methods,
+                budget_s=max(ADAPTIVE_MIN_S, ADAPTIVE_SHARE * first_pass_s),
                 should_stop=should_stop,
                 should_cancel=cancel,
                 on_measure_progress=on_measure_progress,
