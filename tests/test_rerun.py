@@ -162,16 +162,31 @@ def efflab(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("bad", ["-0.1", "1", "abc"])
-def test_bad_run_spread_is_one_line_exit_2(bad: str, tmp_path: Path) -> None:
+_RUN_SPREAD_RULE = "--run-spread must be a fraction >= 0 and < 1"
+
+
+@pytest.mark.parametrize(
+    ("flag", "bad", "expect"),
+    [
+        ("--run-spread", "-0.1", _RUN_SPREAD_RULE),
+        ("--run-spread", "1", _RUN_SPREAD_RULE),
+        ("--run-spread", "abc", _RUN_SPREAD_RULE),
+        ("--threads", "0", "--threads must be a whole number >= 1, got '0'"),
+        ("--threads", "1.5", "got '1.5'"),
+        ("--threads", "4096", "--threads 4096 is more than this machine"),
+    ],
+)
+def test_bad_run_spread_or_threads_is_one_line_exit_2(
+    flag: str, bad: str, expect: str, tmp_path: Path
+) -> None:
     for cmd in (
         ["measure", "--model", "tiny-bert-l1", "--no-task"],
         ["sweep", "--store", str(tmp_path / "s.sqlite")],
     ):
-        r = efflab(*cmd, "--run-spread", bad)
+        r = efflab(*cmd, flag, bad)
         assert r.returncode == 2, r.stderr
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and "--run-spread must be a fraction >= 0 and < 1" in lines[0], r.stderr
+        assert len(lines) == 1 and expect in lines[0], r.stderr
     assert not (tmp_path / "s.sqlite").exists()
 
 
@@ -241,18 +256,3 @@ def test_threads_are_used_while_measuring_then_restored_and_named_in_the_cohort(
         default = dataclasses.replace(spec, method=quiet_method())
         again = list(iter_sweep(default, st, adaptive=False))
         assert [r.status for r in again] == ["ok"] and len(st) == 2
-
-
-@pytest.mark.parametrize(
-    ("bad", "expect"), [("0", "got '0'"), ("1.5", "got '1.5'"), ("4096", "more than this machine")]
-)
-def test_bad_threads_is_one_line_exit_2(bad: str, expect: str, tmp_path: Path) -> None:
-    for cmd in (
-        ["measure", "--model", "tiny-bert-l1", "--no-task"],
-        ["sweep", "--store", str(tmp_path / "s.sqlite")],
-    ):
-        r = efflab(*cmd, "--threads", bad)
-        assert r.returncode == 2, r.stderr
-        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and "--threads" in lines[0] and expect in lines[0], r.stderr
-    assert not (tmp_path / "s.sqlite").exists()
