@@ -117,7 +117,9 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
             continue
         d[name] = _number(flag, raw, integer=name in ("windows", "threads"))
     if getattr(args, "run_spread", None) is not None:
-        d["run_spread_source"] = "set by you (--run-spread)"
+        from efflab.measuring.rerun import USER_SOURCE
+
+        d["run_spread_source"] = USER_SOURCE
     if getattr(args, "country", None):
         d["country"] = args.country
     for name, flag in (("prompt_shots", "--prompt-shots"), ("prompt_calibration", "--prompt-calibration")):

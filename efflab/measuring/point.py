@@ -341,9 +341,8 @@ class PointSession:
         e_ci_windows = per_query_ci([w.energy_j / (w.n * cfg.batch_size) for w in stats_windows if w.n])
         spread = run_spread_of(method)
         lat_ci = rerun_half(st.mean_s, st.ci_half_s, spread.value)
-        e_ci = rerun_half(e_query, e_ci_windows, spread.value) if math.isfinite(e_query) else None
-        if e_ci_windows is None and e_ci is not None and len(stats_windows) < 2:
-            e_ci = None  # one window: no energy spread to widen (surfaces borrow the latency's width)
+        # one window: no energy spread to widen (surfaces borrow the latency's relative width)
+        e_ci = rerun_half(e_query, e_ci_windows, spread.value) if e_ci_windows is not None else None
         intensity = carbon_intensity_g_per_kwh(method.country)
         mean = st.mean_s
         flops_batch = self.flops_q * cfg.batch_size if self.flops_q else None

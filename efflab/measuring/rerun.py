@@ -43,19 +43,18 @@ class RunSpread:
     df: int = 0
 
 
-def prior_spread() -> RunSpread:
-    return RunSpread(PRIOR, f"prior {PRIOR * 100:.0f} % (no re-runs on this machine in the store yet)", 0)
+USER_SOURCE = "set by you (--run-spread)"
 
 
-def user_spread(value: float) -> RunSpread:
-    return RunSpread(float(value), "set by you (--run-spread)", 0)
+def prior_spread(prior: float = PRIOR) -> RunSpread:
+    return RunSpread(prior, f"prior {prior * 100:.0f} % (no re-runs on this machine in the store yet)", 0)
 
 
 def run_spread_of(method: MethodSettings) -> RunSpread:
     """The run spread ``method`` asks for: its own value (with its source), else the prior."""
     if method.run_spread is None:
         return prior_spread()
-    return RunSpread(method.run_spread, method.run_spread_source or user_spread(0).source, 0)
+    return RunSpread(method.run_spread, method.run_spread_source or USER_SOURCE, 0)
 
 
 def with_spread(method: MethodSettings, spread: RunSpread) -> MethodSettings:
@@ -107,7 +106,7 @@ def learn(runs: Iterable[Run], *, prior: float = PRIOR, prior_df: int = PRIOR_DF
         # each run's own standard error on the log scale, averaged over the key's runs
         explained += (len(rs) - 1) * _mean_se2(rs)
     if df == 0:
-        return RunSpread(prior, f"prior {prior * 100:.0f} % (no re-runs on this machine in the store yet)", 0)
+        return prior_spread(prior)
     est2 = max(0.0, (ss - explained) / df)
     value = math.sqrt((prior_df * prior**2 + df * est2) / (prior_df + df))
     n_keys = sum(len(rs) >= 2 for rs in by_key.values())
