@@ -7,6 +7,7 @@ Ctrl-C exits 130. No traceback reaches the user on those paths.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -66,6 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("efflab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader closed the pipe (`efflab results list | head`): nothing is wrong, say nothing.
+        # Point stdout at /dev/null so that the flush at exit does not raise again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a program killed by the closed pipe
     except Exception as e:  # last resort: one line, the traceback only on request
         if os.environ.get("EFFLAB_DEBUG"):
             raise

@@ -242,6 +242,11 @@ def run(args: argparse.Namespace) -> int:
     # batch fits in the memory free now (refused with one line rather than swapping the machine).
     carbon_intensity_g_per_kwh(method.country)
     load_task(cfg.task)
+    if cfg.workload == "generate":
+        from efflab.measuring.generate import check_generative
+        from efflab.models.registry import model_kind
+
+        check_generative(cfg.model, model_kind(cfg.model))
     check_fits(resolve_model(cfg.model, progress=not args.json), cfg)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)

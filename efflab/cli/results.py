@@ -119,12 +119,16 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
 def check_export_target(out: Path, store: Path, *, force: bool) -> None:
     """Refuse, before anything is read or written, an --out that would destroy data.
 
     Raises:
-        ConfigError: ``out`` is the store, an SQLite file (another store), a folder, in a folder that
-            does not exist, or an existing file without ``force``.
+        ConfigError: ``out`` is the store, its -wal / -shm / -journal, an SQLite file or log
+            (another store), a folder, in a folder that does not exist, or an existing file without
+            ``force``.
     """
     if out.exists() and out.is_dir():
         msg = f"--out {str(out)!r} is a folder; pass a file name such as {str(out / 'results.csv')!r}"
@@ -135,15 +139,32 @@ def check_export_target(out: Path, store: Path, *, force: bool) -> None:
             f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or pass another --out"
         )
         raise ConfigError(msg)
+    # The store's own -wal / -shm / -journal hold points not yet in the main file: never a target,
+    # even before SQLite has created them.
+    side = {Path(str(store) + s).resolve() for s in _SIDE_FILES}
+    if out.resolve() in side:
+        msg = (
+            f"refusing to write over {str(out)!r}: it is the write-ahead log or journal of the results "
+            "store being exported; pass another --out such as results.csv"
+        )
+        raise ConfigError(msg)
     if out.exists():
         same = store.exists() and out.resolve() == store.resolve()
         try:
             with out.open("rb") as f:
-                is_sqlite = f.read(16) == b"SQLite format 3\x00"
+                head = f.read(16)
         except OSError:
-            is_sqlite = False
-        if same or is_sqlite:
-            what = "the results store being exported" if same else "an SQLite database (a results store?)"
+            head = b""
+        is_sqlite = head == b"SQLite format 3\x00"
+        is_wal = head[:4] in (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+        if same or is_sqlite or is_wal or out.name.endswith(_SIDE_FILES):
+            what = (
+                "the results store being exported"
+                if same
+                else "an SQLite database (a results store?)"
+                if is_sqlite
+                else "an SQLite write-ahead log or journal"
+            )
             msg = f"refusing to write over {str(out)!r}: it is {what}; pass another --out such as results.csv"
             raise ConfigError(msg)
         if not force:

@@ -147,9 +147,9 @@ def _check_cluster_args(args: argparse.Namespace) -> None:
         msg = "give either --scheduler tcp://HOST:PORT or --local-cluster N, not both"
         raise ConfigError(msg)
     if args.scheduler is not None:
-        from efflab.sweep.distributed import check_scheduler_address
+        from efflab.sweep.distributed import probe_scheduler
 
-        check_scheduler_address(args.scheduler)
+        probe_scheduler(args.scheduler)  # its form, then that something listens there
 
 
 def confirm_plan(

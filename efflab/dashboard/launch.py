@@ -65,13 +65,16 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
 
 
 def _check_store(store: Path) -> str | None:
-    """Fail early on a file that is not an efflab store (one line, from StoreError); a missing or
-    empty store is fine — the page shows guidance. Returns that guidance for the terminal, or None."""
+    """Fail early on a file that is not an efflab store or is damaged — a zeroed page, an
+    unreadable schema version, a record that is not JSON (one line, from StoreError); a missing or
+    empty store is fine — the page shows guidance. Returns that guidance for the terminal, or None.
+    (A store damaged after the start is shown on the page: :mod:`efflab.dashboard.app`.)"""
     from efflab.dashboard.view import read_store
     from efflab.store import open_store
 
     if store.exists() and store.stat().st_size > 0:
-        open_store(store, readonly=True).close()
+        with open_store(store, readonly=True) as st:
+            st.check_readable()
     return read_store(store).guidance
 
 

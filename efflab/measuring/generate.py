@@ -53,13 +53,20 @@ def require_causal(runner: Runner, config: Config) -> CausalLMRunner:
     from efflab.models.causal import CausalLMRunner
 
     if not isinstance(runner, CausalLMRunner):
+        check_generative(config.model, "sklearn" if runner.kind == "sklearn" else "hf")
+    return runner  # type: ignore[return-value]
+
+
+def check_generative(model: str, kind: str | None) -> None:
+    """ConfigError when ``kind`` (:func:`efflab.models.registry.model_kind`) cannot generate; a
+    kind not known before loading (None) passes, and loading decides."""
+    if kind in ("hf", "sklearn"):
         msg = (
-            f"--workload generate needs a generative (causal) language model, but {config.model!r} is "
-            f"{'a scikit-learn pipeline' if runner.kind == 'sklearn' else 'an encoder'}; use --workload "
+            f"--workload generate needs a generative (causal) language model, but {model!r} is "
+            f"{'a scikit-learn pipeline' if kind == 'sklearn' else 'an encoder'}; use --workload "
             "classify for it, or a causal LM such as smollm2-135m"
         )
         raise ConfigError(msg)
-    return runner
 
 
 class _Phase:

@@ -215,9 +215,15 @@ def check_fits(
             if fit >= 1
             else "the model alone does not fit; free memory or use a smaller model"
         )
+        gen = (
+            f" + {max_new_tokens} new tokens (KV cache about {_gib(fp.kv_cache_bytes)})"
+            if max_new_tokens and fp.kv_cache_bytes
+            else ""
+        )
         msg = (
-            f"batch size {config.batch_size} of {source.name!r} at seq_len {config.seq_len} {config.precision} "
-            f"needs about {_gib(fp.total_bytes)} of memory but {config.device} has {_gib(free)} free; {hint}"
+            f"batch size {config.batch_size} of {source.name!r} at seq_len {config.seq_len}{gen} "
+            f"{config.precision} needs about {_gib(fp.total_bytes)} of memory but {config.device} has "
+            f"{_gib(free)} free; {hint}"
         )
         raise ConfigError(msg)
     return fp

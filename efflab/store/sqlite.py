@@ -3,12 +3,14 @@
 A file that is not an efflab store, comes from a newer schema or is corrupt raises StoreError and
 is never written to: the schema is created only in a new or empty file. Every open runs SQLite's
 ``quick_check`` (a zeroed or smashed page is refused, not read as fewer points); a store in a
-read-only folder opens for reading; a failure never replaces a stored success; one sweep at a time
+read-only folder opens for reading; a writer also reads every record and run once (damage inside a
+record passes SQLite's checks); a failure never replaces a stored success; one sweep at a time
 writes to a store (a row in its ``sweeps`` table, no lock file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -162,11 +164,21 @@ class Store:
             self._con.row_factory = sqlite3.Row
             self._validate_or_create(exists)
         except sqlite3.DatabaseError as e:
+            self._close_quietly()
             msg = (
                 f"results store {str(self.path)!r} is corrupt ({_first_line(e)}); it was left untouched — "
                 "restore it from a backup, or pass another --store to start a new one"
             )
             raise StoreError(msg) from e
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        con = getattr(self, "_con", None)
+        if con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
 
     def _check_writable(self) -> None:
         """Say plainly when the store cannot be written, before anything is measured."""
@@ -251,6 +263,9 @@ class Store:
             )
             raise StoreError(msg)
         if not self.readonly:
+            # A writer reads every record first (before anything is written, even the journal
+            # mode): nothing is measured into a damaged store.
+            self.check_readable()
             con.execute("PRAGMA journal_mode=WAL")
 
     # ----- reading -----
@@ -268,9 +283,11 @@ class Store:
 
     def runs(self, hardware: str) -> list[Run]:
         """Every run stored for ``hardware`` that counts for the run spread (neither disturbed nor
-        unstable), oldest first; none in a store written before runs were kept."""
-        from efflab.measuring.rerun import Run
+        unstable), oldest first; none in a store written before runs were kept.
 
+        Raises:
+            StoreError: a run row is damaged.
+        """
         if not self._con.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
             return []
         rows = self._con.execute(
@@ -280,10 +297,53 @@ class Store:
         ).fetchall()
         out = []
         for key, lat, ci, k, flags in rows:
+            run = self._run(key, lat, ci, k)
             if {"disturbed", "unstable"} & set(str(flags).split(",")):
                 continue
-            out.append(Run(str(key), float(lat), float(ci) if ci is not None else None, int(k)))
+            out.append(run)
         return out
+
+    def _run(self, key: object, lat: object, ci: object, k: object) -> Run:
+        """One row of ``runs`` as a Run; a damaged row (text, NaN or a negative where a latency,
+        an interval or a window count belongs) raises StoreError, never a guessed number."""
+        from efflab.measuring.rerun import Run
+
+        def number(v: object, *, integer: bool = False) -> float:
+            ok = isinstance(v, int) or (isinstance(v, float) and not integer)
+            if not ok or not math.isfinite(float(v)) or float(v) < 0:  # type: ignore[arg-type]
+                raise ValueError
+            return float(v)  # type: ignore[arg-type]
+
+        try:
+            run = Run(
+                str(key),
+                number(lat),
+                number(ci) if ci is not None else None,
+                int(number(k, integer=True)),
+            )
+            if run.mean <= 0 or run.n_windows < 1:
+                raise ValueError
+        except ValueError:
+            msg = (
+                f"results store {str(self.path)!r}: a run of point {key} in its runs table is damaged "
+                f"(latency {lat!r}, interval {ci!r}, windows {k!r}); the store was left untouched — "
+                "restore it from a backup"
+            )
+            raise StoreError(msg) from None
+        return run
+
+    def check_readable(self) -> None:
+        """Read every record and every run once: damage inside a record (a zeroed overflow page
+        passes SQLite's checks) is refused before a sweep measures into the store.
+
+        Raises:
+            StoreError: naming the first damaged point or run.
+        """
+        for _ in self.points():
+            pass
+        if self._con.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
+            for row in self._con.execute("SELECT key, latency_s, latency_ci_windows_s, n_windows FROM runs"):
+                self._run(*row)
 
     def points(self) -> Iterator[StoredPoint]:
         """Every stored point, oldest first, read in one consistent snapshot."""

@@ -321,6 +321,32 @@ def check_scheduler_address(address: str) -> str:
     return text
 
 
+def probe_scheduler(address: str, timeout_s: float = 3.0) -> None:
+    """Refuse, before the store is opened, a ``tcp://`` or ``tls://`` scheduler address where
+    nothing listens (Dask itself would retry for 30 s): one TCP connect with a short timeout.
+
+    Raises:
+        ClusterError: the connection is refused or does not answer within ``timeout_s``.
+    """
+    from urllib.parse import urlsplit
+
+    text = check_scheduler_address(address)
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    if parts.scheme not in ("tcp", "tls") or parts.hostname is None or parts.port is None:
+        return
+    fix = "start one with `dask scheduler` and pass its address as --scheduler tcp://HOST:PORT"
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout_s):
+            return
+    except ConnectionRefusedError:
+        msg = f"no Dask scheduler listens at {text!r} (connection refused); {fix}"
+    except TimeoutError:
+        msg = f"the Dask scheduler at {text!r} did not answer within {timeout_s:g} s; {fix}"
+    except OSError as e:  # an unknown host name, no route
+        msg = f"cannot reach the Dask scheduler at {text!r} ({e.strerror or e}); {fix}"
+    raise ClusterError(msg)
+
+
 def _connect(
     scheduler: str | None, local_cluster: int | None, timeout_s: float
 ) -> tuple[Client, LocalCluster | None]:
