@@ -174,23 +174,34 @@ def test_a_zeroed_page_is_refused_by_every_command(zeroed_page_store: Path, tmp_
     assert not (tmp_path / "x.csv").exists()
 
 
-@pytest.fixture
-def read_only_folder(copy_store: Path) -> Iterator[Path]:
-    """The store's folder made immutable (chattr +i: even root cannot write there)."""
+@pytest.fixture(params=["chattr +i", "read-only bind mount"])
+def read_only_folder(copy_store: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The store's folder made read-only for real, even for root: immutable (``chattr +i``), or
+    bind-mounted onto itself read-only (``mount -o remount,bind,ro``)."""
     checkpoint(copy_store)
     for extra in (copy_store.with_name(copy_store.name + s) for s in ("-wal", "-shm")):
         extra.unlink(missing_ok=True)
-    folder = copy_store.parent
-    r = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"chattr +i is not supported here: {r.stderr.strip()}")
+    folder = str(copy_store.parent)
+    if request.param == "chattr +i":
+        steps, undo = [["chattr", "+i", folder]], ["chattr", "-i", folder]
+    else:
+        steps = [["mount", "--bind", folder, folder], ["mount", "-o", "remount,bind,ro", folder]]
+        undo = ["umount", folder]
+    for i, step in enumerate(steps):
+        r = subprocess.run(step, capture_output=True, text=True)
+        if r.returncode != 0:
+            if i:
+                subprocess.run(undo, check=True)
+            pytest.skip(f"{request.param} is not supported here: {r.stderr.strip()}")
     try:
         yield copy_store
     finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
+        subprocess.run(undo, check=True)
 
 
-def test_a_store_in_a_read_only_folder_reads_and_refuses_writes(read_only_folder: Path) -> None:
+def test_a_store_in_a_read_only_folder_reads_and_refuses_writes(
+    read_only_folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     p = read_only_folder
     before = sha(p)
     with pytest.raises(OSError):
@@ -198,6 +209,14 @@ def test_a_store_in_a_read_only_folder_reads_and_refuses_writes(read_only_folder
     assert len(load_results(p)) == 8
     r = efflab("results", "list", "--store", str(p))
     assert r.returncode == 0 and "tiny-bert-l1" in r.stdout, r.stderr
+    r = efflab("recommend", "--store", str(p))
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr and "corrupt" not in r.stderr, r.stderr
+    out = tmp_path_factory.mktemp("out") / "x.csv"  # the store's own folder is the read-only one
+    r = efflab("results", "export", "--store", str(p), "--out", str(out))
+    assert r.returncode == 0 and "wrote 8 points" in r.stderr, r.stderr
+    from efflab.dashboard.launch import _check_store
+
+    _check_store(p)
     line = one_line_error(
         efflab(
             "sweep",
@@ -522,6 +541,14 @@ def test_bad_spec_files_are_one_line(tmp_path: Path) -> None:
         "inf.yaml": b"models: [tiny-bert-l1]\nmethod: {max_window_s: .inf}\n",
         "list.yaml": b"- 1\n- 2\n",
         "keys.yaml": b"1: 2\nmodels: [x]\n",
+        # fields added since the issue: in a spec file, not only on the command line
+        "threads0.yaml": b"models: [tiny-bert-l1]\nmethod: {threads: 0}\n",
+        "threads_text.yaml": b"models: [tiny-bert-l1]\nmethod: {threads: many}\n",
+        "spread.yaml": b"models: [tiny-bert-l1]\nmethod: {run_spread: -1}\n",
+        "spread_nan.yaml": b"models: [tiny-bert-l1]\nmethod: {run_spread: .nan}\n",
+        "windows0.yaml": b"models: [tiny-bert-l1]\nmethod: {windows: 0}\n",
+        "tokens0.yaml": b"models: [tiny-llama]\nworkloads: [generate]\nmax_new_tokens: [0]\n",
+        "workload.yaml": b"models: [tiny-llama]\nworkloads: [chat]\n",
     }
     for name, data in cases.items():
         spec = tmp_path / name
@@ -566,13 +593,24 @@ def test_a_truncated_cached_model_says_how_to_rebuild(tmp_path: Path) -> None:
     assert "damaged" in line and "efflab zoo build minilm-l1" in line
 
 
-def test_failed_txt_never_points_at_an_old_notebook(tmp_path: Path) -> None:
-    from efflab.report.run import FAILED_NAME, NOTEBOOK_NAME, _fail
+def test_failed_txt_never_points_at_an_old_notebook(copy_store: Path, tmp_path: Path) -> None:
+    """A run that fails before its notebook is saved, in a folder holding the previous run's
+    report.ipynb and report.html: FAILED.txt must not send the reader to that old notebook."""
+    from efflab.errors import ReportError
+    from efflab.report.params import ReportParams
+    from efflab.report.run import FAILED_NAME, HTML_NAME, NOTEBOOK_NAME, run_report
 
     out = tmp_path / "r"
     out.mkdir()
-    _fail(out, "it broke")
-    assert NOTEBOOK_NAME not in (out / FAILED_NAME).read_text()
+    (out / NOTEBOOK_NAME).write_text('{"cells": [], "note": "the previous run"}')
+    (out / HTML_NAME).write_text("<p>the previous report</p>")
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("this is not a notebook")  # papermill cannot read it: no kernel starts
+    with pytest.raises(ReportError):
+        run_report(ReportParams(store_path=str(copy_store)), out, notebook=broken)
+    failed = (out / FAILED_NAME).read_text()
+    assert "did not get far enough" in failed and f"{out / NOTEBOOK_NAME}" not in failed
+    assert not (out / NOTEBOOK_NAME).exists() and not (out / HTML_NAME).exists()
 
 
 def test_label_slugs_of_html_names_are_unique_and_not_empty() -> None:
@@ -592,3 +630,202 @@ def test_the_hub_is_offline_unless_opted_in() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "EFFLAB_ONLINE": "1"}
     ).stdout
     assert out.strip() == "None"
+
+
+# ----- holes found in the audit of issue 15 (and fields added since: runs, threads, generate) -----
+def test_export_never_writes_over_the_stores_log_or_journal(copy_store: Path) -> None:
+    """The store's -wal holds points not yet in the main file while a sweep runs: never an --out."""
+    before = sha(copy_store)
+    for suffix in ("-wal", "-shm", "-journal"):
+        out = copy_store.with_name(copy_store.name + suffix)
+        line = one_line_error(
+            efflab("results", "export", "--store", str(copy_store), "--out", str(out), "--force")
+        )
+        assert "write-ahead log or journal" in line
+    # another store's log (found by its magic number) is refused too
+    log = copy_store.with_name("other.log")
+    log.write_bytes(b"\x37\x7f\x06\x82" + bytes(60))
+    line = one_line_error(
+        efflab("results", "export", "--store", str(copy_store), "--out", str(log), "--force")
+    )
+    assert "write-ahead log" in line and log.read_bytes()[:4] == b"\x37\x7f\x06\x82"
+    assert sha(copy_store) == before
+
+
+def _zero_page(p: Path, page: int) -> None:
+    raw = bytearray(p.read_bytes())
+    raw[(page - 1) * 4096 : page * 4096] = bytes(4096)
+    p.write_bytes(bytes(raw))
+
+
+@pytest.fixture
+def zeroed_overflow_store(copy_store: Path, tmp_path: Path) -> Path:
+    """A store with the last page of one record zeroed: SQLite's own checks still say "ok" (the
+    chain ends there anyway), only the record's JSON shows the damage."""
+    checkpoint(copy_store)
+    con = sqlite3.connect(copy_store)
+    pages = [
+        r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name='points' AND pagetype='overflow'")
+    ]
+    con.close()
+    for page in pages:
+        trial = tmp_path / "trial.sqlite"
+        shutil.copy2(copy_store, trial)
+        _zero_page(trial, page)
+        if integrity(trial) == "ok":
+            trial.replace(copy_store)
+            return copy_store
+    pytest.skip("no overflow page whose loss SQLite misses in this store")
+
+
+def test_a_record_damaged_past_sqlites_checks_stops_a_sweep_before_it_measures(
+    zeroed_overflow_store: Path,
+) -> None:
+    p = zeroed_overflow_store
+    before = sha(p)
+    one = ("--models", "tiny-bert-l1", "--batch-sizes", "3", "--precisions", "fp32", "--sensor", "fake")
+    for args in (("results", "list"), ("sweep", *one, "--no-adaptive")):
+        line = one_line_error(efflab(*args, "--store", str(p)))
+        assert "is damaged" in line and "left untouched" in line, args
+    with pytest.raises(StoreError, match="is damaged"):
+        from efflab.dashboard.launch import _check_store
+
+        _check_store(p)
+    assert sha(p) == before
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("latency_s", "abc"), ("latency_s", -1.0), ("n_windows", 2.5), ("latency_ci_windows_s", "x")],
+)
+def test_a_damaged_run_is_one_line_not_a_guessed_spread(copy_store: Path, column: str, value: object) -> None:
+    sql(copy_store, f"UPDATE runs SET {column}=?, flags='' WHERE rowid=1", value)
+    before = sha(copy_store)
+    line = one_line_error(
+        efflab(
+            "sweep",
+            "--models",
+            "tiny-bert-l1",
+            "--batch-sizes",
+            "3",
+            "--precisions",
+            "fp32",
+            "--sensor",
+            "fake",
+            "--store",
+            str(copy_store),
+        )
+    )
+    assert "runs table is damaged" in line
+    assert sha(copy_store) == before
+
+
+def test_the_runs_table_survives_export_and_its_damage_is_refused(copy_store: Path, tmp_path: Path) -> None:
+    checkpoint(copy_store)
+    con = sqlite3.connect(copy_store)
+    n_runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name='runs'").fetchone()[0]
+    con.close()
+    assert n_runs == 8
+    before = sha(copy_store)
+    r = efflab("results", "export", "--store", str(copy_store), "--out", str(tmp_path / "x.csv"))
+    assert r.returncode == 0 and sha(copy_store) == before
+    _zero_page(copy_store, root)
+    before = sha(copy_store)
+    for args in (("results", "list"), ("sweep", "--models", "tiny-bert-l1", "--batch-sizes", "3")):
+        assert "is corrupt" in one_line_error(efflab(*args, "--store", str(copy_store)))
+    assert sha(copy_store) == before
+
+
+def test_a_failure_never_overwrites_a_success_for_generate_and_refined_points(copy_store: Path) -> None:
+    import dataclasses
+
+    with open_store(copy_store) as st:
+        p = next(iter(st.points()))
+        assert p.measurement is not None
+        gen = dataclasses.replace(p.measurement, workload="generate", max_new_tokens=4)
+        cfg = {
+            "model": "tiny-llama",
+            "batch_size": 1,
+            "precision": "fp32",
+            "device": "cpu",
+            "seq_len": 16,
+            "task": None,
+            "workload": "generate",
+            "max_new_tokens": 4,
+        }
+        assert st.put("gen", config=cfg, model_id="m", hardware="hw", measurement=gen)
+        runs = st._con.execute("SELECT count(*) FROM runs").fetchone()[0]
+        for new_run in (True, False):  # a first-pass failure, and a refined point's failure
+            assert not st.put("gen", config=cfg, model_id="m", hardware="hw", error="boom", new_run=new_run)
+        kept = next(q for q in st.points() if q.key == "gen")
+        assert kept.status == "ok" and kept.measurement == gen
+        assert st._con.execute("SELECT count(*) FROM runs").fetchone()[0] == runs
+        # a refined success replaces the point without counting as another run
+        longer = dataclasses.replace(gen, n_windows=gen.n_windows + 2)
+        assert st.put("gen", config=cfg, model_id="m", hardware="hw", measurement=longer, new_run=False)
+        assert st._con.execute("SELECT count(*) FROM runs").fetchone()[0] == runs
+
+
+def test_a_generate_point_that_cannot_fit_is_refused_with_its_kv_cache() -> None:
+    line = one_line_error(
+        efflab(
+            "measure",
+            "--model",
+            "tiny-llama",
+            "--workload",
+            "generate",
+            "--max-new-tokens",
+            "64",
+            "-b",
+            "100000000",
+            "--no-task",
+            "--sensor",
+            "fake",
+        )
+    )
+    assert "+ 64 new tokens (KV cache about" in line and "try --batch-size" in line
+    line = one_line_error(
+        efflab(
+            "measure", "--model", "tiny-bert-l1", "--workload", "generate", "--no-task", "--sensor", "fake"
+        )
+    )
+    assert "is an encoder" in line  # refused before "loading model…"
+
+
+def test_a_scheduler_where_nothing_listens_is_refused_at_once(copy_store: Path) -> None:
+    from conftest import free_port
+
+    before = sha(copy_store)
+    line = one_line_error(
+        efflab(
+            "sweep",
+            "--models",
+            "tiny-bert-l1",
+            "--batch-sizes",
+            "3",
+            "--sensor",
+            "fake",
+            "--scheduler",
+            f"tcp://127.0.0.1:{free_port()}",
+            "--store",
+            str(copy_store),
+            timeout=25,  # Dask's own retries took 30 s
+        )
+    )
+    assert "connection refused" in line
+    assert sha(copy_store) == before  # not even the sweeps table was added
+
+
+def test_a_closed_pipe_is_not_an_error(copy_store: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "efflab.cli", "results", "list", "--store", str(copy_store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**ENV, "COLUMNS": "80"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141) and "error" not in err, err
