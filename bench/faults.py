@@ -63,6 +63,12 @@ def checkpoint(p: Path) -> None:
     sql(p, "SELECT 1")
 
 
+def zero_page(p: Path, page: int = 6) -> None:
+    raw = bytearray(p.read_bytes())
+    raw[(page - 1) * 4096 : page * 4096] = bytes(4096)
+    p.write_bytes(bytes(raw))
+
+
 def build_store(folder: Path) -> tuple[Path, Path]:
     """A real store from a real tiny sweep (8 points, fake sensor) and its task."""
     from conftest import fast_method, write_tiny_task
@@ -96,8 +102,8 @@ def spec_file(folder: Path, name: str, data: object) -> Path:
     return p
 
 
-def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str]]:
-    rows: list[tuple[str, int, int, str, str]] = []
+def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str]]:
+    rows: list[tuple[str, int, int, str, str, str]] = []
 
     def case(name: str, prepare: Callable[[Path], None] | None, *args: str, cwd: Path | None = None) -> None:
         d = work / f"case{len(rows):02d}"
@@ -109,15 +115,11 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str]]:
         before = sha(store)
         argv = [a.replace("{store}", str(store)).replace("{dir}", str(d)) for a in args]
         r = efflab(*argv, cwd=cwd or d)
-        lines = len([ln for ln in r.stderr.splitlines() if ln.strip()])
+        printed = [ln for ln in r.stderr.splitlines() if ln.strip()]
         after = sha(store) if store.exists() else "gone"
-        rows.append((name, r.returncode, lines, before, after))
+        said = printed[-1].removeprefix("efflab: error: ") if printed else ""
+        rows.append((name, r.returncode, len(printed), before, after, said))
         subprocess.run(["chattr", "-i", str(d)], capture_output=True)
-
-    def zero_page(p: Path) -> None:
-        raw = bytearray(p.read_bytes())
-        raw[5 * 4096 : 6 * 4096] = bytes(4096)
-        p.write_bytes(bytes(raw))
 
     def read_only(p: Path) -> None:
         for extra in (p.with_name(p.name + s) for s in ("-wal", "-shm")):
@@ -160,17 +162,26 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str]]:
          "sweep", "{dir}/s.yaml", "--store", "{store}", "--force")  # fmt: skip
     for cmd in (["results", "list"], ["recommend"], ["results", "export", "--out", "{dir}/x.csv"],
                 ["report", "--out", "{dir}/rep"], ["sweep", *one]):  # fmt: skip
-        case(f"zeroed page 6: {cmd[0]} {cmd[1] if len(cmd) > 1 and not cmd[1].startswith('-') else ''}".strip(),
-             zero_page, *cmd, "--store", "{store}")  # fmt: skip
+        case(
+            f"zeroed page 6: {cmd[0]} {cmd[1] if len(cmd) > 1 and not cmd[1].startswith('-') else ''}".strip(),
+            zero_page,
+            *cmd,
+            "--store",
+            "{store}",
+        )  # fmt: skip (page 6, as in the issue)
     case("read-only folder: results list (must work)", read_only, "results", "list", "--store", "{store}")
     case("read-only folder: sweep", read_only, "sweep", *one, "--store", "{store}")
     bad_version = "UPDATE efflab_meta SET value='abc' WHERE key='schema_version'"
-    for cmd in (["results", "list"], ["recommend"], ["dashboard", "--no-browser", "--port", "0"]):
+    from conftest import free_port
+
+    dash = ["dashboard", "--no-browser", "--port", str(free_port())]  # a free port: the store decides
+    for cmd in (["results", "list"], ["recommend"], dash):
         case(f"schema_version 'abc': {cmd[0]}", lambda p: sql(p, bad_version), *cmd, "--store", "{store}")
     first = "UPDATE points SET record=? WHERE rowid=(SELECT min(rowid) FROM points)"
     for cmd in (["results", "list"], ["recommend"], ["results", "export", "--out", "{dir}/x.csv"]):
         case(f"record not JSON: {cmd[0]} {cmd[1] if len(cmd) > 1 else ''}".strip(),
              lambda p: sql(p, first, "{oops"), *cmd, "--store", "{store}")  # fmt: skip
+    case("record not JSON: dashboard", lambda p: sql(p, first, "{oops"), *dash, "--store", "{store}")
     case(
         "ok row, NULL record: results list",
         lambda p: sql(p, first, None),
@@ -231,7 +242,71 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str]]:
     for flag, value in (("--queries-per-day", "-5"), ("--country", "XXX"), ("--price-per-kwh", "-1")):
         case(f"recommend {flag} {value}", None, "recommend", flag, value, "--store", "{store}")
     case("second sweep while one is running", claim, "sweep", *one, "--store", "{store}")
+    # Found in the audit (and fields added since the issue: runs, threads, run spread, generate).
+    case("export --out the store's -wal", None, "results", "export", "--store", "{store}",
+         "--out", "{store}-wal", "--force")  # fmt: skip
+    case("zeroed overflow page (quick_check ok): sweep", zero_overflow, "sweep", *one, "--store", "{store}")
+    case(
+        "zeroed runs page: sweep",
+        lambda p: zero_page(p, _rootpage(p, "runs")),
+        "sweep",
+        *one,
+        "--store",
+        "{store}",
+    )
+    case("runs row latency 'abc': sweep", lambda p: sql(p, "UPDATE runs SET latency_s='abc', flags='' WHERE rowid=1"),
+         "sweep", *one, "--store", "{store}")  # fmt: skip
+    for name, text in (("method.threads: 0", "{threads: 0}"), ("method.run_spread: -1", "{run_spread: -1}")):
+        case(f"spec {name}", lambda p, text=text: spec_file(p.parent, "s.yaml", f"models: [tiny-bert-l1]\nmethod: {text}\n"),
+             "sweep", "{dir}/s.yaml", "--store", "{store}")  # fmt: skip
+    case("measure generate -b 100000000 (KV cache)", None, "measure", "--model", "tiny-llama", "--workload", "generate",
+         "--max-new-tokens", "64", "-b", "100000000", "--no-task")  # fmt: skip
+    case("sweep --scheduler where nothing listens", None, "sweep", *one, "--scheduler",
+         f"tcp://127.0.0.1:{free_port()}", "--store", "{store}")  # fmt: skip
+    case("measure, uncached hub id (offline)", None, "measure", "--model", "someone/not-cached", "--no-task")
+    case("renamed task labels (tfidf-logreg)", None, "measure", "--model", "tfidf-logreg", "--task",
+         str(renamed_task(work)), "-b", "8", "--sensor", "fake")  # fmt: skip
     return rows
+
+
+def _rootpage(p: Path, table: str) -> int:
+    con = sqlite3.connect(p)
+    try:
+        return int(con.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()[0])
+    finally:
+        con.close()
+
+
+def zero_overflow(p: Path) -> None:
+    """Zero the last page of a record's overflow chain: SQLite's checks still pass."""
+    con = sqlite3.connect(p)
+    pages = [
+        r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name='points' AND pagetype='overflow'")
+    ]
+    con.close()
+    original = p.read_bytes()
+    for page in pages:
+        zero_page(p, page)
+        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()
+        if ok:
+            return
+        p.write_bytes(original)
+    raise SystemExit("no overflow page whose loss SQLite misses")
+
+
+def renamed_task(work: Path) -> Path:
+    """The reviews task with its labels renamed (same rows): must be refused, not paired reversed."""
+    import pandas as pd
+
+    from efflab.paths import package_data
+
+    df = pd.read_csv(package_data("reviews.csv"), keep_default_na=False)
+    df["label"] = df["label"].map({"great": "5star", "other": "lower"})
+    out = work / "renamed.csv"
+    df.to_csv(out, index=False)
+    return out
 
 
 def _points(store: Path) -> dict[str, tuple[str, str]]:
@@ -342,11 +417,11 @@ def main() -> None:
         work = Path(tmp)
         base, task = build_store(work)
         rows = run_cases(base, work)
-        print("| case | exit | lines | store sha256 before → after |")
-        print("|---|---|---|---|")
-        for name, code, lines, before, after in rows:
+        print("| case | exit | lines | store sha256 before → after | what it said (first 90 characters) |")
+        print("|---|---|---|---|---|")
+        for name, code, lines, before, after, said in rows:
             same = "unchanged" if before == after else f"CHANGED → {after}"
-            print(f"| {name} | {code} | {lines} | {before} {same} |")
+            print(f"| {name} | {code} | {lines} | {before} {same} | {said[:90].replace('|', '/')} |")
         one_line = sum(1 for r in rows if r[2] == 1 and r[1] == 2)
         changed = sum(1 for r in rows if r[3] != r[4])
         print(f"\n{len(rows)} cases: {one_line} refused with exit 2 and one line, {changed} stores changed")

@@ -829,3 +829,16 @@ def test_a_closed_pipe_is_not_an_error(copy_store: Path) -> None:
     proc.stdout.close()  # what `| head -1` does
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) in (0, 141) and "error" not in err, err
+
+
+def test_an_uncached_hub_id_is_one_line_before_loading() -> None:
+    env = {k: v for k, v in ENV.items() if k not in ("HF_HUB_OFFLINE", "EFFLAB_ONLINE")}
+    r = subprocess.run(
+        [sys.executable, "-m", "efflab.cli", "measure", "--model", "someone/not-cached", "--no-task"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    line = one_line_error(r)  # not "loading model…" first
+    assert "not in the local Hugging Face cache" in line and "EFFLAB_ONLINE=1" in line

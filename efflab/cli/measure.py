@@ -247,7 +247,9 @@ def run(args: argparse.Namespace) -> int:
         from efflab.models.registry import model_kind
 
         check_generative(cfg.model, model_kind(cfg.model))
-    check_fits(resolve_model(cfg.model, progress=not args.json), cfg)
+    source = resolve_model(cfg.model, progress=not args.json)
+    _check_hub_cached(source)
+    check_fits(source, cfg)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)
     if args.json:
@@ -255,6 +257,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(m))
     return 0
+
+
+def _check_hub_cached(source: Any) -> None:
+    """Offline (the default), a hub id that is not in the local Hugging Face cache is one line
+    before anything loads, not a failed download after "loading model…".
+
+    Raises:
+        ModelError: the id is not cached and the hub is offline.
+    """
+    import os
+
+    from efflab.errors import ModelError
+
+    if not source.is_hub or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    ):
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(source.location, "config.json"), str):
+        msg = (
+            f"model {source.name!r} is not in the local Hugging Face cache, and efflab keeps the hub offline; "
+            "pass a zoo name (efflab zoo list) or a local folder, or set EFFLAB_ONLINE=1 to download it"
+        )
+        raise ModelError(msg)
 
 
 def _learned_spread(device: str, threads: int | None) -> Any:
