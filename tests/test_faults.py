@@ -531,6 +531,49 @@ def test_a_second_sweep_on_the_same_store_is_refused(copy_store: Path) -> None:
         st.claim_sweep()
 
 
+def test_two_real_sweeps_on_one_store_never_measure_a_point_twice(tmp_path: Path, tiny_task: Path) -> None:
+    """Two real processes: the second sweep (and a report that would measure) is refused naming
+    the first while it runs; the first measures each point once."""
+    proc, store = _sweep_proc(tmp_path, tiny_task)
+    seen: list[str] = []
+    _wait_for_line(proc, "efflab: will measure", seen)
+    time.sleep(0.5)  # its claim is committed right after this line
+    spec = tmp_path / "two.yaml"
+    line = one_line_error(efflab("sweep", str(spec), "--store", str(store)))
+    assert f"another sweep (pid {proc.pid}" in line
+    line = one_line_error(
+        efflab(
+            "report",
+            "--store",
+            str(store),
+            "--out",
+            str(tmp_path / "rep"),
+            "-p",
+            "measure_missing",
+            "true",
+            "-p",
+            "models",
+            "[tiny-bert-l1]",
+            "-p",
+            "batch_sizes",
+            "[3]",
+            "-p",
+            "precisions",
+            "[fp32]",
+            "-p",
+            "task",
+            "null",
+        )
+    )
+    assert f"another sweep (pid {proc.pid}" in line
+    rest = proc.communicate(timeout=180)[0]
+    assert proc.returncode == 0, "".join(seen) + rest
+    con = sqlite3.connect(store)
+    counts = [r[0] for r in con.execute("SELECT count(*) FROM runs GROUP BY key")]
+    con.close()
+    assert counts == [1, 1]
+
+
 # ----- one line, not a traceback -----
 def test_bad_spec_files_are_one_line(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"

@@ -91,6 +91,8 @@ def _confirm_measuring(params: Any, yes: bool) -> None:
     if store.exists() and store.stat().st_size > 0:
         with open_store(store, readonly=True) as st:
             n, _ = pending_points(spec, st)
+            if n:
+                st.check_no_other_sweep()  # one line before a kernel starts; the notebook claims it
     else:
         n = len(spec)
     why = None

@@ -165,6 +165,7 @@ def build(params: ReportParams) -> ReportData:
         spec = params.sweep_spec()
         run = SweepRun()
         with open_store(store) as st:
+            st.claim_sweep()  # one sweep at a time writes to a store (released on close)
             for r in sweep(spec, st):
                 if r.status == "ok":
                     run.measured += 1
