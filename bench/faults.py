@@ -117,7 +117,7 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
         r = efflab(*argv, cwd=cwd or d)
         printed = [ln for ln in r.stderr.splitlines() if ln.strip()]
         after = sha(store) if store.exists() else "gone"
-        said = printed[-1].removeprefix("efflab: error: ") if printed else ""
+        said = printed[-1].removeprefix("efflab: error: ").replace(f"{d}/", "") if printed else ""
         rows.append((name, r.returncode, len(printed), before, after, said))
         subprocess.run(["chattr", "-i", str(d)], capture_output=True)
 

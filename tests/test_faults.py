@@ -5,6 +5,7 @@ untouched store."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ import yaml
 from conftest import fast_method
 
 from efflab.config import Config
-from efflab.errors import ConfigError, StoreError
+from efflab.errors import ConfigError, StoreError, TaskError
 from efflab.store import load_results, open_store
 
 ENV = {**os.environ, "EFFLAB_DEBUG": ""}
@@ -292,35 +293,38 @@ def test_labels_are_paired_by_name_only(tmp_path: Path) -> None:
 
 
 def test_renamed_task_labels_are_refused_not_reversed(tmp_path: Path) -> None:
+    """Refused before the model loads (one line, not after "loading model…" and a timing run),
+    for a scikit-learn pipeline and for a transformers classifier (its config.json id2label)."""
     from efflab.paths import package_data
 
     zoo = Path.home() / ".cache" / "efflab" / "zoo"
-    if not any(zoo.glob("tfidf-logreg-*")):
-        pytest.skip("the zoo is not built (efflab zoo build tfidf-logreg)")
+    models = [m for m in ("tfidf-logreg", "minilm-l1") if any(zoo.glob(f"{m}-*"))]
+    if not models:
+        pytest.skip("the zoo is not built (efflab zoo build tfidf-logreg minilm-l1)")
     import pandas as pd
 
     df = pd.read_csv(package_data("reviews.csv"), keep_default_na=False)
     df["label"] = df["label"].map({"great": "5star", "other": "lower"})
     task = tmp_path / "renamed.csv"
     df.to_csv(task, index=False)
-    r = efflab(
-        "measure",
-        "--model",
-        "tfidf-logreg",
-        "--task",
-        str(task),
-        "-b",
-        "8",
-        "--sensor",
-        "fake",
-        "--min-window",
-        "0.05",
-        "--max-window",
-        "0.2",
-        "--json",
-    )
-    line = one_line_error(r)
-    assert "['other', 'great']" in line and "['5star', 'lower']" in line
+    for model in models:
+        r = efflab("measure", "--model", model, "--task", str(task), "-b", "8", "--sensor", "fake")
+        line = one_line_error(r)
+        assert "['other', 'great']" in line and "['5star', 'lower']" in line
+        assert "=" not in line.split("by name only")[1]  # no pairing guessed by position
+
+
+def test_renamed_labels_fail_a_sweep_point_before_it_is_timed() -> None:
+    from efflab.measuring.point import PointSession
+    from efflab.tasks import get_task
+
+    class Runner:
+        label_names = ("other", "great")
+
+    task = get_task("reviews")
+    renamed = dataclasses.replace(task, label_names=("5star", "lower"))
+    with pytest.raises(TaskError, match="by name only"):
+        PointSession(Runner(), Config(model="x", batch_size=1), renamed, None, None)  # type: ignore[arg-type]
 
 
 def test_the_sensor_is_part_of_the_point_key() -> None:
@@ -417,7 +421,7 @@ def test_a_large_sweep_needs_yes(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     line = one_line_error(efflab("sweep", str(spec), "--store", str(store)))
     assert "would measure 5000 points" in line and "pass --yes" in line
-    assert len(load_results(store)) == 0
+    assert not store.exists()  # a refused sweep leaves no new (empty) store behind
 
 
 def test_report_measure_missing_says_what_it_would_measure(copy_store: Path, tmp_path: Path) -> None:

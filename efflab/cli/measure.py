@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     # Every input is checked before the model is loaded: the country, the task, then whether the
     # batch fits in the memory free now (refused with one line rather than swapping the machine).
     carbon_intensity_g_per_kwh(method.country)
-    load_task(cfg.task)
+    task = load_task(cfg.task)
     if cfg.workload == "generate":
         from efflab.measuring.generate import check_generative
         from efflab.models.registry import model_kind
@@ -249,6 +249,13 @@ def run(args: argparse.Namespace) -> int:
         check_generative(cfg.model, model_kind(cfg.model))
     source = resolve_model(cfg.model, progress=not args.json)
     _check_hub_cached(source)
+    if task is not None and cfg.workload == "classify":
+        from efflab.measuring.accuracy import pair_labels
+        from efflab.models.footprint import declared_labels
+
+        labels = declared_labels(source)
+        if labels is not None:
+            pair_labels(labels, task.label_names)  # renamed labels: one line before loading
     check_fits(source, cfg)
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)

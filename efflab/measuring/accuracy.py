@@ -88,13 +88,16 @@ def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ..
         raise TaskError(msg)
     if all(_GENERIC_LABEL.match(x) for x in model):
         return None  # unnamed labels (LABEL_0, ...): the task's order is the only pairing there is
-    pairs = ", ".join(f"{t}={m}" for t, m in zip(task_labels, runner_labels))
+    # No pairing is suggested: any guess by position is the silent reversal this check prevents.
     msg = (
         f"the model's labels {list(runner_labels)} are not the task's {list(task_labels)}, and efflab pairs "
-        f"labels by name only; rename the task's labels to the model's (e.g. {pairs} if that is what they "
-        "mean) and re-run"
+        f"labels by name only; rename each of the task's labels to the model's label it means "
+        f"({', '.join(map(str, runner_labels))}) and re-run"
     )
     raise TaskError(msg)
+
+
+pair_labels = _label_map  # the public name: callers check the pairing before anything is timed
 
 
 def cache_key(

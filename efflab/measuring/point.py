@@ -76,6 +76,10 @@ class PointSession:
         from efflab.measuring.peak import gemm_peak_flops
 
         self.runner, self.config, self.task, self.sensor, self.method = runner, config, task, sensor, method
+        if task is not None and getattr(runner, "label_names", None) is not None:
+            from efflab.measuring.accuracy import pair_labels
+
+            pair_labels(runner.label_names, task.label_names)  # renamed labels fail before timing
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)

@@ -58,6 +58,34 @@ def _hf_config(folder: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def declared_labels(source: ModelSource) -> tuple[str, ...] | None:
+    """The label names a classifier predicts, in its output order, read without loading it (a
+    scikit-learn pipeline's ``efflab_model.json``, a sequence classifier's ``config.json``
+    ``id2label``); None when the folder does not say (a hub id, a causal LM, an encoder without a
+    classification head)."""
+    folder = source.path
+    if folder is None or source.kind == "causal-lm":
+        return None
+    if source.kind == "sklearn":
+        try:
+            meta = json.loads((folder / "efflab_model.json").read_text())
+        except (OSError, ValueError):
+            return None
+        names = meta.get("label_names") if isinstance(meta, dict) else None
+        return tuple(str(x) for x in names) if isinstance(names, list) and names else None
+    cfg = _hf_config(folder)
+    archs = cfg.get("architectures")
+    id2label = cfg.get("id2label")
+    if not (isinstance(archs, list) and any(str(a).endswith("ForSequenceClassification") for a in archs)):
+        return None
+    if not isinstance(id2label, dict) or not id2label:
+        return None
+    try:
+        return tuple(str(id2label[k]) for k in sorted(id2label, key=int))
+    except (TypeError, ValueError):
+        return None
+
+
 def _int(d: dict[str, object], *names: str, default: int) -> int:
     for n in names:
         v = d.get(n)
