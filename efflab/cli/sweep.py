@@ -184,23 +184,31 @@ def confirm_plan(
         raise ConfigError(msg)
 
 
-def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[int, set[str]]:
-    """What the sweep will measure, said (and confirmed) before anything is written:
-    ``(points to measure, keys stored ok)``. A store this call created is removed again when the
-    sweep is refused (a busy store, not confirmed): a refused command leaves no new file."""
+def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[Any, int, set[str]]:
+    """Open the store and say (and confirm) what the sweep will measure, before anything is
+    written: ``(open store, points to measure, keys stored ok)``. A store this call created is
+    removed again when the sweep is refused (a busy store, not confirmed): a refused command
+    leaves no new file.
+
+    Raises:
+        EfflabError: the store cannot be used, another sweep writes to it, or not confirmed.
+    """
     from efflab.store import open_store
     from efflab.sweep.plan import pending_points
     from efflab.sweep.spec import estimate_seconds
 
     created = not store_path.exists()
+    store = None
     try:
-        with open_store(store_path) as store:
-            n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
-            if n_todo:
-                store.check_no_other_sweep()  # a busy store is one line, and nothing is written yet
-            confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
-            return n_todo, ok_before
+        store = open_store(store_path)
+        n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
+        if n_todo:
+            store.check_no_other_sweep()  # a busy store is one line, and nothing is written yet
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
+        return store, n_todo, ok_before
     except BaseException:
+        if store is not None:
+            store.close()
         if created:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(store_path) + suffix).unlink(missing_ok=True)
@@ -210,7 +218,6 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[i
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from efflab.store import open_store
     from efflab.sweep import iter_sweep
 
     spec = load_spec(args)
@@ -223,8 +230,8 @@ def run(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "failed": 0, "skipped": 0, "refined": 0}
     kept = 0
     flagged = 0
-    n_todo, ok_before = _preflight(Path(store_path), spec, args)
-    with open_store(store_path) as store:
+    store, n_todo, ok_before = _preflight(Path(store_path), spec, args)
+    with store:
         if n_todo:
             store.claim_sweep()
         old = signal.signal(signal.SIGINT, stop.handler)
