@@ -263,11 +263,18 @@ def test_a_damaged_record_is_one_line(
         ("results", "list"),
         ("recommend",),
         ("results", "export", "--out", str(tmp_path / "x.csv")),
+        ("report", "--out", str(tmp_path / "rep")),
     ):
         assert what in one_line_error(efflab(*args, "--store", str(copy_store)))
+    from efflab.cli.lab import _check_store as lab_check
+    from efflab.dashboard.launch import _check_store as dashboard_check
     from efflab.dashboard.view import read_store
 
     assert what in (read_store(copy_store).guidance or "")
+    for launch_check in (dashboard_check, lab_check):  # `efflab dashboard` / `efflab lab`: exit 2
+        with pytest.raises(StoreError, match=what):
+            launch_check(copy_store)
+    assert not (tmp_path / "rep").exists()
     assert sha(copy_store) == before
 
 

@@ -105,12 +105,14 @@ def lab_url(port: int, notebook: Path, token: str) -> str:
 
 
 def _check_store(store: Path) -> str | None:
-    """Fail early (one line) on a file that is not an efflab store; a missing store is fine — the
-    lab says what to do and can measure into it. Returns a note for the terminal, or None."""
+    """Fail early (one line) on a file that is not an efflab store or is damaged (a record or run
+    that cannot be read); a missing store is fine — the lab says what to do and can measure into it.
+    Returns a note for the terminal, or None."""
     from efflab.store import open_store
 
     if store.exists() and store.stat().st_size > 0:
         with open_store(store, readonly=True) as st:
+            st.check_readable()
             if len(st) == 0:
                 return (
                     f"the store {store} is empty: measure in the lab, or run `efflab sweep --store {store}`"
