@@ -4,9 +4,10 @@
    fake sensor and the tiny random-init model, so it takes seconds) and prints: exit code, the
    non-empty lines the command printed to stderr, and the store's sha256 before and after.
    Target: exit 2 and one line for every bad input, the store byte-identical.
-2. The SIGKILL trial: one sweep into one store, killed with SIGKILL at N random moments (re-run
-   after each kill). After every kill: ``PRAGMA integrity_check``, no stored point lost, no stored
-   point re-measured (its record and timestamp unchanged); at the end one more run completes it.
+2. The SIGKILL trial: a sweep killed with SIGKILL at N random moments, each while it still had
+   points to measure (re-run after each kill; a complete store is followed by a new one). After every
+   kill: ``PRAGMA integrity_check``, no stored point lost, no stored point re-measured (its record and
+   timestamp unchanged); at the end one more run completes every store.
 
     .venv/bin/python bench/faults.py [--kills 20] [--seed 15]
 """
@@ -320,8 +321,21 @@ def _points(store: Path) -> dict[str, tuple[str, str]]:
         con.close()
 
 
-def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int, int, int, int, int]:
-    """(kills, lost, re-measured, integrity failures, points after the kills, points at the end)."""
+def _integrity_ok(store: Path) -> bool:
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return bool(con.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        con.close()
+
+
+def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
+    """SIGKILL a real sweep at ``kills`` random moments, every one of them while the sweep still has
+    points to measure: when a store is complete the next sweep starts on a new store. After each
+    kill: integrity check, no stored point lost, none re-measured (record and timestamp unchanged);
+    at the end one more run completes each store without re-measuring anything."""
     rng = random.Random(seed)
     spec = spec_file(
         work,
@@ -333,40 +347,54 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> tuple[int, int,
             "task": str(task),
             "seq_len": 32,
             "sensor": "fake",
+            # max_windows = windows: no adaptive pass, so a stored record only changes if re-measured
             "method": {**FAST, "windows": 2, "max_windows": 2},
         },
     )
-    store = work / "kill.sqlite"
-    seen: dict[str, tuple[str, str]] = {}
-    lost = remeasured = bad = 0
-    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
-    for _ in range(kills):
+    n_points = 8
+    out = {"kills": 0, "finished_before_kill": 0, "lost": 0, "remeasured": 0, "bad": 0, "stores": 1}
+    stored_at_kill: list[int] = []
+    seen: dict[Path, dict[str, tuple[str, str]]] = {}
+    store = work / "kill-1.sqlite"
+    while out["kills"] < kills:
+        if store.exists() and len(_points(store)) >= n_points:
+            out["stores"] += 1
+            store = work / f"kill-{out['stores']}.sqlite"
+        cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-        time.sleep(rng.uniform(2.0, 25.0))
-        proc.send_signal(signal.SIGKILL)
+        time.sleep(rng.uniform(1.0, 20.0))
+        if proc.poll() is not None:  # it finished first: not a kill; the next one starts a new store
+            out["finished_before_kill"] += 1
+        else:
+            proc.send_signal(signal.SIGKILL)
+            out["kills"] += 1
         proc.wait()
         if not store.exists():
+            stored_at_kill.append(0)
             continue
-        con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-        try:
-            ok = con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        except sqlite3.DatabaseError:
-            ok = False
-        con.close()
-        bad += not ok
+        out["bad"] += not _integrity_ok(store)
+        before = seen.setdefault(store, {})
         now = _points(store)
-        lost += len(set(seen) - set(now))
-        remeasured += sum(1 for k, v in seen.items() if k in now and now[k] != v)
-        seen.update(now)
-    after_kills = len(seen)
-    t0 = time.monotonic()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-    print(f"(the run after the kills took {time.monotonic() - t0:.0f} s)")
-    final = _points(store)
-    remeasured += sum(1 for k, v in seen.items() if k in final and final[k] != v)
-    lost += len(set(seen) - set(final))
-    assert r.returncode == 0, r.stderr[-1000:]
-    return kills, lost, remeasured, bad, after_kills, len(final)
+        out["lost"] += len(set(before) - set(now))
+        out["remeasured"] += sum(1 for k, v in before.items() if k in now and now[k] != v)
+        before.update(now)
+        stored_at_kill.append(len(now))
+    for st, before in seen.items():
+        r = subprocess.run(
+            [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(st)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+        )
+        assert r.returncode == 0, r.stderr[-1000:]
+        final = _points(st)
+        out["remeasured"] += sum(1 for k, v in before.items() if k in final and final[k] != v)
+        out["lost"] += len(set(before) - set(final))
+        out["bad"] += not _integrity_ok(st)
+        out.setdefault("complete", 0)
+        out["complete"] += len(final) == n_points
+    out["median_stored_at_kill"] = sorted(stored_at_kill)[len(stored_at_kill) // 2] if stored_at_kill else 0
+    return out
 
 
 def quick_check_cost(work: Path) -> tuple[int, float, float]:
@@ -430,10 +458,13 @@ def main() -> None:
             f"open of a 1,000-point store ({size / 2**20:.1f} MiB) read-only, quick_check included: "
             f"{with_check:.1f} ms (quick_check alone {check_only:.1f} ms)"
         )
-        kills, lost, remeasured, bad, after, final = kill_trial(work, task, args.kills, args.seed)
+        k = kill_trial(work, task, args.kills, args.seed)
         print(
-            f"SIGKILL trial: {kills} kills, {lost} points lost, {remeasured} re-measured, {bad} integrity failures; "
-            f"{after} points stored across the kills, {final} after one more run"
+            f"SIGKILL trial: {k['kills']} kills, each while the sweep had points left "
+            f"({k['finished_before_kill']} runs finished before their kill moment and were not counted), "
+            f"over {k['stores']} stores of 8 points; {k['lost']} points lost, {k['remeasured']} re-measured, "
+            f"{k['bad']} integrity failures; after one more run {k.get('complete', 0)}/{k['stores']} stores "
+            f"complete (median points stored at a kill: {k['median_stored_at_kill']})"
         )
 
 

@@ -437,7 +437,12 @@ def test_report_measure_missing_says_what_it_would_measure(copy_store: Path, tmp
         "report", "--store", str(copy_store), "--out", str(tmp_path / "r"), "-p", "measure_missing", "true"
     )
     assert "built-in family grid" in one_line_error(r)
-    assert sha(copy_store) == before
+    # the same in batch mode (a --params list): it started measuring the whole grid unasked
+    batch = tmp_path / "batch.yaml"
+    batch.write_text("- {name: a, measure_missing: true}\n")
+    r = efflab("report", "--store", str(copy_store), "--out", str(tmp_path / "b"), "--params", str(batch))
+    assert "built-in family grid" in one_line_error(r)
+    assert sha(copy_store) == before and not (tmp_path / "b").exists()
 
 
 # ----- Ctrl-C -----

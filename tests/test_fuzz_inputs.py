@@ -1,7 +1,8 @@
 """Property-style: random bytes and random YAML/JSON structures fed to every command that takes a
-file (sweep spec, report --params, --store, task CSV, the dashboard's store) end in one line,
-exit 2, no traceback, and no file changed. Seeded (hypothesis is not installed here), a few
-seconds; the commands run in-process through ``efflab.cli.main``."""
+file (sweep spec, report --params, --store, task CSV, the dashboard's and the lab's store, an
+existing export --out) end in one line, exit 2, no traceback, and no file changed. Seeded
+(hypothesis is not installed here), a few seconds; the commands run in-process through
+``efflab.cli.main``."""
 
 from __future__ import annotations
 
@@ -131,6 +132,9 @@ def test_random_files_to_every_command(case_dir: Path, capsys: pytest.CaptureFix
             ["results", "export", "--store", str(s), "--out", str(out)],
             ["recommend", "--store", str(s)],
             ["dashboard", "--store", str(s), "--no-browser", "--port", str(free_port())],
+            ["lab", "--store", str(s), "--no-browser", "--port", str(free_port())],
+            # a random file as --out is never written over (it exists: refused without --force)
+            ["results", "export", "--store", str(s), "--out", str(f)],
         ):
             _check(argv, case_dir, capsys)
         t = case_dir / f"task{i}.csv"

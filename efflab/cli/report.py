@@ -139,6 +139,9 @@ def _batch(args: argparse.Namespace, jobs: list[Any]) -> int:
     from efflab.report.batch import run_batch
     from efflab.report.run import FAILED_NAME, ReportRunError
 
+    for job in jobs:  # a set that measures says what and how long, and asks, like a single report
+        if job.params.measure_missing:
+            _confirm_measuring(job.params, args.yes)
     names = ", ".join(j.name for j in jobs)
     print(f"efflab report: {len(jobs)} reports into {args.out}/ ({names})", flush=True)
     index, entries = run_batch(jobs, args.out, timeout_s=args.cell_timeout)
