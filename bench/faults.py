@@ -49,7 +49,12 @@ def efflab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
 
 
 def sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+    """The store's sha256 with its -wal when there is one (a write can sit in the log alone)."""
+    h = hashlib.sha256(p.read_bytes())
+    wal = p.with_name(p.name + "-wal")
+    if wal.exists():
+        h.update(wal.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def sql(p: Path, statement: str, *params: object) -> None:

@@ -41,7 +41,12 @@ def efflab(*args: str, cwd: Path | None = None, timeout: float = 180) -> subproc
 
 
 def sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+    """The file's sha256, with its -wal when there is one: a write can sit in the log alone."""
+    h = hashlib.sha256(p.read_bytes())
+    wal = p.with_name(p.name + "-wal")
+    if wal.exists():
+        h.update(wal.read_bytes())
+    return h.hexdigest()
 
 
 def one_line_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
