@@ -218,6 +218,9 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
          "report", "--params", "{dir}/p.yaml", "--store", "{store}", "--out", "{dir}/rep")  # fmt: skip
     case("report -p measure_missing true (no models)", None, "report", "--store", "{store}", "--out", "{dir}/rep",
          "-p", "measure_missing", "true")  # fmt: skip
+    case("report --params batch, a set with measure_missing", lambda p: spec_file(p.parent, "b.yaml",
+         "- {name: a, measure_missing: true}\n"), "report", "--store", "{store}", "--out", "{dir}/rep",
+         "--params", "{dir}/b.yaml")  # fmt: skip
     case("report --cell-timeout 0", None, "report", "--store", "{store}", "--cell-timeout", "0")
     case("measure -b 100000000", None, "measure", "--model", "tiny-bert-l1", "-b", "100000000", "--no-task")
     case(
