@@ -27,6 +27,18 @@ from efflab.errors import ConfigError, StoreError, TaskError
 from efflab.store import load_results, open_store
 
 ENV = {**os.environ, "EFFLAB_DEBUG": ""}
+# A sweep of one new point (batch 3 is in no test store): the command most cases refuse.
+SWEEP_ONE = (
+    "sweep",
+    "--models",
+    "tiny-bert-l1",
+    "--batch-sizes",
+    "3",
+    "--precisions",
+    "fp32",
+    "--sensor",
+    "fake",
+)
 
 
 def efflab(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -528,15 +540,7 @@ def test_a_second_sweep_on_the_same_store_is_refused(copy_store: Path) -> None:
         first.claim_sweep()
         line = one_line_error(
             efflab(
-                "sweep",
-                "--models",
-                "tiny-bert-l1",
-                "--batch-sizes",
-                "3",
-                "--precisions",
-                "fp32",
-                "--sensor",
-                "fake",
+                *SWEEP_ONE,
                 "--store",
                 str(copy_store),
             )
@@ -767,15 +771,7 @@ def test_a_damaged_run_is_one_line_not_a_guessed_spread(copy_store: Path, column
     before = sha(copy_store)
     line = one_line_error(
         efflab(
-            "sweep",
-            "--models",
-            "tiny-bert-l1",
-            "--batch-sizes",
-            "3",
-            "--precisions",
-            "fp32",
-            "--sensor",
-            "fake",
+            *SWEEP_ONE,
             "--store",
             str(copy_store),
         )
@@ -863,13 +859,7 @@ def test_a_scheduler_where_nothing_listens_is_refused_at_once(copy_store: Path) 
     before = sha(copy_store)
     line = one_line_error(
         efflab(
-            "sweep",
-            "--models",
-            "tiny-bert-l1",
-            "--batch-sizes",
-            "3",
-            "--sensor",
-            "fake",
+            *SWEEP_ONE,
             "--scheduler",
             f"tcp://127.0.0.1:{free_port()}",
             "--store",
