@@ -259,12 +259,16 @@ def test_a_bad_schema_version_is_one_line(copy_store: Path, tmp_path: Path) -> N
         ("results", "list"),
         ("recommend",),
         ("results", "export", "--out", str(tmp_path / "x.csv")),
+        ("report", "--out", str(tmp_path / "rep")),
+        SWEEP_ONE,
     ):
         assert "schema version 'abc'" in one_line_error(efflab(*args, "--store", str(copy_store)))
-    with pytest.raises(StoreError, match="schema version"):
-        from efflab.dashboard.launch import _check_store
+    from efflab.cli.lab import _check_store as lab_check
+    from efflab.dashboard.launch import _check_store as dashboard_check
 
-        _check_store(copy_store)
+    for launch_check in (dashboard_check, lab_check):
+        with pytest.raises(StoreError, match="schema version"):
+            launch_check(copy_store)
     assert sha(copy_store) == before
 
 
@@ -358,6 +362,22 @@ def test_the_sensor_is_part_of_the_point_key() -> None:
     keys = {point_key(cfg, "m", "hw", None, sensor=s) for s in ("fake", "codecarbon", "rapl")}
     assert len(keys) == 3
     assert sensor_key("fake", "cpu") == "fake" and sensor_key("auto", "cpu") in ("rapl", "codecarbon")
+
+
+def test_fields_added_since_are_in_the_point_key() -> None:
+    """A generate point never satisfies a classify one, nor one with another output length; a point
+    measured with --threads 1 is its own cohort (the hardware key)."""
+    from efflab.measuring.fingerprint import hardware_key
+    from efflab.sweep.run import point_key
+
+    configs = [
+        Config(model="tiny-llama", batch_size=1),
+        Config(model="tiny-llama", batch_size=1, workload="generate", max_new_tokens=4),
+        Config(model="tiny-llama", batch_size=1, workload="generate", max_new_tokens=16),
+    ]
+    keys = {point_key(c, "m", hardware_key("cpu"), None, sensor="fake") for c in configs}
+    keys |= {point_key(configs[0], "m", hardware_key("cpu", 1), None, sensor="fake")}
+    assert len(keys) == 4
 
 
 def test_a_fake_sensor_point_does_not_satisfy_a_codecarbon_sweep(copy_store: Path, tiny_task: Path) -> None:
@@ -896,3 +916,11 @@ def test_an_uncached_hub_id_is_one_line_before_loading() -> None:
     )
     line = one_line_error(r)  # not "loading model…" first
     assert "not in the local Hugging Face cache" in line and "EFFLAB_ONLINE=1" in line
+
+
+def test_the_column_hint_names_only_what_the_cli_accepts(tmp_path: Path) -> None:
+    task = tmp_path / "cols.csv"
+    task.write_text("review,stars\ngood,1\nbad,0\n")
+    line = one_line_error(efflab("measure", "--model", "tiny-bert-l1", "--task", str(task)))
+    assert "no column 'text'" in line and "Rename the CSV's columns" in line
+    assert "--text-column" not in line and "--label-column" not in line  # `efflab measure` has neither
