@@ -924,3 +924,26 @@ def test_the_column_hint_names_only_what_the_cli_accepts(tmp_path: Path) -> None
     line = one_line_error(efflab("measure", "--model", "tiny-bert-l1", "--task", str(task)))
     assert "no column 'text'" in line and "Rename the CSV's columns" in line
     assert "--text-column" not in line and "--label-column" not in line  # `efflab measure` has neither
+
+
+def test_a_read_only_store_with_points_in_its_log_is_not_called_corrupt(copy_store: Path) -> None:
+    """A sweep killed before its checkpoint leaves points in the -wal; copied to (or left in) a
+    read-only folder without its -shm, SQLite cannot read them: say so, never "corrupt"."""
+    code = (
+        "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('PRAGMA wal_autocheckpoint=0'); c.execute(\"INSERT INTO efflab_meta VALUES ('note', 'x')\"); "
+        "os._exit(0)"  # killed: no checkpoint
+    )
+    subprocess.run([sys.executable, "-c", code, str(copy_store)], check=True)
+    wal = copy_store.with_name(copy_store.name + "-wal")
+    assert wal.stat().st_size > 0
+    copy_store.with_name(copy_store.name + "-shm").unlink(missing_ok=True)
+    folder = str(copy_store.parent)
+    if subprocess.run(["chattr", "+i", folder], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        line = one_line_error(efflab("results", "list", "--store", str(copy_store)))
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True)
+    assert "write-ahead log" in line and "not damaged" in line and "corrupt" not in line
+    assert len(load_results(copy_store)) == 8  # writable again: every point is there

@@ -207,8 +207,18 @@ class Store:
             # A WAL store in a read-only folder: SQLite cannot create its -shm file. With no
             # pending WAL frames the file alone is the whole store, so open it as immutable.
             wal = Path(str(self.path) + "-wal")
-            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+            if os.access(self.path.parent, os.W_OK):
                 raise
+            if wal.exists() and wal.stat().st_size > 0:
+                # Points still in the log: opening the file alone would misread the store as fewer
+                # points, and SQLite needs a writable folder for the log's index. Not corrupt.
+                msg = (
+                    f"results store {str(self.path)!r} has points in its write-ahead log {wal.name!r} that "
+                    "are not in the main file yet, and its folder is read-only, so SQLite cannot read them; "
+                    "copy the store with its -wal to a writable folder (or make this one writable) and open "
+                    "it there — the store is not damaged"
+                )
+                raise StoreError(msg) from None
             con = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro&immutable=1", uri=True, timeout=30)
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return con
