@@ -132,6 +132,17 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
             extra.unlink(missing_ok=True)
         subprocess.run(["chattr", "+i", str(p.parent)], check=True)
 
+    def wal_read_only(p: Path) -> None:
+        # a sweep killed before its checkpoint: a committed row only in the -wal, no -shm
+        code = (
+            "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('PRAGMA wal_autocheckpoint=0'); c.execute(\"INSERT INTO efflab_meta VALUES ('n', 'x')\"); "
+            "os._exit(0)"
+        )
+        subprocess.run([sys.executable, "-c", code, str(p)], check=True)
+        p.with_name(p.name + "-shm").unlink(missing_ok=True)
+        subprocess.run(["chattr", "+i", str(p.parent)], check=True)
+
     def claim(p: Path) -> None:
         # a live sweep: this bench process holds the claim
         con = sqlite3.connect(p)
@@ -177,6 +188,8 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
         )  # fmt: skip (page 6, as in the issue)
     case("read-only folder: results list (must work)", read_only, "results", "list", "--store", "{store}")
     case("read-only folder: sweep", read_only, "sweep", *one, "--store", "{store}")
+    case("read-only folder, points still in the -wal: results list", wal_read_only, "results", "list",
+         "--store", "{store}")  # fmt: skip
     bad_version = "UPDATE efflab_meta SET value='abc' WHERE key='schema_version'"
     from conftest import free_port
 
