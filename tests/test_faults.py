@@ -947,3 +947,29 @@ def test_a_read_only_store_with_points_in_its_log_is_not_called_corrupt(copy_sto
         subprocess.run(["chattr", "-i", folder], check=True)
     assert "write-ahead log" in line and "not damaged" in line and "corrupt" not in line
     assert len(load_results(copy_store)) == 8  # writable again: every point is there
+
+
+def test_export_never_replaces_a_special_file_or_a_link(copy_store: Path, tmp_path: Path) -> None:
+    """The export renames a temporary file over its target: over a FIFO (or /dev/full) that would
+    put a CSV file where the device or pipe was; through a link it must write the link's file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = one_line_error(
+        efflab("results", "export", "--store", str(copy_store), "--out", str(fifo), "--force")
+    )
+    assert "is not a regular file" in line
+    assert fifo.is_fifo()
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    r = efflab("results", "export", "--store", str(copy_store), "--out", str(link), "--force")
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and real.read_text().startswith("key,status")
+    to_store = tmp_path / "store-link"
+    to_store.symlink_to(copy_store)
+    before = sha(copy_store)
+    assert "refusing to write over" in one_line_error(
+        efflab("results", "export", "--store", str(copy_store), "--out", str(to_store), "--force")
+    )
+    assert sha(copy_store) == before

@@ -127,8 +127,8 @@ def check_export_target(out: Path, store: Path, *, force: bool) -> None:
 
     Raises:
         ConfigError: ``out`` is the store, its -wal / -shm / -journal, an SQLite file or log
-            (another store), a folder, in a folder that does not exist, or an existing file without
-            ``force``.
+            (another store), a folder, in a folder that does not exist, not a regular file (a device,
+            a FIFO), or an existing file without ``force``.
     """
     if out.exists() and out.is_dir():
         msg = f"--out {str(out)!r} is a folder; pass a file name such as {str(out / 'results.csv')!r}"
@@ -147,6 +147,11 @@ def check_export_target(out: Path, store: Path, *, force: bool) -> None:
             f"refusing to write over {str(out)!r}: it is the write-ahead log or journal of the results "
             "store being exported; pass another --out such as results.csv"
         )
+        raise ConfigError(msg)
+    if out.exists() and not out.is_file():
+        # A device, FIFO or socket: the export writes a temporary file and renames it over the
+        # target, which would replace /dev/full or a named pipe by a CSV file.
+        msg = f"--out {str(out)!r} is not a regular file; pass a file path, or --out - for CSV on stdout"
         raise ConfigError(msg)
     if out.exists():
         same = store.exists() and out.resolve() == store.resolve()
@@ -190,6 +195,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     if not to_stdout:
         check_export_target(out, store, force=args.force)
+        out = out.resolve() if out.is_symlink() else out  # write the file a link points to, keep the link
     df = load_results(store)
     if to_stdout:
         df.to_csv(sys.stdout, index=False)
