@@ -234,6 +234,10 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
     case("report --params batch, a set with measure_missing", lambda p: spec_file(p.parent, "b.yaml",
          "- {name: a, measure_missing: true}\n"), "report", "--store", "{store}", "--out", "{dir}/rep",
          "--params", "{dir}/b.yaml")  # fmt: skip
+    case("report --out an existing file", lambda p: (p.parent / "notes.txt").write_text("mine"), "report",
+         "--store", "{store}", "--out", "{dir}/notes.txt")  # fmt: skip
+    case("export --out a FIFO --force", lambda p: os.mkfifo(p.parent / "pipe"), "results", "export",
+         "--store", "{store}", "--out", "{dir}/pipe", "--force")  # fmt: skip
     case("report --cell-timeout 0", None, "report", "--store", "{store}", "--cell-timeout", "0")
     case("measure -b 100000000", None, "measure", "--model", "tiny-bert-l1", "-b", "100000000", "--no-task")
     case(

@@ -973,3 +973,21 @@ def test_export_never_replaces_a_special_file_or_a_link(copy_store: Path, tmp_pa
         efflab("results", "export", "--store", str(copy_store), "--out", str(to_store), "--force")
     )
     assert sha(copy_store) == before
+
+
+def test_report_out_that_is_a_file_or_read_only_is_one_line(copy_store: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine\n")
+    s = ("--store", str(copy_store))
+    for out, needle in ((existing, "is a file, not a folder"), (existing / "sub", "is a file, not a folder")):
+        assert needle in one_line_error(efflab("report", *s, "--out", str(out)))
+    assert existing.read_text() == "mine\n"
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        line = one_line_error(efflab("report", *s, "--out", str(folder / "rep")))
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert "cannot be written" in line and "read-only" in line

@@ -107,9 +107,10 @@ def _confirm_measuring(params: Any, yes: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from efflab.report.batch import load_param_sets, plan_batch
     from efflab.report.params import ReportParams
-    from efflab.report.run import precheck, run_report
+    from efflab.report.run import check_out_dir, precheck, run_report
 
     _check_timeout(args.cell_timeout)
+    check_out_dir(args.out)
     base: dict[str, Any] = {"store_path": str(args.store or default_store())}
     names = ReportParams.names()
     for name, value in args.parameters:

@@ -71,6 +71,29 @@ def resolve_params(params: ReportParams, out_dir: Path) -> ReportParams:
     )
 
 
+def check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
+    """The report folder ``--out`` names, checked before anything runs: a folder, or a path whose
+    nearest existing folder can be written (it is created when the report runs).
+
+    Raises:
+        ReportError: it is a file (or a device), or it cannot be written, with the fix.
+    """
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        msg = f"--out {str(out)!r} is a file, not a folder; pass a folder for the report (it is created)"
+        raise ReportError(msg)
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        msg = f"--out {str(out)!r}: {str(probe)!r} is a file, not a folder; pass another --out folder"
+        raise ReportError(msg)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        msg = f"--out {str(out)!r} cannot be written ({str(probe)!r} is read-only); pass a writable --out folder"
+        raise ReportError(msg)
+    return out
+
+
 def precheck(params: ReportParams) -> None:
     """The checks the notebook's first cell makes against the store, made here before papermill
     starts a kernel, so bad input costs no kernel and measures nothing.
@@ -163,7 +186,7 @@ def run_report(
         ReportRunError: the notebook or the export failed; ``out_dir/FAILED.txt`` says why and no
             ``report.html`` is left.
     """
-    out = Path(out_dir).expanduser()
+    out = check_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = resolve_params(params, out)
     precheck(params)
