@@ -311,7 +311,9 @@ def _learned_spread(device: str, threads: int | None) -> Any:
     try:
         with open_store(path, readonly=True) as st:
             got = learn(st.runs(hardware_key(device, threads)))
-    except (EfflabError, OSError):
+    except (EfflabError, OSError) as e:
+        # Measuring goes on with the prior, but not as if the store simply had no re-runs.
+        print(f"efflab: warning: the run spread uses the prior: {' '.join(str(e).split())}", file=sys.stderr)
         return prior_spread()
     return dataclasses.replace(got, source=f"{got.source}, in {path}") if got.df else got
 
