@@ -18,6 +18,14 @@ CASTS: tuple[str, ...] = ("model", "autocast")
 WORKLOADS: tuple[str, ...] = ("classify", "generate")
 DEFAULT_MAX_NEW_TOKENS = 16
 
+# The defaults a person may change, declared once (their parsers, help lines and CLI flags are in
+# efflab.options, which re-exports these; the sensors and the sweep, below it, read them from here).
+DEFAULT_QUERIES_PER_DAY = 1_000_000.0
+DEFAULT_COUNTRY = "USA"
+DEFAULT_PRICE_PER_KWH = 0.15
+DEFAULT_CURRENCY = "USD"
+DEFAULT_TOLERANCE = 0.01
+
 
 def positive_int(name: str, value: Any, fix: str) -> int:
     """``value`` as a positive int (digits in text and whole floats too); ConfigError naming ``name``
@@ -138,7 +146,7 @@ class MethodSettings:
     outlier_rel: float = 0.25
     cpu_power_w: float | None = None
     ram_power_w: float | None = None
-    country: str = "USA"
+    country: str = DEFAULT_COUNTRY
     prompt_shots: int = 4
     prompt_calibration: int = 100
     prompt_eval_limit: int | None = 200

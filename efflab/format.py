@@ -193,6 +193,11 @@ def interval(value: float | None, half: float | None, fmt: Formatter = number) -
     return fmt(value) if h is None else f"{fmt(value)} ± {fmt(abs(h))}"
 
 
+RERUN_INTERVAL = "95 % re-run interval"
+"""What every energy and latency ± means (the windows' spread plus the machine's run spread:
+:mod:`efflab.measuring.rerun`)."""
+
+
 def saving(saved: float, fmt: Formatter = number) -> str:
     """``1,234 kWh saved`` for a positive saving, ``56.7 kWh more`` for a negative one, ``no change``
     for zero (``fmt`` is one of the unit formatters above)."""

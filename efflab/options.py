@@ -22,16 +22,17 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from efflab.config import (
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_QUERIES_PER_DAY,
+    DEFAULT_TOLERANCE,
+)
 from efflab.errors import ConfigError, closest
 
-DEFAULT_QUERIES_PER_DAY = 1_000_000.0
-DEFAULT_COUNTRY = "USA"
-DEFAULT_PRICE_PER_KWH = 0.15
-DEFAULT_CURRENCY = "USD"
-DEFAULT_TOLERANCE = 0.01
 MAX_TOLERANCE = 0.5
 
 # ISO 4217 codes accepted for the price (the common ones; the figure is only labelled, never converted).
@@ -126,14 +127,6 @@ def parse_optional_text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return None if text.lower() in ("", "none", "null", "~") else text
-
-
-def default_store() -> Path:
-    """The one rule for the default results store: ``$EFFLAB_STORE`` or ``data/results.sqlite`` in the
-    working directory (see :func:`efflab.paths.default_store`)."""
-    from efflab.paths import default_store as rule
-
-    return rule()
 
 
 @dataclass(frozen=True)

@@ -156,9 +156,13 @@ def test_energy_tie_prefers_the_smaller_model_and_says_so() -> None:
     rec = assess(df).recommendation
     assert rec is not None
     assert rec.label == "tiny · batch 8 · int8"
+    # The reason names the tied configurations with their intervals, and the rule that broke the tie.
+    tie = "are tied on energy within their uncertainty (their 95 % re-run intervals overlap); the smaller is recommended"
     assert (
-        "small and tiny are tied on energy within their uncertainty; the smaller is recommended" in rec.reason
+        f"tiny · batch 8 · int8 (286 mWh ± 13.9 mWh) and small · batch 8 · int8 (278 mWh ± 13.9 mWh) {tie}"
+        in rec.reason
     )
+    assert "mid" not in rec.reason.split("Its energy")[0]
     # Same model, overlapping intervals: the lower latency wins.
     df2 = frame(
         point("small", 8, "int8", 1.00, ci=0.05, latency_s=0.02, correct=c),

@@ -34,7 +34,8 @@ from efflab.config import (
     positive_int,
 )
 from efflab.errors import ConfigError, EfflabError, StoreError
-from efflab.options import DEFAULT_TOLERANCE, default_store, parse_tolerance
+from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
+from efflab.paths import default_store
 from efflab.store.results import COLUMNS, cohort_of
 from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
 

@@ -169,6 +169,18 @@ def statistical_half_j(row: Any) -> float | None:
     return None
 
 
+def statistical_half_wh(row: Any) -> float | None:
+    """:func:`statistical_half_j` in the units of ``wh_per_1000_queries`` (Wh per 1000 queries)."""
+    half, e, wh = (
+        statistical_half_j(row),
+        number(row, "energy_j_per_query"),
+        number(row, "wh_per_1000_queries"),
+    )
+    if half is None or not e or wh is None:
+        return None
+    return wh * half / e
+
+
 def systematic_half_j(row: Any) -> float:
     """95 % systematic half-width in J per query: ``energy_uncertainty_rel`` × energy."""
     e, u = number(row, "energy_j_per_query"), number(row, "energy_uncertainty_rel")

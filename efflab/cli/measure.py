@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-from efflab.config import DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
+from efflab.config import DEFAULT_COUNTRY, DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
 from efflab.errors import ConfigError
 from efflab.format import nbytes, si
 from efflab.records import Measurement
@@ -68,7 +68,11 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ram-power", default=None, help="your RAM's power in watts (with or without --cpu-power)"
     )
-    g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
+    g.add_argument(
+        "--country",
+        default=DEFAULT_COUNTRY,
+        help=f"ISO alpha-3 code for CO2e intensity (default {DEFAULT_COUNTRY})",
+    )
     g.add_argument(
         "--prompt-shots", default=None, help="causal LMs on a task: train examples in the prompt (default 4)"
     )

@@ -624,13 +624,19 @@ def recommendation_html(d: ReportData) -> str:
         body.append(
             _table(
                 srows,
-                ["per year", "baseline", "recommended", "saved", "95 % range (timing and energy basis)"],
+                [
+                    "per year",
+                    "baseline",
+                    "recommended",
+                    "saved",
+                    "95 % range (re-run intervals and energy basis)",
+                ],
             )
         )
         if s.estimated:
             body.append(
                 '<p class="efflab-note">These projections rest on modelled energy: the ranges combine both '
-                "configurations' timing spread and the energy basis; a range that crosses zero reads "
+                "configurations' re-run intervals and the energy basis; a range that crosses zero reads "
                 '"no clear saving".</p>'
             )
     return _section("Recommendation and yearly savings", "".join(body))

@@ -26,8 +26,8 @@ from efflab.options import (
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_QUERIES_PER_DAY,
     DEFAULT_TOLERANCE,
-    default_store,
 )
+from efflab.paths import default_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +46,7 @@ _FALSE_WORDS = ("false", "no", "off", "0")
 
 # One line each; the CLI's --help and the notebook's parameters cell say the same.
 PARAM_HELP: dict[str, str] = {
-    "store_path": "results store (SQLite) to report on",
+    "store_path": "results store (SQLite) to report on (None: $EFFLAB_STORE, else data/results.sqlite)",
     "models": "models to include (a list; None: every model in the store)",
     "batch_sizes": "batch sizes to include (a list of positive integers; None: all)",
     "precisions": f"precisions to include (a list from {', '.join(PRECISIONS)}; None: all)",
@@ -233,7 +233,8 @@ class ReportParams:
 
     def __post_init__(self) -> None:
         s = self._set
-        store = _opt_str("store_path", self.store_path)
+        # None (the notebook's default): the one default-store rule, as on the CLI.
+        store = str(default_store()) if self.store_path is None else _opt_str("store_path", self.store_path)
         if not store:
             raise _bad(
                 "store_path", self.store_path, "the path of a results store (e.g. data/results.sqlite)"
