@@ -113,9 +113,10 @@ def parse_tolerance(value: Any) -> float:
     )
     x = float(m.group(1)) / 100 if m else _number("accuracy tolerance", value, fix)
     if not 0 <= x <= MAX_TOLERANCE:
+        # Both units in the message: the CLI takes a fraction, the dashboard's box shows points.
         msg = (
             f"accuracy tolerance must be a fraction between 0 and {MAX_TOLERANCE:g} (0.01 = 1 point), got "
-            f"{value!r}; {fix}"
+            f"{value!r} ({x * 100:g} pt); {fix}"
         )
         raise ConfigError(msg)
     return float(x)

@@ -116,7 +116,7 @@ class Selection:
 
     @property
     def label(self) -> str:
-        base = f"{self.model} · batch {self.batch_size} · {self.precision} · {self.device}"
+        base = f"{fmt.config_label(self)} · {self.device}"
         return f"{base} · {self.tokens_text}" if self.generates else base
 
     @property
@@ -699,7 +699,7 @@ class LabState:
     @property
     def nudge(self) -> str:
         """The banner comparing the selection with the recommended configuration."""
-        from efflab.analysis import exclusion_reason, nudge
+        from efflab.analysis import nudge
 
         if self.selection.generates:
             return self._generation_nudge()
@@ -721,8 +721,10 @@ class LabState:
             )
         if self.is_recommended:
             return f"This is the recommended configuration. {rec.reason}"
-        why = exclusion_reason(sel)
-        if why:
+        a = self.assessment
+        hit = a.frame.index[a.frame["key"] == sel["key"]] if a is not None else []
+        why = a.frame.loc[hit[0], "excluded_reason"] if a is not None and len(hit) else None
+        if isinstance(why, str) and why:
             return f"{self.selection.label} is not eligible ({why}). The recommendation is {rec_label}."
         return (
             f"{self.selection.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} "
@@ -797,17 +799,15 @@ class LabState:
         r = self.selected_row
         if r is None:
             return {}
-        from efflab.analysis.uncertainty import statistical_half_j
+        from efflab.analysis.uncertainty import statistical_half_wh
 
-        half = statistical_half_j(r)
-        e = float(r["wh_per_1000_queries"])
-        per = None if half is None else e * half / float(r["energy_j_per_query"])
+        e, per = float(r["wh_per_1000_queries"]), statistical_half_wh(r)
         if self.selection.generates:
             return self._generation_details(r, fmt.interval(e, per, fmt.wh))
         out = {
             "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
             "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
-            " (95 % re-run interval)",
+            f" ({fmt.RERUN_INTERVAL})",
             "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
         }
         a = self.assessment
@@ -817,9 +817,7 @@ class LabState:
             )
         acc = r["accuracy"]
         if acc == acc and acc is not None:
-            lo, hi = r["accuracy_ci_low"], r["accuracy_ci_high"]
-            ci = f" (95 % CI {fmt.percent(lo)} – {fmt.percent(hi)})" if lo == lo and hi == hi else ""
-            out["accuracy"] = f"{fmt.percent(acc)}{ci}"
+            out["accuracy"] = fmt.accuracy(acc, r["accuracy_ci_low"], r["accuracy_ci_high"])
         mem = r["peak_mem_bytes"]
         if mem == mem and mem is not None:
             out["peak memory"] = fmt.nbytes(int(mem))

@@ -188,14 +188,7 @@ class View:
         raise KeyError(msg)
 
 
-def energy_kind(df: pd.DataFrame) -> str:
-    """'measured', 'modelled' or 'partly modelled' for the energy in ``df``."""
-    from efflab.format import MEASURED
-
-    kinds = {fmt.energy_basis(r) == MEASURED for _, r in df.iterrows()}
-    if kinds == {True}:
-        return "measured"
-    return "partly modelled" if len(kinds) == 2 else "modelled"
+energy_kind = fmt.energy_kind  # 'measured', 'modelled' or 'partly modelled' (efflab.format)
 
 
 def option_label(row: Any, *, recommended: bool = False, baseline: bool = False) -> str:
