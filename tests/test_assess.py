@@ -11,7 +11,7 @@ import pytest
 
 from efflab import format as fmt
 from efflab.analysis import AssessInputs, assess, mcnemar_exact_p, savings
-from efflab.analysis.uncertainty import compare_accuracy
+from efflab.analysis.uncertainty import compare_accuracy, energy_tied
 from efflab.errors import ConfigError
 
 N_TEXTS = 1000
@@ -251,8 +251,8 @@ def test_savings_combine_timing_and_basis() -> None:
     base, cand = point("big", 1, "fp32", 2.0, ci=0.02), point("tiny", 8, "fp32", 1.0, ci=0.01)
     s = savings(base, cand, 1e6, "USA", 0.2, "EUR")
     per_year = 1e6 * 365 / 3.6e6
-    # Common modelled basis (same sensor, hardware): (1 ± 0.3) × (1 ± hypot(0.02, 0.01)).
-    h = (0.02**2 + 0.01**2) ** 0.5
+    # Common modelled basis (same sensor, hardware): (1 ± 0.3) × (1 ± (0.02 + 0.01)), the tie rule's sum.
+    h = 0.02 + 0.01
     assert s.saved_kwh_range == pytest.approx(((1 - h) * 0.7 * per_year, (1 + h) * 1.3 * per_year))
     assert s.currency == "EUR" and s.saved_cost_per_year == pytest.approx(per_year * 0.2)
     other = savings(
@@ -261,7 +261,7 @@ def test_savings_combine_timing_and_basis() -> None:
         1e6,
     )
     assert not other.common_systematic
-    full = (0.02**2 + 0.01**2 + (2 * 0.3) ** 2 + (1 * 0.05) ** 2) ** 0.5
+    full = (0.02**2 + (2 * 0.3) ** 2) ** 0.5 + (0.01**2 + (1 * 0.05) ** 2) ** 0.5
     assert other.saved_kwh_range == pytest.approx(((1 - full) * per_year, (1 + full) * per_year))
 
 
@@ -381,3 +381,28 @@ def test_general_vs_specific_is_decided_once_in_the_assessment() -> None:
     assert assess(frame(llm)).general is None  # no task-specific model
     other = point("smollm2-135m", 1, "fp32", 50.0, accuracy=0.7, prompting="k=4", cohort="other @ cpu")
     assert assess(frame(other, enc, tfidf)).general is None  # the cohorts differ
+
+
+def test_ties_and_savings_use_the_same_re_run_interval() -> None:
+    # Re-run intervals of 6 % each (the windows alone said 1 %): 1.00 vs 1.10 J is a tie, and the saving
+    # between them is "no clear saving" — never "tied" on one line and a clear saving on the next.
+    a = point("tiny", 8, "fp32", 1.00, ci=0.06, energy_ci_windows_j=0.01)
+    b = point("small", 8, "fp32", 1.10, ci=0.066, energy_ci_windows_j=0.011)
+    assert energy_tied(a, b)
+    s = savings(b, a, 1e6)
+    assert not s.clear and s.saved_kwh_range[0] < 0 < s.saved_kwh_range[1]
+    assert fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh) == "no clear saving"
+    # Just outside the summed intervals: not tied, and a clear saving.
+    c = point("small", 8, "fp32", 1.13, ci=0.066)
+    assert not energy_tied(a, c) and savings(c, a, 1e6).clear
+    # A point without an energy interval of its own uses its latency's re-run interval, in both rules.
+    d = point("small", 8, "fp32", 1.10, ci=None, latency_s=0.01, latency_ci_s=0.0006)
+    assert energy_tied(a, d) and not savings(d, a, 1e6).clear
+    a_rec = assess(
+        frame(a, {**d, "accuracy_correct": a["accuracy_correct"]}), AssessInputs(accuracy_tolerance=0.05)
+    )
+    assert (
+        a_rec.recommendation is not None
+        and "are tied on energy within their uncertainty" in a_rec.recommendation.reason
+    )
+    assert a_rec.nudge.startswith("You are looking at")

@@ -4,6 +4,7 @@ recommendation, the same stars per model and the same yearly figures, because al
 
 from __future__ import annotations
 
+import re
 from html import unescape
 from pathlib import Path
 
@@ -125,3 +126,106 @@ def test_only_unstable_points_say_what_to_run_everywhere(
     assert a.guidance in unescape(content.summary_html(d))
     snap = read_store(store)
     assert snap.guidance is not None and a.guidance in snap.guidance
+
+
+# ----- bad input: one line naming the value and the fix, on every surface -----
+BAD = [
+    ("queries_per_day", "-5", "queries per day must be >= 0"),
+    ("queries_per_day", "lots", "queries per day must be a number"),
+    ("price_per_kwh", "abc", "price per kWh must be a number"),
+    ("price_per_kwh", "-1", "price per kWh must be >= 0"),
+    ("currency", "XYZ", "unknown currency 'XYZ'"),
+    ("country", "ZZZ", "unknown country 'ZZZ'"),
+    ("accuracy_tolerance", "0.9", "accuracy tolerance must be a fraction between 0 and 0.5"),
+    ("baseline", "nope:1:fp32", "'nope:1:fp32'"),
+]
+FLAGS = {
+    "queries_per_day": "--queries-per-day",
+    "price_per_kwh": "--price-per-kwh",
+    "currency": "--currency",
+    "country": "--country",
+    "accuracy_tolerance": "--tolerance",
+    "baseline": "--baseline",
+}
+
+
+@pytest.mark.parametrize(("name", "bad", "words"), BAD)
+def test_bad_inputs_are_refused_the_same_way_on_every_surface(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, bad: str, words: str
+) -> None:
+    from efflab.errors import ConfigError, ReportError
+    from efflab.report.run import run_report
+
+    # the CLI: exit 2, one line, no traceback
+    rc = main(["recommend", "--store", str(small_store), FLAGS[name], bad])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and words in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    # the report: the parameters are refused before anything runs (no output folder is made)
+    out = tmp_path / "report"
+    with pytest.raises((ReportError, ConfigError), match=re.escape(words)):
+        run_report(ReportParams.from_dict({"store_path": str(small_store), name: bad}), out)
+    assert not out.exists()
+    # the dashboard's view: the same one-line error (the page shows it beside the inputs)
+    snap = read_store(small_store)
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        build_view(snap, Inputs(**{"config" if name == "selected" else name: bad}))  # type: ignore[arg-type]
+
+
+def test_the_dashboard_shows_a_bad_input_beside_the_inputs_and_keeps_the_figures(small_store: Path) -> None:
+    from efflab.dashboard.app import Dashboard
+
+    d = Dashboard(small_store)
+    cards, header = d.cards.value, d.header.value
+    assert cards and not d.message.value
+    d.tolerance.value = 80  # points: beyond the 50 pt the assessment accepts
+    assert "accuracy tolerance must be a fraction between 0 and 0.5" in d.message.value
+    assert "80 pt" in d.message.value and "Traceback" not in d.message.value
+    assert d.cards.value == cards and d.header.value == header  # the previous figures stay
+    d.tolerance.value = 1
+    assert not d.message.value
+
+
+def test_only_failed_points_say_what_to_run_everywhere(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+    import sqlite3
+
+    store = tmp_path / "failed.sqlite"
+    shutil.copy2(small_store, store)
+    with sqlite3.connect(store) as db:  # every point failed, as a sweep on a broken install would leave it
+        db.execute("UPDATE points SET status = 'failed', error = 'ModelError: cannot load', record = NULL")
+    a = assess(load_results(store))
+    assert a.recommendation is None and a.guidance and "efflab results list --failed" in a.guidance
+    rc = main(["recommend", "--store", str(store)])
+    assert rc == 1 and a.guidance in capsys.readouterr().err
+    d = content.build(
+        ReportParams(store_path=str(store), labels_dir=str(tmp_path / "l"), label_formats=("svg",))
+    )
+    assert a.guidance in unescape(content.summary_html(d))
+    snap = read_store(store)
+    assert snap.guidance is not None and a.guidance in snap.guidance
+
+
+def test_the_report_notebook_declares_the_report_parameters_defaults() -> None:
+    """The notebook's parameters cell is a copy of ReportParams' defaults (papermill needs literals):
+    the store path is None there, which is the one default-store rule."""
+    import dataclasses
+
+    import papermill
+
+    from efflab.paths import default_store
+    from efflab.report.run import notebook_path
+
+    declared = papermill.inspect_notebook(str(notebook_path()))
+    for f in dataclasses.fields(ReportParams):
+        literal = declared[f.name]["default"]
+        value = eval(literal)  # the cell's literals: None, numbers, strings, lists
+        if f.name == "store_path":
+            assert value is None and ReportParams(store_path=None).store_path == str(default_store())  # type: ignore[arg-type]
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        assert (
+            ReportParams(**{f.name: value}).to_dict()[f.name]
+            == ReportParams(**{f.name: default}).to_dict()[f.name]
+        ), f.name
