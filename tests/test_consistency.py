@@ -14,6 +14,7 @@ from efflab import format as fmt
 from efflab.analysis import AssessInputs, assess, model_ratings
 from efflab.cli import main
 from efflab.dashboard import Inputs, build_view, read_store
+from efflab.options import ASSESS_OPTIONS
 from efflab.report import content
 from efflab.report.params import ReportParams
 from efflab.store import load_results
@@ -139,14 +140,7 @@ BAD = [
     ("accuracy_tolerance", "0.9", "accuracy tolerance must be a fraction between 0 and 0.5"),
     ("baseline", "nope:1:fp32", "'nope:1:fp32'"),
 ]
-FLAGS = {
-    "queries_per_day": "--queries-per-day",
-    "price_per_kwh": "--price-per-kwh",
-    "currency": "--currency",
-    "country": "--country",
-    "accuracy_tolerance": "--tolerance",
-    "baseline": "--baseline",
-}
+FLAGS = {o.name: o.flag for o in ASSESS_OPTIONS.values()}  # the one declaration of each option
 
 
 @pytest.mark.parametrize(("name", "bad", "words"), BAD)

@@ -683,7 +683,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         words = (
             "You are looking at the recommended configuration."
             if sel_idx == rec.index
-            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)} of the recommendation."
+            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)}, compared with the recommendation."
         )
     return Assessment(
         inputs=inputs,
