@@ -223,3 +223,32 @@ def test_the_report_notebook_declares_the_report_parameters_defaults() -> None:
             ReportParams(**{f.name: value}).to_dict()[f.name]
             == ReportParams(**{f.name: default}).to_dict()[f.name]
         ), f.name
+
+
+def test_cast_and_the_configuration_defaults_are_one_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from efflab.config import DEFAULT_CAST, DEFAULT_DEVICE, DEFAULT_SEQ_LEN, Config
+    from efflab.errors import ConfigError, ReportError
+    from efflab.sweep import SweepSpec
+    from widgets.state import Selection
+
+    cfg, spec, sel = Config(), SweepSpec(), Selection("minilm-l1", 8, "bf16")
+    assert (cfg.cast, cfg.device, cfg.seq_len) == (DEFAULT_CAST, DEFAULT_DEVICE, DEFAULT_SEQ_LEN)
+    assert (spec.cast, spec.devices, spec.seq_len) == (DEFAULT_CAST, (DEFAULT_DEVICE,), DEFAULT_SEQ_LEN)
+    assert (sel.cast, sel.device) == (DEFAULT_CAST, DEFAULT_DEVICE)
+    # cast is accepted, and a bad one refused in one line, by every spec a person fills in
+    assert Config(precision="bf16", cast="autocast").cast == "autocast"
+    assert dataclasses.replace(spec, cast="autocast").cast == "autocast"
+    assert Selection("minilm-l1", 8, "bf16", cast="autocast").config(DEFAULT_SEQ_LEN).cast == "autocast"
+    assert ReportParams(cast="autocast").cast == "autocast"
+    for make in (
+        lambda: Config(cast="x"),
+        lambda: SweepSpec(cast="x"),
+        lambda: Selection("m", 1, "fp32", cast="x"),
+        lambda: ReportParams(cast="x"),
+    ):
+        with pytest.raises((ConfigError, ReportError), match="unknown cast 'x'"):
+            make()
+    assert main(["sweep", "--cast", "autocast", "--print-spec"]) == 0
+    assert "cast: autocast" in capsys.readouterr().out

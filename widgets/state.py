@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from efflab import format as fmt
 from efflab.config import (
     CASTS,
+    DEFAULT_CAST,
+    DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
     PRECISIONS,
     WORKLOADS,
@@ -86,9 +88,9 @@ class Selection:
     model: str
     batch_size: int
     precision: str
-    device: str = "cpu"
+    device: str = DEFAULT_DEVICE
     task: str | None = None
-    cast: str = "model"
+    cast: str = DEFAULT_CAST
     workload: str = "classify"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 

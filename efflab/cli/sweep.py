@@ -49,6 +49,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-sizes", help="comma-separated batch sizes, overriding the spec")
     p.add_argument("--precisions", help="comma-separated precisions, overriding the spec")
     p.add_argument("--devices", help="comma-separated devices, overriding the spec")
+    p.add_argument(
+        "--cast", help="fp16/bf16 points: model (cast the weights) or autocast, overriding the spec"
+    )
     p.add_argument("--sensor", help="energy sensor, overriding the spec (auto, nvml, rapl, codecarbon, fake)")
     p.add_argument(
         "--windows", help="timing windows per point, overriding the spec (default 3; 1 = one window)"
@@ -90,8 +93,9 @@ def load_spec(args: argparse.Namespace) -> Any:
         v = getattr(args, name)
         if v:
             over[name] = [x.strip() for x in v.split(",") if x.strip()]
-    if args.sensor:
-        over["sensor"] = args.sensor
+    for name in ("sensor", "cast"):
+        if getattr(args, name, None):
+            over[name] = getattr(args, name)
     if any(
         getattr(args, k, None) is not None
         for k in ("windows", "target_ci", "cpu_power", "ram_power", "run_spread", "threads")

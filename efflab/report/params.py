@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import CASTS, PRECISIONS, MethodSettings, parse_device
+from efflab.config import (
+    CASTS,
+    DEFAULT_DEVICE,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TASK,
+    PRECISIONS,
+    MethodSettings,
+    parse_device,
+)
 from efflab.errors import ConfigError, ReportError, closest
 from efflab.options import (
     ASSESS_OPTIONS,
@@ -36,9 +44,9 @@ LABEL_FORMATS = ("svg", "png")
 DEFAULT_TITLE = "efflab efficiency report"
 # What the sweep measures when measure_missing is on and a grid field is left at None
 # (the same defaults as `efflab sweep`).
-MEASURE_DEFAULT_TASK = "reviews"
-MEASURE_DEFAULT_DEVICE = "cpu"
-MEASURE_DEFAULT_SEQ_LEN = 128
+MEASURE_DEFAULT_TASK = DEFAULT_TASK
+MEASURE_DEFAULT_DEVICE = DEFAULT_DEVICE
+MEASURE_DEFAULT_SEQ_LEN = DEFAULT_SEQ_LEN
 
 _NONE_WORDS = ("", "none", "null", "~", "all")
 _TRUE_WORDS = ("true", "yes", "on", "1")
