@@ -89,6 +89,12 @@ def test_cli_report_and_dashboard_agree(
         assert card.value == fmt.stars(m.stars) and f"{m.model}'s rating" in card.detail
     labels = model_ratings(view.frame).set_index("model")["stars"].to_dict()
     assert labels == {m.model: m.stars for m in a.ratings}
+    # ... and the lab (its state object renders the same assessment)
+    from widgets.state import LabState
+
+    lab = LabState(small_store)
+    assert lab.recommendation is not None and lab.recommendation.label == rec.label
+    assert lab.assessment is not None and lab.assessment.ratings == a.ratings
 
     # the same yearly figures (headline and range, energy, CO2e and cost, with the currency)
     money = fmt.money_fmt("EUR")

@@ -801,13 +801,14 @@ class LabState:
         r = self.selected_row
         if r is None:
             return {}
+        from efflab.analysis import energy_text
         from efflab.analysis.uncertainty import statistical_half_wh
 
         e, per = float(r["wh_per_1000_queries"]), statistical_half_wh(r)
         if self.selection.generates:
             return self._generation_details(r, fmt.interval(e, per, fmt.wh))
         out = {
-            "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
+            "energy": energy_text(r),
             "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
             f" ({fmt.RERUN_INTERVAL})",
             "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",

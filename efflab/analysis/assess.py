@@ -446,12 +446,14 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
     else:
         n_texts = number(best, "n_eval")
         texts = f"the same {fmt.number(n_texts)} test texts" if n_texts else "the same test texts"
+        subset = ""
         if method == "paired" and comps:
             lengths = {len(str(value(g.loc[i], "accuracy_correct") or "")) for i in comps} - {0}
             if len(lengths) > 1:  # a subset-scored point (the prompted LLM) pairs on the shared prefix
-                texts = f"the test texts each pair shares (at least {fmt.number(min(lengths))})"
+                texts = f"the same {fmt.number(max(lengths))} test texts"
+                subset = f"; a point scored on fewer, on the first {fmt.number(min(lengths))} it shares"
         how = {
-            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %)",
+            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %{subset})",
             "unpaired": "not distinguishable from it (unpaired test on the accuracies and their Wilson "
             "intervals: no per-example correctness stored)",
             "mixed": "not distinguishable from it (exact McNemar where per-example correctness is stored, "
