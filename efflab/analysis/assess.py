@@ -618,7 +618,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
     )
     if inputs.cohort is not None and inputs.cohort not in cohorts:
         msg = (
-            f"unknown cohort {inputs.cohort!r}; cohorts: {', '.join(cohorts) or 'none (the store is empty)'}."
+            f"unknown cohort {inputs.cohort!r}; pick one of: {', '.join(cohorts) or 'none (the store is empty)'}."
             f"{closest(inputs.cohort, cohorts)}"
         )
         raise ConfigError(msg)

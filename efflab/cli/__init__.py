@@ -7,6 +7,7 @@ Ctrl-C exits 130. No traceback reaches the user on those paths.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("efflab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `efflab results list | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as e:  # last resort: one line, the traceback only on request
         if os.environ.get("EFFLAB_DEBUG"):
             raise
