@@ -285,6 +285,18 @@ def test_an_empty_store_and_an_empty_cohort() -> None:
     c = assess(unstable)
     assert c.recommendation is None and c.guidance is not None and "unstable" in c.guidance
     assert [e.label for e in c.excluded] == ["tiny · batch 8 · fp32"]
+    # A store with two cohorts, one of them empty of eligible points: the default is the other one;
+    # asked for by name, the empty one says what to run and keeps its points listed with reasons.
+    two = frame(
+        point("tiny", 8, "fp32", 1.0),
+        point("tiny", 8, "fp32", 2.0, cohort="reviews @ gpu", flags="disturbed", key="gpu:tiny"),
+    )
+    d = assess(two)
+    assert d.cohort == "reviews @ cpu" and d.cohorts == ("reviews @ cpu", "reviews @ gpu")
+    e = assess(two, AssessInputs(cohort="reviews @ gpu"))
+    assert e.recommendation is None and e.savings is None and not e.ratings
+    assert e.guidance is not None and "efflab sweep" in e.guidance
+    assert e.exclusion_counts() == {"disturbed": 1}
 
 
 def test_newest_point_per_configuration() -> None:
