@@ -32,6 +32,7 @@ from efflab.config import (
     DEFAULT_TOLERANCE,
 )
 from efflab.errors import ConfigError, closest
+from efflab.format import sig
 
 MAX_TOLERANCE = 0.5
 
@@ -116,7 +117,7 @@ def parse_tolerance(value: Any) -> float:
         # Both units in the message: the CLI takes a fraction, the dashboard's box shows points.
         msg = (
             f"accuracy tolerance must be a fraction between 0 and {MAX_TOLERANCE:g} (0.01 = 1 point), got "
-            f"{value!r} ({x * 100:g} pt); {fix}"
+            f"{value!r} ({sig(x * 100, 3)} pt); {fix}"
         )
         raise ConfigError(msg)
     return float(x)

@@ -347,7 +347,7 @@ def render(m: Measurement) -> str:
         ("energy made of", _energy_parts(m)),
         (
             "per 1000 queries",
-            f"{m.wh_per_1000_queries:.4g} Wh · {m.co2e_g_per_1000_queries:.3g} g CO2e ({m.country}, "
+            f"{si(m.wh_per_1000_queries, 'Wh', 4)} · {si(m.co2e_g_per_1000_queries, 'g')} CO2e ({m.country}, "
             f"{m.carbon_intensity_g_per_kwh:.0f} g/kWh)",
         ),
         ("peak memory", nbytes(m.peak_mem_bytes)),

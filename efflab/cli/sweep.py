@@ -266,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
                     note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q "
+                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {si(m.wh_per_1000_queries, 'Wh')}/1000q "
                         f"({kind}){acc}{note}",
                         file=sys.stderr,
                     )
