@@ -110,20 +110,31 @@ def test_cli_report_and_dashboard_agree(
     assert "EUR" in view.card("cost").value + view.card("cost").detail and "0.2 EUR/kWh" in cli
 
 
-def test_only_unstable_points_say_what_to_run_everywhere(
-    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("update", "words"),
+    [
+        # every point re-flagged unstable, as a noisy machine would leave it
+        (
+            "UPDATE points SET record = json_set(record, '$.flags', json_array('unstable')) WHERE record IS NOT NULL",
+            "unstable",
+        ),
+        # every point failed, as a sweep on a broken install would leave it
+        ("UPDATE points SET status = 'failed', error = 'ModelError: cannot load', record = NULL", "--failed"),
+    ],
+    ids=["only-unstable", "only-failed"],
+)
+def test_a_store_with_nothing_eligible_says_what_to_run_everywhere(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], update: str, words: str
 ) -> None:
     import shutil
     import sqlite3
 
-    store = tmp_path / "unstable.sqlite"
+    store = tmp_path / "nothing.sqlite"
     shutil.copy2(small_store, store)
-    with sqlite3.connect(store) as db:  # every point re-flagged unstable, as a noisy machine would leave it
-        db.execute(
-            "UPDATE points SET record = json_set(record, '$.flags', json_array('unstable')) WHERE record IS NOT NULL"
-        )
+    with sqlite3.connect(store) as db:
+        db.execute(update)
     a = assess(load_results(store))
-    assert a.recommendation is None and a.guidance and "unstable" in a.guidance
+    assert a.recommendation is None and a.guidance and words in a.guidance
     rc = main(["recommend", "--store", str(store)])
     err = capsys.readouterr().err
     assert rc == 1 and a.guidance in err
@@ -133,6 +144,10 @@ def test_only_unstable_points_say_what_to_run_everywhere(
     assert a.guidance in unescape(content.summary_html(d))
     snap = read_store(store)
     assert snap.guidance is not None and a.guidance in snap.guidance
+    from widgets.state import LabState  # the lab says it too, in its banner and messages
+
+    lab = LabState(store)
+    assert lab.recommendation is None and "efflab sweep" in " ".join([lab.nudge, *lab.messages])
 
 
 # ----- bad input: one line naming the value and the fix, on every surface -----
@@ -183,28 +198,6 @@ def test_the_dashboard_shows_a_bad_input_beside_the_inputs_and_keeps_the_figures
     assert d.cards.value == cards and d.header.value == header  # the previous figures stay
     d.tolerance.value = 1
     assert not d.message.value
-
-
-def test_only_failed_points_say_what_to_run_everywhere(
-    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import shutil
-    import sqlite3
-
-    store = tmp_path / "failed.sqlite"
-    shutil.copy2(small_store, store)
-    with sqlite3.connect(store) as db:  # every point failed, as a sweep on a broken install would leave it
-        db.execute("UPDATE points SET status = 'failed', error = 'ModelError: cannot load', record = NULL")
-    a = assess(load_results(store))
-    assert a.recommendation is None and a.guidance and "efflab results list --failed" in a.guidance
-    rc = main(["recommend", "--store", str(store)])
-    assert rc == 1 and a.guidance in capsys.readouterr().err
-    d = content.build(
-        ReportParams(store_path=str(store), labels_dir=str(tmp_path / "l"), label_formats=("svg",))
-    )
-    assert a.guidance in unescape(content.summary_html(d))
-    snap = read_store(store)
-    assert snap.guidance is not None and a.guidance in snap.guidance
 
 
 def test_the_report_notebook_declares_the_report_parameters_defaults() -> None:
