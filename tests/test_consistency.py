@@ -160,6 +160,7 @@ BAD = [
     ("country", "ZZZ", "unknown country 'ZZZ'"),
     ("accuracy_tolerance", "0.9", "accuracy tolerance must be a fraction between 0 and 0.5"),
     ("baseline", "nope:1:fp32", "'nope:1:fp32'"),
+    ("cohort", "nope @ x", "'nope @ x'"),
 ]
 FLAGS = {o.name: o.flag for o in ASSESS_OPTIONS.values()}  # the one declaration of each option
 
@@ -251,3 +252,21 @@ def test_cast_and_the_configuration_defaults_are_one_vocabulary(capsys: pytest.C
             make()
     assert main(["sweep", "--cast", "autocast", "--print-spec"]) == 0
     assert "cast: autocast" in capsys.readouterr().out
+
+
+def test_the_report_takes_the_cohort_like_the_cli_and_the_dashboard(
+    small_store: Path, tmp_path: Path
+) -> None:
+    a = assess(load_results(small_store))
+    assert a.cohort is not None
+    d = content.build(
+        ReportParams(
+            store_path=str(small_store),
+            cohort=a.cohort,
+            labels_dir=str(tmp_path / "l"),
+            label_formats=("svg",),
+        )
+    )
+    assert [c.cohort for c in d.cohorts] == [a.cohort]
+    assert d.cohorts[0].recommendation is not None and a.recommendation is not None
+    assert d.cohorts[0].recommendation.label == a.recommendation.label

@@ -260,6 +260,7 @@ def _empty_message(d: ReportData) -> str:
             ("device", p.device),
             ("task", p.task),
             ("seq_len", p.seq_len),
+            ("cohort", p.cohort),
         )
         if v is not None
     ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.config import (
     CASTS,
+    DEFAULT_CAST,
     DEFAULT_DEVICE,
     DEFAULT_SEQ_LEN,
     DEFAULT_TASK,
@@ -71,6 +72,7 @@ PARAM_HELP: dict[str, str] = {
     "price_per_kwh": ASSESS_OPTIONS["price_per_kwh"].help,
     "currency": ASSESS_OPTIONS["currency"].help,
     "baseline": "baseline as MODEL:BATCH:PRECISION (None: the most accurate model at its smallest batch in fp32)",
+    "cohort": "cohort to report on, as TASK @ HARDWARE (None: every cohort)",
     "title": "report title",
     "labels_dir": "folder for the label images when papermill runs the notebook directly, relative to its working folder (efflab report: OUT/labels)",
     "label_formats": "label image formats: svg, png",
@@ -235,6 +237,7 @@ class ReportParams:
     price_per_kwh: float = DEFAULT_PRICE_PER_KWH
     currency: str = DEFAULT_CURRENCY
     baseline: str | None = None
+    cohort: str | None = None
     title: str = DEFAULT_TITLE
     labels_dir: str = "out/labels"
     label_formats: tuple[str, ...] = LABEL_FORMATS
@@ -302,6 +305,7 @@ class ReportParams:
                 raise ReportError(msg)
             base = f"{parts[0]}:{int(parts[1])}:{parts[2].lower()}"
         s("baseline", base)
+        s("cohort", _opt_str("cohort", self.cohort))
         title = self.title
         if isinstance(title, (int, float)) and not isinstance(title, bool):
             title = str(title)
@@ -377,7 +381,7 @@ class ReportParams:
             "task": self.task or MEASURE_DEFAULT_TASK,
             "seq_len": self.seq_len or MEASURE_DEFAULT_SEQ_LEN,
             "sensor": self.sensor,
-            "cast": self.cast or "model",
+            "cast": self.cast or DEFAULT_CAST,
         }
         if self.models:
             kw["models"] = self.models
@@ -426,6 +430,13 @@ class ReportParams:
             if self.task is not None and not _task_matches(df["task"], self.task).any():
                 tasks = ", ".join(sorted(set(df["task"].fillna("none").astype(str))))
                 msg = f"parameter task: {self.task!r} is not in the store {self.store_path}; it has {tasks}"
+                raise ReportError(msg)
+            cohorts = sorted(set(df["cohort"].dropna().astype(str))) if "cohort" in df.columns else []
+            if self.cohort is not None and self.cohort not in cohorts:
+                msg = (
+                    f"parameter cohort: {self.cohort!r} is not in the store {self.store_path}; it has "
+                    f"{', '.join(cohorts) or 'no cohort'}.{closest(self.cohort, cohorts)}"
+                )
                 raise ReportError(msg)
             if self.seq_len is not None and not (df["seq_len"] == self.seq_len).any():
                 lens = ", ".join(str(int(x)) for x in sorted(set(df["seq_len"].dropna())))
@@ -495,7 +506,9 @@ def filter_points(df: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
     if seq is not None:
         keep &= (df["seq_len"] == seq).fillna(False).astype(bool)
     if cast is not None and "cast" in df.columns:
-        keep &= df["cast"].fillna("model") == cast
+        keep &= df["cast"].fillna(DEFAULT_CAST) == cast
+    if params.cohort is not None and "cohort" in df.columns:
+        keep &= df["cohort"] == params.cohort
     return df[keep]
 
 
