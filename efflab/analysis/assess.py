@@ -20,11 +20,12 @@ Rules (README, "Stars and the nudge"; the uncertainty rules are in :mod:`efflab.
 5. **As accurate as the best**: not distinguishable from the most accurate eligible configuration
    on the same test texts (exact McNemar, 95 %), or within the tolerance, whichever admits more.
 6. **Recommendation**: the least energy per query among those. Configurations whose energy
-   intervals overlap the least one's are tied: the smaller model (parameters) is preferred, then the
-   lower batch latency, and the reason says so.
+   intervals (95 % re-run intervals) overlap the least one's are tied: the smaller model (parameters)
+   is preferred, then the lower batch latency, and the reason says so, with both intervals.
 7. **Baseline**: the one named, else the most accurate model at its smallest batch in fp32.
 8. **Savings**: baseline minus recommendation (and minus the selected configuration), with ranges
-   that may cross zero ("no clear saving").
+   from the same combined half-width as the tie rule: a saving is clear exactly when the two are not
+   tied, and "no clear saving" (a range across zero) when they are.
 """
 
 from __future__ import annotations
