@@ -269,6 +269,13 @@ class Assessment:
         return None
 
     @property
+    def baseline_nudge(self) -> str:
+        """The baseline against the recommendation, in words (``97× the energy for +1.9 pt
+        accuracy``); empty when there is no recommendation."""
+        rec, base = self.recommendation, self.baseline
+        return "" if rec is None or base is None else nudge(base, rec.row)
+
+    @property
     def headline(self) -> str:
         """``Recommended: minilm-l2 · batch 32 · int8`` or the guidance."""
         if self.recommendation is None:

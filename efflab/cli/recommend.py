@@ -99,9 +99,7 @@ def render(a: Assessment) -> list[str]:
         )
         base = a.baseline
         if base is not None:
-            from efflab.analysis import nudge
-
-            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {nudge(base, r)})")
+            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {a.baseline_nudge})")
         lines.extend(yearly_lines(a))
     if a.excluded:
         lines.append(

@@ -332,12 +332,10 @@ def summary_html(d: ReportData) -> str:
                 f"<p><b>Recommended: {escape(_cfg(r.row))}</b> — {escape(_energy(r.row))}, accuracy "
                 f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
             )
-        if c.baseline is not None and r is not None and c.savings is not None:
-            from efflab.analysis import nudge
-
+        if c.baseline is not None and a is not None and c.savings is not None:
             text.append(
                 f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
-                f"{escape(nudge(c.baseline, r.row))}. {escape(_savings_sentence(c.savings))}</p>"
+                f"{escape(a.baseline_nudge)}. {escape(_savings_sentence(c.savings))}</p>"
             )
         elif c.baseline_note:
             text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
