@@ -223,6 +223,12 @@ def test_the_report_notebook_declares_the_report_parameters_defaults() -> None:
             ReportParams(**{f.name: value}).to_dict()[f.name]
             == ReportParams(**{f.name: default}).to_dict()[f.name]
         ), f.name
+    # the lab notebook's tolerance is the declared default too
+    from efflab.options import DEFAULT_TOLERANCE
+    from efflab.paths import package_data
+
+    lab = papermill.inspect_notebook(str(package_data("x").parent.parent / "notebooks" / "lab.ipynb"))
+    assert eval(lab["tolerance"]["default"]) == DEFAULT_TOLERANCE and lab["store"]["default"] == "None"
 
 
 def test_cast_and_the_configuration_defaults_are_one_vocabulary(capsys: pytest.CaptureFixture[str]) -> None:
