@@ -18,6 +18,21 @@ CASTS: tuple[str, ...] = ("model", "autocast")
 WORKLOADS: tuple[str, ...] = ("classify", "generate")
 DEFAULT_MAX_NEW_TOKENS = 16
 
+# The configuration fields' defaults, declared once: Config, SweepSpec, the report's measuring grid,
+# the lab's selection and the CLI's help read them from here.
+DEFAULT_DEVICE = "cpu"
+DEFAULT_SEQ_LEN = 128
+DEFAULT_CAST = "model"
+DEFAULT_TASK = "reviews"  # the built-in task a sweep measures accuracy on (a single Config: none)
+
+# The defaults a person may change, declared once (their parsers, help lines and CLI flags are in
+# efflab.options, which re-exports these; the sensors and the sweep, below it, read them from here).
+DEFAULT_QUERIES_PER_DAY = 1_000_000.0
+DEFAULT_COUNTRY = "USA"
+DEFAULT_PRICE_PER_KWH = 0.15
+DEFAULT_CURRENCY = "USD"
+DEFAULT_TOLERANCE = 0.01
+
 
 def positive_int(name: str, value: Any, fix: str) -> int:
     """``value`` as a positive int (digits in text and whole floats too); ConfigError naming ``name``
@@ -138,7 +153,7 @@ class MethodSettings:
     outlier_rel: float = 0.25
     cpu_power_w: float | None = None
     ram_power_w: float | None = None
-    country: str = "USA"
+    country: str = DEFAULT_COUNTRY
     prompt_shots: int = 4
     prompt_calibration: int = 100
     prompt_eval_limit: int | None = 200
@@ -291,10 +306,10 @@ class Config:
     model: str = "minilm-l6"
     batch_size: int = 32
     precision: str = "fp32"
-    device: str = "cpu"
-    seq_len: int = 128
+    device: str = DEFAULT_DEVICE
+    seq_len: int = DEFAULT_SEQ_LEN
     task: str | None = None
-    cast: str = "model"
+    cast: str = DEFAULT_CAST
     workload: str = "classify"
     max_new_tokens: int | None = None
 

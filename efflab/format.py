@@ -157,6 +157,15 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return f"{v * 100:.{digits}f} %"
 
 
+def accuracy(fraction: float | None, low: float | None = None, high: float | None = None) -> str:
+    """``80.9 % (95 % CI 78.3 % – 83.2 %)``; the interval is left out where unknown; ``not measured``
+    for a missing accuracy."""
+    text = percent(fraction)
+    if _finite(fraction) is None or _finite(low) is None or _finite(high) is None:
+        return text
+    return f"{text} (95 % CI {span(float(low), float(high), percent)})"  # type: ignore[arg-type]
+
+
 def points(fraction: float | None, digits: int = 1) -> str:
     """A difference of accuracies in percentage points, signed: ``0.004`` -> ``+0.4 pt``."""
     v = _finite(fraction)
@@ -193,6 +202,11 @@ def interval(value: float | None, half: float | None, fmt: Formatter = number) -
     return fmt(value) if h is None else f"{fmt(value)} ± {fmt(abs(h))}"
 
 
+RERUN_INTERVAL = "95 % re-run interval"
+"""What every energy and latency ± means (the windows' spread plus the machine's run spread:
+:mod:`efflab.measuring.rerun`)."""
+
+
 def saving(saved: float, fmt: Formatter = number) -> str:
     """``1,234 kWh saved`` for a positive saving, ``56.7 kWh more`` for a negative one, ``no change``
     for zero (``fmt`` is one of the unit formatters above)."""
@@ -208,9 +222,11 @@ def _get(row: Any, key: str, default: Any = None) -> Any:
     return getattr(row, key, default)
 
 
-def config_label(row: Any) -> str:
-    """``minilm-l6 · batch 32 · int8`` for a results row, a Config or a Measurement."""
-    return f"{_get(row, 'model')} · batch {int(_get(row, 'batch_size', 0))} · {_get(row, 'precision')}"
+def config_label(row: Any, *, short: bool = False) -> str:
+    """``minilm-l6 · batch 32 · int8`` for a results row, a Config or a Measurement;
+    ``minilm-l6 · b32 · int8`` with ``short`` (plot points and legends)."""
+    batch = f"b{int(_get(row, 'batch_size', 0))}" if short else f"batch {int(_get(row, 'batch_size', 0))}"
+    return f"{_get(row, 'model')} · {batch} · {_get(row, 'precision')}"
 
 
 # Energy basis words (contract: Measurement.energy_basis is one of these).
@@ -227,6 +243,16 @@ def energy_basis(row: Any) -> str:
         return basis
     measured = _get(row, "energy_measured")
     return MEASURED if measured is True or _finite(measured) == 1 else MODELLED
+
+
+def energy_kind(rows: Any) -> str:
+    """``measured``, ``modelled`` or ``partly modelled`` for the energy of several rows (a results
+    frame, or any iterable of rows); ``modelled`` when there are none."""
+    it = (r for _, r in rows.iterrows()) if hasattr(rows, "iterrows") else iter(rows)
+    m = [energy_basis(r) == MEASURED for r in it]
+    if not m:
+        return MODELLED
+    return MEASURED if all(m) else (MODELLED if not any(m) else f"partly {MODELLED}")
 
 
 def energy_wording(row: Any) -> str:

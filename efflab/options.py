@@ -22,16 +22,18 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from efflab.config import (
+    DEFAULT_COUNTRY,
+    DEFAULT_CURRENCY,
+    DEFAULT_PRICE_PER_KWH,
+    DEFAULT_QUERIES_PER_DAY,
+    DEFAULT_TOLERANCE,
+)
 from efflab.errors import ConfigError, closest
+from efflab.format import sig
 
-DEFAULT_QUERIES_PER_DAY = 1_000_000.0
-DEFAULT_COUNTRY = "USA"
-DEFAULT_PRICE_PER_KWH = 0.15
-DEFAULT_CURRENCY = "USD"
-DEFAULT_TOLERANCE = 0.01
 MAX_TOLERANCE = 0.5
 
 # ISO 4217 codes accepted for the price (the common ones; the figure is only labelled, never converted).
@@ -112,9 +114,10 @@ def parse_tolerance(value: Any) -> float:
     )
     x = float(m.group(1)) / 100 if m else _number("accuracy tolerance", value, fix)
     if not 0 <= x <= MAX_TOLERANCE:
+        # Both units in the message: the CLI takes a fraction, the dashboard's box shows points.
         msg = (
             f"accuracy tolerance must be a fraction between 0 and {MAX_TOLERANCE:g} (0.01 = 1 point), got "
-            f"{value!r}; {fix}"
+            f"{value!r} ({sig(x * 100, 3)} pt); {fix}"
         )
         raise ConfigError(msg)
     return float(x)
@@ -126,14 +129,6 @@ def parse_optional_text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return None if text.lower() in ("", "none", "null", "~") else text
-
-
-def default_store() -> Path:
-    """The one rule for the default results store: ``$EFFLAB_STORE`` or ``data/results.sqlite`` in the
-    working directory (see :func:`efflab.paths.default_store`)."""
-    from efflab.paths import default_store as rule
-
-    return rule()
 
 
 @dataclass(frozen=True)

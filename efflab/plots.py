@@ -29,19 +29,18 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def energy_kind(df: pd.DataFrame) -> str:
-    """'measured', 'modelled' or 'partly modelled' for the energy in ``df`` (its basis,
-    :func:`efflab.format.energy_basis`)."""
+    """'measured', 'modelled' or 'partly modelled' for the energy in ``df``
+    (:func:`efflab.format.energy_kind`)."""
     from efflab import format as fmt
 
-    if df.empty:
-        return fmt.MODELLED
-    m = [fmt.energy_basis(r) == fmt.MEASURED for _, r in df.iterrows()]
-    return fmt.MEASURED if all(m) else (fmt.MODELLED if not any(m) else f"partly {fmt.MODELLED}")
+    return fmt.energy_kind(df)
 
 
 def point_label(row: Any) -> str:
-    """Short name of a configuration: model · b<batch> · precision."""
-    return f"{row['model']} · b{int(row['batch_size'])} · {row['precision']}"
+    """Short name of a configuration: model · b<batch> · precision (:func:`efflab.format.config_label`)."""
+    from efflab import format as fmt
+
+    return fmt.config_label(row, short=True)
 
 
 def _empty(title: str, message: str) -> go.Figure:

@@ -11,7 +11,7 @@ import pytest
 
 from efflab import format as fmt
 from efflab.analysis import AssessInputs, assess, mcnemar_exact_p, savings
-from efflab.analysis.uncertainty import compare_accuracy
+from efflab.analysis.uncertainty import compare_accuracy, energy_tied
 from efflab.errors import ConfigError
 
 N_TEXTS = 1000
@@ -156,9 +156,13 @@ def test_energy_tie_prefers_the_smaller_model_and_says_so() -> None:
     rec = assess(df).recommendation
     assert rec is not None
     assert rec.label == "tiny · batch 8 · int8"
+    # The reason names the tied configurations with their intervals, and the rule that broke the tie.
+    tie = "are tied on energy within their uncertainty (their 95 % re-run intervals overlap); the smaller is recommended"
     assert (
-        "small and tiny are tied on energy within their uncertainty; the smaller is recommended" in rec.reason
+        f"tiny · batch 8 · int8 (286 mWh ± 13.9 mWh) and small · batch 8 · int8 (278 mWh ± 13.9 mWh) {tie}"
+        in rec.reason
     )
+    assert "mid" not in rec.reason.split("Its energy")[0]
     # Same model, overlapping intervals: the lower latency wins.
     df2 = frame(
         point("small", 8, "int8", 1.00, ci=0.05, latency_s=0.02, correct=c),
@@ -247,8 +251,8 @@ def test_savings_combine_timing_and_basis() -> None:
     base, cand = point("big", 1, "fp32", 2.0, ci=0.02), point("tiny", 8, "fp32", 1.0, ci=0.01)
     s = savings(base, cand, 1e6, "USA", 0.2, "EUR")
     per_year = 1e6 * 365 / 3.6e6
-    # Common modelled basis (same sensor, hardware): (1 ± 0.3) × (1 ± hypot(0.02, 0.01)).
-    h = (0.02**2 + 0.01**2) ** 0.5
+    # Common modelled basis (same sensor, hardware): (1 ± 0.3) × (1 ± (0.02 + 0.01)), the tie rule's sum.
+    h = 0.02 + 0.01
     assert s.saved_kwh_range == pytest.approx(((1 - h) * 0.7 * per_year, (1 + h) * 1.3 * per_year))
     assert s.currency == "EUR" and s.saved_cost_per_year == pytest.approx(per_year * 0.2)
     other = savings(
@@ -257,7 +261,7 @@ def test_savings_combine_timing_and_basis() -> None:
         1e6,
     )
     assert not other.common_systematic
-    full = (0.02**2 + 0.01**2 + (2 * 0.3) ** 2 + (1 * 0.05) ** 2) ** 0.5
+    full = (0.02**2 + (2 * 0.3) ** 2) ** 0.5 + (0.01**2 + (1 * 0.05) ** 2) ** 0.5
     assert other.saved_kwh_range == pytest.approx(((1 - full) * per_year, (1 + full) * per_year))
 
 
@@ -281,6 +285,18 @@ def test_an_empty_store_and_an_empty_cohort() -> None:
     c = assess(unstable)
     assert c.recommendation is None and c.guidance is not None and "unstable" in c.guidance
     assert [e.label for e in c.excluded] == ["tiny · batch 8 · fp32"]
+    # A store with two cohorts, one of them empty of eligible points: the default is the other one;
+    # asked for by name, the empty one says what to run and keeps its points listed with reasons.
+    two = frame(
+        point("tiny", 8, "fp32", 1.0),
+        point("tiny", 8, "fp32", 2.0, cohort="reviews @ gpu", flags="disturbed", key="gpu:tiny"),
+    )
+    d = assess(two)
+    assert d.cohort == "reviews @ cpu" and d.cohorts == ("reviews @ cpu", "reviews @ gpu")
+    e = assess(two, AssessInputs(cohort="reviews @ gpu"))
+    assert e.recommendation is None and e.savings is None and not e.ratings
+    assert e.guidance is not None and "efflab sweep" in e.guidance
+    assert e.exclusion_counts() == {"disturbed": 1}
 
 
 def test_newest_point_per_configuration() -> None:
@@ -377,3 +393,28 @@ def test_general_vs_specific_is_decided_once_in_the_assessment() -> None:
     assert assess(frame(llm)).general is None  # no task-specific model
     other = point("smollm2-135m", 1, "fp32", 50.0, accuracy=0.7, prompting="k=4", cohort="other @ cpu")
     assert assess(frame(other, enc, tfidf)).general is None  # the cohorts differ
+
+
+def test_ties_and_savings_use_the_same_re_run_interval() -> None:
+    # Re-run intervals of 6 % each (the windows alone said 1 %): 1.00 vs 1.10 J is a tie, and the saving
+    # between them is "no clear saving" — never "tied" on one line and a clear saving on the next.
+    a = point("tiny", 8, "fp32", 1.00, ci=0.06, energy_ci_windows_j=0.01)
+    b = point("small", 8, "fp32", 1.10, ci=0.066, energy_ci_windows_j=0.011)
+    assert energy_tied(a, b)
+    s = savings(b, a, 1e6)
+    assert not s.clear and s.saved_kwh_range[0] < 0 < s.saved_kwh_range[1]
+    assert fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh) == "no clear saving"
+    # Just outside the summed intervals: not tied, and a clear saving.
+    c = point("small", 8, "fp32", 1.13, ci=0.066)
+    assert not energy_tied(a, c) and savings(c, a, 1e6).clear
+    # A point without an energy interval of its own uses its latency's re-run interval, in both rules.
+    d = point("small", 8, "fp32", 1.10, ci=None, latency_s=0.01, latency_ci_s=0.0006)
+    assert energy_tied(a, d) and not savings(d, a, 1e6).clear
+    a_rec = assess(
+        frame(a, {**d, "accuracy_correct": a["accuracy_correct"]}), AssessInputs(accuracy_tolerance=0.05)
+    )
+    assert (
+        a_rec.recommendation is not None
+        and "are tied on energy within their uncertainty" in a_rec.recommendation.reason
+    )
+    assert a_rec.nudge.startswith("You are looking at")

@@ -14,12 +14,13 @@ import efflab.zoo as zoo
 from efflab.errors import ModelError
 from efflab.zoo import build as zoo_build
 from efflab.zoo import cache
+from efflab.zoo.recipes import recipe_ingredients
 
 # The cache the user's environment points at (the autouse fixture below hides it from other tests).
 _USER_CACHE = os.environ.get("EFFLAB_CACHE")
 
 # A recipe small enough to build in seconds: 48 training texts, 16 test texts, 4 steps, 32 tokens.
-TINY: dict[str, Any] = {"n_train": 48, "n_test": 16, "steps": 4, "batch_size": 8, "max_length": 32}
+TINY: dict[str, Any] = {"n_train": 48, "n_test": 16, "steps": 4, "train_batch_size": 8, "seq_len": 32}
 
 
 def _tiny(name: str = "minilm-l1", **more: Any) -> zoo.Recipe:
@@ -78,7 +79,11 @@ def test_recipe_hash_keys_on_steps_seed_teacher_and_is_stable() -> None:
     assert len(h) == 12
     assert zoo.hash_recipe(base.replace(steps=base.steps + 1)) != h
     assert zoo.hash_recipe(base.replace(seed=1)) != h
-    assert zoo.hash_recipe(base.replace(max_length=64)) != h
+    assert zoo.hash_recipe(base.replace(seq_len=64)) != h
+    # Renamed fields (seq_len, train_batch_size) hash under their first names: built models keep their keys.
+    hashed = recipe_ingredients(base)["recipe"]
+    assert hashed["max_length"] == base.seq_len and hashed["batch_size"] == base.train_batch_size
+    assert "seq_len" not in hashed and "train_batch_size" not in hashed
     student = zoo.recipe("minilm-l2-distilled")
     assert zoo.hash_recipe(student) != h
     other_teacher = student.replace(teacher=zoo.recipe("minilm-l6", steps=10))

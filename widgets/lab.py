@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as W
 import plotly.graph_objects as go
 
+from efflab.config import DEFAULT_DEVICE, DEFAULT_TOLERANCE
 from efflab.errors import EfflabError
 from widgets.figures import LabFigure, PlotlyLoader, sync_figure
 from widgets.live import SAMPLED_SENSORS, Dispatch, LiveJob, kernel_dispatch, start_live
@@ -699,10 +700,10 @@ def show_lab(
     *,
     family: list[str] | None = None,
     task: str | None = None,
-    tolerance: float = 0.01,
+    tolerance: float = DEFAULT_TOLERANCE,
     sensor: str = "auto",
     method: dict[str, Any] | None = None,
-    device: str = "cpu",
+    device: str = DEFAULT_DEVICE,
 ) -> Any:
     """Build the lab on the results store at ``store`` and return it for display.
 

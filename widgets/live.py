@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from efflab import format as fmt
 from efflab.errors import EfflabError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class QueueDispatch:
 
 
 def _label(cfg: object) -> str:
-    base = f"{cfg.model} · b{cfg.batch_size} · {cfg.precision}"  # type: ignore[attr-defined]
+    base = fmt.config_label(cfg, short=True)
     n = getattr(cfg, "max_new_tokens", None) if getattr(cfg, "workload", "classify") == "generate" else None
     return base if n is None else f"{base} · {n} new token{'s' if n != 1 else ''}"
 

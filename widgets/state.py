@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from efflab import format as fmt
 from efflab.config import (
     CASTS,
+    DEFAULT_CAST,
+    DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
     PRECISIONS,
     WORKLOADS,
@@ -34,7 +36,8 @@ from efflab.config import (
     positive_int,
 )
 from efflab.errors import ConfigError, EfflabError, StoreError
-from efflab.options import DEFAULT_TOLERANCE, default_store, parse_tolerance
+from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
+from efflab.paths import default_store
 from efflab.store.results import COLUMNS, cohort_of
 from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
 
@@ -85,9 +88,9 @@ class Selection:
     model: str
     batch_size: int
     precision: str
-    device: str = "cpu"
+    device: str = DEFAULT_DEVICE
     task: str | None = None
-    cast: str = "model"
+    cast: str = DEFAULT_CAST
     workload: str = "classify"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
@@ -115,7 +118,7 @@ class Selection:
 
     @property
     def label(self) -> str:
-        base = f"{self.model} · batch {self.batch_size} · {self.precision} · {self.device}"
+        base = f"{fmt.config_label(self)} · {self.device}"
         return f"{base} · {self.tokens_text}" if self.generates else base
 
     @property
@@ -698,7 +701,7 @@ class LabState:
     @property
     def nudge(self) -> str:
         """The banner comparing the selection with the recommended configuration."""
-        from efflab.analysis import exclusion_reason, nudge
+        from efflab.analysis import nudge
 
         if self.selection.generates:
             return self._generation_nudge()
@@ -720,8 +723,10 @@ class LabState:
             )
         if self.is_recommended:
             return f"This is the recommended configuration. {rec.reason}"
-        why = exclusion_reason(sel)
-        if why:
+        a = self.assessment
+        hit = a.frame.index[a.frame["key"] == sel["key"]] if a is not None else []
+        why = a.frame.loc[hit[0], "excluded_reason"] if a is not None and len(hit) else None
+        if isinstance(why, str) and why:
             return f"{self.selection.label} is not eligible ({why}). The recommendation is {rec_label}."
         return (
             f"{self.selection.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} "
@@ -796,17 +801,16 @@ class LabState:
         r = self.selected_row
         if r is None:
             return {}
-        from efflab.analysis.uncertainty import statistical_half_j
+        from efflab.analysis import energy_text
+        from efflab.analysis.uncertainty import statistical_half_wh
 
-        half = statistical_half_j(r)
-        e = float(r["wh_per_1000_queries"])
-        per = None if half is None else e * half / float(r["energy_j_per_query"])
+        e, per = float(r["wh_per_1000_queries"]), statistical_half_wh(r)
         if self.selection.generates:
             return self._generation_details(r, fmt.interval(e, per, fmt.wh))
         out = {
-            "energy": f"{fmt.interval(e, per, fmt.wh)} / 1000 queries ({fmt.energy_wording(r)})",
+            "energy": energy_text(r),
             "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
-            " (95 % re-run interval)",
+            f" ({fmt.RERUN_INTERVAL})",
             "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
         }
         a = self.assessment
@@ -816,9 +820,7 @@ class LabState:
             )
         acc = r["accuracy"]
         if acc == acc and acc is not None:
-            lo, hi = r["accuracy_ci_low"], r["accuracy_ci_high"]
-            ci = f" (95 % CI {fmt.percent(lo)} – {fmt.percent(hi)})" if lo == lo and hi == hi else ""
-            out["accuracy"] = f"{fmt.percent(acc)}{ci}"
+            out["accuracy"] = fmt.accuracy(acc, r["accuracy_ci_low"], r["accuracy_ci_high"])
         mem = r["peak_mem_bytes"]
         if mem == mem and mem is not None:
             out["peak memory"] = fmt.nbytes(int(mem))

@@ -8,6 +8,7 @@ from efflab.analysis.assess import (
     Recommendation,
     assess,
     default_baseline,
+    energy_text,
     nudge,
 )
 from efflab.analysis.eligibility import INELIGIBLE_FLAGS, eligible_mask, exclusion_reason
@@ -29,6 +30,7 @@ __all__ = [
     "default_baseline",
     "eligible_mask",
     "energy_stars",
+    "energy_text",
     "energy_tied",
     "exclusion_reason",
     "knee",

@@ -20,11 +20,12 @@ Rules (README, "Stars and the nudge"; the uncertainty rules are in :mod:`efflab.
 5. **As accurate as the best**: not distinguishable from the most accurate eligible configuration
    on the same test texts (exact McNemar, 95 %), or within the tolerance, whichever admits more.
 6. **Recommendation**: the least energy per query among those. Configurations whose energy
-   intervals overlap the least one's are tied: the smaller model (parameters) is preferred, then the
-   lower batch latency, and the reason says so.
+   intervals (95 % re-run intervals) overlap the least one's are tied: the smaller model (parameters)
+   is preferred, then the lower batch latency, and the reason says so, with both intervals.
 7. **Baseline**: the one named, else the most accurate model at its smallest batch in fp32.
 8. **Savings**: baseline minus recommendation (and minus the selected configuration), with ranges
-   that may cross zero ("no clear saving").
+   from the same combined half-width as the tie rule: a saving is clear exactly when the two are not
+   tied, and "no clear saving" (a range across zero) when they are.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
-from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_reason
+from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_kind, exclusion_reason
 from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, rate_models
@@ -46,7 +47,7 @@ from efflab.analysis.uncertainty import (
     comparison_half_j,
     energy_tied,
     number,
-    statistical_half_j,
+    statistical_half_wh,
     value,
 )
 from efflab.errors import ConfigError, closest
@@ -137,6 +138,11 @@ class Exclusion:
     key: str
     label: str
     reason: str
+
+    @property
+    def kind(self) -> str:
+        """``failed``, ``unstable``, ``disturbed``, … (:func:`efflab.analysis.eligibility.exclusion_kind`)."""
+        return exclusion_kind(self.reason)
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,13 @@ class Assessment:
         rec = self.recommendation
         return rec is not None and bool(self.selected_index == rec.index)
 
+    def exclusion_counts(self) -> dict[str, int]:
+        """How many points are left out, per kind of reason (``{"failed": 8, "unstable": 3}``)."""
+        counts: dict[str, int] = {}
+        for e in self.excluded:
+            counts[e.kind] = counts.get(e.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
     def stars(self, model: str) -> int:
         """The model's stars (0 = unrated: no eligible point)."""
         for r in self.ratings:
@@ -254,6 +267,13 @@ class Assessment:
             if r.model == model:
                 return r
         return None
+
+    @property
+    def baseline_nudge(self) -> str:
+        """The baseline against the recommendation, in words (``97× the energy for +1.9 pt
+        accuracy``); empty when there is no recommendation."""
+        rec, base = self.recommendation, self.baseline
+        return "" if rec is None or base is None else nudge(base, rec.row)
 
     @property
     def headline(self) -> str:
@@ -342,6 +362,19 @@ def _size(row: Any) -> float:
     return number(row, "n_params") or number(row, "model_bytes") or math.inf
 
 
+def energy_text(row: Any) -> str:
+    """A point's energy as every surface writes it: ``451 µWh ± 80 µWh per 1000 queries (95 % re-run
+    interval), modelled (codecarbon, ±50 %)`` (the ± is left out where no interval is known)."""
+    half = statistical_half_wh(row)
+    wh = number(row, "wh_per_1000_queries")
+    which = f" ({fmt.RERUN_INTERVAL})" if half is not None else ""
+    return f"{fmt.interval(wh, half, fmt.wh)} per 1000 queries{which}, {fmt.energy_wording(row)}"
+
+
+def _short_energy(row: Any) -> str:
+    return fmt.interval(number(row, "wh_per_1000_queries"), statistical_half_wh(row), fmt.wh)
+
+
 def _how_sure_energy(rec: Any, others: pd.DataFrame) -> str:
     """A clause on how clearly the recommendation's energy is below the next non-tied configuration."""
     if others.empty:
@@ -349,10 +382,39 @@ def _how_sure_energy(rec: Any, others: pd.DataFrame) -> str:
     nxt = others.sort_values("energy_j_per_query").iloc[0]
     ratio = float(nxt["energy_j_per_query"]) / float(rec["energy_j_per_query"])
     common = common_systematic(rec, nxt)
-    basis = "statistical intervals" if common else "intervals including the energy basis"
+    which = f"{fmt.RERUN_INTERVAL}s" + ("" if common else " widened by the energy basis")
     return (
-        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {fmt.number(ratio)}× its energy, "
-        f"clearly more (95 % {basis} do not overlap)."
+        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {fmt.sig(ratio, 2)}× its energy "
+        f"({_short_energy(nxt)} against {_short_energy(rec)}): clearly more, their {which} do not overlap."
+    )
+
+
+def _how_sure_accuracy(best: Any, row: Any, comp: AccuracyComparison | None, tolerance: float) -> str:
+    """A clause on how the recommendation's accuracy compares with the best's."""
+    if comp is None or comp.method == "same" or comp.difference <= 0:
+        return ""
+    test = "McNemar" if comp.method == "paired" else "unpaired test"
+    gap = f"{fmt.sig(comp.difference * 100, 2)} pt below the best"
+    if comp.indistinguishable:
+        return f" Its accuracy, {fmt.percent(row['accuracy'])}, is {gap}, a gap the test texts do not resolve ({test} p = {fmt.sig(comp.p_value, 2)})."
+    return (
+        f" Its accuracy, {fmt.percent(row['accuracy'])}, is {gap}: measurably lower ({test} p = "
+        f"{fmt.sig(comp.p_value, 2)}), but within the {fmt.sig(tolerance * 100, 3)} pt tolerance."
+    )
+
+
+def _tie_sentence(tied: pd.DataFrame) -> str:
+    """Who is tied on energy and which rule broke the tie."""
+    names = sorted({str(m) for m in tied["model"]})
+    one_size = len({_size(r) for _, r in tied.iterrows()}) == 1
+    rule = "the one with the lower latency" if len(names) == 1 or one_size else "the smaller"
+    if len(tied) <= 3:
+        who = " and ".join(f"{fmt.config_label(r)} ({_short_energy(r)})" for _, r in tied.iterrows())
+    else:
+        who = f"{len(tied)} configurations of {', '.join(names)}"
+    return (
+        f" {who} are tied on energy within their uncertainty (their {fmt.RERUN_INTERVAL}s overlap); {rule} "
+        "is recommended."
     )
 
 
@@ -392,12 +454,14 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
     else:
         n_texts = number(best, "n_eval")
         texts = f"the same {fmt.number(n_texts)} test texts" if n_texts else "the same test texts"
+        subset = ""
         if method == "paired" and comps:
             lengths = {len(str(value(g.loc[i], "accuracy_correct") or "")) for i in comps} - {0}
             if len(lengths) > 1:  # a subset-scored point (the prompted LLM) pairs on the shared prefix
-                texts = f"the test texts each pair shares (at least {fmt.number(min(lengths))})"
+                texts = f"the same {fmt.number(max(lengths))} test texts"
+                subset = f"; a point scored on fewer, on the first {fmt.number(min(lengths))} it shares"
         how = {
-            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %)",
+            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %{subset})",
             "unpaired": "not distinguishable from it (unpaired test on the accuracies and their Wilson "
             "intervals: no per-example correctness stored)",
             "mixed": "not distinguishable from it (exact McNemar where per-example correctness is stored, "
@@ -408,29 +472,13 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
             f"accurate as the best ({fmt.config_label(best)}, {fmt.percent(best['accuracy'])}): within "
             f"{fmt.sig(tolerance * 100, 3)} pt of it or {how}."
         )
+    if best is not None:
+        reason += _how_sure_accuracy(best, row, comps.get(idx), tolerance)
     if len(tied) > 1:
-        names = sorted({str(m) for m in tied["model"]})
-        what = " and ".join(names) if len(names) <= 3 else f"{len(tied)} configurations of {', '.join(names)}"
-        if len(names) == 1:
-            reason += (
-                f" {len(tied)} configurations of {names[0]} are tied on energy within their uncertainty; "
-                "the one with the lower latency is recommended."
-            )
-        else:
-            reason += f" {what} are tied on energy within their uncertainty; the smaller is recommended."
-        if len(names) > 1 and len({_size(r) for _, r in tied.iterrows()}) == 1:
-            reason = reason.replace(
-                "the smaller is recommended", "the one with the lower latency is recommended"
-            )
+        reason += _tie_sentence(tied.loc[pick.index])
     else:
         reason += _how_sure_energy(row, cands.drop(index=tied.index))
-    half = statistical_half_j(row)
-    if half is not None:
-        e = float(row["wh_per_1000_queries"])
-        reason += (
-            f" Its energy: {fmt.interval(e, e * half / float(row['energy_j_per_query']), fmt.wh)} per 1000 "
-            f"queries (95 %, timing), {fmt.energy_wording(row)}."
-        )
+    reason += f" Its energy: {energy_text(row)}."
     return Recommendation(
         key=str(row["key"]),
         label=label,
@@ -504,8 +552,16 @@ def provenance_lines(
     if len(words) == 1 and not next(iter(words)).startswith("measured") and u > 0:
         lines.append(
             f"The modelled energy's systematic uncertainty (±{u * 100:.0f} %) is common to every point here: it "
-            "cannot decide which configuration is lower, so comparisons use the timing spread; it widens the "
+            "cannot decide which configuration is lower, so comparisons use the re-run intervals; it widens the "
             "absolute yearly figures."
+        )
+    sources = sorted(
+        {str(value(r, "run_spread_source")) for _, r in eligible.iterrows() if value(r, "run_spread_source")}
+    )
+    if sources:
+        lines.append(
+            f"Every ± is a {fmt.RERUN_INTERVAL}: where another run's mean would land, from the windows' "
+            f"spread plus the machine's run spread; run spread: {'; '.join(sources)}."
         )
     if rec is not None and rec.accuracy_method == "paired":
         lines.append("Accuracy compared on the same test texts (exact McNemar, 95 %).")
@@ -570,7 +626,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
     )
     if inputs.cohort is not None and inputs.cohort not in cohorts:
         msg = (
-            f"unknown cohort {inputs.cohort!r}; cohorts: {', '.join(cohorts) or 'none (the store is empty)'}."
+            f"unknown cohort {inputs.cohort!r}; pick one of: {', '.join(cohorts) or 'none (the store is empty)'}."
             f"{closest(inputs.cohort, cohorts)}"
         )
         raise ConfigError(msg)
@@ -637,7 +693,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         words = (
             "You are looking at the recommended configuration."
             if sel_idx == rec.index
-            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)} of the recommendation."
+            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)}, compared with the recommendation."
         )
     return Assessment(
         inputs=inputs,
@@ -669,5 +725,6 @@ __all__ = [
     "assess",
     "comparison_half_j",
     "default_baseline",
+    "energy_text",
     "nudge",
 ]

@@ -44,6 +44,13 @@ def exclusion_reason(row: Any) -> str | None:
     return None
 
 
+def exclusion_kind(reason: str) -> str:
+    """The kind of an exclusion reason, for counts: ``failed``, ``unstable``, ``disturbed``,
+    ``unstable, disturbed`` or ``no energy figure``."""
+    head = reason.split(":")[0].strip()
+    return "no energy figure" if head.startswith("no energy") else head
+
+
 def eligible_mask(df: pd.DataFrame) -> pd.Series:
     """True on the rows of ``df`` that are eligible for stars and recommendations."""
     import pandas as pd

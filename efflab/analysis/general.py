@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from efflab import format as fmt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,10 +55,6 @@ class GeneralVsSpecific:
         )
 
 
-def _label(row: Any) -> str:
-    return f"{row['model']} · batch {int(row['batch_size'])} · {row['precision']}"
-
-
 def general_vs_specific(frame: pd.DataFrame) -> GeneralVsSpecific | None:
     """The comparison in ``frame`` (one cohort's ok rows), or None when it lacks either side.
 
@@ -89,13 +87,13 @@ def general_vs_specific(frame: pd.DataFrame) -> GeneralVsSpecific | None:
     n = g.get("n_eval")
     return GeneralVsSpecific(
         general_model=str(g["model"]),
-        general_label=_label(g),
+        general_label=fmt.config_label(g),
         general_energy_j=float(g["energy_j_per_query"]),
         general_accuracy=float(g["accuracy"]),
         general_n_eval=int(n) if n is not None and not (isinstance(n, float) and math.isnan(n)) else None,
         protocol=str(g["prompting"]),
         specific_model=top,
-        specific_label=_label(s),
+        specific_label=fmt.config_label(s),
         specific_energy_j=float(s["energy_j_per_query"]),
         specific_accuracy=float(s["accuracy"]),
         energy_basis="measured" if measured else "modelled",

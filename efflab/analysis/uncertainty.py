@@ -9,17 +9,20 @@ The rules (also in the README, "Stars and the nudge"):
   two-proportion z-test from each accuracy and its sample size (or its Wilson interval), and says so.
 * **Energy of one point.** Two parts, both 95 % half-widths in J per query:
   ``statistical`` (``energy_j_per_query_ci``, the re-run interval: the windows' spread plus the
-  machine's run spread, :mod:`efflab.measuring.rerun`; for old
-  points the relative latency interval, since energy is power × time) and ``systematic``
+  machine's run spread, :mod:`efflab.measuring.rerun`; where a point has no energy interval of its
+  own, the relative re-run interval of its latency, since energy is power × time) and ``systematic``
   (``energy_uncertainty_rel`` × energy: how far the sensor or power model may be off).
-* **Comparing two points.** When both share one energy basis, one sensor and one machine (always
-  the case inside one cohort measured by one sensor), the systematic factor scales both sides the same
-  way, so it cannot decide which is lower: only the statistical half-widths are compared. Otherwise
-  both parts of both points are combined (in quadrature). Intervals that overlap are a tie.
-* **Savings.** saved = baseline − candidate. With a common systematic factor ``k`` in
-  ``[1 − u, 1 + u]`` the saving is ``k × (saved ± s)`` with ``s`` the two statistical half-widths in
-  quadrature; otherwise ``saved ± √(all four parts²)``. A range that contains zero is "no clear saving".
-  Absolute yearly figures (kWh, CO2e, cost of one configuration) carry their point's full interval.
+* **Comparing two points.** Each side's half-width is its statistical one when both share one energy
+  basis, one sensor and one machine (always the case inside one cohort measured by one sensor: the
+  systematic factor scales both sides the same way, so it cannot decide which is lower), else its
+  statistical and systematic parts in quadrature. Intervals that overlap are a tie:
+  ``|a − b| ≤ half(a) + half(b)``.
+* **Savings**, saved = baseline − candidate, carry that same combined half-width,
+  ``saved ± (half(baseline) + half(candidate))`` (times ``k`` in ``[1 − u, 1 + u]`` when the
+  systematic factor is common). So a saving is clear exactly when the two energies are not tied, and
+  "no clear saving" (a range that contains zero) exactly when they are: no surface can call two
+  configurations tied and show a clear saving between them. Absolute yearly figures (kWh, CO2e, cost
+  of one configuration) carry their point's full interval.
 """
 
 from __future__ import annotations
@@ -169,6 +172,18 @@ def statistical_half_j(row: Any) -> float | None:
     return None
 
 
+def statistical_half_wh(row: Any) -> float | None:
+    """:func:`statistical_half_j` in the units of ``wh_per_1000_queries`` (Wh per 1000 queries)."""
+    half, e, wh = (
+        statistical_half_j(row),
+        number(row, "energy_j_per_query"),
+        number(row, "wh_per_1000_queries"),
+    )
+    if half is None or not e or wh is None:
+        return None
+    return wh * half / e
+
+
 def systematic_half_j(row: Any) -> float:
     """95 % systematic half-width in J per query: ``energy_uncertainty_rel`` × energy."""
     e, u = number(row, "energy_j_per_query"), number(row, "energy_uncertainty_rel")
@@ -191,11 +206,18 @@ def comparison_half_j(row: Any, common: bool) -> float:
     return s if common else math.hypot(s, systematic_half_j(row))
 
 
+def difference_half_j(a: Any, b: Any) -> tuple[float, bool]:
+    """The half-width (J per query) that decides whether ``a`` and ``b`` differ — the sum of their
+    comparison half-widths, so intervals that overlap are a tie — and whether their systematic factor
+    is common (then left out, see the module rules)."""
+    common = common_systematic(a, b)
+    return comparison_half_j(a, common) + comparison_half_j(b, common), common
+
+
 def energy_tied(a: Any, b: Any) -> bool:
     """True when the energy intervals of ``a`` and ``b`` overlap (see the module rules)."""
-    common = common_systematic(a, b)
     ea, eb = float(a["energy_j_per_query"]), float(b["energy_j_per_query"])
-    return abs(ea - eb) <= comparison_half_j(a, common) + comparison_half_j(b, common)
+    return abs(ea - eb) <= difference_half_j(a, b)[0]
 
 
 def absolute_range(e: float, stat: float, u: float) -> tuple[float, float]:
@@ -206,21 +228,16 @@ def absolute_range(e: float, stat: float, u: float) -> tuple[float, float]:
 
 def saving_range(baseline: Any, candidate: Any, scale: float = 1.0) -> tuple[float, float, bool]:
     """(low, high) of ``scale × (baseline − candidate)`` energy per query, and whether the systematic
-    factor was common to both."""
+    factor was common to both. It contains zero exactly when :func:`energy_tied` says they are tied."""
     eb, ec = float(baseline["energy_j_per_query"]), float(candidate["energy_j_per_query"])
     saved = (eb - ec) * scale
-    sb, sc = statistical_half_j(baseline) or 0.0, statistical_half_j(candidate) or 0.0
-    common = common_systematic(baseline, candidate)
-    if common:
-        u = max(
-            number(baseline, "energy_uncertainty_rel") or 0.0,
-            number(candidate, "energy_uncertainty_rel") or 0.0,
-        )
-        s = math.hypot(sb, sc) * scale
-        corners = [k * d for k in (1 - u, 1 + u) for d in (saved - s, saved + s)]
-        return min(corners), max(corners), True
-    h = (
-        math.sqrt(sb**2 + sc**2 + systematic_half_j(baseline) ** 2 + systematic_half_j(candidate) ** 2)
-        * scale
+    half, common = difference_half_j(baseline, candidate)
+    h = half * scale
+    if not common:
+        return saved - h, saved + h, False
+    u = max(
+        number(baseline, "energy_uncertainty_rel") or 0.0,
+        number(candidate, "energy_uncertainty_rel") or 0.0,
     )
-    return saved - h, saved + h, False
+    corners = [k * d for k in (1 - u, 1 + u) for d in (saved - h, saved + h)]
+    return min(corners), max(corners), True

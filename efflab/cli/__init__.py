@@ -67,12 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("efflab: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader closed the pipe (`efflab results list | head`): nothing is wrong, say nothing.
-        # Point stdout at /dev/null so that the flush at exit does not raise again.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, as a program killed by the closed pipe
+    except BrokenPipeError:  # `efflab results list | head`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as e:  # last resort: one line, the traceback only on request
         if os.environ.get("EFFLAB_DEBUG"):
             raise

@@ -20,9 +20,9 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from efflab._serve import HOST, check_port, run_server
 from efflab.errors import ConfigError
 from efflab.paths import cache_dir, default_store
+from efflab.servers import HOST, check_port, run_server
 
 NOTEBOOK = Path("notebooks") / "lab.ipynb"
 

@@ -8,7 +8,15 @@ import math
 import sys
 from typing import Any
 
-from efflab.config import DEVICES, PRECISIONS, WORKLOADS, Config, MethodSettings
+from efflab.config import (
+    DEFAULT_COUNTRY,
+    DEFAULT_TASK,
+    DEVICES,
+    PRECISIONS,
+    WORKLOADS,
+    Config,
+    MethodSettings,
+)
 from efflab.errors import ConfigError
 from efflab.format import nbytes, si
 from efflab.records import Measurement
@@ -68,7 +76,11 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--ram-power", default=None, help="your RAM's power in watts (with or without --cpu-power)"
     )
-    g.add_argument("--country", default="USA", help="ISO alpha-3 code for CO2e intensity (default USA)")
+    g.add_argument(
+        "--country",
+        default=DEFAULT_COUNTRY,
+        help=f"ISO alpha-3 code for CO2e intensity (default {DEFAULT_COUNTRY})",
+    )
     g.add_argument(
         "--prompt-shots", default=None, help="causal LMs on a task: train examples in the prompt (default 4)"
     )
@@ -178,24 +190,38 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    d = Config()  # the defaults, declared once in efflab.config
     p.add_argument(
         "--model",
         "-m",
-        default="minilm-l6",
-        help="zoo name (efflab zoo list), HF folder or hub id (default minilm-l6)",
-    )
-    p.add_argument("--batch-size", "-b", default="32", help="queries per forward pass (default 32)")
-    p.add_argument("--precision", "-p", default="fp32", help=f"one of {', '.join(PRECISIONS)} (default fp32)")
-    p.add_argument(
-        "--device", "-d", default="cpu", help=f"one of {', '.join(DEVICES)} or cuda:N (default cpu)"
+        default=d.model,
+        help=f"zoo name (efflab zoo list), HF folder or hub id (default {d.model})",
     )
     p.add_argument(
-        "--seq-len", default="128", help="tokens per query; inputs padded/truncated to it (default 128)"
+        "--batch-size",
+        "-b",
+        default=str(d.batch_size),
+        help=f"queries per forward pass (default {d.batch_size})",
+    )
+    p.add_argument(
+        "--precision",
+        "-p",
+        default=d.precision,
+        help=f"one of {', '.join(PRECISIONS)} (default {d.precision})",
+    )
+    p.add_argument(
+        "--device", "-d", default=d.device, help=f"one of {', '.join(DEVICES)} or cuda:N (default {d.device})"
+    )
+    p.add_argument(
+        "--seq-len",
+        default=str(d.seq_len),
+        help=f"tokens per query; inputs padded/truncated to it (default {d.seq_len})",
     )
     p.add_argument(
         "--cast",
-        default="model",
-        help="for fp16/bf16: 'model' casts the weights, 'autocast' runs torch.autocast over fp32 weights",
+        default=d.cast,
+        help=f"for fp16/bf16: 'model' casts the weights, 'autocast' runs torch.autocast over fp32 weights "
+        f"(default {d.cast})",
     )
     p.add_argument(
         "--workload",
@@ -209,7 +235,9 @@ def register(sub: Any) -> None:
         help="generate: tokens per response, end of sequence ignored (default 16)",
     )
     t = p.add_mutually_exclusive_group()
-    t.add_argument("--task", default="reviews", help="task name or CSV path for accuracy (default reviews)")
+    t.add_argument(
+        "--task", default=DEFAULT_TASK, help=f"task name or CSV path for accuracy (default {DEFAULT_TASK})"
+    )
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
     add_method_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -363,7 +391,7 @@ def render(m: Measurement) -> str:
         ("energy made of", _energy_parts(m)),
         (
             "per 1000 queries",
-            f"{m.wh_per_1000_queries:.4g} Wh · {m.co2e_g_per_1000_queries:.3g} g CO2e ({m.country}, "
+            f"{si(m.wh_per_1000_queries, 'Wh', 4)} · {si(m.co2e_g_per_1000_queries, 'g')} CO2e ({m.country}, "
             f"{m.carbon_intensity_g_per_kwh:.0f} g/kWh)",
         ),
         ("peak memory", nbytes(m.peak_mem_bytes)),

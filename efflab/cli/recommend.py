@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
-from efflab.options import add_assess_arguments, default_store
+from efflab.options import add_assess_arguments
+from efflab.paths import default_store
 
 if TYPE_CHECKING:
     from efflab.analysis import Assessment
@@ -83,15 +84,10 @@ def render(a: Assessment) -> list[str]:
     else:
         r = rec.row
         lines.append(f"  recommended: {rec.label} · {r['device']}")
-        from efflab.analysis.uncertainty import statistical_half_j
+        from efflab.analysis.assess import energy_text
 
-        half = statistical_half_j(r)
-        wh = float(r["wh_per_1000_queries"])
-        energy = fmt.interval(
-            wh, None if half is None else wh * half / float(r["energy_j_per_query"]), fmt.wh
-        )
         lines.append(
-            f"    {energy} per 1000 queries [{fmt.energy_wording(r)}] · accuracy {fmt.percent(r['accuracy'])} · "
+            f"    {energy_text(r)} · accuracy {fmt.percent(r['accuracy'])} · "
             f"{fmt.number(r['throughput_qps'])} queries/s"
         )
         lines.append(f"    why: {rec.reason}")
@@ -103,18 +99,12 @@ def render(a: Assessment) -> list[str]:
         )
         base = a.baseline
         if base is not None:
-            from efflab.analysis import nudge
-
-            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {nudge(base, r)})")
+            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {a.baseline_nudge})")
         lines.extend(yearly_lines(a))
     if a.excluded:
-        counts: dict[str, int] = {}
-        for e in a.excluded:
-            word = e.reason.split(":")[0]
-            counts[word] = counts.get(word, 0) + 1
         lines.append(
             f"  not eligible: {len(a.excluded)} point(s) ("
-            + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+            + "; ".join(f"{k}: {v}" for k, v in a.exclusion_counts().items())
             + "); see `efflab results list`"
         )
     lines.extend(f"  · {p}" for p in a.provenance)

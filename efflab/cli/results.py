@@ -56,6 +56,7 @@ def run_list(args: argparse.Namespace) -> int:
         )
         return 0
     from efflab.analysis import AssessInputs, assess
+    from efflab.analysis.eligibility import exclusion_kind
 
     rows = []
     for cohort in assess(df).cohorts:
@@ -87,12 +88,11 @@ def run_list(args: argparse.Namespace) -> int:
                     r["device"],
                     si(r["latency_s"], "s"),
                     fmt.number(r["throughput_qps"]),
-                    f"{fmt.number(r['wh_per_1000_queries'])} ({fmt.energy_basis(r)})",
+                    f"{fmt.wh(r['wh_per_1000_queries'])} ({fmt.energy_basis(r)})",
                     fmt.stars(m.stars) if m is not None else "",
-                    fmt.percent(r["accuracy"]) if r["accuracy"] == r["accuracy"] else "-",
-                    "eligible" + (f" · {r['flags']}" if r["flags"] else "")
-                    if r["eligible"]
-                    else str(r["excluded_reason"]).split(":")[0] + (f" · {r['flags']}" if r["flags"] else ""),
+                    fmt.percent(r["accuracy"]),
+                    ("eligible" if r["eligible"] else exclusion_kind(str(r["excluded_reason"])))
+                    + (f" · {r['flags']}" if r["flags"] else ""),
                 )
             )
     print(
@@ -105,7 +105,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "device",
                 "latency/batch",
                 "q/s",
-                "Wh/1000q",
+                "energy/1000 q",
                 "model stars",
                 "accuracy",
                 "eligible · flags",

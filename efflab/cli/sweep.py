@@ -49,6 +49,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-sizes", help="comma-separated batch sizes, overriding the spec")
     p.add_argument("--precisions", help="comma-separated precisions, overriding the spec")
     p.add_argument("--devices", help="comma-separated devices, overriding the spec")
+    p.add_argument(
+        "--cast", help="fp16/bf16 points: model (cast the weights) or autocast, overriding the spec"
+    )
     p.add_argument("--sensor", help="energy sensor, overriding the spec (auto, nvml, rapl, codecarbon, fake)")
     p.add_argument(
         "--windows", help="timing windows per point, overriding the spec (default 3; 1 = one window)"
@@ -90,8 +93,9 @@ def load_spec(args: argparse.Namespace) -> Any:
         v = getattr(args, name)
         if v:
             over[name] = [x.strip() for x in v.split(",") if x.strip()]
-    if args.sensor:
-        over["sensor"] = args.sensor
+    for name in ("sensor", "cast"):
+        if getattr(args, name, None):
+            over[name] = getattr(args, name)
     if any(
         getattr(args, k, None) is not None
         for k in ("windows", "target_ci", "cpu_power", "ram_power", "run_spread", "threads")
@@ -287,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
                     note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
                     bar.write(
                         f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {m.wh_per_1000_queries:.3g} Wh/1000q "
+                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {si(m.wh_per_1000_queries, 'Wh')}/1000q "
                         f"({kind}){acc}{note}",
                         file=sys.stderr,
                     )

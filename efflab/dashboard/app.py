@@ -29,7 +29,7 @@ import efflab.analysis
 import efflab.label
 import efflab.measuring.carbon
 import efflab.plots  # noqa: F401
-from efflab.dashboard import format as fmt
+from efflab import format as fmt
 from efflab.dashboard.picker import GroupedPicker, grouped_options
 from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
 from efflab.errors import EfflabError

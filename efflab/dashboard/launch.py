@@ -16,8 +16,8 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
-from efflab._serve import HOST, check_port, run_server
 from efflab.errors import ConfigError
+from efflab.servers import HOST, check_port, run_server
 
 STORE_ENV = "EFFLAB_STORE"
 

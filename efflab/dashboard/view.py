@@ -188,14 +188,7 @@ class View:
         raise KeyError(msg)
 
 
-def energy_kind(df: pd.DataFrame) -> str:
-    """'measured', 'modelled' or 'partly modelled' for the energy in ``df``."""
-    from efflab.format import MEASURED
-
-    kinds = {fmt.energy_basis(r) == MEASURED for _, r in df.iterrows()}
-    if kinds == {True}:
-        return "measured"
-    return "partly modelled" if len(kinds) == 2 else "modelled"
+energy_kind = fmt.energy_kind  # 'measured', 'modelled' or 'partly modelled' (efflab.format)
 
 
 def option_label(row: Any, *, recommended: bool = False, baseline: bool = False) -> str:
@@ -234,7 +227,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             eligible (the message says what to run next).
     """
     from efflab.analysis import assess
-    from efflab.analysis.uncertainty import statistical_half_j
+    from efflab.analysis.uncertainty import statistical_half_wh
 
     inputs = inputs or Inputs()
     snap = data if isinstance(data, Snapshot) else None
@@ -259,7 +252,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
         )
         acc_detail = f"{ci}best in cohort {fmt.percent(rec.best_accuracy)}"
     per_q = f"at {fmt.number(s.queries_per_day)} queries/day"
-    half = statistical_half_j(sel)
+    half = statistical_half_wh(sel)
     wh = float(sel["wh_per_1000_queries"])
     stars, stars_detail = _rating_text(a, str(sel["model"]))
     est_sel = fmt.energy_basis(sel) != fmt.MEASURED
@@ -268,8 +261,8 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             "energy",
             "Energy per 1000 queries",
             fmt.wh(wh),
-            f"{fmt.energy_wording(sel)} · ± {fmt.wh(None if half is None else wh * half / float(sel['energy_j_per_query']))}"
-            f" (95 %, timing) · baseline {fmt.wh(base['wh_per_1000_queries'])}",
+            f"{fmt.energy_wording(sel)} · ± {fmt.wh(half)} ({fmt.RERUN_INTERVAL}) · baseline "
+            f"{fmt.wh(base['wh_per_1000_queries'])}",
             est_sel,
         ),
         Card("stars", "Energy rating of the model", stars, stars_detail, est_sel),

@@ -89,10 +89,11 @@ class ReportData:
 
     @property
     def ok(self) -> pd.DataFrame:
-        """The eligible points (``efflab.analysis.eligible_mask``)."""
-        from efflab.analysis import eligible_mask
+        """The eligible points of every cohort (as each cohort's assessment decided)."""
+        import pandas as pd
 
-        return self.points[eligible_mask(self.points)] if len(self.points) else self.points
+        parts = [c.points for c in self.cohorts if len(c.points)]
+        return pd.concat(parts) if parts else self.points.iloc[0:0]
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -172,8 +173,7 @@ def build(params: ReportParams) -> ReportData:
                 elif r.status == "skipped":
                     run.skipped += 1
                 else:
-                    c = r.config
-                    run.failed.append(f"{c.model} · batch {c.batch_size} · {c.precision}: {r.error}")
+                    run.failed.append(f"{_cfg(r.config)}: {r.error}")
     df = load_results(store)
     params.check_against(df)
     from efflab.analysis.assess import newest_per_configuration
@@ -207,16 +207,13 @@ def _num(v: Any) -> float | None:
 
 
 def _acc(row: Any) -> str:
-    a = _num(row.get("accuracy"))
-    if a is None:
-        return "not measured"
-    lo, hi = _num(row.get("accuracy_ci_low")), _num(row.get("accuracy_ci_high"))
-    ci = f" (95 % CI {lo * 100:.1f}–{hi * 100:.1f})" if lo is not None and hi is not None else ""
-    return f"{a * 100:.1f} %{ci}"
+    return fmt.accuracy(row.get("accuracy"), row.get("accuracy_ci_low"), row.get("accuracy_ci_high"))
 
 
 def _energy(row: Any) -> str:
-    return f"{fmt.wh(row['wh_per_1000_queries'])} per 1000 queries, {_kind(row)}"
+    from efflab.analysis import energy_text
+
+    return energy_text(row)
 
 
 def _list(values: Any) -> str:
@@ -264,6 +261,7 @@ def _empty_message(d: ReportData) -> str:
             ("device", p.device),
             ("task", p.task),
             ("seq_len", p.seq_len),
+            ("cohort", p.cohort),
         )
         if v is not None
     ]
@@ -335,12 +333,10 @@ def summary_html(d: ReportData) -> str:
                 f"<p><b>Recommended: {escape(_cfg(r.row))}</b> — {escape(_energy(r.row))}, accuracy "
                 f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
             )
-        if c.baseline is not None and r is not None and c.savings is not None:
-            from efflab.analysis import nudge
-
+        if c.baseline is not None and a is not None and c.savings is not None:
             text.append(
                 f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
-                f"{escape(nudge(c.baseline, r.row))}. {escape(_savings_sentence(c.savings))}</p>"
+                f"{escape(a.baseline_nudge)}. {escape(_savings_sentence(c.savings))}</p>"
             )
         elif c.baseline_note:
             text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
@@ -355,11 +351,8 @@ def summary_html(d: ReportData) -> str:
                 "latency and energy as less certain (see the appendix).</p>"
             )
         if len(c.failed):
-            reasons = c.failed["excluded_reason"] if "excluded_reason" in c.failed.columns else None
-            why = ""
-            if reasons is not None:
-                counts = reasons.fillna("not eligible").astype(str).str.split(":").str[0].value_counts()
-                why = " (" + ", ".join(f"{fmt.number(n)} {r}" for r, n in counts.items()) + ")"
+            counts = a.exclusion_counts() if a is not None else {}
+            why = " (" + "; ".join(f"{k}: {fmt.number(n)}" for k, n in counts.items()) + ")" if counts else ""
             text.append(
                 f"<p>{len(c.failed)} configurations are left out of the stars and the recommendation{why}; "
                 "their errors and flags are in the appendix.</p>"
@@ -421,14 +414,6 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
     return figs
 
 
-def _best_per_model(points: pd.DataFrame) -> pd.DataFrame:
-    """Each model's least-energy eligible configuration (the row the family chart and stars use)."""
-    ok = points[points["energy_j_per_query"].notna()]
-    if ok.empty:
-        return ok
-    return ok.loc[ok.groupby("model")["energy_j_per_query"].idxmin()]
-
-
 def general_figures(d: ReportData) -> list[go.Figure]:
     """Per cohort with a prompted general-purpose model: the family, TF-IDF and the LLM at their best
     configurations on one energy × accuracy plot (the same tradeoff figure as above)."""
@@ -436,10 +421,11 @@ def general_figures(d: ReportData) -> list[go.Figure]:
 
     figs = []
     for c in d.cohorts:
-        g = c.assessment.general if c.assessment is not None else None
-        if g is None:
+        a = c.assessment
+        g = a.general if a is not None else None
+        if a is None or g is None:
             continue
-        best = _best_per_model(c.points)
+        best = a.ratings_frame()  # each model's least-energy eligible (rated) configuration
         best = best[best["accuracy"].notna()]
         llm = best.index[best["model"] == g.general_model]
         fig = tradeoff_figure(
@@ -539,7 +525,7 @@ def _row_cells(row: Any) -> list[Any]:
     lat = _num(row.get("latency_per_query_s"))
     return [
         _cfg(row),
-        fmt.number(row["wh_per_1000_queries"]),
+        fmt.wh(row["wh_per_1000_queries"]),
         _kind(row),
         _acc(row),
         fmt.si(lat, "s"),
@@ -550,7 +536,7 @@ def _row_cells(row: Any) -> list[Any]:
 
 _ROW_HEADERS = [
     "configuration",
-    "Wh / 1000 queries",
+    "energy / 1000 queries",
     "energy",
     "accuracy",
     "latency per query",
@@ -625,13 +611,19 @@ def recommendation_html(d: ReportData) -> str:
         body.append(
             _table(
                 srows,
-                ["per year", "baseline", "recommended", "saved", "95 % range (timing and energy basis)"],
+                [
+                    "per year",
+                    "baseline",
+                    "recommended",
+                    "saved",
+                    "95 % range (re-run intervals and energy basis)",
+                ],
             )
         )
         if s.estimated:
             body.append(
                 '<p class="efflab-note">These projections rest on modelled energy: the ranges combine both '
-                "configurations' timing spread and the energy basis; a range that crosses zero reads "
+                "configurations' re-run intervals and the energy basis; a range that crosses zero reads "
                 '"no clear saving".</p>'
             )
     return _section("Recommendation and yearly savings", "".join(body))

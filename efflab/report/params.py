@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.config import CASTS, PRECISIONS, MethodSettings, parse_device
+from efflab.config import (
+    CASTS,
+    DEFAULT_CAST,
+    DEFAULT_DEVICE,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TASK,
+    PRECISIONS,
+    MethodSettings,
+    parse_device,
+)
 from efflab.errors import ConfigError, ReportError, closest
 from efflab.options import (
     ASSESS_OPTIONS,
@@ -26,8 +35,8 @@ from efflab.options import (
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_QUERIES_PER_DAY,
     DEFAULT_TOLERANCE,
-    default_store,
 )
+from efflab.paths import default_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,9 +45,9 @@ LABEL_FORMATS = ("svg", "png")
 DEFAULT_TITLE = "efflab efficiency report"
 # What the sweep measures when measure_missing is on and a grid field is left at None
 # (the same defaults as `efflab sweep`).
-MEASURE_DEFAULT_TASK = "reviews"
-MEASURE_DEFAULT_DEVICE = "cpu"
-MEASURE_DEFAULT_SEQ_LEN = 128
+MEASURE_DEFAULT_TASK = DEFAULT_TASK
+MEASURE_DEFAULT_DEVICE = DEFAULT_DEVICE
+MEASURE_DEFAULT_SEQ_LEN = DEFAULT_SEQ_LEN
 
 _NONE_WORDS = ("", "none", "null", "~", "all")
 _TRUE_WORDS = ("true", "yes", "on", "1")
@@ -46,7 +55,7 @@ _FALSE_WORDS = ("false", "no", "off", "0")
 
 # One line each; the CLI's --help and the notebook's parameters cell say the same.
 PARAM_HELP: dict[str, str] = {
-    "store_path": "results store (SQLite) to report on",
+    "store_path": "results store (SQLite) to report on (None: $EFFLAB_STORE, else data/results.sqlite)",
     "models": "models to include (a list; None: every model in the store)",
     "batch_sizes": "batch sizes to include (a list of positive integers; None: all)",
     "precisions": f"precisions to include (a list from {', '.join(PRECISIONS)}; None: all)",
@@ -63,6 +72,7 @@ PARAM_HELP: dict[str, str] = {
     "price_per_kwh": ASSESS_OPTIONS["price_per_kwh"].help,
     "currency": ASSESS_OPTIONS["currency"].help,
     "baseline": "baseline as MODEL:BATCH:PRECISION (None: the most accurate model at its smallest batch in fp32)",
+    "cohort": "cohort to report on, as TASK @ HARDWARE (None: every cohort)",
     "title": "report title",
     "labels_dir": "folder for the label images when papermill runs the notebook directly, relative to its working folder (efflab report: OUT/labels)",
     "label_formats": "label image formats: svg, png",
@@ -227,13 +237,15 @@ class ReportParams:
     price_per_kwh: float = DEFAULT_PRICE_PER_KWH
     currency: str = DEFAULT_CURRENCY
     baseline: str | None = None
+    cohort: str | None = None
     title: str = DEFAULT_TITLE
     labels_dir: str = "out/labels"
     label_formats: tuple[str, ...] = LABEL_FORMATS
 
     def __post_init__(self) -> None:
         s = self._set
-        store = _opt_str("store_path", self.store_path)
+        # None (the notebook's default): the one default-store rule, as on the CLI.
+        store = str(default_store()) if self.store_path is None else _opt_str("store_path", self.store_path)
         if not store:
             raise _bad(
                 "store_path", self.store_path, "the path of a results store (e.g. data/results.sqlite)"
@@ -293,6 +305,7 @@ class ReportParams:
                 raise ReportError(msg)
             base = f"{parts[0]}:{int(parts[1])}:{parts[2].lower()}"
         s("baseline", base)
+        s("cohort", _opt_str("cohort", self.cohort))
         title = self.title
         if isinstance(title, (int, float)) and not isinstance(title, bool):
             title = str(title)
@@ -368,7 +381,7 @@ class ReportParams:
             "task": self.task or MEASURE_DEFAULT_TASK,
             "seq_len": self.seq_len or MEASURE_DEFAULT_SEQ_LEN,
             "sensor": self.sensor,
-            "cast": self.cast or "model",
+            "cast": self.cast or DEFAULT_CAST,
         }
         if self.models:
             kw["models"] = self.models
@@ -417,6 +430,13 @@ class ReportParams:
             if self.task is not None and not _task_matches(df["task"], self.task).any():
                 tasks = ", ".join(sorted(set(df["task"].fillna("none").astype(str))))
                 msg = f"parameter task: {self.task!r} is not in the store {self.store_path}; it has {tasks}"
+                raise ReportError(msg)
+            cohorts = sorted(set(df["cohort"].dropna().astype(str))) if "cohort" in df.columns else []
+            if self.cohort is not None and self.cohort not in cohorts:
+                msg = (
+                    f"parameter cohort: {self.cohort!r} is not in the store {self.store_path}; it has "
+                    f"{', '.join(cohorts) or 'no cohort'}.{closest(self.cohort, cohorts)}"
+                )
                 raise ReportError(msg)
             if self.seq_len is not None and not (df["seq_len"] == self.seq_len).any():
                 lens = ", ".join(str(int(x)) for x in sorted(set(df["seq_len"].dropna())))
@@ -486,7 +506,9 @@ def filter_points(df: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
     if seq is not None:
         keep &= (df["seq_len"] == seq).fillna(False).astype(bool)
     if cast is not None and "cast" in df.columns:
-        keep &= df["cast"].fillna("model") == cast
+        keep &= df["cast"].fillna(DEFAULT_CAST) == cast
+    if params.cohort is not None and "cohort" in df.columns:
+        keep &= df["cohort"] == params.cohort
     return df[keep]
 
 

@@ -187,9 +187,9 @@ def run_report(
             ``report.html`` is left.
     """
     out = check_out_dir(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     params = resolve_params(params, out)
-    precheck(params)
+    precheck(params)  # bad parameters are refused before anything is made or run
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     # Outputs of an earlier run are stale from here on: none may pass for this run's.
     (out / FAILED_NAME).unlink(missing_ok=True)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from efflab.config import DEFAULT_COUNTRY
 from efflab.errors import SensorError, closest
 from efflab.sensors.base import Sensor
 from efflab.sensors.codecarbon import CodeCarbonSensor
@@ -36,7 +37,7 @@ def make_sensor(
     spec: str | Sensor = "auto",
     *,
     device: str = "cpu",
-    country: str = "USA",
+    country: str = DEFAULT_COUNTRY,
     cpu_power_w: float | None = None,
     ram_power_w: float | None = None,
 ) -> Sensor:

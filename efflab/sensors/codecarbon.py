@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Any
 
+from efflab.config import DEFAULT_COUNTRY
 from efflab.errors import SensorError
 from efflab.records import EnergyReading
 from efflab.sensors.base import _WindowClock
@@ -35,7 +36,7 @@ class CodeCarbonSensor(_WindowClock):
 
     def __init__(
         self,
-        country: str = "USA",
+        country: str = DEFAULT_COUNTRY,
         *,
         gpu_ids: list[int] | None = None,
         cpu_power_w: float | None = None,

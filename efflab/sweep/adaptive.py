@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from efflab.config import Config, MethodSettings
+from efflab.config import DEFAULT_TOLERANCE, Config, MethodSettings
 from efflab.records import Measurement
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from efflab.sweep.spec import SweepSpec
     from efflab.tasks import Task
 
-ACCURACY_TOLERANCE = 0.01
+ACCURACY_TOLERANCE = DEFAULT_TOLERANCE
 
 
 @dataclass(frozen=True)

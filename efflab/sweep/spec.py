@@ -9,7 +9,11 @@ from typing import Any
 
 from efflab.config import (
     CASTS,
+    DEFAULT_CAST,
+    DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TASK,
     WORKLOADS,
     Config,
     MethodSettings,
@@ -103,12 +107,12 @@ class SweepSpec:
     models: tuple[str, ...] = field(default_factory=default_models)
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     precisions: tuple[str, ...] = DEFAULT_PRECISIONS
-    devices: tuple[str, ...] = ("cpu",)
-    task: str | None = "reviews"
-    seq_len: int = 128
+    devices: tuple[str, ...] = (DEFAULT_DEVICE,)
+    task: str | None = DEFAULT_TASK
+    seq_len: int = DEFAULT_SEQ_LEN
     sensor: str = "auto"
     method: MethodSettings = field(default_factory=MethodSettings)
-    cast: str = "model"
+    cast: str = DEFAULT_CAST
     workloads: tuple[str, ...] = ("classify",)
     max_new_tokens: tuple[int, ...] = (DEFAULT_MAX_NEW_TOKENS,)
     per_model: dict[str, dict[str, Any]] = field(default_factory=default_per_model)

@@ -49,7 +49,7 @@ Cache: ``cache_dir()/zoo/<name>-<recipe hash>/``, keyed by :func:`recipe_hash` (
 content hash, pretrained weights hash, seed, steps, library versions). Built on first use with a
 progress bar on stderr; a folder without a valid ``efflab_model.json`` is rebuilt with a message.
 Every built folder holds ``efflab_model.json`` (name, kind, recipe_hash, task, label_names,
-test_accuracy_fp32, params, max_length, build stats) and either a Hugging Face folder (``hf``: config,
+test_accuracy_fp32, params, seq_len, build stats) and either a Hugging Face folder (``hf``: config,
 safetensors weights, tokenizer) or ``pipeline.joblib`` (``sklearn``: a Pipeline whose
 ``predict``/``predict_proba`` take a list of str).
 

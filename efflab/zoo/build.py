@@ -63,7 +63,7 @@ def _levels(r: Recipe) -> set[int]:
 
 
 def _features_key(r: Recipe) -> tuple[Any, ...]:
-    return (r.task, r.max_length, r.n_train, r.n_test)
+    return (r.task, r.seq_len, r.n_train, r.n_test)
 
 
 class _Session:
@@ -131,7 +131,7 @@ class _Session:
         _, train, test = _splits(r)
         t0 = time.perf_counter()
         folder = pretrained_folder()
-        ids_train, ids_test = tokenize(folder, [train["text"].tolist(), test["text"].tolist()], r.max_length)
+        ids_train, ids_test = tokenize(folder, [train["text"].tolist(), test["text"].tolist()], r.seq_len)
         total = sum(len(x) for x in ids_train) + sum(len(x) for x in ids_test)
         desc = f"zoo: frozen layers 0-{max(levels)}"
         bar = _bar(self.progress, total=total, unit="tok", unit_scale=True, desc=desc)
@@ -297,7 +297,7 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
                 train_in,
                 labels,
                 steps=r.steps,
-                batch_size=r.batch_size,
+                batch_size=r.train_batch_size,
                 lr=r.lr,
                 warmup_fraction=r.warmup_fraction,
                 weight_decay=r.weight_decay,
@@ -317,9 +317,9 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
     acc = float((test_logits.argmax(-1) == truth).float().mean())
     train_acc = float((train_logits.argmax(-1) == labels).float().mean())
     model.save_pretrained(str(out))
-    _save_tokenizer(out, r.max_length)
+    _save_tokenizer(out, r.seq_len)
     n_check = min(_SPOT_CHECK, len(test))
-    diff = _spot_check(out, test["text"].tolist()[:n_check], test_logits[:n_check], r.max_length)
+    diff = _spot_check(out, test["text"].tolist()[:n_check], test_logits[:n_check], r.seq_len)
     if not diff <= _SPOT_TOLERANCE:
         msg = (
             f"internal check failed for {r.name!r}: the saved folder's logits differ from training's "
@@ -332,7 +332,7 @@ def _build_hf(r: Recipe, digest: str, out: Path, session: _Session) -> dict[str,
             "layers": r.layers,
             "params": int(sum(p.numel() for p in model.parameters())),
             "trained_params": int(sum(p.numel() for p in tr.trainable_parameters(model))),
-            "max_length": r.max_length,
+            "seq_len": r.seq_len,
             "test_accuracy_fp32": acc,
             "train_accuracy_fp32": train_acc,
             "train_loss_last": last["loss"],

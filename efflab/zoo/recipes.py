@@ -32,9 +32,10 @@ class Recipe:
         seed: seeds weight init, batch order and dropout.
         layers: transformer layers kept from all-MiniLM-L6-v2 (``hf``; 0 for ``sklearn``).
         teacher: the recipe of the teacher whose logits the model is distilled from, or None.
-        max_length: tokens per text (truncation), in training, evaluation and the saved tokenizer.
-        steps: optimizer steps (AdamW, batch ``batch_size``).
-        batch_size: texts per step.
+        seq_len: tokens per text (truncation), in training, evaluation and the saved tokenizer (the
+            same name as :class:`efflab.config.Config`'s ``seq_len``).
+        steps: optimizer steps (AdamW, batch ``train_batch_size``).
+        train_batch_size: texts per training step (not the measured ``batch_size`` of a Config).
         lr: peak learning rate (linear warm-up over ``warmup_fraction`` of the steps, then linear decay).
         warmup_fraction: share of the steps spent warming up.
         weight_decay: AdamW weight decay.
@@ -53,9 +54,9 @@ class Recipe:
     seed: int = 0
     layers: int = 0
     teacher: Recipe | None = None
-    max_length: int = 128
+    seq_len: int = 128
     steps: int = 0
-    batch_size: int = 32
+    train_batch_size: int = 32
     lr: float = 0.0
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
@@ -75,11 +76,11 @@ class Recipe:
             if not 1 <= self.layers <= 6:
                 msg = f"recipe {self.name!r}: layers must be 1..6 (all-MiniLM-L6-v2 has 6), got {self.layers}"
                 raise ModelError(msg)
-            if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-                msg = f"recipe {self.name!r}: steps, batch_size and lr must be positive"
+            if self.steps < 1 or self.train_batch_size < 1 or self.lr <= 0:
+                msg = f"recipe {self.name!r}: steps, train_batch_size and lr must be positive"
                 raise ModelError(msg)
-            if not 8 <= self.max_length <= 512:
-                msg = f"recipe {self.name!r}: max_length must be 8..512 tokens, got {self.max_length}"
+            if not 8 <= self.seq_len <= 512:
+                msg = f"recipe {self.name!r}: seq_len must be 8..512 tokens, got {self.seq_len}"
                 raise ModelError(msg)
         if self.teacher is not None and self.teacher.kind != "hf":
             msg = f"recipe {self.name!r}: the teacher must be a transformer, got {self.teacher.kind!r}"
@@ -101,7 +102,7 @@ class Recipe:
 
 # The fine-tuning recipe shared by every transformer (see the efflab.zoo docstring for why it is
 # this shape); the distilled student keeps it and only swaps the loss.
-_FT: dict[str, Any] = {"kind": "hf", "max_length": 128, "steps": 300, "batch_size": 32, "lr": 1e-3}
+_FT: dict[str, Any] = {"kind": "hf", "seq_len": 128, "steps": 300, "train_batch_size": 32, "lr": 1e-3}
 _L6 = Recipe("minilm-l6", layers=6, **_FT)
 
 # Ordered by size (parameters, then compute per query); the distilled student sits right after the
@@ -233,11 +234,20 @@ def gguf_digest(name: str) -> str:
     return _file_sha256(str(path), st.st_size, st.st_mtime_ns)
 
 
+# Fields renamed after models were built and stored: hashed under their first names, so the cache
+# keys (and the results stores' model identities) stay what they were.
+_HASHED_AS = {"seq_len": "max_length", "train_batch_size": "batch_size"}
+
+
 def recipe_ingredients(r: Recipe) -> dict[str, Any]:
     """Everything that decides the built model: recipe fields, data, weights, library versions."""
     from efflab.tasks import get_task
 
-    fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "teacher"}
+    fields = {
+        _HASHED_AS.get(f.name, f.name): getattr(r, f.name)
+        for f in dataclasses.fields(r)
+        if f.name != "teacher"
+    }
     if r.kind == "causal-lm":
         return {
             "recipe_version": RECIPE_VERSION,
