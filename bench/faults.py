@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -356,7 +357,7 @@ def _integrity_ok(store: Path) -> bool:
         con.close()
 
 
-def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
+def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
     """SIGKILL a real sweep at ``kills`` random moments, every one of them while the sweep still has
     points to measure: when a store is complete the next sweep starts on a new store. After each
     kill: integrity check, no stored point lost, none re-measured (record and timestamp unchanged);
@@ -377,7 +378,20 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
         },
     )
     n_points = 8
-    out = {"kills": 0, "finished_before_kill": 0, "lost": 0, "remeasured": 0, "bad": 0, "stores": 1}
+    # How long one whole sweep takes here (start-up included): kill moments fall inside it.
+    t0 = time.monotonic()
+    full = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(work / "timing.sqlite")]
+    subprocess.run(full, capture_output=True, check=True, env=ENV)
+    whole_s = time.monotonic() - t0
+    out: dict[str, Any] = {
+        "kills": 0,
+        "finished_before_kill": 0,
+        "lost": 0,
+        "remeasured": 0,
+        "bad": 0,
+        "stores": 1,
+    }
+    out["whole_sweep_s"] = round(whole_s)
     stored_at_kill: list[int] = []
     seen: dict[Path, dict[str, tuple[str, str]]] = {}
     store = work / "kill-1.sqlite"
@@ -387,12 +401,13 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
             store = work / f"kill-{out['stores']}.sqlite"
         cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-        time.sleep(rng.uniform(1.0, 20.0))
-        if proc.poll() is not None:  # it finished first: not a kill; the next one starts a new store
-            out["finished_before_kill"] += 1
-        else:
+        time.sleep(rng.uniform(1.0, whole_s))
+        killed = proc.poll() is None
+        if killed:
             proc.send_signal(signal.SIGKILL)
             out["kills"] += 1
+        else:  # it finished first: not a kill; the next one starts a new store
+            out["finished_before_kill"] += 1
         proc.wait()
         if not store.exists():
             stored_at_kill.append(0)
@@ -403,7 +418,8 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
         out["lost"] += len(set(before) - set(now))
         out["remeasured"] += sum(1 for k, v in before.items() if k in now and now[k] != v)
         before.update(now)
-        stored_at_kill.append(len(now))
+        if killed:
+            stored_at_kill.append(len(now))
     for st, before in seen.items():
         r = subprocess.run(
             [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(st)],
@@ -419,6 +435,7 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, int]:
         out.setdefault("complete", 0)
         out["complete"] += len(final) == n_points
     out["median_stored_at_kill"] = sorted(stored_at_kill)[len(stored_at_kill) // 2] if stored_at_kill else 0
+    out["stored_at_kill"] = stored_at_kill
     return out
 
 
@@ -487,9 +504,10 @@ def main() -> None:
         print(
             f"SIGKILL trial: {k['kills']} kills, each while the sweep had points left "
             f"({k['finished_before_kill']} runs finished before their kill moment and were not counted), "
-            f"over {k['stores']} stores of 8 points; {k['lost']} points lost, {k['remeasured']} re-measured, "
+            f"over {k['stores']} stores of 8 points (a whole sweep: {k['whole_sweep_s']} s; kills at uniform "
+            f"1 s–that); {k['lost']} points lost, {k['remeasured']} re-measured, "
             f"{k['bad']} integrity failures; after one more run {k.get('complete', 0)}/{k['stores']} stores "
-            f"complete (median points stored at a kill: {k['median_stored_at_kill']})"
+            f"complete (points already stored at each kill: {k['stored_at_kill']}, median {k['median_stored_at_kill']})"
         )
 
 
