@@ -502,7 +502,7 @@ def main() -> None:
         )
         k = kill_trial(work, task, args.kills, args.seed)
         print(
-            f"SIGKILL trial: {k['kills']} kills, each while the sweep had points left "
+            f"SIGKILL trial: {k['kills']} kills of a running sweep that started with points left "
             f"({k['finished_before_kill']} runs finished before their kill moment and were not counted), "
             f"over {k['stores']} stores of 8 points (a whole sweep: {k['whole_sweep_s']} s; kills at uniform "
             f"1 s–that); {k['lost']} points lost, {k['remeasured']} re-measured, "
