@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from efflab.analysis.pareto import knee, pareto_front
 from efflab.analysis.stars import model_ratings
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
 
 PRECISION_COLORS = {"fp32": "#1f77b4", "bf16": "#ff7f0e", "fp16": "#2ca02c", "int8": "#d62728"}
 GREY = "#c7c7c7"
-TEMPLATE = "plotly_white"
+# plotly_white, with every axis making room for its tick labels and title: in a narrow box (the lab
+# beside JupyterLab's file browser) a fixed margin cuts the y-axis title off.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.xaxis.automargin = True
+TEMPLATE.layout.yaxis.automargin = True
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -226,6 +231,27 @@ def _metric_title(metric: str, df: pd.DataFrame) -> str:
     return t + (", log scale" if metric != "throughput_qps" else "")
 
 
+def _flagged_ring(frame: pd.DataFrame, x: str, y: pd.Series, *, showlegend: bool = True) -> go.Scatter | None:
+    """A ring over each point of ``frame`` flagged noisy, time-capped or unstable (at ``frame[x]``,
+    ``y``), or None when none is; the flags in the hover."""
+    keep = [bool(_flagged(r)) for _, r in frame.iterrows()]
+    flagged = frame[keep]
+    if flagged.empty:
+        return None
+    return go.Scatter(
+        x=flagged[x],
+        y=y[keep],
+        mode="markers",
+        name="flagged (noisy, time-capped or unstable)",
+        legendgroup="flagged",
+        legendrank=90,
+        showlegend=showlegend,
+        text=[", ".join(_flagged(r)) for _, r in flagged.iterrows()],
+        marker={"symbol": "circle-open", "size": 16, "color": "#b35806", "line": {"width": 2}},
+        hovertemplate="flagged: %{text}<extra></extra>",
+    )
+
+
 def _precision_traces(
     g_model: pd.DataFrame, metric: str, *, legend: bool, shown: set[str], recommended: Any = None
 ) -> list[go.Scatter]:
@@ -255,22 +281,9 @@ def _precision_traces(
             )
         )
         shown.add(p)
-    flagged = g_model[[bool(_flagged(r)) for _, r in g_model.iterrows()]]
-    if len(flagged):
-        out.append(
-            go.Scatter(
-                x=flagged["batch_size"],
-                y=flagged[metric],
-                mode="markers",
-                name="flagged (noisy, time-capped or unstable)",
-                legendgroup="flagged",
-                legendrank=90,
-                showlegend=legend and "flagged" not in shown,
-                text=[", ".join(_flagged(r)) for _, r in flagged.iterrows()],
-                marker={"symbol": "circle-open", "size": 16, "color": "#b35806", "line": {"width": 2}},
-                hovertemplate="flagged: %{text}<extra></extra>",
-            )
-        )
+    ring = _flagged_ring(g_model, "batch_size", g_model[metric], showlegend=legend and "flagged" not in shown)
+    if ring is not None:
+        out.append(ring)
         shown.add("flagged")
     if recommended is not None and recommended in g_model.index:
         r = g_model.loc[recommended]
@@ -495,7 +508,7 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind})<br>log scale; bars: ± uncertainty")
+    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries, log scale<br>({kind}; bars: ± uncertainty)")
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
         title=title,
@@ -577,6 +590,9 @@ def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go
                 hovertemplate="batch %{x}<br>%{y:.3g} J per token<extra></extra>",
             )
         )
+    ring = _flagged_ring(g, "batch_size", g["energy_j_per_token"])
+    if ring is not None:
+        fig.add_trace(ring)
     fig.update_layout(
         title=title,
         template=TEMPLATE,
@@ -615,6 +631,9 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
                 "prefill %{customdata[0]:.3g} J + decode %{customdata[1]:.3g} J per response<extra></extra>",
             )
         )
+    ring = _flagged_ring(g, "max_new_tokens", g["energy_j_per_query"] * 1000 / 3600)
+    if ring is not None:
+        fig.add_trace(ring)
     fig.update_layout(
         title=title,
         template=TEMPLATE,

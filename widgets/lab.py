@@ -66,7 +66,7 @@ _LAB_CSS = """<style>
 .efflab-lab .efflab-fig .js-plotly-plot, .efflab-lab .efflab-fig .plot-container { max-width: 100%; }
 .efflab-lab .widget-slider, .efflab-lab .widget-dropdown { max-width: 100%; }
 .efflab-lab .widget-html, .efflab-lab .widget-html-content { max-width: 100%; min-width: 0; }
-.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; line-height: 1.4; }
 .efflab-lab .widget-inline-hbox, .efflab-lab .widget-dropdown select, .efflab-lab .slider-container { min-width: 0 !important; }
 .efflab-lab .efflab-controls > .widget-inline-hbox { max-width: min(460px, calc(100% - 4px)) !important; }
 .efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }

@@ -217,7 +217,13 @@ def points_table_rows(
             if name == "flags" and v is not None:
                 v = str(v) or None
             values.append(v)
-            cells.append("" if name == "flags" and v is None else _cell(v, kind))
+            cells.append(
+                ""
+                if name == "flags" and v is None
+                else ", ".join(v.split(","))
+                if name == "flags"
+                else _cell(v, kind)
+            )
         rows.append({"key": str(r.get("key", idx)), "cells": cells, "values": values})
     sel = (
         ""

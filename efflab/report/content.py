@@ -218,6 +218,11 @@ def _energy(row: Any) -> str:
     return f"{fmt.wh(row['wh_per_1000_queries'])} per 1000 queries, {_kind(row)}"
 
 
+def _fp_text(v: Any) -> str:
+    """A fingerprint value as a person reads it: whole numbers stored as floats (``2.0`` threads) as ``2``."""
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
 def _list(values: Any) -> str:
     vals = [str(v) for v in values]
     return ", ".join(vals)
@@ -232,12 +237,13 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
 .efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
-.efflab-table td, .efflab-table th {overflow-wrap: anywhere;}
+.efflab-table td, .efflab-table th {overflow-wrap: break-word; word-break: normal; hyphens: none;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
 .efflab-labels {display: flex; flex-wrap: wrap; gap: 14px;}
-.efflab-labels figure {margin: 0;} .efflab-labels figcaption {font-size: 0.8em; color: #666;}
+.efflab-labels figure {margin: 0; width: min-content;}
+.efflab-labels figcaption {font-size: 0.8em; color: #666; overflow-wrap: anywhere;}
 </style>"""
 
 
@@ -538,7 +544,7 @@ def _row_cells(row: Any) -> list[Any]:
     lat = _num(row.get("latency_per_query_s"))
     return [
         _cfg(row),
-        fmt.number(row["wh_per_1000_queries"]),
+        fmt.wh(row["wh_per_1000_queries"]),
         _kind(row),
         _acc(row),
         fmt.si(lat, "s"),
@@ -549,7 +555,7 @@ def _row_cells(row: Any) -> list[Any]:
 
 _ROW_HEADERS = [
     "configuration",
-    "Wh / 1000 queries",
+    "energy per 1000 queries",
     "energy",
     "accuracy",
     "latency per query",
@@ -747,7 +753,7 @@ def appendix_html(d: ReportData) -> str:
                     nums = vals.astype(float)
                     text = f"{nums.min():.2f} to {nums.max():.2f}" if len(nums) else "n/a"
                 else:
-                    uniq = sorted({str(v) for v in vals})
+                    uniq = sorted({_fp_text(v) for v in vals})
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
             body.append(_table(frows, ["field", "value(s) across the points"]))
