@@ -318,3 +318,29 @@ def test_sync_figure_patches_or_replaces() -> None:
     assert sync_figure(fw, empty) == "replaced" and not fw.data and fw.layout.annotations
     assert sync_figure(fw, power_trace_figure([1.0], [5.0])) == "replaced"
     assert not fw.layout.annotations and list(fw.data[0].x) == [1.0]
+
+
+def test_the_measuring_banner_names_stage_elapsed_and_what_is_left(small_store: Path) -> None:
+    from widgets.lab import Lab
+
+    s = lab_state(small_store)
+    lab = Lab(s, dispatch=QueueDispatch(), load_once=False)
+    s.live.description = "tiny-bert-l1 · batch 4 · fp32"
+    s.live_progress("timing", 0.4, 1, 1, "tiny-bert-l1")
+    text = lab.measuring_text()
+    assert text.startswith("Measuring tiny-bert-l1 · batch 4 · fp32 … timing batches 40 %, ")
+    assert "s elapsed" in text and "still to do: scoring accuracy on the test split" in text
+    s.live_progress("accuracy", 0.3, 1, 1, "tiny-bert-l1")  # evaluate() reports its chunks of test texts
+    text = lab.measuring_text()
+    assert "scoring accuracy on the test split 30 %" in text and "still to do" not in text
+    s.live_progress("accuracy", 0.3, 2, 3, "tiny-bert-l1")  # a sweep: which point, and how many after it
+    assert "(point 2 of 3)" in lab.measuring_text() and "1 more point after this one" in lab.measuring_text()
+
+
+def test_a_store_with_every_point_flagged_says_what_to_run(copy_store: Path) -> None:
+    from test_dashboard import flag_every_point
+
+    n = flag_every_point(copy_store)
+    s = lab_state(copy_store)
+    assert s.recommendation is None
+    assert f"{n} measured point(s) are unstable or disturbed" in s.nudge and "--threads 1" in s.nudge

@@ -240,6 +240,7 @@ _STYLE = """<style>
 .efflab-table td, .efflab-table th {overflow-wrap: break-word; word-break: normal; hyphens: none;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
+.efflab-report code {white-space: nowrap;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
 .efflab-labels {display: flex; flex-wrap: wrap; gap: 14px;}
 .efflab-labels figure {margin: 0; width: min-content;}
