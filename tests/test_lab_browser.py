@@ -130,8 +130,14 @@ OVERFLOW = """() => { const lab = document.querySelector('.efflab-lab'); const a
   for (const e of lab.querySelectorAll('*')) { const r = e.getBoundingClientRect();
     if (r.width > 0 && r.right > R && !e.closest('.efflab-table-wrap')) bad.push(e.tagName + '.' + String(e.className).slice(0, 60)); }
   for (const box of lab.querySelectorAll('.efflab-fig')) { const svg = box.querySelector('.main-svg');
-    if (svg && svg.getBoundingClientRect().width > box.getBoundingClientRect().width + 1) bad.push('plot wider than its box: ' + box.className); }
+    if (svg && svg.getBoundingClientRect().width > box.getBoundingClientRect().width + 1) bad.push('plot wider than its box: ' + box.className);
+    // Text plotly draws past the figure's edge is cut off (an axis title wider than a narrow plot area).
+    const B = box.getBoundingClientRect();
+    for (const t of box.querySelectorAll('.main-svg text')) { const r = t.getBoundingClientRect();
+      if (r.width > 0 && (r.left < B.left - 1 || r.right > B.right + 1)) bad.push('text cut off: ' + t.textContent.slice(0, 40)); } }
   return bad.slice(0, 10); }"""
+FIG_WIDTHS = """() => Array.from(document.querySelectorAll('.efflab-lab .efflab-fig'))
+  .map(b => b.getBoundingClientRect().width).filter(w => w > 0)"""
 LEGENDS = """() => { const out = {}; for (const gd of document.querySelectorAll('.efflab-lab .js-plotly-plot')) {
   const t = gd.layout && gd.layout.title; out[(t && (t.text || t)) || ''] = Array.from(gd.querySelectorAll('.legendtext')).map(e => e.textContent); }
   return out; }"""
@@ -275,9 +281,18 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         readout = page.locator(".efflab-lab .widget-readout").first.inner_text()
         assert not readout.startswith("tiny-bert"), readout
 
-        # 800 px wide: everything wraps, every plot follows its box.
+        # 800 px wide with the file browser open (figures ~340 px wide), then closed (~590 px): everything
+        # wraps, every plot follows its box and no text of a plot is cut off.
+        page.click(".efflab-lab .efflab-workload .widget-toggle-button:text-is('classify')")
         page.set_viewport_size({"width": 800, "height": 1800})
         page.wait_for_timeout(1500)
+        widths = page.evaluate(FIG_WIDTHS)
+        assert widths and max(widths) < 400, widths  # the file browser is open beside the notebook
+        assert page.evaluate(OVERFLOW) == []
+        page.screenshot(path=str(artifacts / "lab-800-filebrowser.png"), full_page=True)
+        page.keyboard.press("Control+b")  # close the side bar
+        page.wait_for_function(f"() => Math.max(...({FIG_WIDTHS})()) > {max(widths) + 100}", timeout=30_000)
+        page.wait_for_timeout(1000)
         assert page.evaluate(OVERFLOW) == []
         page.screenshot(path=str(artifacts / "lab-800.png"), full_page=True)
     except Exception:

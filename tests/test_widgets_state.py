@@ -344,3 +344,21 @@ def test_a_store_with_every_point_flagged_says_what_to_run(copy_store: Path) -> 
     s = lab_state(copy_store)
     assert s.recommendation is None
     assert f"{n} measured point(s) are unstable or disturbed" in s.nudge and "--threads 1" in s.nudge
+
+
+def test_power_trace_only_with_a_live_sensor_else_one_line(small_store: Path) -> None:
+    from widgets.lab import Lab
+
+    modelled = Lab(lab_state(small_store, sensor="codecarbon"), dispatch=QueueDispatch(), load_once=False)
+    assert modelled._fig_boxes["power"].layout.display == "none"
+    note = modelled.power_note.value
+    assert "modelled energy (CodeCarbon) has none" in note and note.count("<div") == 1
+    live = Lab(
+        lab_state(small_store), dispatch=QueueDispatch(), load_once=False
+    )  # the fake sensor reads live
+    assert live._fig_boxes["power"].layout.display == "none"  # nothing measured yet: no empty plot
+    assert "fake reads power live" in live.power_note.value
+    live.state.live.running = True
+    live.state.live_sample(0.0, 12.0)
+    live._render_power()
+    assert live._fig_boxes["power"].layout.display == "" and live.power_note.value == ""

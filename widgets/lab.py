@@ -324,10 +324,11 @@ class Lab:
         fig = _FIGURES[name][0](self.state)
         fig.update_layout(autosize=True, width=None, title_font_size=15)
         title = fig.layout.title.text or ""
-        if "<br>" not in title and title.endswith(")") and " (" in title:
+        first, br, after = title.partition("<br>")
+        if first.endswith(")") and " (" in first:
             # A narrow box has room for the words, not for the parenthesis: it goes below.
-            head, _, rest = title.rpartition(" (")
-            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>")
+            head, _, rest = first.rpartition(" (")
+            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>{br}{after}")
         elif "<br>" not in title and ": " in title:  # "model: metric vs batch size"
             head, _, rest = title.partition(": ")
             fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>{rest}</span>")
