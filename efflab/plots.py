@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from efflab.analysis.eligibility import eligible_mask, exclusion_reason
 from efflab.analysis.pareto import knee, pareto_front
 from efflab.analysis.stars import model_ratings
 
@@ -62,6 +63,7 @@ def _empty(title: str, message: str) -> go.Figure:
 FLAGGED = ("noisy", "hit_time_cap", "shared_host", "unstable", "disturbed")
 _RANK = {"fp32": 10, "bf16": 20, "fp16": 30, "int8": 40}
 KNEE_NAME = "knee: beyond it, more energy buys little accuracy"
+NOT_ELIGIBLE_NAME = "not eligible (unstable or disturbed)"
 
 
 def _flags(row: Any) -> list[str]:
@@ -127,9 +129,13 @@ def tradeoff_figure(
     title = title or f"Energy per 1000 queries vs accuracy ({kind} energy)"
     if ok.empty:
         return _empty(title, "No measured points with accuracy yet — run `efflab sweep`.")
-    on = pareto_front(ok, x=x, y=y)
-    front = ok[on].sort_values(x)
-    dom = ok[~on]
+    # The front and the knee are drawn over the eligible points only (what the recommendation weighs);
+    # unstable or disturbed points stay on the plot, apart, and can still be clicked.
+    eligible = eligible_mask(ok)
+    el, out = ok[eligible], ok[~eligible]
+    on = pareto_front(el, x=x, y=y) if len(el) else eligible[eligible]
+    front = el[on].sort_values(x)
+    dom = el[~on]
     hover = "%{text}<br>%{x:.4g} Wh / 1000 queries<br>accuracy %{y:.1%}<extra></extra>"
     fig = go.Figure()
     fig.add_trace(
@@ -157,7 +163,20 @@ def tradeoff_figure(
             customdata=list(front.index),
         )
     )
-    k = knee(ok, x=x, y=y)
+    if len(out):
+        fig.add_trace(
+            go.Scatter(
+                x=out[x],
+                y=out[y],
+                mode="markers",
+                name=NOT_ELIGIBLE_NAME,
+                text=[f"{point_label(r)} ({exclusion_reason(r)})" for _, r in out.iterrows()],
+                marker={"symbol": "circle-open", "color": "#999", "size": 9, "line": {"width": 1.5}},
+                hovertemplate=hover,
+                customdata=list(out.index),
+            )
+        )
+    k = knee(el, x=x, y=y) if len(el) else None
     if k is not None:
         r = ok.loc[k]
         fig.add_trace(
@@ -465,6 +484,13 @@ def family_figure(
     kind = energy_kind(ratings)
     title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
+        measured = len(_ok(df))
+        if measured:  # every one unstable or disturbed: none is rated
+            return _empty(
+                title,
+                f"All {measured} measured points are unstable or disturbed, so no model is rated.<br>"
+                "Re-measure on a quieter machine, or with `efflab sweep --threads 1`.",
+            )
         return _empty(title, "No measured points yet — run `efflab sweep`.")
     if order:
         pos = {m: i for i, m in enumerate(order)}

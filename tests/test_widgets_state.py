@@ -344,6 +344,12 @@ def test_a_store_with_every_point_flagged_says_what_to_run(copy_store: Path) -> 
     s = lab_state(copy_store)
     assert s.recommendation is None
     assert f"{n} measured point(s) are unstable or disturbed" in s.nudge and "--threads 1" in s.nudge
+    # The plots say so too: no front drawn through points that decide nothing, no "nothing measured yet".
+    traces = {t.name: t for t in s.tradeoff_figure().data}
+    assert len(traces["front"].x) == 0 and len(traces["not eligible (unstable or disturbed)"].x) == n
+    assert list(traces["not eligible (unstable or disturbed)"].customdata)  # still clickable
+    family = s.family_figure().layout.annotations[0].text
+    assert f"All {n} measured points are unstable or disturbed" in family and "--threads 1" in family
 
 
 def test_power_trace_only_with_a_live_sensor_else_one_line(small_store: Path) -> None:
