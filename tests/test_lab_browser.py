@@ -196,7 +196,9 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "latency" in k), legends
         assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "throughput" in k), legends
         assert page.evaluate(OVERFLOW) == []
-        page.screenshot(path=str(artifacts / "lab-1400.png"), full_page=True)
+        # Viewport shots: JupyterLab fills the window, and a full-page shot resizes it for a frame (the
+        # plots caught mid-relayout, before their margins grow to fit their axis titles).
+        page.screenshot(path=str(artifacts / "lab-1400.png"))
 
         # Click-to-select: a click on another point of the tradeoff plot selects it.
         page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
@@ -259,7 +261,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         page.wait_for_selector(".efflab-lab .efflab-info:has-text('Measuring')", timeout=60_000)
         banner = page.inner_text(".efflab-lab .efflab-info:has-text('Measuring')")
         assert "elapsed" in banner and "still to do" in banner, banner
-        page.screenshot(path=str(artifacts / "lab-measuring.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "lab-measuring.png"))
         page.click(".efflab-lab button:text-is('Cancel')")
         page.wait_for_selector(".efflab-lab .efflab-nudge:has-text('not measured yet')", timeout=60_000)
         assert page.locator(".efflab-lab .efflab-info:has-text('Measuring')").count() == 0
@@ -276,7 +278,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert rows.count() == n0 + 1
         errors = page.evaluate(ERRORS)
         assert not errors, errors
-        page.screenshot(path=str(artifacts / "lab_live_point.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "lab_live_point.png"))
 
         # The generate workload: causal LMs only, a max-new-tokens box, the Generation tab (a one-line hint
         # here: the small store has no generate points).
@@ -297,14 +299,14 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         widths = page.evaluate(FIG_WIDTHS)
         assert widths and max(widths) < 400, widths  # the file browser is open beside the notebook
         assert page.evaluate(OVERFLOW) == []
-        page.screenshot(path=str(artifacts / "lab-800-filebrowser.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "lab-800-filebrowser.png"))
         page.keyboard.press("Control+b")  # close the side bar
         page.wait_for_function(f"() => Math.max(...({FIG_WIDTHS})()) > {max(widths) + 100}", timeout=30_000)
         page.wait_for_timeout(1000)
         assert page.evaluate(OVERFLOW) == []
-        page.screenshot(path=str(artifacts / "lab-800.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "lab-800.png"))
     except Exception:
-        page.screenshot(path=str(artifacts / "lab_failure.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "lab_failure.png"))
         raise
     finally:
         page.close()
