@@ -238,3 +238,23 @@ def test_generation_plots_ring_the_flagged_points() -> None:
     assert list(length[ring].x) == [16] and list(length[ring].y) == [pytest.approx(9.0 * 1000 / 3600)]
     quiet = df.assign(flags="energy_estimated")  # the run's basis alone is no reason to ring a point
     assert ring not in {t.name for t in generation_batch_figure(quiet).data}
+
+
+def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path) -> None:
+    from widgets.lab import Lab
+
+    s = lab_state(gen_store)
+    lab = Lab(s, dispatch=QueueDispatch(), load_once=False)
+    heads = [c[1] for c in lab.table.columns]
+    assert "accuracy" in heads and "J / output token" not in heads and len(lab.table.rows) == 8
+    lab.workload.value = "generate"
+    heads = [c[1] for c in lab.table.columns]
+    assert {"new tokens", "Wh / 1000 responses", "J / output token", "TTFT", "ITL"} <= set(heads)
+    assert len(lab.table.rows) == len(s.generation_frame) == 4 and "accuracy" not in heads
+    assert lab.table.selected == str(s.selected_row["key"])  # type: ignore[index]
+    lab.pins.pin("A")
+    other = s.generation_frame[s.generation_frame["key"] != s.selected_row["key"]].index[0]  # type: ignore[index]
+    lab.select_index(other)
+    lab.pins.pin("B")
+    text = lab.pins.out.value
+    assert "per 1000 responses" in text and "latency per response" in text and "distinguishable" in text

@@ -368,3 +368,13 @@ def test_power_trace_only_with_a_live_sensor_else_one_line(small_store: Path) ->
     live.state.live_sample(0.0, 12.0)
     live._render_power()
     assert live._fig_boxes["power"].layout.display == "" and live.power_note.value == ""
+
+
+def test_pins_say_a_tiny_p_value_without_scientific_notation() -> None:
+    from widgets.pins import compare_pair
+
+    a = {"batch_size": 1, "accuracy": 0.0, "accuracy_correct": "0" * 40}
+    b = {"batch_size": 1, "accuracy": 1.0, "accuracy_correct": "1" * 40}
+    ((what, diff, verdict),) = compare_pair(a, b)
+    assert what == "accuracy" and diff == "+100.0 pt"
+    assert "p < 0.001" in verdict and "e-" not in verdict and verdict.startswith("distinguishable")

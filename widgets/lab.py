@@ -537,8 +537,11 @@ class Lab:
             self._gen_row.layout.display = "none" if note else ""
         self._render_figures(changed)
         self._render_text(changed)
-        if changed & {"data", "cohort", "selection"}:
-            self.table.set_rows(*points_table_rows(s.cohort_frame, selected=s.selected_index))
+        if changed & {"data", "cohort", "selection", "workload"}:
+            gen = s.selection.generates  # the table lists the points of the workload shown
+            self.table.set_rows(
+                *points_table_rows(s.selection_frame, selected=s.selected_index, generate=gen)
+            )
         if changed & {"data", "cohort", "selection", "pins"}:
             self.pins.render()
         if changed & {"trace", "live", "data"}:
