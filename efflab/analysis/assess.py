@@ -589,7 +589,8 @@ def guidance_for(df: pd.DataFrame, frame: pd.DataFrame) -> str:
     return (
         f"No eligible points: {n_unstable} measured point(s) are unstable or disturbed"
         + (f" and {n_failed} failed" if n_failed else "")
-        + ". Re-measure on a quieter machine (close other programs) with `efflab sweep`."
+        + ". Re-measure on a quieter machine (close other programs) with `efflab sweep`, or with "
+        "`efflab sweep --threads 1` on a VM whose second vCPU comes and goes."
     )
 
 
