@@ -436,3 +436,14 @@ def test_the_best_and_the_baseline_do_not_depend_on_row_order() -> None:
         assert a.recommendation is not None and a.baseline is not None
         seen.add((a.recommendation.best_label, a.recommendation.label, fmt.config_label(a.baseline)))
     assert seen == {("big · batch 8 · bf16", "big · batch 8 · bf16", "big · batch 1 · fp32")}
+
+
+def test_exclusion_counts_read_as_words() -> None:
+    a = assess(
+        frame(
+            point("big", 1, "fp32", 0.04),
+            point("big", 8, "fp32", 0.03, flags="unstable,disturbed", unstable_reason="windows disagree"),
+            point("small", 8, "fp32", 0.02, flags="disturbed"),
+        )
+    )
+    assert a.exclusion_counts() == {"disturbed": 1, "unstable and disturbed": 1}
