@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
+from efflab.analysis.eligibility import eligible_mask, exclusion_reason
 from efflab.analysis.pareto import knee, pareto_front
 from efflab.analysis.stars import model_ratings
 
@@ -21,7 +23,11 @@ if TYPE_CHECKING:
 
 PRECISION_COLORS = {"fp32": "#1f77b4", "bf16": "#ff7f0e", "fp16": "#2ca02c", "int8": "#d62728"}
 GREY = "#c7c7c7"
-TEMPLATE = "plotly_white"
+# plotly_white, with every axis making room for its tick labels and title: in a narrow box (the lab
+# beside JupyterLab's file browser) a fixed margin cuts the y-axis title off.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.xaxis.automargin = True
+TEMPLATE.layout.yaxis.automargin = True
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -56,6 +62,7 @@ def _empty(title: str, message: str) -> go.Figure:
 FLAGGED = ("noisy", "hit_time_cap", "shared_host", "unstable", "disturbed")
 _RANK = {"fp32": 10, "bf16": 20, "fp16": 30, "int8": 40}
 KNEE_NAME = "knee: beyond it, more energy buys little accuracy"
+NOT_ELIGIBLE_NAME = "not eligible (unstable or disturbed)"
 
 
 def _flags(row: Any) -> list[str]:
@@ -121,9 +128,13 @@ def tradeoff_figure(
     title = title or f"Energy per 1000 queries vs accuracy ({kind} energy)"
     if ok.empty:
         return _empty(title, "No measured points with accuracy yet — run `efflab sweep`.")
-    on = pareto_front(ok, x=x, y=y)
-    front = ok[on].sort_values(x)
-    dom = ok[~on]
+    # The front and the knee are drawn over the eligible points only (what the recommendation weighs);
+    # unstable or disturbed points stay on the plot, apart, and can still be clicked.
+    eligible = eligible_mask(ok)
+    el, out = ok[eligible], ok[~eligible]
+    on = pareto_front(el, x=x, y=y) if len(el) else eligible[eligible]
+    front = el[on].sort_values(x)
+    dom = el[~on]
     hover = "%{text}<br>%{x:.4g} Wh / 1000 queries<br>accuracy %{y:.1%}<extra></extra>"
     fig = go.Figure()
     fig.add_trace(
@@ -151,7 +162,20 @@ def tradeoff_figure(
             customdata=list(front.index),
         )
     )
-    k = knee(ok, x=x, y=y)
+    if len(out):
+        fig.add_trace(
+            go.Scatter(
+                x=out[x],
+                y=out[y],
+                mode="markers",
+                name=NOT_ELIGIBLE_NAME,
+                text=[f"{point_label(r)} ({exclusion_reason(r)})" for _, r in out.iterrows()],
+                marker={"symbol": "circle-open", "color": "#999", "size": 9, "line": {"width": 1.5}},
+                hovertemplate=hover,
+                customdata=list(out.index),
+            )
+        )
+    k = knee(el, x=x, y=y) if len(el) else None
     if k is not None:
         r = ok.loc[k]
         fig.add_trace(
@@ -225,6 +249,27 @@ def _metric_title(metric: str, df: pd.DataFrame) -> str:
     return t + (", log scale" if metric != "throughput_qps" else "")
 
 
+def _flagged_ring(frame: pd.DataFrame, x: str, y: pd.Series, *, showlegend: bool = True) -> go.Scatter | None:
+    """A ring over each point of ``frame`` flagged noisy, time-capped or unstable (at ``frame[x]``,
+    ``y``), or None when none is; the flags in the hover."""
+    keep = [bool(_flagged(r)) for _, r in frame.iterrows()]
+    flagged = frame[keep]
+    if flagged.empty:
+        return None
+    return go.Scatter(
+        x=flagged[x],
+        y=y[keep],
+        mode="markers",
+        name="flagged (noisy, time-capped or unstable)",
+        legendgroup="flagged",
+        legendrank=90,
+        showlegend=showlegend,
+        text=[", ".join(_flagged(r)) for _, r in flagged.iterrows()],
+        marker={"symbol": "circle-open", "size": 16, "color": "#b35806", "line": {"width": 2}},
+        hovertemplate="flagged: %{text}<extra></extra>",
+    )
+
+
 def _precision_traces(
     g_model: pd.DataFrame, metric: str, *, legend: bool, shown: set[str], recommended: Any = None
 ) -> list[go.Scatter]:
@@ -254,22 +299,9 @@ def _precision_traces(
             )
         )
         shown.add(p)
-    flagged = g_model[[bool(_flagged(r)) for _, r in g_model.iterrows()]]
-    if len(flagged):
-        out.append(
-            go.Scatter(
-                x=flagged["batch_size"],
-                y=flagged[metric],
-                mode="markers",
-                name="flagged (noisy, time-capped or unstable)",
-                legendgroup="flagged",
-                legendrank=90,
-                showlegend=legend and "flagged" not in shown,
-                text=[", ".join(_flagged(r)) for _, r in flagged.iterrows()],
-                marker={"symbol": "circle-open", "size": 16, "color": "#b35806", "line": {"width": 2}},
-                hovertemplate="flagged: %{text}<extra></extra>",
-            )
-        )
+    ring = _flagged_ring(g_model, "batch_size", g_model[metric], showlegend=legend and "flagged" not in shown)
+    if ring is not None:
+        out.append(ring)
         shown.add("flagged")
     if recommended is not None and recommended in g_model.index:
         r = g_model.loc[recommended]
@@ -451,6 +483,13 @@ def family_figure(
     kind = energy_kind(ratings)
     title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
+        measured = len(_ok(df))
+        if measured:  # every one unstable or disturbed: none is rated
+            return _empty(
+                title,
+                f"All {measured} measured points are unstable or disturbed, so no model is rated.<br>"
+                "Re-measure on a quieter machine, or with `efflab sweep --threads 1`.",
+            )
         return _empty(title, "No measured points yet — run `efflab sweep`.")
     if order:
         pos = {m: i for i, m in enumerate(order)}
@@ -494,15 +533,18 @@ def family_figure(
         )
     )
     lo, hi = (wh * (1 - unc)).min(), (wh * (1 + unc)).max()
-    axis = _log_energy_axis([lo, hi], f"Wh / 1000 queries ({kind})<br>log scale; bars: ± uncertainty")
+    # Short axis title: it is centred under the dots, which in a narrow box (the lab beside the file
+    # browser) get ~110 px beside the row labels; what the bars are is said under the chart's title.
+    axis = _log_energy_axis([lo, hi], "Wh / 1000 queries<br>(log scale)")
+    axis["title"] = {"text": axis["title"], "font": {"size": 12}}
     axis["range"] = [math.log10(lo) - 0.15, math.log10(hi) + 0.15]
     fig.update_layout(
-        title=title,
+        title=f"{title}<br><span style='font-size:11px;color:#666'>bars: ± the {kind} energy's uncertainty</span>",
         template=TEMPLATE,
         autosize=True,
         showlegend=False,
-        height=max(320, 60 * len(ratings) + 140),
-        margin={"l": 10, "r": 20, "t": 60, "b": 70},
+        height=max(320, 60 * len(ratings) + 160),
+        margin={"l": 10, "r": 20, "t": 90, "b": 70},
         xaxis=axis,
         yaxis={
             "title": "",
@@ -576,6 +618,9 @@ def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go
                 hovertemplate="batch %{x}<br>%{y:.3g} J per token<extra></extra>",
             )
         )
+    ring = _flagged_ring(g, "batch_size", g["energy_j_per_token"])
+    if ring is not None:
+        fig.add_trace(ring)
     fig.update_layout(
         title=title,
         template=TEMPLATE,
@@ -614,6 +659,9 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
                 "prefill %{customdata[0]:.3g} J + decode %{customdata[1]:.3g} J per response<extra></extra>",
             )
         )
+    ring = _flagged_ring(g, "max_new_tokens", g["energy_j_per_query"] * 1000 / 3600)
+    if ring is not None:
+        fig.add_trace(ring)
     fig.update_layout(
         title=title,
         template=TEMPLATE,

@@ -418,3 +418,32 @@ def test_ties_and_savings_use_the_same_re_run_interval() -> None:
         and "are tied on energy within their uncertainty" in a_rec.recommendation.reason
     )
     assert a_rec.nudge.startswith("You are looking at")
+
+
+def test_the_best_and_the_baseline_do_not_depend_on_row_order() -> None:
+    # Two configurations of the most accurate model share its accuracy (one text set, the same answers):
+    # "the best" is the one with less energy, whichever order the surface read the rows in.
+    same = correctness(0.9, 7)
+    rows = [
+        point("big", 1, "fp32", 0.040, accuracy=0.9, correct=same),
+        point("big", 8, "bf16", 0.010, accuracy=0.9, correct=same),
+        point("big", 8, "fp32", 0.030, accuracy=0.9, correct=same),
+        point("small", 8, "fp32", 0.002, accuracy=0.85, correct=correctness(0.85, 3)),
+    ]
+    seen = set()
+    for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]):
+        a = assess(frame(*[rows[i] for i in order]))
+        assert a.recommendation is not None and a.baseline is not None
+        seen.add((a.recommendation.best_label, a.recommendation.label, fmt.config_label(a.baseline)))
+    assert seen == {("big · batch 8 · bf16", "big · batch 8 · bf16", "big · batch 1 · fp32")}
+
+
+def test_exclusion_counts_read_as_words() -> None:
+    a = assess(
+        frame(
+            point("big", 1, "fp32", 0.04),
+            point("big", 8, "fp32", 0.03, flags="unstable,disturbed", unstable_reason="windows disagree"),
+            point("small", 8, "fp32", 0.02, flags="disturbed"),
+        )
+    )
+    assert a.exclusion_counts() == {"disturbed": 1, "unstable and disturbed": 1}

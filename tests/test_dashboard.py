@@ -173,6 +173,29 @@ def test_missing_empty_failed_and_foreign_stores_give_guidance(tmp_path: Path) -
         build_view(read_store(empty))
 
 
+def flag_every_point(store: Path) -> int:
+    """What a sweep on a VM whose vCPUs come and go leaves: every measured point flagged
+    ``disturbed`` (rewritten in place); returns how many."""
+    with open_store(store) as st:
+        pts = [p for p in st.points() if p.measurement is not None]
+        for p in pts:
+            m = p.measurement
+            assert m is not None
+            cfg = {"model": p.model, "batch_size": p.batch_size, "precision": p.precision, "device": p.device,
+                   "seq_len": p.seq_len, "task": p.task}  # fmt: skip
+            st.put(p.key, config=cfg, model_id=p.model_id, hardware=p.hardware,
+                   measurement=dataclasses.replace(m, flags=(*m.flags, "disturbed")), new_run=False)  # fmt: skip
+    return len(pts)
+
+
+def test_a_store_with_every_point_flagged_says_so_and_what_to_run(copy_store: Path) -> None:
+    n = flag_every_point(copy_store)
+    g = read_store(copy_store).guidance
+    assert g and f"{n} measured point(s) are unstable or disturbed" in g and "--threads 1" in g
+    with pytest.raises(ConfigError, match="threads 1"):
+        build_view(read_store(copy_store))
+
+
 def test_a_store_being_written_is_read_consistently(copy_store: Path) -> None:
     """A writer commits points while the dashboard reads: every read is a whole snapshot."""
     with open_store(copy_store, readonly=True) as st:

@@ -161,10 +161,14 @@ def test_generate_points_have_their_own_plots_and_leave_classification_alone(
     assert len(s.tradeoff_figure().data) == len(plain.tradeoff_figure().data)
     assert s.generation_note == ""
     batch = s.generation_batch_figure()
-    assert {t.name for t in batch.data} == {"tiny-llama · fp32 · 1 token", "tiny-llama · fp32 · 4 tokens"}
+    ring = "flagged (noisy, time-capped or unstable)"
+    assert {t.name for t in batch.data} - {ring} == {
+        "tiny-llama · fp32 · 1 token",
+        "tiny-llama · fp32 · 4 tokens",
+    }
     length = s.generation_length_figure()
-    assert {t.name for t in length.data} == {"tiny-llama · b1 · fp32", "tiny-llama · b2 · fp32"}
-    assert all(list(t.x) == [1, 4] for t in length.data)
+    assert {t.name for t in length.data} - {ring} == {"tiny-llama · b1 · fp32", "tiny-llama · b2 · fp32"}
+    assert all(list(t.x) == [1, 4] for t in length.data if t.name != ring)
     s.set_workload("generate")  # lands on a stored generate point of tiny-llama
     assert s.selection.model == "tiny-llama" and s.is_stored and s.stored_here
     assert "per output token" in s.nudge and "Wh per 1000 responses" in s.nudge
@@ -212,3 +216,45 @@ def test_classification_from_the_lab_is_unchanged(gen_copy: Path) -> None:
     job = start_live(s, dispatch=QueueDispatch())
     assert job.wait(300) == "done", s.live.text
     assert s.is_stored and len(s.cohort_frame) == 9 and len(s.generation_frame) == 4
+
+
+def test_generation_plots_ring_the_flagged_points() -> None:
+    import pandas as pd
+
+    from efflab.plots import generation_batch_figure, generation_length_figure
+
+    base = {"status": "ok", "workload": "generate", "model": "m", "precision": "fp32", "energy_measured": False,
+            "energy_prefill_j": 1.0, "energy_decode_j": 2.0, "max_new_tokens": 16}  # fmt: skip
+    df = pd.DataFrame(
+        [
+            {**base, "batch_size": 1, "energy_j_per_token": 1.0, "energy_j_per_query": 18.0, "flags": ""},
+            {**base, "batch_size": 4, "energy_j_per_token": 0.5, "energy_j_per_query": 9.0, "flags": "noisy,energy_estimated"},
+        ]
+    )  # fmt: skip
+    ring = "flagged (noisy, time-capped or unstable)"
+    batch = {t.name: t for t in generation_batch_figure(df).data}
+    assert list(batch[ring].x) == [4] and list(batch[ring].y) == [0.5] and batch[ring].text == ("noisy",)
+    length = {t.name: t for t in generation_length_figure(df).data}
+    assert list(length[ring].x) == [16] and list(length[ring].y) == [pytest.approx(9.0 * 1000 / 3600)]
+    quiet = df.assign(flags="energy_estimated")  # the run's basis alone is no reason to ring a point
+    assert ring not in {t.name for t in generation_batch_figure(quiet).data}
+
+
+def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path) -> None:
+    from widgets.lab import Lab
+
+    s = lab_state(gen_store)
+    lab = Lab(s, dispatch=QueueDispatch(), load_once=False)
+    heads = [c[1] for c in lab.table.columns]
+    assert "accuracy" in heads and "J / output token" not in heads and len(lab.table.rows) == 8
+    lab.workload.value = "generate"
+    heads = [c[1] for c in lab.table.columns]
+    assert {"new tokens", "Wh / 1000 responses", "J / output token", "TTFT", "ITL"} <= set(heads)
+    assert len(lab.table.rows) == len(s.generation_frame) == 4 and "accuracy" not in heads
+    assert lab.table.selected == str(s.selected_row["key"])  # type: ignore[index]
+    lab.pins.pin("A")
+    other = s.generation_frame[s.generation_frame["key"] != s.selected_row["key"]].index[0]  # type: ignore[index]
+    lab.select_index(other)
+    lab.pins.pin("B")
+    text = lab.pins.out.value
+    assert "per 1000 responses" in text and "latency per response" in text and "distinguishable" in text

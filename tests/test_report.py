@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from efflab import format as fmt
 from efflab.cli import main
 from efflab.errors import ReportError
 from efflab.report import ReportParams, ReportRunError, content, notebook_path, run_report
@@ -159,6 +160,14 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
         assert flag in appendix
         assert flag in content.FLAG_MEANINGS, f"flag {flag} has no explanation"
     assert "cpu_model" in appendix and "Parameters of this report" in appendix
+    # Energy a person reads comes from the formatter (µWh, mWh…), not as a bare "0.000278"; whole
+    # numbers of the fingerprint read "2", not "2.0".
+    rec_html = content.recommendation_html(d)
+    for html in (rec_html, appendix.partition("Parameters of this report")[0]):
+        assert "energy per 1000 queries" in html and "Wh / 1000 queries" not in html
+        assert not re.search(r"<td>0\.0\d*</td>", html)
+    assert fmt.wh(c.recommendation.row["wh_per_1000_queries"]) in rec_html
+    assert not re.search(r"<td>(cpu_count|threads)</td><td>\d+\.0</td>", appendix)
 
 
 def test_png_failure_keeps_svg_labels_and_says_so(

@@ -318,3 +318,63 @@ def test_sync_figure_patches_or_replaces() -> None:
     assert sync_figure(fw, empty) == "replaced" and not fw.data and fw.layout.annotations
     assert sync_figure(fw, power_trace_figure([1.0], [5.0])) == "replaced"
     assert not fw.layout.annotations and list(fw.data[0].x) == [1.0]
+
+
+def test_the_measuring_banner_names_stage_elapsed_and_what_is_left(small_store: Path) -> None:
+    from widgets.lab import Lab
+
+    s = lab_state(small_store)
+    lab = Lab(s, dispatch=QueueDispatch(), load_once=False)
+    s.live.description = "tiny-bert-l1 · batch 4 · fp32"
+    s.live_progress("timing", 0.4, 1, 1, "tiny-bert-l1")
+    text = lab.measuring_text()
+    assert text.startswith("Measuring tiny-bert-l1 · batch 4 · fp32 … timing batches 40 %, ")
+    assert "s elapsed" in text and "still to do: scoring accuracy on the test split" in text
+    s.live_progress("accuracy", 0.3, 1, 1, "tiny-bert-l1")  # evaluate() reports its chunks of test texts
+    text = lab.measuring_text()
+    assert "scoring accuracy on the test split 30 %" in text and "still to do" not in text
+    s.live_progress("accuracy", 0.3, 2, 3, "tiny-bert-l1")  # a sweep: which point, and how many after it
+    assert "(point 2 of 3)" in lab.measuring_text() and "1 more point after this one" in lab.measuring_text()
+
+
+def test_a_store_with_every_point_flagged_says_what_to_run(copy_store: Path) -> None:
+    from test_dashboard import flag_every_point
+
+    n = flag_every_point(copy_store)
+    s = lab_state(copy_store)
+    assert s.recommendation is None
+    assert f"{n} measured point(s) are unstable or disturbed" in s.nudge and "--threads 1" in s.nudge
+    # The plots say so too: no front drawn through points that decide nothing, no "nothing measured yet".
+    traces = {t.name: t for t in s.tradeoff_figure().data}
+    assert len(traces["front"].x) == 0 and len(traces["not eligible (unstable or disturbed)"].x) == n
+    assert list(traces["not eligible (unstable or disturbed)"].customdata)  # still clickable
+    family = s.family_figure().layout.annotations[0].text
+    assert f"All {n} measured points are unstable or disturbed" in family and "--threads 1" in family
+
+
+def test_power_trace_only_with_a_live_sensor_else_one_line(small_store: Path) -> None:
+    from widgets.lab import Lab
+
+    modelled = Lab(lab_state(small_store, sensor="codecarbon"), dispatch=QueueDispatch(), load_once=False)
+    assert modelled._fig_boxes["power"].layout.display == "none"
+    note = modelled.power_note.value
+    assert "modelled energy (CodeCarbon) has none" in note and note.count("<div") == 1
+    live = Lab(
+        lab_state(small_store), dispatch=QueueDispatch(), load_once=False
+    )  # the fake sensor reads live
+    assert live._fig_boxes["power"].layout.display == "none"  # nothing measured yet: no empty plot
+    assert "fake reads power live" in live.power_note.value
+    live.state.live.running = True
+    live.state.live_sample(0.0, 12.0)
+    live._render_power()
+    assert live._fig_boxes["power"].layout.display == "" and live.power_note.value == ""
+
+
+def test_pins_say_a_tiny_p_value_without_scientific_notation() -> None:
+    from widgets.pins import compare_pair
+
+    a = {"batch_size": 1, "accuracy": 0.0, "accuracy_correct": "0" * 40}
+    b = {"batch_size": 1, "accuracy": 1.0, "accuracy_correct": "1" * 40}
+    ((what, diff, verdict),) = compare_pair(a, b)
+    assert what == "accuracy" and diff == "+100.0 pt"
+    assert "p < 0.001" in verdict and "e-" not in verdict and verdict.startswith("distinguishable")

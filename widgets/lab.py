@@ -67,7 +67,7 @@ _LAB_CSS = """<style>
 .efflab-lab .efflab-fig .js-plotly-plot, .efflab-lab .efflab-fig .plot-container { max-width: 100%; }
 .efflab-lab .widget-slider, .efflab-lab .widget-dropdown { max-width: 100%; }
 .efflab-lab .widget-html, .efflab-lab .widget-html-content { max-width: 100%; min-width: 0; }
-.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; }
+.efflab-lab .widget-html-content { white-space: normal; overflow-wrap: anywhere; line-height: 1.4; }
 .efflab-lab .widget-inline-hbox, .efflab-lab .widget-dropdown select, .efflab-lab .slider-container { min-width: 0 !important; }
 .efflab-lab .efflab-controls > .widget-inline-hbox { max-width: min(460px, calc(100% - 4px)) !important; }
 .efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }
@@ -325,10 +325,11 @@ class Lab:
         fig = _FIGURES[name][0](self.state)
         fig.update_layout(autosize=True, width=None, title_font_size=15)
         title = fig.layout.title.text or ""
-        if "<br>" not in title and title.endswith(")") and " (" in title:
+        first, br, after = title.partition("<br>")
+        if first.endswith(")") and " (" in first:
             # A narrow box has room for the words, not for the parenthesis: it goes below.
-            head, _, rest = title.rpartition(" (")
-            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>")
+            head, _, rest = first.rpartition(" (")
+            fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>({rest}</span>{br}{after}")
         elif "<br>" not in title and ": " in title:  # "model: metric vs batch size"
             head, _, rest = title.partition(": ")
             fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>{rest}</span>")
@@ -537,8 +538,11 @@ class Lab:
             self._gen_row.layout.display = "none" if note else ""
         self._render_figures(changed)
         self._render_text(changed)
-        if changed & {"data", "cohort", "selection"}:
-            self.table.set_rows(*points_table_rows(s.cohort_frame, selected=s.selected_index))
+        if changed & {"data", "cohort", "selection", "workload"}:
+            gen = s.selection.generates  # the table lists the points of the workload shown
+            self.table.set_rows(
+                *points_table_rows(s.selection_frame, selected=s.selected_index, generate=gen)
+            )
         if changed & {"data", "cohort", "selection", "pins"}:
             self.pins.render()
         if changed & {"trace", "live", "data"}:

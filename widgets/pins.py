@@ -39,12 +39,14 @@ def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
     from efflab.analysis.uncertainty import common_systematic, energy_tied, mcnemar_exact_p
 
     common = common_systematic(a, b)
+    # a generate point's unit of work is a response
+    unit = "response" if "generate" in (a.get("workload"), b.get("workload")) else "query"
     ea, eb = _num(a, "energy_j_per_query"), _num(b, "energy_j_per_query")
     if ea and eb:
         apart = not energy_tied(a, b)
         ratio = eb / ea
         wh = (eb - ea) * 1000 / 3600
-        diff = f"{fmt.signed(wh, lambda x: fmt.si(x, 'Wh'))} per 1000 queries ({fmt.number(ratio)}× A)"
+        diff = f"{fmt.signed(wh, lambda x: fmt.si(x, 'Wh'))} per 1000 {'responses' if unit == 'response' else 'queries'} ({fmt.number(ratio)}× A)"
         why = "intervals apart" if apart else "intervals overlap: a tie"
         basis = (
             "same modelled basis, so statistical intervals"
@@ -63,7 +65,7 @@ def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
         d = (qb - qa) * 1000
         out.append(
             (
-                "latency per query",
+                f"latency per {unit}",
                 f"{'+' if d >= 0 else '-'}{fmt.si(abs(d) / 1000, 's')} ({fmt.number(qb / qa)}× A)",
                 "distinguishable (95 % intervals apart)"
                 if apart
@@ -76,7 +78,8 @@ def compare_pair(a: Any, b: Any) -> list[tuple[str, str, str]]:
         ca, cb = a.get("accuracy_correct"), b.get("accuracy_correct")
         if isinstance(ca, str) and isinstance(cb, str) and ca and len(ca) == len(cb):
             p = mcnemar_exact_p(ca, cb)
-            verdict = f"{'distinguishable' if p < 0.05 else 'not distinguishable'} (exact McNemar on the same {len(ca):,} texts, p = {p:.2g})"
+            p_text = "p < 0.001" if p < 0.001 else f"p = {fmt.sig(p, 2)}"  # never "p = 1.2e-05"
+            verdict = f"{'distinguishable' if p < 0.05 else 'not distinguishable'} (exact McNemar on the same {len(ca):,} texts, {p_text})"
         else:
             lo_a, hi_a, lo_b, hi_b = (
                 _num(r, k) for r in (a, b) for k in ("accuracy_ci_low", "accuracy_ci_high")

@@ -239,6 +239,11 @@ def resolve_store(store: str | os.PathLike[str] | None) -> Path:
     return rel
 
 
+def _flags_text(flags: Any) -> str:
+    """Stored flags (``"hit_time_cap,noisy"``) as a person reads them: ``hit_time_cap, noisy``."""
+    return ", ".join(f for f in str(flags).split(",") if f)
+
+
 class LabState:
     """Everything the lab shows, in one place.
 
@@ -825,7 +830,7 @@ class LabState:
         if mem == mem and mem is not None:
             out["peak memory"] = fmt.nbytes(int(mem))
         if r["flags"]:
-            out["flags"] = str(r["flags"])
+            out["flags"] = _flags_text(r["flags"])
         return out
 
     @staticmethod
@@ -850,7 +855,7 @@ class LabState:
             kv_text = f" (KV cache {fmt.nbytes(int(kv))})" if kv == kv and kv is not None else ""
             out["peak memory"] = fmt.nbytes(int(mem)) + kv_text
         if r["flags"]:
-            out["flags"] = str(r["flags"])
+            out["flags"] = _flags_text(r["flags"])
         return out
 
     # ----- figures (the same pure functions the reports use) -----

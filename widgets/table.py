@@ -31,6 +31,21 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("peak_mem_bytes", "peak memory", "bytes"),
     ("flags", "flags", "text"),
 )
+# The generate workload's points: a response is the unit of work, so energy per 1000 responses and per token.
+_GENERATE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("model", "model", "text"),
+    ("batch_size", "batch", "int"),
+    ("precision", "precision", "text"),
+    ("max_new_tokens", "new tokens", "int"),
+    ("wh_per_1000_queries", "Wh / 1000 responses", "energy"),
+    ("energy_j_per_token", "J / output token", "joule"),
+    ("energy_basis", "energy basis", "text"),
+    ("ttft_s", "TTFT", "ms"),
+    ("itl_s", "ITL", "ms"),
+    ("tokens_per_s", "output tokens / s", "number"),
+    ("peak_mem_bytes", "peak memory", "bytes"),
+    ("flags", "flags", "text"),
+)
 
 _ESM = """
 function csvCell(v) {
@@ -192,6 +207,8 @@ def _cell(v: Any, kind: str) -> str:
         return fmt.percent(float(v))
     if kind == "ms":
         return fmt.si(float(v), "s")
+    if kind == "joule":
+        return fmt.si(float(v), "J")
     if kind == "number":
         return fmt.number(float(v))
     if kind == "bytes":
@@ -200,10 +217,15 @@ def _cell(v: Any, kind: str) -> str:
 
 
 def points_table_rows(
-    frame: pd.DataFrame, *, selected: Any = None
+    frame: pd.DataFrame, *, selected: Any = None, generate: bool = False
 ) -> tuple[list[list[str]], list[dict[str, Any]], str]:
-    """``(columns, rows, selected key)`` for :class:`PointsTable` from a results frame."""
-    cols = [c for c in _COLUMNS if c[0] in frame.columns or c[0] == "energy_basis"]
+    """``(columns, rows, selected key)`` for :class:`PointsTable` from a results frame; ``generate``:
+    the generate workload's columns (per response and per output token)."""
+    cols = [
+        c
+        for c in (_GENERATE_COLUMNS if generate else _COLUMNS)
+        if c[0] in frame.columns or c[0] == "energy_basis"
+    ]
     rows = []
     for idx, r in frame.iterrows():
         values, cells = [], []
@@ -217,7 +239,13 @@ def points_table_rows(
             if name == "flags" and v is not None:
                 v = str(v) or None
             values.append(v)
-            cells.append("" if name == "flags" and v is None else _cell(v, kind))
+            cells.append(
+                ""
+                if name == "flags" and v is None
+                else ", ".join(v.split(","))
+                if name == "flags"
+                else _cell(v, kind)
+            )
         rows.append({"key": str(r.get("key", idx)), "cells": cells, "values": values})
     sel = (
         ""

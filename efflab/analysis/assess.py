@@ -353,9 +353,20 @@ def default_baseline(g: pd.DataFrame, spec: str | None = None) -> Any:
         return m.index[0]
     fp32 = g[g["precision"] == "fp32"] if (g["precision"] == "fp32").any() else g
     if fp32["accuracy"].notna().any():
-        best_model = fp32.loc[fp32["accuracy"].astype(float).idxmax(), "model"]
+        best_model = fp32.loc[most_accurate(fp32), "model"]
         fp32 = fp32[fp32["model"] == best_model]
-    return fp32.sort_values(["batch_size", "wh_per_1000_queries"], kind="stable").index[0]
+    return fp32.sort_values(["batch_size", "wh_per_1000_queries", "key"], kind="stable").index[0]
+
+
+def most_accurate(g: pd.DataFrame) -> Any:
+    """Index label of the most accurate point of ``g``; equal accuracies go to the least energy, then the
+    key, so the choice never depends on the order of the rows (each surface reads the store its own way)."""
+    order = g.assign(
+        _acc=-g["accuracy"].astype(float).fillna(-math.inf),
+        _e=g["energy_j_per_query"].astype(float).fillna(math.inf) if "energy_j_per_query" in g else 0.0,
+        _k=g["key"].astype(str) if "key" in g else "",
+    ).sort_values(["_acc", "_e", "_k"], kind="stable")
+    return order.index[0]
 
 
 def _size(row: Any) -> float:
@@ -424,7 +435,7 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
         return None
     acc = g["accuracy"].astype(float)
     if acc.notna().any():
-        best_i = acc.idxmax()
+        best_i = most_accurate(g)
         best = g.loc[best_i]
         comps: dict[Any, AccuracyComparison] = {}
         for i, r in g.iterrows():
@@ -589,7 +600,8 @@ def guidance_for(df: pd.DataFrame, frame: pd.DataFrame) -> str:
     return (
         f"No eligible points: {n_unstable} measured point(s) are unstable or disturbed"
         + (f" and {n_failed} failed" if n_failed else "")
-        + ". Re-measure on a quieter machine (close other programs) with `efflab sweep`."
+        + ". Re-measure on a quieter machine (close other programs) with `efflab sweep`, or with "
+        "`efflab sweep --threads 1` on a VM whose second vCPU comes and goes."
     )
 
 

@@ -46,9 +46,9 @@ def exclusion_reason(row: Any) -> str | None:
 
 def exclusion_kind(reason: str) -> str:
     """The kind of an exclusion reason, for counts: ``failed``, ``unstable``, ``disturbed``,
-    ``unstable, disturbed`` or ``no energy figure``."""
+    ``unstable and disturbed`` or ``no energy figure``."""
     head = reason.split(":")[0].strip()
-    return "no energy figure" if head.startswith("no energy") else head
+    return "no energy figure" if head.startswith("no energy") else " and ".join(head.split(", "))
 
 
 def eligible_mask(df: pd.DataFrame) -> pd.Series:

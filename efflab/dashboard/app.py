@@ -61,7 +61,7 @@ CSS = """
 .efflab-badge { font-size: 11px; font-weight: bold; color: #b35806; border: 1px solid #b35806;
   border-radius: 4px; padding: 0 4px; margin-left: 4px; }
 .efflab-labels { display: flex; flex-wrap: wrap; gap: 12px; }
-.efflab-note { font-size: 12px; color: #555; margin-top: 8px; }
+.efflab-note { font-size: 12px; color: #555; margin-top: 8px; line-height: 1.4 !important; }
 .efflab-error { color: #b00020; font-weight: bold; }
 </style>
 """
@@ -337,11 +337,11 @@ class Dashboard:
 
     @staticmethod
     def _set_picker(picker: GroupedPicker, view: View, first: tuple[str, str]) -> None:
-        """The view's configurations grouped by model (the model's name said once, by its group)."""
+        """The view's configurations grouped by model. Each entry keeps its model's name: a closed
+        ``<select>`` shows the chosen option's text only, not its group."""
         frame = view.frame
         model_of = dict(zip(frame["key"].astype(str), frame["model"].astype(str)))
-        options = [(text.removeprefix(f"{model_of.get(v, '')} · "), v) for text, v in view.options]
-        grouped = grouped_options(options, model_of, first=first)
+        grouped = grouped_options(list(view.options), model_of, first=first)
         keep = picker.value
         if picker.options != grouped:
             picker.options = grouped

@@ -302,7 +302,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             Card(
                 "general",
                 "General-purpose vs task-specific",
-                f"{ratio:.0f}× the energy" if ratio >= 10 else f"{ratio:.1f}× the energy",
+                f"{fmt.number(ratio) if ratio >= 10 else fmt.sig(ratio, 2)}× the energy",
                 gv.sentence(),
                 gv.energy_basis != fmt.MEASURED,
             ),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.errors import ConfigError, ReportError
-from efflab.label import LabelData, label_slug, label_svg, task_name, write_label_images
+from efflab.label import LABEL_WIDTH, LabelData, label_slug, label_svg, task_name, write_label_images
 from efflab.records import FLAG_MEANINGS
 from efflab.report.params import ReportParams, filter_points
 from efflab.sensors.descriptions import SENSOR_DESCRIPTIONS as SENSOR_MEANINGS
@@ -216,6 +216,13 @@ def _energy(row: Any) -> str:
     return energy_text(row)
 
 
+def _fp_text(v: Any) -> str:
+    """A fingerprint value as a person reads it: whole numbers stored as floats (``2.0`` threads) as ``2``."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return ", ".join(str(v).split(","))  # cpu_flags: a list that wraps at its commas
+
+
 def _list(values: Any) -> str:
     vals = [str(v) for v in values]
     return ", ".join(vals)
@@ -230,13 +237,16 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
 .efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
-.efflab-table td, .efflab-table th {overflow-wrap: anywhere;}
+.efflab-table td, .efflab-table th {overflow-wrap: break-word;}
+.efflab-table.efflab-anywhere td {overflow-wrap: anywhere;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
 .efflab-table th {background: #f3f3f3;}
+.efflab-report code {white-space: nowrap;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
 .efflab-labels {display: flex; flex-wrap: wrap; gap: 14px;}
-.efflab-labels figure {margin: 0;} .efflab-labels figcaption {font-size: 0.8em; color: #666;}
-</style>"""
+.efflab-labels figure {margin: 0;}
+.efflab-labels figcaption {font-size: 0.8em; color: #666; max-width: LABEL_WIDTHpx; overflow-wrap: anywhere;}
+</style>""".replace("LABEL_WIDTH", str(LABEL_WIDTH))
 
 
 def _section(title: str, body: str, level: int = 2) -> str:
@@ -536,7 +546,7 @@ def _row_cells(row: Any) -> list[Any]:
 
 _ROW_HEADERS = [
     "configuration",
-    "energy / 1000 queries",
+    "energy per 1000 queries",
     "energy",
     "accuracy",
     "latency per query",
@@ -657,7 +667,8 @@ def sensors_html(ok: pd.DataFrame) -> str:
             ]
         )
     return "<h3>Energy sensors: measured or modelled</h3>" + _table(
-        rows, ["source", "kind", "uncertainty", "points", "what it is", "how it was read"]
+        rows,
+        ["source", "kind", "uncertainty", "points", "what it is", "how it was read"],
     )
 
 
@@ -740,10 +751,12 @@ def appendix_html(d: ReportData) -> str:
                     nums = vals.astype(float)
                     text = f"{nums.min():.2f} to {nums.max():.2f}" if len(nums) else "n/a"
                 else:
-                    uniq = sorted({str(v) for v in vals})
+                    uniq = sorted({_fp_text(v) for v in vals})
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
-            body.append(_table(frows, ["field", "value(s) across the points"]))
+            body.append(
+                _table(frows, ["field", "value(s) across the points"], cls="efflab-table efflab-anywhere")
+            )
     body.append(flagged_html(pts))
     failed = d.failed
     body.append("<h3>Points that do not count (failed, unstable or disturbed)</h3>")
@@ -781,7 +794,13 @@ def appendix_html(d: ReportData) -> str:
             headers = headers[:2] + headers[3:]
         body.append(_table(rows, headers))
     body.append("<h3>Parameters of this report</h3>")
-    body.append(_table([[k, json.dumps(v)] for k, v in p.to_dict().items()], ["parameter", "value"]))
+    body.append(
+        _table(
+            [[k, json.dumps(v)] for k, v in p.to_dict().items()],
+            ["parameter", "value"],
+            cls="efflab-table efflab-anywhere",
+        )
+    )
     return _section("Appendix: methodology and provenance", "".join(body))
 
 
