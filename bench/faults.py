@@ -4,8 +4,9 @@
    fake sensor and the tiny random-init model, so it takes seconds) and prints: exit code, the
    non-empty lines the command printed to stderr, and the store's sha256 before and after.
    Target: exit 2 and one line for every bad input, the store byte-identical.
-2. The SIGKILL trial: a sweep killed with SIGKILL at N random moments, each while it still had
-   points to measure (re-run after each kill; a complete store is followed by a new one). After every
+2. The SIGKILL trial: a running sweep killed with SIGKILL at N random moments within the time a
+   whole sweep takes, each sweep started on a store with points left (re-run after each kill; a
+   complete store is followed by a new one). After every
    kill: ``PRAGMA integrity_check``, no stored point lost, no stored point re-measured (its record and
    timestamp unchanged); at the end one more run completes every store.
 
@@ -358,8 +359,8 @@ def _integrity_ok(store: Path) -> bool:
 
 
 def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
-    """SIGKILL a real sweep at ``kills`` random moments, every one of them while the sweep still has
-    points to measure: when a store is complete the next sweep starts on a new store. After each
+    """SIGKILL a real, running sweep at ``kills`` random moments, each sweep started on a store with
+    points left: when a store is complete the next sweep starts on a new store. After each
     kill: integrity check, no stored point lost, none re-measured (record and timestamp unchanged);
     at the end one more run completes each store without re-measuring anything."""
     rng = random.Random(seed)
