@@ -135,7 +135,7 @@ def tradeoff_figure(
     on = pareto_front(el, x=x, y=y) if len(el) else eligible[eligible]
     front = el[on].sort_values(x)
     dom = el[~on]
-    hover = "%{text}<br>%{x:.4g} Wh / 1000 queries<br>accuracy %{y:.1%}<extra></extra>"
+    hover = "%{text}<br>%{x:.3~s}Wh / 1000 queries<br>accuracy %{y:.1%}<extra></extra>"
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -295,7 +295,7 @@ def _precision_traces(
                 error_y=err,
                 line={"color": PRECISION_COLORS.get(p, "#444")},
                 marker={"size": 8},
-                hovertemplate=f"{p} · batch %{{x}}<br>%{{y:.4g}}<extra></extra>",
+                hovertemplate=f"{p} · batch %{{x}}<br>%{{y:.3~s}}<extra></extra>",
             )
         )
         shown.add(p)
@@ -528,7 +528,7 @@ def family_figure(
                 "visible": True,
                 "color": "#999",
             },
-            hovertemplate="%{y}<br>%{x:.4g} Wh / 1000 queries<br>%{text}<extra></extra>",
+            hovertemplate="%{y}<br>%{x:.3~s}Wh / 1000 queries<br>%{text}<extra></extra>",
             name="energy",
         )
     )
@@ -615,7 +615,7 @@ def generation_batch_figure(df: pd.DataFrame, *, title: str | None = None) -> go
                 mode="lines+markers",
                 name=f"{model} · {prec} · {_tokens(int(n_new))}",
                 line={"color": PRECISION_COLORS.get(str(prec), GREY), "dash": _dash(lengths, n_new)},
-                hovertemplate="batch %{x}<br>%{y:.3g} J per token<extra></extra>",
+                hovertemplate="batch %{x}<br>%{y:.3~s}J per token<extra></extra>",
             )
         )
     ring = _flagged_ring(g, "batch_size", g["energy_j_per_token"])
@@ -655,8 +655,8 @@ def generation_length_figure(df: pd.DataFrame, *, title: str | None = None) -> g
                 mode="lines+markers",
                 name=f"{model} · b{int(bs)} · {prec}",
                 line={"color": PRECISION_COLORS.get(str(prec), GREY), "dash": _dash(batches, bs)},
-                hovertemplate="%{x} new tokens<br>%{y:.3g} Wh / 1000 responses<br>"
-                "prefill %{customdata[0]:.3g} J + decode %{customdata[1]:.3g} J per response<extra></extra>",
+                hovertemplate="%{x} new tokens<br>%{y:.3~s}Wh / 1000 responses<br>"
+                "prefill %{customdata[0]:.3~s}J + decode %{customdata[1]:.3~s}J per response<extra></extra>",
             )
         )
     ring = _flagged_ring(g, "max_new_tokens", g["energy_j_per_query"] * 1000 / 3600)

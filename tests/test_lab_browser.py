@@ -232,7 +232,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         # The points table: every point, sortable, and its export reads back in pandas.
         rows = page.locator(".efflab-lab .efflab-table tbody tr")
         assert rows.count() == n0
-        page.click(".efflab-lab .efflab-table th:text-is('Wh / 1000 queries')")
+        page.click(".efflab-lab .efflab-table th:text-is('energy / 1000 queries')")
         with page.expect_download() as dl:
             page.click(".efflab-lab .efflab-table-export")
         csv = tmp_path / "points.csv"

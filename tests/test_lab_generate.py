@@ -249,7 +249,7 @@ def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path)
     assert "accuracy" in heads and "J / output token" not in heads and len(lab.table.rows) == 8
     lab.workload.value = "generate"
     heads = [c[1] for c in lab.table.columns]
-    assert {"new tokens", "Wh / 1000 responses", "J / output token", "TTFT", "ITL"} <= set(heads)
+    assert {"new tokens", "energy / 1000 responses", "J / output token", "TTFT", "ITL"} <= set(heads)
     assert len(lab.table.rows) == len(s.generation_frame) == 4 and "accuracy" not in heads
     assert lab.table.selected == str(s.selected_row["key"])  # type: ignore[index]
     lab.pins.pin("A")
