@@ -117,6 +117,7 @@ def test_nudge_words() -> None:
     sel = {"energy_j_per_query": 3.1, "accuracy": 0.819}
     rec = {"energy_j_per_query": 1.0, "accuracy": 0.815}
     assert nudge(sel, rec) == "3.1× the energy for +0.4 pt accuracy"
+    assert nudge({**sel, "accuracy": 0.815}, rec) == "3.1× the energy for the same accuracy"
 
 
 def test_savings_known_numbers_and_range() -> None:

@@ -171,6 +171,16 @@ def test_energy_tie_prefers_the_smaller_model_and_says_so() -> None:
     rec2 = assess(df2).recommendation
     assert rec2 is not None and rec2.label == "small · batch 1 · int8"
     assert "the one with the lower latency is recommended" in rec2.reason
+    # Two configurations of the smaller model tied with a bigger one: size first, then latency, and said so.
+    df3 = frame(
+        point("small", 8, "int8", 1.00, ci=0.05, latency_s=0.02, correct=c),
+        point("small", 1, "int8", 1.02, ci=0.05, latency_s=0.005, correct=c),
+        point("mid", 8, "int8", 1.01, ci=0.05, latency_s=0.001, correct=c),
+    )
+    rec3 = assess(df3).recommendation
+    assert rec3 is not None and rec3.label == "small · batch 1 · int8"
+    assert ", small · batch 8 · int8 (" in rec3.reason
+    assert "the smaller model's configuration with the lower latency is recommended" in rec3.reason
 
 
 def test_the_common_systematic_factor_does_not_make_a_tie() -> None:

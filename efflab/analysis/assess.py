@@ -417,10 +417,16 @@ def _how_sure_accuracy(best: Any, row: Any, comp: AccuracyComparison | None, tol
 def _tie_sentence(tied: pd.DataFrame) -> str:
     """Who is tied on energy and which rule broke the tie."""
     names = sorted({str(m) for m in tied["model"]})
-    one_size = len({_size(r) for _, r in tied.iterrows()}) == 1
-    rule = "the one with the lower latency" if len(names) == 1 or one_size else "the smaller"
+    sizes = [_size(r) for _, r in tied.iterrows()]
+    if len(names) == 1 or len(set(sizes)) == 1:
+        rule = "the one with the lower latency"
+    elif sizes.count(min(sizes)) > 1:
+        rule = "the smaller model's configuration with the lower latency"
+    else:
+        rule = "the smaller"
     if len(tied) <= 3:
-        who = " and ".join(f"{fmt.config_label(r)} ({_short_energy(r)})" for _, r in tied.iterrows())
+        parts = [f"{fmt.config_label(r)} ({_short_energy(r)})" for _, r in tied.iterrows()]
+        who = ", ".join(parts[:-1]) + " and " + parts[-1]
     else:
         who = f"{len(tied)} configurations of {', '.join(names)}"
     return (
@@ -513,7 +519,12 @@ def nudge(selected: Any, recommended: Any) -> str:
     if e_sel is None or e_rec is None or e_rec <= 0:
         return "energy not comparable"
     a_sel, a_rec = number(selected, "accuracy"), number(recommended, "accuracy")
-    acc = f" for {fmt.points(a_sel - a_rec)} accuracy" if a_sel is not None and a_rec is not None else ""
+    if a_sel is None or a_rec is None:
+        acc = ""
+    elif abs(a_sel - a_rec) < 0.0005:  # below what fmt.points shows: "+0.0 pt" would read as a gain
+        acc = " for the same accuracy"
+    else:
+        acc = f" for {fmt.points(a_sel - a_rec)} accuracy"
     if energy_tied(selected, recommended):
         return f"the same energy within uncertainty{acc}"
     ratio = e_sel / e_rec
