@@ -188,7 +188,9 @@ def test_a_generate_point_measured_live_lands_in_the_store_and_on_the_plots(gen_
     assert not s.is_stored and not lab.measure.disabled
     n0 = len(s.generation_frame)
     assert lab.fig_generation_batch is not None
-    names0 = {t.name for t in lab.fig_generation_batch.data}
+    # The ring trace of flagged points comes and goes with the flags a loaded machine gives: not counted.
+    ring = "flagged (noisy, time-capped or unstable)"
+    names0 = {t.name for t in lab.fig_generation_batch.data} - {ring}
     job = lab.start(None)
     assert job is not None and job.wait(300) == "done", s.live.text
     assert s.is_stored and len(s.generation_frame) == n0 + 1 and len(s.cohort_frame) == 8
@@ -197,7 +199,7 @@ def test_a_generate_point_measured_live_lands_in_the_store_and_on_the_plots(gen_
     assert len(new) == 1 and new["workload"].iloc[0] == "generate" and new["batch_size"].iloc[0] == 2
     assert new["energy_source"].iloc[0] == "fake" and new["energy_j_per_token"].iloc[0] > 0
     # the lab's figures followed (patched in place, as the classification curves are)
-    names = {t.name for t in lab.fig_generation_batch.data}
+    names = {t.name for t in lab.fig_generation_batch.data} - {ring}
     assert names == names0 | {"tiny-llama · fp32 · 2 tokens"}
     assert lab.fig_generation_length is not None
     b2 = next(t for t in lab.fig_generation_length.data if t.name == "tiny-llama · b2 · fp32")
