@@ -63,14 +63,11 @@ def general_vs_specific(frame: pd.DataFrame) -> GeneralVsSpecific | None:
     """
     if frame is None or frame.empty or "accuracy" not in frame.columns:
         return None
-    df = frame
-    if "status" in df.columns:
-        df = df[df["status"] == "ok"]
+    from efflab.analysis.eligibility import eligible_mask
+
+    df = frame[eligible_mask(frame)]  # the one eligibility rule: ok, an energy figure, not unstable/disturbed
     if "workload" in df.columns:
         df = df[df["workload"].fillna("classify") == "classify"]
-    if "flags" in df.columns:
-        bad = df["flags"].fillna("").astype(str).str.contains(r"\b(?:unstable|disturbed)\b", regex=True)
-        df = df[~bad]
     df = df[df["accuracy"].notna() & df["energy_j_per_query"].notna() & (df["energy_j_per_query"] > 0)]
     if df.empty:
         return None
