@@ -312,12 +312,12 @@ def test_the_dashboard_shows_a_replaced_unreadable_store(copy_store: Path) -> No
 
 def test_labels_are_paired_by_name_only(tmp_path: Path) -> None:
     from efflab.errors import TaskError
-    from efflab.measuring.accuracy import _label_map
+    from efflab.measuring.accuracy import pair_labels
 
-    assert _label_map(("other", "great"), ("great", "other")).tolist() == [1, 0]
-    assert _label_map(("LABEL_0", "LABEL_1"), ("neg", "pos")) is None
+    assert pair_labels(("other", "great"), ("great", "other")).tolist() == [1, 0]
+    assert pair_labels(("LABEL_0", "LABEL_1"), ("neg", "pos")) is None
     with pytest.raises(TaskError, match="pairs labels by name only"):
-        _label_map(("other", "great"), ("5star", "lower"))
+        pair_labels(("other", "great"), ("5star", "lower"))
 
 
 def test_renamed_task_labels_are_refused_not_reversed(tmp_path: Path) -> None:

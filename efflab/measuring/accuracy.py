@@ -64,7 +64,7 @@ def _versions() -> list[str]:
 _GENERIC_LABEL = re.compile(r"^label[_ ]?\d+$", re.IGNORECASE)
 
 
-def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ...]) -> np.ndarray | None:
+def pair_labels(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ...]) -> np.ndarray | None:
     """Index map from the model's label order to the task's, or None for identity.
 
     Labels are paired by name (case-insensitive). A model whose labels have no names (``LABEL_0``,
@@ -97,9 +97,6 @@ def _label_map(runner_labels: tuple[str, ...] | None, task_labels: tuple[str, ..
     raise TaskError(msg)
 
 
-pair_labels = _label_map  # the public name: callers check the pairing before anything is timed
-
-
 def cache_key(
     model_id: str, precision: str, device: str, task: Task, seq_len: int, cast: str = "model"
 ) -> str:
@@ -124,7 +121,7 @@ def evaluate(
     ``progress(fraction)`` is called as the test texts are scored (in about ten chunks of whole
     batches), so a lab or a CLI can show real progress; a cached figure reports 1.0 at once."""
     # Pair the labels first: a cached figure from before that check could be a reversed pairing.
-    mapping = _label_map(runner.label_names, task.label_names)
+    mapping = pair_labels(runner.label_names, task.label_names)
     cast = str(getattr(runner, "cast", "model"))
     key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len, cast)
     path = cache_dir() / "accuracy" / f"{key}.json"
