@@ -174,6 +174,24 @@ def points(fraction: float | None, digits: int = 1) -> str:
     return f"{v * 100:+.{digits}f} pt"
 
 
+def signed_percent(x: float | None) -> str:
+    """A relative difference already in percent, signed, two significant digits: ``-12 %``, ``+3.1 %``."""
+    v = _finite(x)
+    if v is None:
+        return MISSING
+    if abs(v) < 0.05:
+        return "0 %"
+    return ("+" if v > 0 else "-") + f"{sig(abs(v), 2)} %"
+
+
+def signed_points(x: float | None) -> str:
+    """A difference already in percentage points, signed, one decimal: ``-1.9 pt``, ``+0.4 pt``."""
+    v = _finite(x)
+    if v is None:
+        return MISSING
+    return f"{v:+.1f} pt".replace("+0.0 pt", "0.0 pt").replace("-0.0 pt", "0.0 pt")
+
+
 def stars(n: int | None) -> str:
     """``★★★☆☆`` for 3; ``unrated`` for 0 or None."""
     if not n:

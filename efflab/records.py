@@ -328,3 +328,54 @@ def _json_safe(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [_json_safe(x) for x in v]
     return v
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One contender's turn in one round of a paired (interleaved) run.
+
+    A paired run loads every contender at once; each round visits every contender once, in a fresh
+    random order: one untimed warm-up batch, then whole batches for about ``visit_s`` seconds inside
+    one sensor window. Visits of the same round share the machine's state of the moment, so the
+    ratio of two contenders' figures within a round cancels what is common to the round.
+
+    Attributes:
+        session: id of the paired run (every visit of one run shares it).
+        round: the round's number, from 0.
+        position: the visit's place in its round's random order, from 0.
+        key: the store key of the contender's point.
+        queries: queries timed in the visit (batches x batch size).
+        wall_s: wall seconds of the timed batches.
+        energy_j: the sensor's energy over the visit.
+        cpu_s: CPU seconds this process used in the visit (all threads; None: unreadable).
+        other_cpu_share: share (0..1) of the machine's CPU used by other processes (None: unreadable).
+        disturbed: the visit got clearly less CPU than its contender's usual, or others took a clearly
+            larger share than usual: its round is dropped for every contender.
+        hardware: the cohort hardware the visit ran on.
+        at: when the visit ran (ISO 8601, UTC).
+    """
+
+    session: str
+    round: int
+    position: int
+    key: str
+    queries: int
+    wall_s: float
+    energy_j: float
+    cpu_s: float | None = None
+    other_cpu_share: float | None = None
+    disturbed: bool = False
+    hardware: str = ""
+    at: str = ""
+
+    @property
+    def latency_per_query_s(self) -> float:
+        return self.wall_s / self.queries if self.queries > 0 else math.nan
+
+    @property
+    def energy_j_per_query(self) -> float:
+        return self.energy_j / self.queries if self.queries > 0 else math.nan
+
+    def per_query(self, metric: str) -> float:
+        """``energy`` (J per query) or ``latency`` (s per query)."""
+        return self.energy_j_per_query if metric == "energy" else self.latency_per_query_s

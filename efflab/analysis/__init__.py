@@ -11,22 +11,29 @@ from efflab.analysis.assess import (
     energy_text,
     nudge,
 )
+from efflab.analysis.compare import Comparison, compare_points, energy_tied
 from efflab.analysis.eligibility import INELIGIBLE_FLAGS, eligible_mask, exclusion_reason
+from efflab.analysis.paired import PairedRatio, Pairings, Verdict, load_pairings, paired_ratio
 from efflab.analysis.pareto import knee, pareto_front
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, energy_stars, model_ratings, rate_models
-from efflab.analysis.uncertainty import compare_accuracy, energy_tied, mcnemar_exact_p
+from efflab.analysis.uncertainty import compare_accuracy, mcnemar_exact_p
 
 __all__ = [
     "INELIGIBLE_FLAGS",
     "AssessInputs",
     "Assessment",
+    "Comparison",
     "Exclusion",
     "ModelRating",
+    "PairedRatio",
+    "Pairings",
     "Recommendation",
     "Savings",
+    "Verdict",
     "assess",
     "compare_accuracy",
+    "compare_points",
     "default_baseline",
     "eligible_mask",
     "energy_stars",
@@ -34,9 +41,11 @@ __all__ = [
     "energy_tied",
     "exclusion_reason",
     "knee",
+    "load_pairings",
     "mcnemar_exact_p",
     "model_ratings",
     "nudge",
+    "paired_ratio",
     "pareto_front",
     "rate_models",
     "savings",

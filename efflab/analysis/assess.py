@@ -32,24 +32,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
+from efflab.analysis.compare import PAIRED, Comparison, compare_accuracy_points, compare_energy
 from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_kind, exclusion_reason
 from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
+from efflab.analysis.paired import Pairings, Verdict
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, rate_models
-from efflab.analysis.uncertainty import (
-    AccuracyComparison,
-    common_systematic,
-    compare_accuracy,
-    comparison_half_j,
-    energy_tied,
-    number,
-    statistical_half_wh,
-    value,
-)
+from efflab.analysis.uncertainty import number, statistical_half_wh, value
 from efflab.errors import ConfigError, closest
 from efflab.options import (
     DEFAULT_COUNTRY,
@@ -159,6 +153,11 @@ class Recommendation:
             stored), ``mixed`` or ``none`` (no accuracy).
         tied: labels of the configurations tied with the least energy (the recommendation among them).
         reason: the reason sentence(s).
+        accuracy_vs_best: (key, comparison with the best) for every other point with an accuracy.
+        energy_vs_least: (key, energy comparison with the least-energy candidate) for every other
+            candidate (paired where they share rounds).
+        least_key: the least-energy candidate (the recommendation may be a tied one).
+        resolution: what the test texts can and cannot resolve, in one sentence.
     """
 
     key: str
@@ -173,10 +172,23 @@ class Recommendation:
     accuracy_method: str
     tied: tuple[str, ...]
     reason: str
+    accuracy_vs_best: tuple[tuple[str, Comparison], ...] = ()
+    energy_vs_least: tuple[tuple[str, Comparison], ...] = ()
+    least_key: str = ""
+    resolution: str = ""
 
     @property
     def n_candidates(self) -> int:
         return len(self.admitted)
+
+    def accuracy_comparison(self, key: str) -> Comparison | None:
+        """The point's accuracy against the best's (None for the best itself or no accuracy)."""
+        return dict(self.accuracy_vs_best).get(key)
+
+    @property
+    def paired_energy(self) -> bool:
+        """True when some energy comparison behind the decision is paired (the same rounds)."""
+        return any(c.paired for _, c in self.energy_vs_least)
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,7 @@ class Assessment:
     guidance: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     general: GeneralVsSpecific | None = None
+    pairings: Pairings | None = None
 
     # ----- convenience for renderers -----
     @property
@@ -273,7 +286,7 @@ class Assessment:
         """The baseline against the recommendation, in words (``97× the energy for +1.9 pt
         accuracy``); empty when there is no recommendation."""
         rec, base = self.recommendation, self.baseline
-        return "" if rec is None or base is None else nudge(base, rec.row)
+        return "" if rec is None or base is None else nudge(base, rec.row, self.pairings)
 
     @property
     def headline(self) -> str:
@@ -386,82 +399,194 @@ def _short_energy(row: Any) -> str:
     return fmt.interval(number(row, "wh_per_1000_queries"), statistical_half_wh(row), fmt.wh)
 
 
-def _how_sure_energy(rec: Any, others: pd.DataFrame) -> str:
-    """A clause on how clearly the recommendation's energy is below the next non-tied configuration."""
+def _ratio_words(c: Comparison, a_label: str, b_label: str) -> str:
+    """``minilm-l2 · b32 · int8 uses 32 % less energy than … (95 % interval 28 % – 36 % less), measured in
+    40 interleaved rounds`` — b against a, in the verdict's words."""
+    est, lo, hi = c.percent
+    v = c.verdict
+    how = c.how()
+    if v is Verdict.LOWER:
+        return (
+            f"{b_label} uses {fmt.sig(-est, 2)} % less energy than {a_label} (95 % interval "
+            f"{fmt.sig(-hi, 2)} % – {fmt.sig(-lo, 2)} % less), {how}"
+        )
+    if v is Verdict.HIGHER:
+        return (
+            f"{b_label} uses {fmt.sig(est, 2)} % more energy than {a_label} (95 % interval "
+            f"{fmt.sig(lo, 2)} % – {fmt.sig(hi, 2)} % more), {how}"
+        )
+    span = f"{fmt.signed_percent(lo)} to {fmt.signed_percent(hi)}"
+    if v is Verdict.EQUIVALENT:
+        return (
+            f"{b_label} and {a_label} use the same energy within ±{fmt.sig(c.margin * 100, 2)} % "
+            f"({b_label} {fmt.signed_percent(est)}, 95 % interval {span}), {how}"
+        )
+    return (
+        f"{b_label} and {a_label} show no clear difference in energy ({b_label} {fmt.signed_percent(est)}, "
+        f"95 % interval {span}), {how}"
+    )
+
+
+def _how_sure_energy(rec: Any, others: pd.DataFrame, pairings: Pairings | None) -> str:
+    """How clearly the recommendation's energy is below the next accurate-enough configuration."""
     if others.empty:
         return ""
-    nxt = others.sort_values("energy_j_per_query").iloc[0]
-    ratio = float(nxt["energy_j_per_query"]) / float(rec["energy_j_per_query"])
-    common = common_systematic(rec, nxt)
-    which = f"{fmt.RERUN_INTERVAL}s" + ("" if common else " widened by the energy basis")
-    return (
-        f" The next accurate-enough configuration, {fmt.config_label(nxt)}, uses {fmt.sig(ratio, 2)}× its energy "
-        f"({_short_energy(nxt)} against {_short_energy(rec)}): clearly more, their {which} do not overlap."
-    )
+    comps = [(compare_energy(rec, r, pairings), r) for _, r in others.iterrows()]
+    comp, nxt = min(comps, key=lambda cr: (cr[0].ratio, str(value(cr[1], "key"))))
+    return f" {_ratio_words(comp.reversed(), fmt.config_label(nxt), fmt.config_label(rec))}."
 
 
-def _how_sure_accuracy(best: Any, row: Any, comp: AccuracyComparison | None, tolerance: float) -> str:
-    """A clause on how the recommendation's accuracy compares with the best's."""
-    if comp is None or comp.method == "same" or comp.difference <= 0:
+def _how_sure_accuracy(best: Any, row: Any, comp: Comparison | None, tolerance: float) -> str:
+    """A clause on how the recommendation's accuracy compares with the best's (non-inferiority)."""
+    if comp is None or value(row, "key") == value(best, "key"):
         return ""
-    test = "McNemar" if comp.method == "paired" else "unpaired test"
-    gap = f"{fmt.sig(comp.difference * 100, 2)} pt below the best"
-    if comp.indistinguishable:
-        return f" Its accuracy, {fmt.percent(row['accuracy'])}, is {gap}, a gap the test texts do not resolve ({test} p = {fmt.sig(comp.p_value, 2)})."
+    est, lo, hi = comp.percent
+    gap = -est
+    if abs(gap) < 0.05:
+        where = "the same as the best's"
+    else:
+        where = f"{fmt.sig(abs(gap), 2)} pt {'below' if gap > 0 else 'above'} the best"
     return (
-        f" Its accuracy, {fmt.percent(row['accuracy'])}, is {gap}: measurably lower ({test} p = "
-        f"{fmt.sig(comp.p_value, 2)}), but within the {fmt.sig(tolerance * 100, 3)} pt tolerance."
+        f" Its accuracy, {fmt.percent(row['accuracy'])}, is {where} (95 % interval of the difference "
+        f"{fmt.signed_points(lo)} to {fmt.signed_points(hi)}, {_texts(comp)}): at most "
+        f"{fmt.sig(tolerance * 100, 3)} pt less accurate."
     )
 
 
-def _tie_sentence(tied: pd.DataFrame) -> str:
-    """Who is tied on energy and which rule broke the tie."""
+def _texts(comp: Comparison) -> str:
+    return (
+        f"paired on the same {fmt.number(comp.n_rounds)} test texts"
+        if comp.basis == PAIRED
+        else "unpaired: no per-example correctness stored"
+    )
+
+
+def _per_query_latency(row: Any) -> float:
+    lat, bs = number(row, "latency_s"), number(row, "batch_size")
+    return lat / bs if lat is not None and bs else math.inf
+
+
+def _tie_sentence(tied: pd.DataFrame, least: Any, pairings: Pairings | None, rule: str) -> str:
+    """Who is tied on energy with the least one, with their comparisons, and which rule broke the tie."""
     names = sorted({str(m) for m in tied["model"]})
-    sizes = [_size(r) for _, r in tied.iterrows()]
-    if len(names) == 1 or len(set(sizes)) == 1:
-        rule = "the one with the lower latency"
-    elif sizes.count(min(sizes)) > 1:
-        rule = "the smaller model's configuration with the lower latency"
-    else:
-        rule = "the smaller"
     if len(tied) <= 3:
-        parts = [f"{fmt.config_label(r)} ({_short_energy(r)})" for _, r in tied.iterrows()]
+        parts = [fmt.config_label(r) for _, r in tied.iterrows()]
         who = ", ".join(parts[:-1]) + " and " + parts[-1]
     else:
         who = f"{len(tied)} configurations of {', '.join(names)}"
+    lab = fmt.config_label(least)
+    details = []
+    for _, r in tied.iterrows():
+        if value(r, "key") == value(least, "key"):
+            continue
+        c = compare_energy(least, r, pairings)
+        est, lo, hi = c.percent
+        words = "equivalent" if c.verdict is Verdict.EQUIVALENT else "no clear difference"
+        details.append(
+            f"{fmt.config_label(r)} {fmt.signed_percent(est)} against {lab} (95 % interval "
+            f"{fmt.signed_percent(lo)} to {fmt.signed_percent(hi)}: {words}; {c.how()})"
+        )
+    more = f": {'; '.join(details[:2])}" if details else ""
+    return f" {who} are tied on energy{more}. Of them, {rule} is recommended."
+
+
+def _tie_rule(tied: pd.DataFrame) -> str:
+    sizes = [_size(r) for _, r in tied.iterrows()]
+    if len(set(sizes)) == 1:
+        return "the one with the lowest latency per query"
+    if sizes.count(min(sizes)) > 1:
+        return "the smaller model's configuration with the lowest latency per query"
+    return "the smaller model"
+
+
+def _least_energy(cands: pd.DataFrame, pairings: Pairings | None) -> Any:
+    """Index label of the least-energy candidate: by the paired ratios where candidates share rounds,
+    else by their own figures (a few passes settle a chain of paired and unpaired comparisons)."""
+    order = cands.assign(
+        _e=cands["energy_j_per_query"].astype(float), _k=cands["key"].astype(str)
+    ).sort_values(["_e", "_k"], kind="stable")
+    least = order.index[0]
+    for _ in range(len(cands)):
+        changed = False
+        for i, r in order.iterrows():
+            if i == least:
+                continue
+            c = compare_energy(cands.loc[least], r, pairings)
+            if c.paired and c.ratio < 1.0:
+                least, changed = i, True
+        if not changed:
+            break
+    return least
+
+
+def admitted_by_accuracy(g: pd.DataFrame, tolerance: float) -> tuple[Any, dict[Any, Comparison], list[Any]]:
+    """(the best's index label, each point's accuracy comparison with the best, the admitted labels).
+
+    Non-inferiority: a configuration is as accurate as the best when the 95 % interval of its accuracy
+    minus the best's (paired on the same test texts where stored) lies above ``−tolerance``; the best
+    itself is always admitted. Points without an accuracy are not admitted while any point has one.
+    """
+    best_i = most_accurate(g)
+    best = g.loc[best_i]
+    comps: dict[Any, Comparison] = {}
+    for i, r in g.iterrows():
+        if value(r, "accuracy") is None or i == best_i:
+            continue
+        comps[i] = compare_accuracy_points(best, r, tolerance)
+    admitted = [best_i] + [i for i, c in comps.items() if c.low >= -tolerance - 1e-12]
+    return best_i, comps, [i for i in g.index if i in set(admitted)]
+
+
+def resolution_sentence(comps: dict[Any, Comparison], g: pd.DataFrame, best: Any) -> str:
+    """What the test texts can and cannot resolve, in one sentence."""
+    other_models = [
+        c.high - c.low for i, c in comps.items() if g.loc[i, "model"] != best["model"] and c.basis == PAIRED
+    ]
+    same_model = [
+        c.high - c.low for i, c in comps.items() if g.loc[i, "model"] == best["model"] and c.basis == PAIRED
+    ]
+    n = number(best, "n_eval")
+    texts = f"{fmt.number(n)} test texts" if n else "the test texts"
+    parts = []
+    if other_models:
+        parts.append(f"about {fmt.sig(statistics.median(other_models) * 50, 2)} pt between two models")
+    if same_model:
+        parts.append(
+            f"about {fmt.sig(statistics.median(same_model) * 50, 2)} pt between precisions or batch sizes of one model"
+        )
+    if not parts:
+        return ""
     return (
-        f" {who} are tied on energy within their uncertainty (their {fmt.RERUN_INTERVAL}s overlap); {rule} "
-        "is recommended."
+        f"With {texts}, an accuracy gap is known to within {' and '.join(parts)} (95 %): smaller gaps "
+        "cannot be told apart, so a model is admitted only where its whole interval is within the tolerance."
     )
 
 
-def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
+def decide(g: pd.DataFrame, tolerance: float, pairings: Pairings | None = None) -> Recommendation | None:
     """The recommendation among the eligible points ``g`` of one cohort (module rules 5 and 6)."""
     if g.empty:
         return None
     acc = g["accuracy"].astype(float)
+    comps: dict[Any, Comparison] = {}
     if acc.notna().any():
-        best_i = most_accurate(g)
+        best_i, comps, admitted_idx = admitted_by_accuracy(g, tolerance)
         best = g.loc[best_i]
-        comps: dict[Any, AccuracyComparison] = {}
-        for i, r in g.iterrows():
-            if value(r, "accuracy") is None:
-                continue
-            comps[i] = compare_accuracy(best, r, tolerance)
-        admitted_idx = [i for i, c in comps.items() if c.admitted]
-        methods = {c.method for i, c in comps.items() if i != best_i}
-        method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "paired")
-        if "accuracy_correct" not in g.columns or value(best, "accuracy_correct") is None:
-            method = "unpaired" if method != "mixed" else method
+        bases = {c.basis for c in comps.values()}
+        method = "paired" if bases <= {PAIRED} else ("unpaired" if bases == {"unpaired"} else "mixed")
     else:
-        best, best_i, admitted_idx, method, comps = None, None, list(g.index), "none", {}
+        best, best_i, admitted_idx, method = None, None, list(g.index), "none"
     cands = g.loc[admitted_idx]
-    least = cands.loc[cands["energy_j_per_query"].astype(float).idxmin()]
-    tied = cands[[energy_tied(least, r) for _, r in cands.iterrows()]]
+    least_i = _least_energy(cands, pairings)
+    least = cands.loc[least_i]
+    e_comps = {i: compare_energy(least, r, pairings) for i, r in cands.iterrows() if i != least_i}
+    tied_idx = [least_i] + [i for i, c in e_comps.items() if c.verdict is not Verdict.HIGHER]
+    tied = cands.loc[[i for i in cands.index if i in set(tied_idx)]]
     pick = tied.assign(
         _size=[_size(r) for _, r in tied.iterrows()],
-        _lat=[number(r, "latency_s") or math.inf for _, r in tied.iterrows()],
-    ).sort_values(["_size", "_lat", "energy_j_per_query"], kind="stable")
+        _lat=[_per_query_latency(r) for _, r in tied.iterrows()],
+        _e=tied["energy_j_per_query"].astype(float),
+        _k=tied["key"].astype(str),
+    ).sort_values(["_size", "_lat", "_e", "_k"], kind="stable")
     idx = pick.index[0]
     row = g.loc[idx]
     label = fmt.config_label(row)
@@ -471,30 +596,22 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
     else:
         n_texts = number(best, "n_eval")
         texts = f"the same {fmt.number(n_texts)} test texts" if n_texts else "the same test texts"
-        subset = ""
-        if method == "paired" and comps:
-            lengths = {len(str(value(g.loc[i], "accuracy_correct") or "")) for i in comps} - {0}
-            if len(lengths) > 1:  # a subset-scored point (the prompted LLM) pairs on the shared prefix
-                texts = f"the same {fmt.number(max(lengths))} test texts"
-                subset = f"; a point scored on fewer, on the first {fmt.number(min(lengths))} it shares"
         how = {
-            "paired": f"not distinguishable from it on {texts} (exact McNemar, 95 %{subset})",
-            "unpaired": "not distinguishable from it (unpaired test on the accuracies and their Wilson "
-            "intervals: no per-example correctness stored)",
-            "mixed": "not distinguishable from it (exact McNemar where per-example correctness is stored, "
-            "an unpaired test elsewhere)",
-        }.get(method, "not distinguishable from it")
+            "paired": f"paired on {texts}",
+            "unpaired": "from their accuracies and sample sizes (no per-example correctness stored)",
+            "mixed": "paired on the same test texts where per-example correctness is stored, unpaired elsewhere",
+        }.get(method, "")
+        which = "configuration" if n == 1 else "configurations"
         reason = (
-            f"{label} uses the least energy per query among the {n} configuration{'s' if n != 1 else ''} as "
-            f"accurate as the best ({fmt.config_label(best)}, {fmt.percent(best['accuracy'])}): within "
-            f"{fmt.sig(tolerance * 100, 3)} pt of it or {how}."
+            f"{label} uses the least energy per query among the {n} {which} as accurate as the best "
+            f"({fmt.config_label(best)}, {fmt.percent(best['accuracy'])}): at most "
+            f"{fmt.sig(tolerance * 100, 3)} pt less accurate with 95 % confidence ({how})."
         )
-    if best is not None:
         reason += _how_sure_accuracy(best, row, comps.get(idx), tolerance)
     if len(tied) > 1:
-        reason += _tie_sentence(tied.loc[pick.index])
+        reason += _tie_sentence(tied.loc[pick.index], least, pairings, _tie_rule(tied))
     else:
-        reason += _how_sure_energy(row, cands.drop(index=tied.index))
+        reason += _how_sure_energy(row, cands.drop(index=tied.index), pairings)
     reason += f" Its energy: {energy_text(row)}."
     return Recommendation(
         key=str(row["key"]),
@@ -507,12 +624,16 @@ def decide(g: pd.DataFrame, tolerance: float) -> Recommendation | None:
         accuracy_tolerance=tolerance,
         admitted=tuple(str(k) for k in cands["key"]),
         accuracy_method=method,
-        tied=tuple(fmt.config_label(r) for _, r in tied.iterrows()),
+        tied=tuple(fmt.config_label(r) for _, r in tied.loc[pick.index].iterrows()),
         reason=reason,
+        accuracy_vs_best=tuple((str(g.loc[i, "key"]), c) for i, c in comps.items()),
+        energy_vs_least=tuple((str(cands.loc[i, "key"]), c) for i, c in e_comps.items()),
+        least_key=str(least["key"]),
+        resolution=resolution_sentence(comps, g, best) if best is not None else "",
     )
 
 
-def nudge(selected: Any, recommended: Any) -> str:
+def nudge(selected: Any, recommended: Any, pairings: Pairings | None = None) -> str:
     """The selected configuration against the recommendation, in words, honest about ties:
     ``3.1× the energy for +0.4 pt accuracy`` or ``the same energy within uncertainty …``."""
     e_sel, e_rec = number(selected, "energy_j_per_query"), number(recommended, "energy_j_per_query")
@@ -525,9 +646,10 @@ def nudge(selected: Any, recommended: Any) -> str:
         acc = " for the same accuracy"
     else:
         acc = f" for {fmt.points(a_sel - a_rec)} accuracy"
-    if energy_tied(selected, recommended):
+    c = compare_energy(recommended, selected, pairings)
+    if not c.verdict.differs:
         return f"the same energy within uncertainty{acc}"
-    ratio = e_sel / e_rec
+    ratio = c.ratio
     return (
         f"{fmt.sig(ratio, 2)}× the energy{acc}"
         if ratio >= 1
@@ -619,8 +741,12 @@ def guidance_for(df: pd.DataFrame, frame: pd.DataFrame) -> str:
 # ----- the assessment ---------------------------------------------------------------------------
 
 
-def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessment:
-    """Decide once what every surface shows for ``frame`` (``load_results``) and ``inputs``.
+def assess(
+    frame: pd.DataFrame, inputs: AssessInputs | None = None, pairings: Pairings | None = None
+) -> Assessment:
+    """Decide once what every surface shows for ``frame`` (``load_results``) and ``inputs``;
+    ``pairings`` (:func:`efflab.analysis.paired.load_pairings`) holds the paired runs' visits, so
+    comparisons of points measured in the same interleaved rounds use their paired ratio.
 
     Never raises for an empty store or one with only failed or unstable points: the assessment then
     has no recommendation and ``guidance`` says what to run next.
@@ -690,15 +816,16 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
             provenance=provenance_lines(g, eligible, superseded, None) if len(g) else (),
             guidance=guidance,
             general=general,
+            pairings=pairings,
         )
-    rec = decide(eligible, inputs.accuracy_tolerance)
+    rec = decide(eligible, inputs.accuracy_tolerance, pairings)
     if rec is None:  # unreachable: eligible is not empty
         msg = "no eligible configuration to recommend; run `efflab sweep`"
         raise ConfigError(msg)
     base_idx = default_baseline(eligible, inputs.baseline)
     base = g.loc[base_idx]
     money = (inputs.queries_per_day, inputs.country, inputs.price_per_kwh, inputs.currency)
-    s = savings(base, rec.row, *money)
+    s = savings(base, rec.row, *money, pairings=pairings)
     if inputs.selected is None:
         sel_idx = rec.index
     else:
@@ -712,11 +839,11 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         sel_s = None
         words = f"Your pick, {fmt.config_label(sel)}, is not eligible: {sel['excluded_reason']}."
     else:
-        sel_s = s if sel_idx == rec.index else savings(base, sel, *money)
+        sel_s = s if sel_idx == rec.index else savings(base, sel, *money, pairings=pairings)
         words = (
             "You are looking at the recommended configuration."
             if sel_idx == rec.index
-            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row)}, compared with the recommendation."
+            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row, pairings)}, compared with the recommendation."
         )
     return Assessment(
         inputs=inputs,
@@ -735,6 +862,7 @@ def assess(frame: pd.DataFrame, inputs: AssessInputs | None = None) -> Assessmen
         provenance=provenance_lines(g, eligible, superseded, rec),
         guidance=None,
         general=general,
+        pairings=pairings,
     )
 
 
@@ -746,7 +874,6 @@ __all__ = [
     "ModelRating",
     "Recommendation",
     "assess",
-    "comparison_half_j",
     "default_baseline",
     "energy_text",
     "nudge",

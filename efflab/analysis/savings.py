@@ -6,7 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from efflab.analysis.uncertainty import absolute_range, number, saving_range, statistical_half_j
+from efflab.analysis.compare import Comparison, saving_range
+from efflab.analysis.paired import Pairings
+from efflab.analysis.uncertainty import absolute_range, number, statistical_half_j
 from efflab.errors import ConfigError
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 from efflab.options import (
@@ -53,6 +55,12 @@ class Savings:
     common_systematic: bool = True
     baseline_kwh_range: tuple[float, float] = (math.nan, math.nan)
     candidate_kwh_range: tuple[float, float] = (math.nan, math.nan)
+    comparison: Comparison | None = None
+
+    @property
+    def paired(self) -> bool:
+        """True when the saving comes from a paired comparison (the same interleaved rounds)."""
+        return self.comparison is not None and self.comparison.paired
 
     @property
     def baseline_kg_co2e_per_year(self) -> float:
@@ -86,6 +94,7 @@ def savings(
     country: str = DEFAULT_COUNTRY,
     price_per_kwh: float = DEFAULT_PRICE_PER_KWH,
     currency: str = DEFAULT_CURRENCY,
+    pairings: Pairings | None = None,
 ) -> Savings:
     """kWh, kg CO2e and cost per year saved by serving ``queries_per_day`` with ``candidate`` instead
     of ``baseline`` (rows or dicts with ``energy_j_per_query`` and, where known,
@@ -105,11 +114,17 @@ def savings(
         msg = "baseline and candidate need a measured energy_j_per_query; pick points with status ok"
         raise ConfigError(msg)
     per_year = q * DAYS_PER_YEAR / 3.6e6  # J/query -> kWh/year
-    kb, kc = eb * per_year, ec * per_year
-    lo, hi, common = saving_range(baseline, candidate, per_year)
+    kb = eb * per_year
+    comp: Comparison | None
+    saved, lo, hi, comp = saving_range(baseline, candidate, per_year, pairings)
+    # Paired, the candidate's yearly energy is the baseline's less the saving (the ratio measured in
+    # the same rounds); unpaired it is the candidate's own figure, the same number.
+    kc = kb - saved
+    common = comp.common_systematic
     same_point = _key(baseline) is not None and _key(baseline) == _key(candidate)
     if same_point:  # one measurement against itself: exactly no saving, no range
         lo = hi = 0.0
+        kc, comp = kb, None
 
     def own(row: Any, e: float) -> tuple[float, float]:
         lo_, hi_ = absolute_range(
@@ -140,4 +155,5 @@ def savings(
         common_systematic=common,
         baseline_kwh_range=own(baseline, eb),
         candidate_kwh_range=own(candidate, ec),
+        comparison=comp,
     )

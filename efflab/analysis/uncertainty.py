@@ -12,17 +12,10 @@ The rules (also in the README, "Stars and the nudge"):
   machine's run spread, :mod:`efflab.measuring.rerun`; where a point has no energy interval of its
   own, the relative re-run interval of its latency, since energy is power × time) and ``systematic``
   (``energy_uncertainty_rel`` × energy: how far the sensor or power model may be off).
-* **Comparing two points.** Each side's half-width is its statistical one when both share one energy
-  basis, one sensor and one machine (always the case inside one cohort measured by one sensor: the
-  systematic factor scales both sides the same way, so it cannot decide which is lower), else its
-  statistical and systematic parts in quadrature. Intervals that overlap are a tie:
-  ``|a − b| ≤ half(a) + half(b)``.
-* **Savings**, saved = baseline − candidate, carry that same combined half-width,
-  ``saved ± (half(baseline) + half(candidate))`` (times ``k`` in ``[1 − u, 1 + u]`` when the
-  systematic factor is common). So a saving is clear exactly when the two energies are not tied, and
-  "no clear saving" (a range that contains zero) exactly when they are: no surface can call two
-  configurations tied and show a clear saving between them. Absolute yearly figures (kWh, CO2e, cost
-  of one configuration) carry their point's full interval.
+* **Comparing two points** and **savings**: :mod:`efflab.analysis.compare` (paired where the two
+  were measured in the same interleaved rounds, else a test on the difference of their re-run
+  intervals). Absolute yearly figures (kWh, CO2e, cost of one configuration) carry their point's full
+  interval (:func:`absolute_range`).
 """
 
 from __future__ import annotations
@@ -190,54 +183,7 @@ def systematic_half_j(row: Any) -> float:
     return abs((e or 0.0) * (u or 0.0))
 
 
-def common_systematic(a: Any, b: Any) -> bool:
-    """True when the systematic error of ``a`` and ``b`` is one factor common to both: the same energy
-    basis, the same sensor and the same hardware."""
-    return (
-        basis_of(a) == basis_of(b)
-        and value(a, "energy_source") == value(b, "energy_source")
-        and value(a, "hardware") == value(b, "hardware")
-    )
-
-
-def comparison_half_j(row: Any, common: bool) -> float:
-    """The half-width used to compare ``row``'s energy with another point's."""
-    s = statistical_half_j(row) or 0.0
-    return s if common else math.hypot(s, systematic_half_j(row))
-
-
-def difference_half_j(a: Any, b: Any) -> tuple[float, bool]:
-    """The half-width (J per query) that decides whether ``a`` and ``b`` differ — the sum of their
-    comparison half-widths, so intervals that overlap are a tie — and whether their systematic factor
-    is common (then left out, see the module rules)."""
-    common = common_systematic(a, b)
-    return comparison_half_j(a, common) + comparison_half_j(b, common), common
-
-
-def energy_tied(a: Any, b: Any) -> bool:
-    """True when the energy intervals of ``a`` and ``b`` overlap (see the module rules)."""
-    ea, eb = float(a["energy_j_per_query"]), float(b["energy_j_per_query"])
-    return abs(ea - eb) <= difference_half_j(a, b)[0]
-
-
 def absolute_range(e: float, stat: float, u: float) -> tuple[float, float]:
     """Range of one point's energy (any unit) from its statistical half-width and relative
     systematic uncertainty: ``((e − stat)(1 − u), (e + stat)(1 + u))``, never below zero."""
     return (max(0.0, (e - stat) * (1 - u)), (e + stat) * (1 + u))
-
-
-def saving_range(baseline: Any, candidate: Any, scale: float = 1.0) -> tuple[float, float, bool]:
-    """(low, high) of ``scale × (baseline − candidate)`` energy per query, and whether the systematic
-    factor was common to both. It contains zero exactly when :func:`energy_tied` says they are tied."""
-    eb, ec = float(baseline["energy_j_per_query"]), float(candidate["energy_j_per_query"])
-    saved = (eb - ec) * scale
-    half, common = difference_half_j(baseline, candidate)
-    h = half * scale
-    if not common:
-        return saved - h, saved + h, False
-    u = max(
-        number(baseline, "energy_uncertainty_rel") or 0.0,
-        number(candidate, "energy_uncertainty_rel") or 0.0,
-    )
-    corners = [k * d for k in (1 - u, 1 + u) for d in (saved - h, saved + h)]
-    return min(corners), max(corners), True

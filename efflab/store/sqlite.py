@@ -17,13 +17,13 @@ import math
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab.errors import StoreError
-from efflab.records import Measurement
+from efflab.records import Measurement, Visit
 
 if TYPE_CHECKING:
     from efflab.measuring.rerun import Run
@@ -67,6 +67,21 @@ CREATE TABLE IF NOT EXISTS runs (
     latency_ci_windows_s REAL, n_windows INTEGER NOT NULL, flags TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_hardware ON runs (hardware, key);
+"""
+# Paired runs (efflab.measuring.rounds): every visit of every round, and one row per run saying how
+# many looks its intervals are corrected for. Added lazily like ``runs``.
+_PAIRED = """
+CREATE TABLE IF NOT EXISTS paired_sessions (
+    session TEXT PRIMARY KEY, started_at TEXT NOT NULL, hardware TEXT NOT NULL, purpose TEXT NOT NULL,
+    looks INTEGER NOT NULL, visit_s REAL NOT NULL, rounds INTEGER NOT NULL, dropped INTEGER NOT NULL,
+    stopped TEXT NOT NULL, wall_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS visits (
+    session TEXT NOT NULL, round INTEGER NOT NULL, position INTEGER NOT NULL, key TEXT NOT NULL,
+    hardware TEXT NOT NULL, at TEXT NOT NULL, queries INTEGER NOT NULL, wall_s REAL NOT NULL,
+    energy_j REAL NOT NULL, cpu_s REAL, other_cpu_share REAL, disturbed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_key ON visits (key);
 """
 # A sweep on another host whose heartbeat is older than this is taken to be dead (seconds).
 STALE_SWEEP_S = 30 * 60
@@ -351,6 +366,7 @@ class Store:
         """
         for _ in self.points():
             pass
+        self.visits()
         if self._con.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
             for row in self._con.execute("SELECT key, latency_s, latency_ci_windows_s, n_windows FROM runs"):
                 self._run(*row)
@@ -400,6 +416,127 @@ class Store:
             r["created_at"],
             rec,
         )
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone())
+
+    def visits(self, keys: set[str] | None = None) -> list[Visit]:
+        """Every stored visit of a paired run (of the runs that visited any of ``keys``), in run and
+        round order; none in a store written before paired runs were kept.
+
+        Raises:
+            StoreError: a visit row is damaged.
+        """
+        if not self._has_table("visits"):
+            return []
+        q = (
+            "SELECT session, round, position, key, hardware, at, queries, wall_s, energy_j, cpu_s, "
+            "other_cpu_share, disturbed FROM visits"
+        )
+        args: tuple[Any, ...] = ()
+        if keys is not None:
+            if not keys:
+                return []
+            marks = ",".join("?" * len(keys))
+            q += f" WHERE session IN (SELECT DISTINCT session FROM visits WHERE key IN ({marks}))"
+            args = tuple(sorted(keys))
+        out = []
+        for row in self._con.execute(q + " ORDER BY session, round, position", args).fetchall():
+            try:
+                s_, rnd, pos, key, hw, at, n, wall, e, cpu, other, dist = row
+                ok = (
+                    isinstance(rnd, int)
+                    and isinstance(pos, int)
+                    and isinstance(n, int)
+                    and n > 0
+                    and all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in (wall, e))
+                    and all(
+                        x is None or (isinstance(x, (int, float)) and math.isfinite(x)) for x in (cpu, other)
+                    )
+                )
+                if not ok:
+                    raise ValueError
+                out.append(
+                    Visit(str(s_), rnd, pos, str(key), n, float(wall), float(e),
+                          None if cpu is None else float(cpu), None if other is None else float(other),
+                          bool(dist), str(hw), str(at))
+                )  # fmt: skip
+            except (ValueError, TypeError):
+                msg = (
+                    f"results store {str(self.path)!r}: a visit of paired run {row[0]!r} is damaged "
+                    f"({row!r:.120}); the store was left untouched — restore it from a backup"
+                )
+                raise StoreError(msg) from None
+        return out
+
+    def paired_looks(self) -> dict[str, int]:
+        """How many looks each stored paired run's intervals are corrected for."""
+        if not self._has_table("paired_sessions"):
+            return {}
+        return {
+            str(s): max(1, int(k)) if isinstance(k, int) else 1
+            for s, k in self._con.execute("SELECT session, looks FROM paired_sessions")
+        }
+
+    def paired_sessions(self) -> list[dict[str, Any]]:
+        """Every stored paired run (session, started_at, hardware, purpose, looks, visit_s, rounds,
+        dropped, stopped, wall_s), oldest first."""
+        if not self._has_table("paired_sessions"):
+            return []
+        rows = self._con.execute("SELECT * FROM paired_sessions ORDER BY started_at, session").fetchall()
+        return [dict(r) for r in rows]
+
+    def put_paired(
+        self,
+        session: str,
+        visits: Sequence[Visit],
+        *,
+        hardware: str,
+        purpose: str,
+        looks: int,
+        visit_s: float,
+        rounds: int,
+        dropped: int,
+        stopped: str,
+        wall_s: float,
+    ) -> None:
+        """Store one paired run (its session row and every visit) in one committed transaction.
+
+        Raises:
+            StoreError: the store was opened read-only or cannot be written.
+        """
+        if self.readonly:
+            msg = f"results store {str(self.path)!r} was opened read-only"
+            raise StoreError(msg)
+        try:
+            self._con.executescript(_PAIRED)
+            with self._con:
+                self._con.execute(
+                    "INSERT OR REPLACE INTO paired_sessions VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (session, _now(), hardware, purpose, int(looks), float(visit_s), int(rounds),
+                     int(dropped), stopped, float(wall_s)),
+                )  # fmt: skip
+                self._con.execute("DELETE FROM visits WHERE session = ?", (session,))
+                self._con.executemany(
+                    "INSERT INTO visits VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (v.session, v.round, v.position, v.key, v.hardware or hardware, v.at or _now(),
+                         int(v.queries), float(v.wall_s), float(v.energy_j), v.cpu_s, v.other_cpu_share,
+                         int(v.disturbed))
+                        for v in visits
+                    ],
+                )  # fmt: skip
+                if self._sweep_claim is not None:
+                    self._con.execute(
+                        "UPDATE sweeps SET heartbeat_at=? WHERE pid=? AND host=?",
+                        (_now(), *self._sweep_claim),
+                    )
+        except sqlite3.DatabaseError as e:
+            msg = (
+                f"cannot write to results store {str(self.path)!r} ({_first_line(e)}); the points stored "
+                "before were kept — check the disk and the file"
+            )
+            raise StoreError(msg) from e
 
     # ----- writing -----
     def put(
