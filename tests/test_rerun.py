@@ -20,7 +20,6 @@ from efflab.measuring.windows import RawWindow, combine
 from efflab.records import Measurement
 from efflab.store import load_results, open_store
 from efflab.sweep import SweepSpec, iter_sweep
-from efflab.sweep.adaptive import Figure, needs_more
 
 
 def _run(rng: np.random.Generator, drift: float, *, k: int = 3, n: int = 30) -> RawWindow | list[RawWindow]:
@@ -82,18 +81,6 @@ def test_the_spread_the_user_sets_wins_over_a_learned_one() -> None:
     for bad in (-0.1, 1.0, "abc", math.nan):
         with pytest.raises(ConfigError, match="run_spread must be"):
             MethodSettings(run_spread=bad)  # type: ignore[arg-type]
-
-
-def test_no_more_windows_where_the_run_spread_alone_leaves_a_tie() -> None:
-    def fig(key: str, e: float, ci: float, floor: float) -> Figure:
-        return Figure(key, "c", e, ci, 0.8, True, floor)
-
-    # 3 % apart, intervals ±10 % of which ±8 % is run spread: more windows cannot separate them
-    tie = [fig("a", 1.0, 0.10, 0.08), fig("b", 1.03, 0.10, 0.08)]
-    assert not needs_more("a", tie)
-    # 20 % apart, within the intervals but beyond the run spread: more windows may separate them
-    open_ = [fig("a", 1.0, 0.15, 0.08), fig("b", 1.2, 0.15, 0.08)]
-    assert needs_more("a", open_)
 
 
 def test_store_keeps_every_run_and_a_sweep_learns_from_them(tmp_path: Path) -> None:

@@ -157,6 +157,7 @@ class Recommendation:
         energy_vs_least: (key, energy comparison with the least-energy candidate) for every other
             candidate (paired where they share rounds).
         least_key: the least-energy candidate (the recommendation may be a tied one).
+        tied_keys: the keys of ``tied``, in the order the tie-break ranks them.
         resolution: what the test texts can and cannot resolve, in one sentence.
     """
 
@@ -176,6 +177,7 @@ class Recommendation:
     energy_vs_least: tuple[tuple[str, Comparison], ...] = ()
     least_key: str = ""
     resolution: str = ""
+    tied_keys: tuple[str, ...] = ()
 
     @property
     def n_candidates(self) -> int:
@@ -630,6 +632,7 @@ def decide(g: pd.DataFrame, tolerance: float, pairings: Pairings | None = None) 
         energy_vs_least=tuple((str(cands.loc[i, "key"]), c) for i, c in e_comps.items()),
         least_key=str(least["key"]),
         resolution=resolution_sentence(comps, g, best) if best is not None else "",
+        tied_keys=tuple(str(k) for k in tied.loc[pick.index, "key"]),
     )
 
 

@@ -121,12 +121,14 @@ class Comparison:
 
     def how(self) -> str:
         """How the interval was obtained, in words."""
+        if self.is_difference:
+            if self.paired:
+                return f"paired on the same {self.n_rounds:,} test texts"
+            return "from their accuracies and sample sizes (no per-example correctness to pair)"
         if self.paired:
             dropped = f", {self.n_dropped} dropped as disturbed" if self.n_dropped else ""
             looks = f"; corrected for {self.looks} looks" if self.looks > 1 else ""
             return f"measured in the same {self.n_rounds} interleaved rounds{dropped}{looks}"
-        if self.is_difference:
-            return "from their accuracies"
         return "compared by their re-run intervals (not measured in the same rounds)"
 
 
@@ -366,3 +368,190 @@ def describe(c: Comparison) -> tuple[str, str, str]:
     v = c.verdict
     words = f"equivalent within {margin}" if v is Verdict.EQUIVALENT else str(v)
     return diff, span, f"{words}: {c.how()}"
+
+
+# ----- a comparison of two configurations, as `efflab compare` reports it --------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A CI gate: fail when ``metric`` regresses significantly by more than ``threshold`` (percent for
+    energy, latency and throughput; points for accuracy)."""
+
+    metric: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        unit = " pt" if self.metric == "accuracy" else " %"
+        return f"{self.metric}:{fmt_num(self.threshold)}{unit.strip()}"
+
+
+def fmt_num(x: float) -> str:
+    from efflab.format import sig
+
+    return sig(x, 3)
+
+
+def parse_gate(text: str) -> Gate:
+    """``energy:5%``, ``latency:10%``, ``throughput:5%`` or ``accuracy:1pt`` as a Gate.
+
+    Raises:
+        ConfigError: an unknown metric or a threshold that is not a number >= 0 (naming the fix).
+    """
+    from efflab.errors import ConfigError, closest
+
+    raw = str(text).strip()
+    metric, sep, amount = raw.partition(":")
+    metric = metric.strip().lower()
+    if not sep or metric not in COMPARE_METRICS:
+        msg = (
+            f"--fail {raw!r}: unknown metric {metric!r}; use METRIC:THRESHOLD with METRIC one of "
+            f"{', '.join(COMPARE_METRICS)}, e.g. --fail energy:5%{closest(metric, COMPARE_METRICS)}"
+        )
+        raise ConfigError(msg)
+    a = amount.strip().lower()
+    unit = "pt" if metric == "accuracy" else "%"
+    for suffix in ("%", "pt"):
+        if a.endswith(suffix):
+            a = a[: -len(suffix)].strip()
+    try:
+        v = float(a)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v) or v < 0:
+        msg = f"--fail {raw!r}: the threshold {amount.strip()!r} is not a number >= 0; e.g. --fail {metric}:5{unit}"
+        raise ConfigError(msg)
+    return Gate(metric, v)
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """Two configurations compared on every metric both have (b against a).
+
+    Attributes:
+        a_label, b_label, a_key, b_key: the two arms.
+        comparisons: per metric (energy, latency, throughput, accuracy).
+        basis: ``paired`` (interleaved rounds) or ``re-run intervals``.
+        rounds, dropped: paired rounds used and dropped as disturbed (0 for re-run intervals).
+        wall_s: seconds the paired run took (None when read from the store).
+        stopped: why a paired run stopped (settled, budget, rounds, interrupted), "" when read.
+        hardware, sensor, energy_basis: where and how the energy was measured, per arm.
+        notes: lines to show under the table.
+    """
+
+    a_label: str
+    b_label: str
+    a_key: str
+    b_key: str
+    comparisons: dict[str, Comparison]
+    basis: str
+    rounds: int = 0
+    dropped: int = 0
+    wall_s: float | None = None
+    stopped: str = ""
+    hardware: tuple[str, str] = ("", "")
+    sensor: tuple[str, str] = ("", "")
+    energy_basis: tuple[str, str] = ("", "")
+    notes: tuple[str, ...] = ()
+
+    def gate(self, gates: list[Gate]) -> list[tuple[Gate, bool, float | None]]:
+        """Each gate with whether it fails and b's regression (percent or points; None: metric absent)."""
+        out: list[tuple[Gate, bool, float | None]] = []
+        for g in gates:
+            c = self.comparisons.get(g.metric)
+            if c is None:
+                out.append((g, False, None))
+                continue
+            worse, by = c.regression()
+            out.append((g, bool(worse and by > g.threshold), by))
+        return out
+
+    def to_json(self, gates: list[Gate] | None = None) -> dict[str, Any]:
+        """A stable, diffable record (keys sorted by the writer; numbers as plain floats)."""
+        units = {"energy": "J/query", "latency": "s/query", "throughput": "queries/s", "accuracy": "fraction"}
+        metrics = {}
+        for m, c in self.comparisons.items():
+            est, lo, hi = c.percent
+            metrics[m] = {
+                "a": c.a_value,
+                "b": c.b_value,
+                "unit": units[m],
+                ("difference" if c.is_difference else "ratio"): c.ratio,
+                "low": c.low,
+                "high": c.high,
+                ("difference_pt" if c.is_difference else "difference_percent"): [est, lo, hi],
+                "verdict": str(c.verdict),
+                "basis": c.basis,
+                "margin": c.margin,
+            }
+        return {
+            "a": {"label": self.a_label, "key": self.a_key, "hardware": self.hardware[0],
+                  "sensor": self.sensor[0], "energy_basis": self.energy_basis[0]},
+            "b": {"label": self.b_label, "key": self.b_key, "hardware": self.hardware[1],
+                  "sensor": self.sensor[1], "energy_basis": self.energy_basis[1]},
+            "basis": self.basis,
+            "rounds": self.rounds,
+            "dropped": self.dropped,
+            "wall_s": self.wall_s,
+            "stopped": self.stopped,
+            "metrics": metrics,
+            "gates": [
+                {"gate": g.text, "metric": g.metric, "threshold": g.threshold, "regression": by, "failed": bad}
+                for g, bad, by in self.gate(gates or [])
+            ],
+            "notes": list(self.notes),
+        }  # fmt: skip
+
+
+def compare_stored(
+    a: Any, b: Any, pairings: Pairings | None, *, tolerance: float = 0.01, allow_cross: bool = False
+) -> CompareResult:
+    """Compare two stored points (rows of the results frame), paired where they share rounds.
+
+    Raises:
+        ConfigError: the two come from different tasks, or (without ``allow_cross``) from different
+            hardware, sensors or energy bases (the message says which and how to allow it).
+    """
+    from efflab.errors import ConfigError
+    from efflab.format import config_label, energy_basis
+
+    for what in ("task", "hardware", "energy_source"):
+        va, vb = value(a, what), value(b, what)
+        if va != vb and (what == "task" or not allow_cross):
+            fix = (
+                "compare configurations of one task"
+                if what == "task"
+                else "pass --allow-cross to compare them anyway (their energy is then not paired and carries both "
+                "systematic uncertainties)"
+            )
+            name = {"energy_source": "sensors"}.get(what, what)
+            msg = f"not comparable: the two points differ in {name} ({va!r} vs {vb!r}); {fix}"
+            raise ConfigError(msg)
+    if energy_basis(a) != energy_basis(b) and not allow_cross:
+        msg = (
+            f"not comparable: one energy is {energy_basis(a)}, the other {energy_basis(b)}; pass --allow-cross "
+            "to compare them anyway"
+        )
+        raise ConfigError(msg)
+    comps = compare_points(a, b, pairings, tolerance=tolerance)
+    e = comps.get("energy")
+    paired = e is not None and e.paired
+    return CompareResult(
+        a_label=config_label(a),
+        b_label=config_label(b),
+        a_key=_key(a),
+        b_key=_key(b),
+        comparisons=comps,
+        basis=PAIRED if paired else RERUN,
+        rounds=e.n_rounds if paired and e is not None else 0,
+        dropped=e.n_dropped if paired and e is not None else 0,
+        hardware=(str(value(a, "hardware") or ""), str(value(b, "hardware") or "")),
+        sensor=(str(value(a, "energy_source") or ""), str(value(b, "energy_source") or "")),
+        energy_basis=(energy_basis(a), energy_basis(b)),
+        notes=()
+        if paired
+        else (
+            "The two were not measured in the same interleaved rounds: compared by their re-run intervals.",
+        ),
+    )

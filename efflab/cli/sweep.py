@@ -56,7 +56,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--windows", help="timing windows per point, overriding the spec (default 3; 1 = one window)"
     )
-    p.add_argument("--target-ci", help="95%% CI half-width / mean the adaptive pass aims at (default 0.05)")
+    p.add_argument(
+        "--target-ci", help="95%% CI half-width / mean of the windows a point aims at (default 0.05)"
+    )
     p.add_argument(
         "--cpu-power", help="your CPU's full-load power in watts (energy: 'modelled (user watts)')"
     )
@@ -71,10 +73,11 @@ def register(sub: Any) -> None:
         "(default: learned from the store's re-runs on this machine, else 0.06)",
     )
     p.add_argument(
-        "--no-adaptive",
+        "--no-paired",
         action="store_true",
-        help="skip the second pass that gives the pareto front and recommendation candidates more windows",
+        help="skip the paired pass: the recommendation's contenders measured in interleaved rounds",
     )
+    p.add_argument("--no-adaptive", action="store_true", dest="no_paired", help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true", help="re-measure points already in the store")
     p.add_argument("--retry-failed", action="store_true", help="re-measure points stored as failed")
     p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT: run points on its workers")
@@ -231,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     _check_cluster_args(args)
     store_path = args.store or default_store()
     stop = _StopFlag()
-    counts = {"ok": 0, "failed": 0, "skipped": 0, "refined": 0}
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
     kept = 0
     flagged = 0
     store, n_todo, ok_before = _preflight(Path(store_path), spec, args)
@@ -260,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
                     retry_failed=args.retry_failed,
                     should_stop=stop,
                     should_cancel=stop.cancel,
-                    adaptive=not getattr(args, "no_adaptive", False),
+                    paired=not getattr(args, "no_paired", False),
                 )
             bar = tqdm(
                 total=len(spec),
@@ -274,13 +277,10 @@ def run(args: argparse.Namespace) -> int:
                 counts[r.status] = counts.get(r.status, 0) + 1
                 c = r.config
                 name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
-                if r.status == "refined" and r.measurement is not None:
-                    m = r.measurement
-                    bar.write(
-                        f"refined {name}: {m.n_windows} windows, {si(m.latency_s, 's')}/batch "
-                        f"±{m.latency_ci_s / m.latency_s * 100:.1f}% (a decision depends on it)",
-                        file=sys.stderr,
-                    )
+                if r.status == "paired" and r.paired is not None:
+                    bar.write(f"paired  {r.paired.summary()}", file=sys.stderr)
+                    for why in r.paired.skipped:
+                        bar.write(f"paired  left out: {why}", file=sys.stderr)
                     continue
                 if r.status == "ok" and r.measurement is not None:
                     m = r.measurement
@@ -301,8 +301,7 @@ def run(args: argparse.Namespace) -> int:
                         kept += 1
                         note = " (the stored measurement was kept)"
                     bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
-                if r.status != "refined":  # a second pass re-yields points already counted
-                    bar.update(1)
+                bar.update(1)
             bar.close()
         finally:
             signal.signal(signal.SIGINT, old)
@@ -310,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     kept_text = f", {kept} kept their stored measurement" if kept else ""
     print(
         f"efflab: {counts['ok']} measured, {counts['failed']} failed{kept_text}, {counts['skipped']} already in the "
-        f"store ({done}/{len(spec)}), {counts['refined']} given more windows -> {store_path}",
+        f"store ({done}/{len(spec)}), {counts['paired']} paired pass(es) -> {store_path}",
         file=sys.stderr,
     )
     if flagged and spec.method.threads is None and any(d == "cpu" for d in spec.devices):

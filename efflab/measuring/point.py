@@ -56,6 +56,28 @@ def flops_per_query(runner: Runner, config: Config, batch: Any) -> float | None:
     return _FLOPS[key]
 
 
+def prepare_batch(
+    runner: Runner, config: Config, task: Task | None, method: MethodSettings
+) -> tuple[Any, Any]:
+    """The batch a point times (the task's first test texts, or filler) and, for a causal LM scored by
+    prompting, its prompter (the batch is then prompts). Renamed task labels fail here, before timing.
+
+    Raises:
+        EfflabError: the model's labels do not match the task's, or the prompt does not fit.
+    """
+    if task is not None and getattr(runner, "label_names", None) is not None:
+        from efflab.measuring.accuracy import pair_labels
+
+        pair_labels(runner.label_names, task.label_names)  # type: ignore[arg-type]
+    texts = task.test["text"].astype(str).tolist()[: config.batch_size] if task is not None else None
+    prompter = None
+    if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (needs a task)
+        from efflab.tasks.prompting import attach
+
+        prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
+    return runner.make_batch(texts, config.batch_size, config.seq_len), prompter
+
+
 class PointSession:
     """A point being measured, window by window, with a loaded runner and an open sensor."""
 
@@ -76,20 +98,10 @@ class PointSession:
         from efflab.measuring.peak import gemm_peak_flops
 
         self.runner, self.config, self.task, self.sensor, self.method = runner, config, task, sensor, method
-        if task is not None and getattr(runner, "label_names", None) is not None:
-            from efflab.measuring.accuracy import pair_labels
-
-            pair_labels(runner.label_names, task.label_names)  # renamed labels fail before timing
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)
-        texts = task.test["text"].astype(str).tolist()[: config.batch_size] if task is not None else None
-        self.prompter = None
-        if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (needs a task)
-            from efflab.tasks.prompting import attach
-
-            self.prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
-        self.batch = runner.make_batch(texts, config.batch_size, config.seq_len)
+        self.batch, self.prompter = prepare_batch(runner, config, task, method)
         self.flops_q = flops_per_query(runner, config, self.batch)
         self.threads = torch.get_num_threads()
         self.peak = gemm_peak_flops(config.device, config.precision, self.threads) if self.flops_q else None

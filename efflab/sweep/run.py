@@ -22,13 +22,15 @@ from efflab.sweep.spec import SweepSpec
 if TYPE_CHECKING:
     from efflab.measuring.point import PointSession
     from efflab.models.runners import Runner
+    from efflab.sweep.paired import PairedPass
     from efflab.tasks import Task
 
 
 @dataclass(frozen=True)
 class PointResult:
     """What happened to one configuration of a sweep: ``ok``, ``failed``, ``skipped`` (already stored)
-    or ``refined`` (the adaptive second pass gave a stored point more windows and replaced it)."""
+    or ``paired`` (the paired pass measured a cohort's contenders in interleaved rounds: ``paired``
+    says what it found; ``config`` is the least-energy contender)."""
 
     config: Config
     key: str
@@ -37,6 +39,7 @@ class PointResult:
     error: str | None = None
     index: int = 0
     total: int = 0
+    paired: PairedPass | None = None
 
 
 def _version(pkg: str) -> str:
@@ -159,7 +162,8 @@ class PointMeasurer:
             return str(e)
         return None
 
-    def _sensor_for(self, device: str) -> Sensor:
+    def sensor_for(self, device: str) -> Sensor:
+        """The sensor points on ``device`` are measured with (opened once, kept for the sweep)."""
         if self._given_sensor is not None:
             return self._given_sensor
         if device not in self._sensors:
@@ -195,7 +199,7 @@ class PointMeasurer:
                 runner,
                 cfg,
                 task,
-                self._sensor_for(cfg.device),
+                self.sensor_for(cfg.device),
                 method,
                 progress or (lambda s, f: None),
                 should_stop,
@@ -301,7 +305,7 @@ class PointMeasurer:
                     runner,
                     c,
                     task,
-                    self._sensor_for(c.device),
+                    self.sensor_for(c.device),
                     method,
                     sensor_name=self.sensor_name,
                     report=report,
@@ -372,11 +376,6 @@ class PointMeasurer:
         self._runner, self._group, self._sensors = None, None, {}
 
 
-# The adaptive second pass may take this share of the first pass's wall time (at least ADAPTIVE_MIN_S).
-ADAPTIVE_SHARE = 0.1
-ADAPTIVE_MIN_S = 20.0
-
-
 def iter_sweep(
     spec: SweepSpec,
     store: Store,
@@ -387,7 +386,8 @@ def iter_sweep(
     should_stop: Callable[[], bool] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_measure_progress: Callable[[str, float], None] | None = None,
-    adaptive: bool = True,
+    paired: bool = True,
+    adaptive: bool | None = None,
 ) -> Iterator[PointResult]:
     """Measure every point of ``spec`` missing from ``store``; yield each as it is committed.
 
@@ -399,9 +399,9 @@ def iter_sweep(
     with their error and the sweep goes on; a failure never replaces a stored success
     (``Store.put``); a batch that cannot fit in memory is refused before loading.
 
-    With ``adaptive`` (and ``spec.method.windows > 1``), a second pass gives more windows only to
-    the points a decision depends on (see :func:`efflab.sweep.adaptive.needs_more`) and yields them
-    as ``refined``.
+    With ``paired`` (``adaptive`` is its old name), a second pass measures the contenders of each
+    cohort's recommendation in randomized interleaved rounds (:mod:`efflab.sweep.paired`), stores the
+    visits, and yields one ``paired`` result per cohort it ran for (``PointResult.paired``).
 
     ``should_stop`` is checked between windows: the point in progress is finished and committed,
     then the sweep returns. ``should_cancel`` is polled inside windows and stops at once, storing
@@ -480,28 +480,28 @@ def iter_sweep(
                 )
             if measurer.stopped:
                 return
-        if adaptive and spec.method.windows > 1:
-            from efflab.sweep.adaptive import refine
+        if (paired if adaptive is None else adaptive) and not (measurer.stopped or _stopped(should_stop)):
+            from efflab.sweep.paired import budget_for, run_paired
 
-            first_pass_s = time.monotonic() - started
-
-            yield from refine(
-                spec,
+            cfg_of = {keys[c]: c for c in configs if c.workload == "classify"}
+            for pp in run_paired(
                 store,
                 measurer,
                 task,
-                groups=list(groups.values()),
-                keys=keys,
-                index=index,
-                put=lambda c, m, e: put(c, m, e, new_run=False),
+                cfg_of=cfg_of,
+                hardware_of=lambda c: hardware[c.device],
                 methods=methods,
-                budget_s=max(ADAPTIVE_MIN_S, ADAPTIVE_SHARE * first_pass_s),
+                budget_s=budget_for(time.monotonic() - started),
                 should_stop=should_stop,
-                should_cancel=cancel,
-                on_measure_progress=on_measure_progress,
-            )
+            ):
+                least = cfg_of[pp.least]
+                yield PointResult(least, pp.least, "paired", index=index[least], total=total, paired=pp)
     finally:
         measurer.close()
+
+
+def _stopped(should_stop: Callable[[], bool] | None) -> bool:
+    return should_stop is not None and should_stop()
 
 
 def sweep(
