@@ -255,6 +255,7 @@ class LiveJob:
                     sensor=sensor,
                     should_stop=self._stop.is_set,
                     on_measure_progress=on_progress,
+                    paired=False,  # one live point: nothing to pair it with in this run
                 ):
                     done += 1
                     self.results.append(r)

@@ -294,6 +294,7 @@ class LabState:
         self._observers: list[Observer] = []
         self._hardware_cache: dict[str, str] = {}
         self.df: pd.DataFrame = _empty_frame()
+        self.pairings: Any = None  # efflab.analysis.paired.Pairings of the store's paired runs
         self.store_error: str | None = None
         self.store_exists = False
         self.notice: str = ""  # one-off news (a point landed, a job was cancelled)
@@ -363,7 +364,10 @@ class LabState:
             self.df = _empty_frame()
         else:
             try:
+                from efflab.analysis.paired import load_pairings
+
                 self.df = load_results(self.store_path)
+                self.pairings = load_pairings(self.store_path)
             except StoreError as e:
                 self.store_error = str(e)
                 self.df = _empty_frame()
@@ -699,7 +703,9 @@ class LabState:
         g = self.cohort_frame
         if g.empty:
             return
-        self.assessment = assess(g, AssessInputs(accuracy_tolerance=self.tolerance, cohort=self.cohort))
+        self.assessment = assess(
+            g, AssessInputs(accuracy_tolerance=self.tolerance, cohort=self.cohort), self.pairings
+        )
         self.recommendation = self.assessment.recommendation
 
     # ----- words -----

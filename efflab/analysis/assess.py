@@ -699,9 +699,29 @@ def provenance_lines(
     if len(words) == 1 and not next(iter(words)).startswith("measured") and u > 0:
         lines.append(
             f"The modelled energy's systematic uncertainty (±{u * 100:.0f} %) is common to every point here: it "
-            "cannot decide which configuration is lower, so comparisons use the re-run intervals; it widens the "
-            "absolute yearly figures."
+            "cannot decide which configuration is lower, so comparisons leave it out; it widens the absolute "
+            "yearly figures."
         )
+    if rec is not None and rec.energy_vs_least:
+        comps = [c for _, c in rec.energy_vs_least]
+        paired = [c for c in comps if c.paired]
+        if paired:
+            rounds = max(c.n_rounds for c in paired)
+            lines.append(
+                f"Energy comparisons behind the recommendation: {len(paired)} of {len(comps)} paired (measured in "
+                f"the same interleaved rounds, up to {rounds}: the ratio's 95 % interval from the per-round "
+                "ratios)"
+                + (
+                    "; the others from the two points' re-run intervals (a test on their difference)."
+                    if len(paired) < len(comps)
+                    else "."
+                )
+            )
+        else:
+            lines.append(
+                "Energy comparisons behind the recommendation: none paired (no interleaved rounds stored for "
+                "these points); each from the two points' re-run intervals (a test on their difference)."
+            )
     sources = sorted(
         {str(value(r, "run_spread_source")) for _, r in eligible.iterrows() if value(r, "run_spread_source")}
     )
@@ -711,14 +731,19 @@ def provenance_lines(
             f"spread plus the machine's run spread; run spread: {'; '.join(sources)}."
         )
     if rec is not None and rec.accuracy_method == "paired":
-        lines.append("Accuracy compared on the same test texts (exact McNemar, 95 %).")
+        lines.append(
+            "As accurate as the best means non-inferior: the 95 % interval of the accuracy difference, paired on "
+            "the same test texts, lies within the tolerance."
+        )
     elif rec is not None and rec.accuracy_method in ("unpaired", "mixed"):
         lines.append(
             "Accuracy compared without per-example correctness (not stored for "
             + ("these points" if rec.accuracy_method == "unpaired" else "some points")
-            + "): an unpaired test on the accuracies and their Wilson intervals, less sensitive than the paired "
-            "test on the same texts."
+            + "): the difference's interval comes from each accuracy and its sample size, wider than the "
+            "paired one on the same texts."
         )
+    if rec is not None and rec.resolution:
+        lines.append(rec.resolution)
     return tuple(lines)
 
 

@@ -113,12 +113,16 @@ def render(a: Assessment) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from efflab.analysis import AssessInputs, assess
+    from efflab.analysis.paired import load_pairings
     from efflab.errors import ConfigError
     from efflab.store import load_results
+    from efflab.store.sqlite import Store
 
     inputs = AssessInputs.from_mapping(vars(args))
-    df = load_results(args.store or default_store())
-    first = assess(df, inputs)
+    with Store(args.store or default_store(), readonly=True) as st:
+        df = load_results(st)
+        pairings = load_pairings(st)
+    first = assess(df, inputs, pairings)
     cohorts = (first.cohort,) if inputs.cohort or first.cohort is None else first.cohorts
     any_rec = False
     for c in cohorts:
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             a = first
         else:
             try:
-                a = assess(df, inputs.replace(cohort=c))
+                a = assess(df, inputs.replace(cohort=c), pairings)
             except ConfigError as e:  # the baseline named is not in this cohort
                 print(f"cohort: {c}\n  not assessed: {e}")
                 continue

@@ -57,10 +57,12 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     from efflab.analysis import AssessInputs, assess
     from efflab.analysis.eligibility import exclusion_kind
+    from efflab.analysis.paired import load_pairings
 
+    pairings = load_pairings(args.store or default_store())
     rows = []
     for cohort in assess(df).cohorts:
-        a = assess(df, AssessInputs(cohort=cohort))
+        a = assess(df, AssessInputs(cohort=cohort), pairings)
         rated = {m.key: m for m in a.ratings}
         for _, r in a.frame.iterrows():
             m = rated.get(str(r["key"]))

@@ -77,6 +77,7 @@ class Snapshot:
     frame: pd.DataFrame
     read_at: str
     guidance: str | None = None
+    pairings: Any = None  # efflab.analysis.paired.Pairings: the paired runs' visits
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -117,7 +118,10 @@ def read_store(path: str | Path) -> Snapshot:
     if not p.exists() or p.stat().st_size == 0:
         return Snapshot(p, _empty_frame(), _now(), f"No results store at {p} yet: {sweep}.")
     try:
+        from efflab.analysis.paired import load_pairings
+
         df = load_results(p)
+        pairings = load_pairings(p)
     except StoreError as e:
         return Snapshot(p, _empty_frame(), _now(), str(e))
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -127,10 +131,10 @@ def read_store(path: str | Path) -> Snapshot:
         return Snapshot(p, _empty_frame(), _now(), msg)
     from efflab.analysis import assess
 
-    a = assess(df)
+    a = assess(df, None, pairings)
     if a.recommendation is None:  # its cohort has the most eligible points: none has any
-        return Snapshot(p, df, _now(), f"The results store {p}: {a.guidance}")
-    return Snapshot(p, df, _now())
+        return Snapshot(p, df, _now(), f"The results store {p}: {a.guidance}", pairings)
+    return Snapshot(p, df, _now(), None, pairings)
 
 
 @dataclass(frozen=True)
@@ -232,7 +236,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     inputs = inputs or Inputs()
     snap = data if isinstance(data, Snapshot) else None
     df = data.frame if isinstance(data, Snapshot) else data
-    a = assess(df, inputs.assess_inputs())
+    a = assess(df, inputs.assess_inputs(), snap.pairings if snap is not None else None)
     rec = a.recommendation
     if rec is None or a.savings is None or a.baseline is None or a.selected is None:
         raise ConfigError(a.guidance or "nothing to show; run `efflab sweep` first")

@@ -115,16 +115,16 @@ def _nothing(d: ReportData, what: str) -> str:
     return f"<p>No measured points, so no {what}.</p>"
 
 
-def _cohort(params: ReportParams, cohort: str, g_all: pd.DataFrame) -> CohortReport:
+def _cohort(params: ReportParams, cohort: str, g_all: pd.DataFrame, pairings: Any = None) -> CohortReport:
     """One cohort's part of the report: a rendering of :func:`efflab.analysis.assess`."""
     from efflab.analysis import AssessInputs, assess
 
     inputs = AssessInputs.from_mapping(params).replace(cohort=cohort)
     note = ""
     try:
-        a = assess(g_all, inputs)
+        a = assess(g_all, inputs, pairings)
     except ConfigError as e:  # the baseline named is not in this cohort
-        a = assess(g_all, inputs.replace(baseline=None))
+        a = assess(g_all, inputs.replace(baseline=None), pairings)
         note = f"{e}"
     first = g_all.iloc[0]
     elig = a.eligible
@@ -172,15 +172,18 @@ def build(params: ReportParams) -> ReportData:
                     run.measured += 1
                 elif r.status == "skipped":
                     run.skipped += 1
-                else:
+                elif r.status == "failed":
                     run.failed.append(f"{_cfg(r.config)}: {r.error}")
     df = load_results(store)
     params.check_against(df)
     from efflab.analysis.assess import newest_per_configuration
+    from efflab.analysis.paired import load_pairings
+
+    pairings = load_pairings(store)
 
     sel, superseded = newest_per_configuration(filter_points(df, params))
     sel = sel.sort_values(["cohort", "model", "precision", "batch_size"], kind="stable")
-    cohorts = [_cohort(params, str(name), g) for name, g in sel.groupby("cohort", sort=True)]
+    cohorts = [_cohort(params, str(name), g, pairings) for name, g in sel.groupby("cohort", sort=True)]
     return ReportData(
         params=params,
         store_path=str(store),
