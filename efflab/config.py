@@ -106,17 +106,23 @@ class MethodSettings:
         max_windows: most windows a point gets when its interval is above the target.
         remeasure_windows: extra windows a point may spend re-measuring disturbed or disagreeing
             windows before it is flagged ``disturbed`` or ``unstable``.
-        min_window_s: minimum length of one timing window in seconds; ``None`` = 0.5 s on CPU, 5 s
-            on GPU (the NVML energy counter updates about every 100 ms).
+        min_window_s: minimum length of one timing window in seconds; ``None`` = 0.3 s on CPU, 5 s
+            on GPU (the NVML energy counter updates about every 100 ms). Five windows of 0.3 s take
+            the time three of 0.5 s took, and their t interval on 4 degrees of freedom (2.78) is far
+            narrower than three windows' on 2 (4.30).
         max_window_s: time cap of one window in seconds (the window budget); windows that reach it
             before ``min_batches`` are flagged ``hit_time_cap``.
         warmup_s: minimum warm-up time in seconds (at least ``warmup_batches`` are run too).
         warmup_batches: minimum number of warm-up batches before a point's first window (later
-            windows, after other points ran, get one warm-up batch each).
+            windows, after other points ran, get one warm-up batch each, unless one batch of the point
+            takes longer than the minimum window: then its cold start is a small part of the window,
+            and a warm-up batch would double the window's cost).
         min_batches: minimum number of timed batches per window.
         p95_min_samples: p95 is reported only with at least this many timed batches.
-        noisy_other_cpu_share: a window in which other processes used more than this share of the
-            machine's CPU is disturbed.
+        noisy_other_cpu_share: a window in which other processes used this much more of the machine's
+            CPU than in the point's usual window (the median of its windows) is disturbed: a burst, where
+            steady load beside the run is common to every window (the point is then flagged
+            ``busy_machine``, and the paired pass compares it with its contenders in the same load).
         disturbed_cpu_ratio: a window in which this process's CPU-seconds per wall second fell below
             this fraction of its best window (of the same point) is disturbed.
         outlier_rel: a window whose mean is further than this fraction from the median window mean
@@ -134,13 +140,16 @@ class MethodSettings:
             between runs; see :mod:`efflab.measuring.rerun`). ``None``: learned from the store's
             re-runs on this machine by a sweep, else the 6 % prior.
         run_spread_source: where ``run_spread`` came from (recorded with every point).
-        threads: CPU threads torch uses while measuring (``None``: torch's default, one per core).
-            Part of the cohort when set ("… x2 · 1 thread"); see :mod:`efflab.measuring.threads`.
+        threads: CPU threads torch uses while measuring; ``None`` with no ``threads_source``: decided
+            by the probe when a sweep or measurement starts (``--threads auto``, the default), else
+            torch's default (one per core). Part of the cohort when not the default ("… x2 · 1 thread");
+            see :mod:`efflab.measuring.threads`.
+        threads_source: why the thread count is what it is (the probe's finding, or "set by you").
     """
 
     target_ci_rel: float = 0.05
-    windows: int = 3
-    max_windows: int = 6
+    windows: int = 5
+    max_windows: int = 8
     remeasure_windows: int = 3
     min_window_s: float | None = None
     max_window_s: float = 10.0
@@ -160,6 +169,7 @@ class MethodSettings:
     run_spread: float | None = None
     run_spread_source: str = ""
     threads: int | None = None
+    threads_source: str = ""
 
     def __post_init__(self) -> None:
         self.prompt_protocol()  # validates the prompting fields
@@ -263,7 +273,7 @@ class MethodSettings:
         """The minimum timed window for ``device`` in seconds."""
         if self.min_window_s is not None:
             return float(self.min_window_s)
-        return 5.0 if device.startswith("cuda") else 0.5
+        return 5.0 if device.startswith("cuda") else 0.3
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

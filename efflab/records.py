@@ -31,6 +31,8 @@ FLAG_MEANINGS: dict[str, str] = {
     "so its latency and energy are not trustworthy; it is kept but left out of stars and recommendations",
     "disturbed": "this process got clearly less CPU than it asked for (or other processes took a large share) "
     "in some windows even after re-measuring; the point is kept but left out of stars and recommendations",
+    "busy_machine": "other processes used a large share of the machine through this point's windows (steady "
+    "load beside the run): its figures are those of a busy machine; comparisons in the same rounds cancel it",
     "peak_underestimated": "the achieved FLOP/s exceeded the measured GEMM peak even after re-measuring it, so "
     "the peak is too low and MFU is not shown",
 }

@@ -63,7 +63,15 @@ def write_tiny_task(path: Path, n: int = 60) -> Path:
 def fast_method() -> Any:
     from efflab.config import MethodSettings
 
-    return MethodSettings(min_window_s=0.05, max_window_s=0.3, warmup_s=0.0, warmup_batches=1, min_batches=3)
+    # torch's default threads, no probe: a test's cohort must not depend on how busy the machine is
+    return MethodSettings(
+        min_window_s=0.05,
+        max_window_s=0.3,
+        warmup_s=0.0,
+        warmup_batches=1,
+        min_batches=3,
+        threads_source="torch's default (tests)",
+    )
 
 
 def quiet_method() -> Any:

@@ -158,7 +158,7 @@ _RUN_SPREAD_RULE = "--run-spread must be a fraction >= 0 and < 1"
         ("--run-spread", "-0.1", _RUN_SPREAD_RULE),
         ("--run-spread", "1", _RUN_SPREAD_RULE),
         ("--run-spread", "abc", _RUN_SPREAD_RULE),
-        ("--threads", "0", "--threads must be a whole number >= 1, got '0'"),
+        ("--threads", "0", "--threads must be auto, default or a whole number >= 1, got '0'"),
         ("--threads", "1.5", "got '1.5'"),
         ("--threads", "4096", "--threads 4096 is more than this machine"),
     ],
@@ -197,7 +197,7 @@ def test_measure_learns_the_spread_from_the_default_store(
             assert len(st.runs(hardware_key("cpu"))) == i + 1
     env = {**os.environ, "EFFLAB_STORE": str(path)}
     args = "measure --model tiny-bert-l1 --no-task --json --sensor fake --windows 2 --min-window 0.05"
-    args += " --max-window 0.3 --seq-len 16"
+    args += " --max-window 0.3 --seq-len 16 --threads default"
     r = subprocess.run(
         [sys.executable, "-m", "efflab.cli", *args.split()],
         capture_output=True,

@@ -60,13 +60,13 @@ def test_sweep_streams_and_resumes(tmp_path: Path) -> None:
     seen = []
     with open_store(tmp_path / "s.sqlite") as st:
         res = sweep(tiny_spec(), st, on_point=seen.append)
-        # The first pass yields every point once; the adaptive pass may then yield contenders again.
-        first = [r.status for r in res if r.status != "refined"]
+        # The first pass yields every point once; the paired pass then yields one result per cohort it ran for.
+        first = [r.status for r in res if r.status != "paired"]
         assert first == ["ok"] * 4 and len(seen) == len(res)
         again = list(iter_sweep(tiny_spec(), st))
-        assert [r.status for r in again if r.status != "refined"] == ["skipped"] * 4
+        assert [r.status for r in again if r.status != "paired"] == ["skipped"] * 4
         forced = list(iter_sweep(tiny_spec(batch_sizes=(1,)), st, force=True))
-        assert [r.status for r in forced if r.status != "refined"] == ["ok", "ok"]
+        assert [r.status for r in forced if r.status != "paired"] == ["ok", "ok"]
     assert len(load_results(tmp_path / "s.sqlite")) == 4
 
 

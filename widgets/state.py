@@ -289,6 +289,11 @@ class LabState:
         if isinstance(method, dict):
             method = MethodSettings.from_dict(method)
         self.method = method or MethodSettings()
+        if self.method.threads is None and not self.method.threads_source:
+            # The lab shows the cohort of torch's default threads; its live points measure in it.
+            import dataclasses
+
+            self.method = dataclasses.replace(self.method, threads_source="torch's default (the lab)")
         self.tolerance = self._check_tolerance(tolerance)
         self._device_arg = parse_device(device)
         self._observers: list[Observer] = []

@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="cpu", help="device of both arms (default cpu)")
     p.add_argument("--seq-len", default=DEFAULT_SEQ_LEN, help=f"tokens per query (default {DEFAULT_SEQ_LEN})")
     p.add_argument("--sensor", default="auto", help="energy sensor (default auto)")
-    p.add_argument("--threads", default=None, help="CPU threads (default: one per core)")
+    p.add_argument("--threads", default=None, help="CPU threads: auto (default, a 1 s probe) or a number")
     p.add_argument("--seed", default=None, help="seed of the random visiting orders")
     p.add_argument(
         "--json", action="store_true", help="print one JSON object (stable keys) instead of a table"
@@ -246,7 +246,9 @@ def _measured(
     plan = RoundsPlan(
         visit_s=visit, rounds=rounds, budget_s=seconds if seconds is not None else 60.0, seed=seed
     )
-    method = method_from_args(args)
+    from efflab.measuring.threads import resolve_threads
+
+    method = resolve_threads(method_from_args(args), (device,))
     carbon_intensity_g_per_kwh(method.country)
     for c in cfgs:
         resolve_model(c.model, progress=False)  # an unknown model is one line, before anything loads

@@ -65,8 +65,10 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--threads",
         default=None,
-        help="CPU threads torch measures with (default: one per core); on a VM whose vCPUs the host "
-        "shares, --threads 1 is slower but steadier. Part of the cohort when set",
+        help="CPU threads torch measures with: auto (default) probes 1 thread against one per core for "
+        "about 1 s and keeps one per core only where it is clearly faster and steady (on a VM whose "
+        "vCPUs the host shares, or beside a busy process, it picks 1); default (torch's, one per core, "
+        "no probe); or a number. Part of the cohort when not one per core",
     )
     g.add_argument(
         "--cpu-power",
@@ -127,7 +129,14 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
     for name, (flag, raw) in given.items():
         if raw is None:
             continue
+        if name == "threads" and str(raw).strip().lower() in ("auto", "default"):
+            auto = str(raw).strip().lower() == "auto"
+            d["threads"] = None
+            d["threads_source"] = "" if auto else "torch's default (--threads default)"
+            continue
         d[name] = _number(flag, raw, integer=name in ("windows", "threads"))
+        if name == "threads":
+            d["threads_source"] = ""
     if getattr(args, "run_spread", None) is not None:
         from efflab.measuring.rerun import USER_SOURCE
 
@@ -153,7 +162,7 @@ _RULES: dict[str, tuple[str, str]] = {
     "--cpu-power": ("a number of watts > 0", "65"),
     "--ram-power": ("a number of watts > 0", "6"),
     "--run-spread": ("a fraction >= 0 and < 1", "0.05"),
-    "--threads": ("a whole number >= 1", "1"),
+    "--threads": ("auto, default or a whole number >= 1", "1"),
 }
 
 
@@ -262,6 +271,9 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
     )
     method = method_from_args(args)
+    from efflab.measuring.threads import resolve_threads
+
+    method = resolve_threads(method, (cfg.device,))
     if method.run_spread is None:
         from efflab.measuring.rerun import with_spread
 

@@ -65,7 +65,8 @@ def register(sub: Any) -> None:
     p.add_argument("--ram-power", help="your RAM's power in watts")
     p.add_argument(
         "--threads",
-        help="CPU threads torch measures with (default: one per core; part of the cohort when set)",
+        help="CPU threads: auto (default: a 1 s probe keeps one per core where it is clearly faster "
+        "and steady, else 1), default (torch's, no probe) or a number; part of the cohort when not one per core",
     )
     p.add_argument(
         "--run-spread",
@@ -222,6 +223,25 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
         raise
 
 
+def _with_threads(spec: Any, args: argparse.Namespace) -> Any:
+    """The spec with its thread count decided (the probe of ``--threads auto``, said in one line);
+    Dask workers keep torch's default (they run on other machines)."""
+    import dataclasses
+
+    from efflab.measuring.threads import resolve_threads
+
+    if args.scheduler is not None or args.local_cluster is not None:
+        if spec.method.threads is None and not spec.method.threads_source:
+            method = dataclasses.replace(spec.method, threads_source="torch's default on each worker")
+            return dataclasses.replace(spec, method=method)
+        return spec
+    method = resolve_threads(spec.method, spec.devices)
+    if method.threads_source.startswith("auto"):
+        n = method.threads or "torch's default"
+        print(f"efflab: threads: {n} ({method.threads_source})", file=sys.stderr, flush=True)
+    return dataclasses.replace(spec, method=method)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -232,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         print(spec.to_yaml(), end="")
         return 0
     _check_cluster_args(args)
+    spec = _with_threads(spec, args)
     store_path = args.store or default_store()
     stop = _StopFlag()
     counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}

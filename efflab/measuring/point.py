@@ -24,7 +24,14 @@ from efflab.measuring.fingerprint import CpuWindow, fingerprint
 from efflab.measuring.memory import PeakMemory
 from efflab.measuring.rerun import rerun_half, run_spread_of
 from efflab.measuring.timing import timed_loop, warmup
-from efflab.measuring.windows import RawWindow, combine, disagreeing, disturbed, per_query_ci
+from efflab.measuring.windows import (
+    RawWindow,
+    combine,
+    disagreeing,
+    disturbed,
+    per_query_ci,
+    usual_other_share,
+)
 from efflab.records import Measurement, WindowSummary
 from efflab.sensors.base import Sensor
 
@@ -198,14 +205,15 @@ class PointSession:
         def step() -> Any:
             return runner.forward(self.batch)
 
+        min_window = method.window_min_s(cfg.device)
         if not self.windows and self.n_warm == 0:
             self.report("warmup", 0.0)
             self.n_warm = warmup(
                 step, runner.synchronize, min_s=method.warmup_s, min_batches=method.warmup_batches
             )
-        else:
+        elif not self.windows or self.windows[-1].mean_s < min_window:
+            # One batch after other points ran; a batch longer than the window is its own warm-up.
             self.n_warm += warmup(step, runner.synchronize, min_s=0.0, min_batches=1)
-        min_window = method.window_min_s(cfg.device)
         k_done = len(self.used)
 
         def on_timing(n: int, elapsed: float, ci_rel: float) -> None:
@@ -287,6 +295,8 @@ class PointSession:
             flags.append("disturbed")
         if stats_windows is used_all and any(dist):
             flags.append("noisy")
+        if usual_other_share(stats_windows) > method.noisy_other_cpu_share:
+            flags.append("busy_machine")
         for w in self.windows:
             w.used = w in stats_windows
         dis = disagreeing(stats_windows, outlier_rel=method.outlier_rel)

@@ -55,16 +55,24 @@ class RawWindow:
         return self.cpu_s / self.window_s if self.cpu_s is not None and self.window_s > 0 else None
 
 
+def usual_other_share(windows: Sequence[RawWindow]) -> float:
+    """The median share of the machine other processes used over ``windows`` (0 when unreadable)."""
+    shares = [w.other_cpu_share for w in windows if w.other_cpu_share is not None]
+    return float(statistics.median(shares)) if shares else 0.0
+
+
 def disturbed(
     windows: Sequence[RawWindow], *, other_share_max: float, cpu_ratio_min: float, check_cpu: bool = True
 ) -> list[bool]:
-    """Per window: others took more than ``other_share_max`` of the machine, or this process's
-    CPU-seconds per wall second fell below ``cpu_ratio_min`` x its best window's (CPU runs only)."""
+    """Per window: others took ``other_share_max`` more of the machine than in the usual window (the
+    median of ``windows``: steady load beside the run is not a disturbance of one window), or this
+    process's CPU-seconds per wall second fell below ``cpu_ratio_min`` x its best window's (CPU runs)."""
     utils = [w.cpu_per_wall for w in windows if w.cpu_per_wall is not None]
     best = max(utils) if utils else None
+    usual = usual_other_share(windows)
     out = []
     for w in windows:
-        d = w.other_cpu_share is not None and w.other_cpu_share > other_share_max
+        d = w.other_cpu_share is not None and w.other_cpu_share > usual + other_share_max
         u = w.cpu_per_wall
         if check_cpu and best and u is not None and u < cpu_ratio_min * best:
             d = True

@@ -79,20 +79,24 @@ def budget_for(first_pass_s: float) -> float:
     return min(PAIRED_MAX_S, max(PAIRED_MIN_S, PAIRED_SHARE * first_pass_s))
 
 
+def is_settled(p: Any, keys: list[str]) -> bool:
+    """Every contender's paired ratio to the least one is a difference or equivalent."""
+    least = least_of(p, keys)
+    for k in keys:
+        if k == least:
+            continue
+        r = p.ratio(k, least)
+        if r is None or not r.verdict.settled:
+            return False
+    return True
+
+
 def settled_rule(keys: list[str], looks: int) -> Callable[[tuple[Visit, ...]], bool]:
-    """``settled(visits)``: every contender's ratio to the least one is a difference or equivalent."""
+    """``settled(visits)`` of one run: :func:`is_settled` on its visits."""
     from efflab.analysis.paired import Pairings
 
     def settled(visits: tuple[Visit, ...]) -> bool:
-        p = Pairings(visits, looks={v.session: looks for v in visits[:1]})
-        least = least_of(p, keys)
-        for k in keys:
-            if k == least:
-                continue
-            r = p.ratio(k, least)
-            if r is None or not r.verdict.settled:
-                return False
-        return True
+        return is_settled(Pairings(visits, looks={v.session: looks for v in visits[:1]}), keys)
 
     return settled
 
@@ -110,14 +114,17 @@ def least_of(p: Any, keys: list[str]) -> str:
 def plan(store: Store, keys: set[str], tolerance: float = DEFAULT_TOLERANCE) -> dict[str, list[str]]:
     """Per cohort, the contenders of its recommendation among the points ``keys`` (least energy first):
     the least-energy candidate and every candidate as accurate as the best whose energy is not
-    clearly above it by their re-run intervals."""
+    clearly above it by their re-run intervals. A cohort whose contenders the stored paired runs
+    already settle is left out (a re-run of a finished sweep loads no model)."""
     from efflab.analysis.assess import AssessInputs, assess
+    from efflab.analysis.paired import load_pairings
     from efflab.store.results import load_results
 
     df = load_results(store)
     df = df[df["key"].isin(keys)]
     if df.empty:
         return {}
+    stored = load_pairings(store, keys)
     out: dict[str, list[str]] = {}
     for cohort in assess(df).cohorts:
         if str(cohort).startswith("generate:"):
@@ -127,8 +134,10 @@ def plan(store: Store, keys: set[str], tolerance: float = DEFAULT_TOLERANCE) -> 
         if rec is None or len(rec.tied_keys) < 2:
             continue
         e = dict(zip(a.frame["key"], a.frame["energy_j_per_query"].astype(float), strict=True))
-        tied = sorted(rec.tied_keys, key=lambda k: (e.get(k, math.inf), k))
-        out[cohort] = tied[:MAX_CONTENDERS]
+        tied = sorted(rec.tied_keys, key=lambda k: (e.get(k, math.inf), k))[:MAX_CONTENDERS]
+        if stored and is_settled(stored, tied):
+            continue
+        out[cohort] = tied
     return out
 
 

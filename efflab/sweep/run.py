@@ -407,9 +407,13 @@ def iter_sweep(
     then the sweep returns. ``should_cancel`` is polled inside windows and stops at once, storing
     nothing half-measured.
     """
+    import dataclasses
+
     from efflab.measuring.measure import Cancelled, load_task
+    from efflab.measuring.threads import resolve_threads
     from efflab.models.registry import model_identity
 
+    spec = dataclasses.replace(spec, method=resolve_threads(spec.method, spec.devices))
     configs = spec.configs()
     task = load_task(spec.task)
     tid = task_id(task)
