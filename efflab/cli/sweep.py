@@ -254,6 +254,12 @@ def run(args: argparse.Namespace) -> int:
     _check_cluster_args(args)
     spec = _with_threads(spec, args)
     store_path = args.store or default_store()
+    import time
+
+    from efflab.measuring.phases import Phases
+
+    phases = Phases()
+    t_start = time.monotonic()
     stop = _StopFlag()
     counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
     kept = 0
@@ -280,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 stream = iter_sweep(
                     spec,
                     store,
+                    phases=phases,
                     force=args.force,
                     retry_failed=args.retry_failed,
                     should_stop=stop,
@@ -333,6 +340,8 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}), {counts['paired']} paired pass(es) -> {store_path}",
         file=sys.stderr,
     )
+    if phases.seconds:
+        print(f"efflab: {phases.summary(time.monotonic() - t_start)}", file=sys.stderr)
     if flagged and spec.method.threads is None and any(d == "cpu" for d in spec.devices):
         print(
             f"efflab: {flagged} point(s) disturbed or unstable. On a VM whose vCPUs the host shares, the "

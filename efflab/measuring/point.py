@@ -22,6 +22,7 @@ from efflab.format import si
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 from efflab.measuring.fingerprint import CpuWindow, fingerprint
 from efflab.measuring.memory import PeakMemory
+from efflab.measuring.phases import Phases
 from efflab.measuring.rerun import rerun_half, run_spread_of
 from efflab.measuring.timing import timed_loop, warmup
 from efflab.measuring.windows import (
@@ -99,19 +100,26 @@ class PointSession:
         sensor_name: str = "",
         report: ProgressFn = _noop,
         previous: Measurement | None = None,
+        phases: Phases | None = None,
     ) -> None:
         import torch
 
         from efflab.measuring.peak import gemm_peak_flops
+
+        self.phases = phases if phases is not None else Phases()
 
         self.runner, self.config, self.task, self.sensor, self.method = runner, config, task, sensor, method
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)
         self.batch, self.prompter = prepare_batch(runner, config, task, method)
-        self.flops_q = flops_per_query(runner, config, self.batch)
+        with self.phases.timing("flops"):
+            self.flops_q = flops_per_query(runner, config, self.batch)
         self.threads = torch.get_num_threads()
-        self.peak = gemm_peak_flops(config.device, config.precision, self.threads) if self.flops_q else None
+        with self.phases.timing("gemm_peak"):
+            self.peak = (
+                gemm_peak_flops(config.device, config.precision, self.threads) if self.flops_q else None
+            )
         sensor.available()  # opens lazily-initialised sensors outside the timed window
         self.windows: list[RawWindow] = []
         self.remeasured = 0
@@ -206,14 +214,15 @@ class PointSession:
             return runner.forward(self.batch)
 
         min_window = method.window_min_s(cfg.device)
-        if not self.windows and self.n_warm == 0:
-            self.report("warmup", 0.0)
-            self.n_warm = warmup(
-                step, runner.synchronize, min_s=method.warmup_s, min_batches=method.warmup_batches
-            )
-        elif not self.windows or self.windows[-1].mean_s < min_window:
-            # One batch after other points ran; a batch longer than the window is its own warm-up.
-            self.n_warm += warmup(step, runner.synchronize, min_s=0.0, min_batches=1)
+        with self.phases.timing("warmup"):
+            if not self.windows and self.n_warm == 0:
+                self.report("warmup", 0.0)
+                self.n_warm = warmup(
+                    step, runner.synchronize, min_s=method.warmup_s, min_batches=method.warmup_batches
+                )
+            elif not self.windows or self.windows[-1].mean_s < min_window:
+                # One batch after other points ran; a batch longer than the window is its own warm-up.
+                self.n_warm += warmup(step, runner.synchronize, min_s=0.0, min_batches=1)
         k_done = len(self.used)
 
         def on_timing(n: int, elapsed: float, ci_rel: float) -> None:
@@ -243,6 +252,7 @@ class PointSession:
         finally:
             reading = self.sensor.end_window()
         cpu_s = time.process_time() - cpu0
+        self.phases.add("timed", timing.window_s)
         other = cpu.other_share()
         self.cpu_window = cpu
         if timing.cancelled:
@@ -339,6 +349,7 @@ class PointSession:
             from efflab.tasks.prompting import evaluate_prompting
 
             self.report("accuracy", 0.0)
+            t_acc = time.perf_counter()
             pres = evaluate_prompting(
                 self.runner,  # type: ignore[arg-type]
                 self.task,
@@ -352,13 +363,15 @@ class PointSession:
                 pres.correct,
                 pres.protocol,
             )
+            self.phases.add("accuracy", time.perf_counter() - t_acc)
         elif self.task is not None and not self.runner.can_predict:
             flags.append("no_classifier_head")
         elif self.task is not None:
             self.report("accuracy", 0.0)
-            res = evaluate(
-                self.runner, self.task, seq_len=cfg.seq_len, progress=lambda f: self.report("accuracy", f)
-            )
+            with self.phases.timing("accuracy"):
+                res = evaluate(
+                    self.runner, self.task, seq_len=cfg.seq_len, progress=lambda f: self.report("accuracy", f)
+                )
             accuracy, ci, n_eval, correct = res.accuracy, res.ci, res.n_eval, res.correct
 
         queries = st.n_batches * cfg.batch_size

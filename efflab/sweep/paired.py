@@ -161,7 +161,8 @@ def _arms(
             source = resolve_model(cfg.model, progress=False)
             check_fits(source, cfg)
             if group not in runners:
-                runners[group] = load_runner(source, cfg.precision, cfg.device, cfg.cast)
+                with measurer.phases.timing("load"):
+                    runners[group] = load_runner(source, cfg.precision, cfg.device, cfg.cast)
             runner = runners[group]
             batch, _ = prepare_batch(runner, cfg, task, method)
         except (EfflabError, RuntimeError, MemoryError, OSError) as e:
@@ -230,6 +231,8 @@ def run_paired(
                 for r in runners.values():
                     with contextlib.suppress(Exception):  # releasing a model never fails a sweep
                         r.close()
+        measurer.phases.add("timed", outcome.timed_s)
+        measurer.phases.add("paired_other", outcome.wall_s - outcome.timed_s)
         if outcome.rounds == 0:
             return
         store.put_paired(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from efflab.config import Config, MethodSettings
 from efflab.errors import EfflabError
 from efflab.measuring.fingerprint import hardware_key
+from efflab.measuring.phases import Phases
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
@@ -121,7 +122,9 @@ class PointMeasurer:
         sensor: Sensor | None = None,
         cpu_power_w: float | None = None,
         ram_power_w: float | None = None,
+        phases: Phases | None = None,
     ) -> None:
+        self.phases = phases if phases is not None else Phases()
         self.sensor_name = sensor_name
         self.country = country
         self.cpu_power_w = cpu_power_w
@@ -142,9 +145,10 @@ class PointMeasurer:
                 self._runner.close()
             self._runner, self._load_error, self._group = None, None, group
             try:
-                self._runner = load_runner(
-                    resolve_model(cfg.model, progress=False), cfg.precision, cfg.device, cfg.cast
-                )
+                with self.phases.timing("load"):
+                    self._runner = load_runner(
+                        resolve_model(cfg.model, progress=False), cfg.precision, cfg.device, cfg.cast
+                    )
             except EfflabError as e:
                 self._load_error = str(e)
             except (RuntimeError, OSError, MemoryError) as e:
@@ -310,6 +314,7 @@ class PointMeasurer:
                     sensor_name=self.sensor_name,
                     report=report,
                     previous=(previous or {}).get(c),
+                    phases=self.phases,
                 )
             except EfflabError as e:
                 errors[c] = str(e)
@@ -388,6 +393,7 @@ def iter_sweep(
     on_measure_progress: Callable[[str, float], None] | None = None,
     paired: bool = True,
     adaptive: bool | None = None,
+    phases: Phases | None = None,
 ) -> Iterator[PointResult]:
     """Measure every point of ``spec`` missing from ``store``; yield each as it is committed.
 
@@ -427,6 +433,7 @@ def iter_sweep(
         sensor=sensor,
         cpu_power_w=spec.method.cpu_power_w,
         ram_power_w=spec.method.ram_power_w,
+        phases=phases,
     )
     sensors = {d: sensor.name if sensor is not None else sensor_key(spec.sensor, d) for d in spec.devices}
     cancel = should_stop if should_cancel is None else should_cancel
