@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         from efflab.cli.results import check_export_target
 
         check_export_target(args.boamps, Path(args.store or default_store()), force=args.force)
-    existing = read_card(target, flag) if args.update is not None else None
+    existing = read_card(args.update, flag) if args.update is not None else None
     df = load_results(args.store or default_store())
     facts = card_facts(df, args.model, AssessInputs.from_mapping(vars(args)))
     section = card_section(facts)
@@ -126,11 +126,11 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     folder = target.parent if str(target.parent) else Path(".")
+    files.insert(0, (target, text.encode("utf-8"), flag))  # renamed last, after the label it links
     for c in facts.cohorts:
         data = c.label_data
         if c.label_file and data is not None:
             files.append((folder / c.label_file, label_svg(data).encode(), "the label"))
-    files.append((target, text.encode("utf-8"), flag))
     write_files(files)
     written = ", ".join(str(p) for p, _, _ in files)
     print(f"efflab: wrote {written}", file=sys.stderr)

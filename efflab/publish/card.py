@@ -415,11 +415,15 @@ def card_section(facts: ModelCardFacts) -> str:
 # ----- the card: merge and check ------------------------------------------------------------------------
 
 
+def _efflab_key(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return {METADATA_KEY: dict(metadata)}
+
+
 def metadata_yaml(metadata: Mapping[str, Any]) -> str:
     """The ``efflab:`` block of the card's YAML, written by :class:`huggingface_hub.ModelCardData`."""
     from huggingface_hub import ModelCardData
 
-    return str(ModelCardData(**{METADATA_KEY: dict(metadata)}).to_yaml())
+    return str(ModelCardData(**_efflab_key(metadata)).to_yaml())
 
 
 def _replace_key_block(yaml_text: str, block: str, eol: str) -> str:
@@ -464,7 +468,7 @@ def new_card(section: str, metadata: Mapping[str, Any], model: str) -> str:
     """A new card: the ``efflab`` metadata, a title and the section."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    data = ModelCardData(**{METADATA_KEY: dict(metadata)})
+    data = ModelCardData(**_efflab_key(metadata))
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {model}\n\n{section}")
     return str(card.content)
 
@@ -622,9 +626,9 @@ def read_card(path: Path, flag: str = "--update") -> str:
 
 def write_files(items: list[tuple[Path, bytes, str]]) -> None:
     """Write every ``(path, content, what)`` through a temporary file in its folder, then rename them
-    all: a failure before the renames leaves every target as it was. An existing file keeps its mode;
-    a symbolic link keeps pointing where it did (its target is written). ``what`` names the file in
-    errors (``--update``, ``the label``).
+    all, the first one last (the card after the label it links): a failure before the renames leaves
+    every target as it was. An existing file keeps its mode; a symbolic link keeps pointing where it did
+    (its target is written). ``what`` names the file in errors (``--update``, ``the label``).
 
     Raises:
         ConfigError: a target is a folder or not a regular file, or its folder cannot be written.
@@ -645,7 +649,8 @@ def write_files(items: list[tuple[Path, bytes, str]]) -> None:
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=".efflab-card-")
             except OSError as e:
                 msg = (
-                    f"cannot write {what} {str(path)!r}: {e.strerror or e}; pass a path in a writable folder"
+                    f"cannot write {what} {str(path)!r}: {e.strerror or e} (in folder {str(folder)!r}); pass a "
+                    "path in a writable folder"
                 )
                 raise ConfigError(msg) from e
             staged.append((tmp, target, what))
@@ -657,7 +662,7 @@ def write_files(items: list[tuple[Path, bytes, str]]) -> None:
             except OSError as e:
                 msg = f"cannot write {what} {str(path)!r}: {e.strerror or e}; free some space or pass another path"
                 raise ConfigError(msg) from e
-        for tmp, target, what in staged:
+        for tmp, target, what in reversed(staged):
             try:
                 os.replace(tmp, target)
             except OSError as e:
