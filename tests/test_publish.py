@@ -147,8 +147,10 @@ def test_updating_a_card_keeps_its_other_sections_byte_for_byte(
 ) -> None:
     card = tmp_path / "README.md"
     card.write_text(EXISTING, encoding="utf-8")
+    card.chmod(0o640)
     argv = ["card", MODEL, "--store", str(small_store), "--update", str(card)]
     assert _run(argv, capsys)[0] == 0
+    assert card.stat().st_mode & 0o777 == 0o640  # the renamed file keeps the card's permissions
     first = card.read_text(encoding="utf-8")
     assert first.startswith(EXISTING.split("\n---\n")[0])  # every metadata line kept, comment included
     # The section was appended after a blank line (and ends with its own line break).
@@ -458,3 +460,29 @@ def test_per_token_figures_reach_the_report_and_the_dashboard(small_store: Path)
     view = build_view(df)
     sel = view.selected
     assert f"per 1M tokens (padded): {fmt.wh(sel['wh_per_million_tokens'])}, " in view.card("energy").detail
+
+
+def test_a_model_in_two_cohorts_gets_a_section_and_a_label_each(small_store: Path) -> None:
+    import pandas as pd
+
+    from efflab.analysis import AssessInputs
+    from efflab.publish.card import card_facts, card_section
+
+    df = load_results(small_store)
+    other = df.assign(
+        hardware="Other CPU x4",
+        cohort=df["cohort"].str.replace(str(df["hardware"].iloc[0]), "Other CPU x4", regex=False),
+        key=df["key"] + "-other",
+    )
+    both = pd.concat([df, other], ignore_index=True)
+    facts = card_facts(both, MODEL)
+    names = [c.label_file for c in facts.cohorts]
+    assert len(facts.cohorts) == 2 and len(set(names)) == 2
+    assert all(
+        n.startswith(f"efflab-label-{MODEL}-tiny_task-") and "/" not in n for n in names
+    )  # no CSV path
+    section = card_section(facts)
+    assert all(f"### tiny_task on {c.hardware}" in section for c in facts.cohorts)
+    one = card_facts(both, MODEL, AssessInputs(cohort=facts.cohorts[1].cohort))
+    assert [c.cohort for c in one.cohorts] == [facts.cohorts[1].cohort]
+    assert one.cohorts[0].label_file == f"efflab-label-{MODEL}.svg"

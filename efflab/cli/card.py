@@ -13,8 +13,8 @@ from efflab.paths import default_store
 _DESCRIPTION = (
     "Write a Markdown section for a Hugging Face model card (README.md) with the model's measured energy: "
     "its efficiency label (an SVG file beside the card), every measured configuration with energy per 1000 "
-    "queries and its 95 %% re-run interval, per 1M tokens for encoders (padded tokens count), CO2e, whether "
-    "the energy was measured or modelled and by what, the hardware, the accuracy with its 95 %% interval, and "
+    "queries and its 95 % re-run interval, per 1M tokens for encoders (padded tokens count), CO2e, whether "
+    "the energy was measured or modelled and by what, the hardware, the accuracy with its 95 % interval, and "
     "the recommended configuration (from the same assessment as `efflab recommend`). The same facts go into "
     "the card's YAML metadata under its own top-level key `efflab`. With --update, only efflab's section "
     "(between its <!-- efflab:card:start/end --> markers; appended when there are none) and the `efflab` "
@@ -57,7 +57,16 @@ def register(sub: Any) -> None:
         help="also write the BoAmps reports of the model's eligible points to this JSON file (an array, one "
         "report per point; see `efflab results export --format boamps`)",
     )
-    add_assess_arguments(p, names=("accuracy_tolerance", "cohort"))
+    add_assess_arguments(p, names=("accuracy_tolerance",))
+    # The same option as `efflab recommend --cohort` (AssessInputs parses it); here its default is every
+    # cohort the model has points in, not one.
+    p.add_argument(
+        "--cohort",
+        dest="cohort",
+        default=None,
+        help="only this cohort (TASK @ HARDWARE, as `efflab recommend` prints it); default: every cohort the "
+        "model has points in, one section each",
+    )
     p.set_defaults(func=run)
 
 

@@ -19,6 +19,7 @@ the merged card is parsed back with :class:`ModelCard` before anything is writte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -121,9 +122,10 @@ class ModelCardFacts:
         return tuple(sorted(ids - {"None"}))
 
 
-def label_file_name(model: str, cohort: str, n_cohorts: int) -> str:
-    """``efflab-label-<model>.svg``; with the cohort in the name when the model has several."""
-    stem = label_slug(model) if n_cohorts == 1 else label_slug(f"{model}-{cohort}")
+def label_file_name(model: str, task: str, hardware: str, n_cohorts: int) -> str:
+    """``efflab-label-<model>.svg``; with the task and hardware in the name when the model has several
+    cohorts (a task's name, never its CSV path)."""
+    stem = label_slug(model) if n_cohorts == 1 else label_slug(f"{model}-{task}-{hardware}")
     return f"efflab-label-{stem}.svg"
 
 
@@ -147,12 +149,16 @@ def card_facts(frame: pd.DataFrame, model: str, inputs: AssessInputs | None = No
         have = sorted({str(c) for c in frame.loc[frame["model"].astype(str) == model, "cohort"]})
         msg = f"model {model!r} has no points in cohort {inputs.cohort!r}; its cohorts: {'; '.join(have)}"
         raise ConfigError(msg)
-    n = len(cohorts)
-    out = []
-    for a in cohorts:
-        label = label_file_name(model, str(a.cohort), n) if a.rating(model) is not None else ""
-        out.append(CohortCard(model, a, label))
-    return ModelCardFacts(model, tuple(out))
+    out = [CohortCard(model, a) for a in cohorts]
+    return ModelCardFacts(
+        model,
+        tuple(
+            dataclasses.replace(c, label_file=label_file_name(model, c.task, c.hardware, len(out)))
+            if c.rating is not None
+            else c
+            for c in out
+        ),
+    )
 
 
 # ----- metadata -------------------------------------------------------------------------------------
