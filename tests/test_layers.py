@@ -10,7 +10,7 @@ Layers, bottom up (a module may import its own layer and those below):
 3. store (the sweep writes into it), options (declarations; parses a country with measuring.carbon)
 4. analysis (pure functions over frames; the adaptive sweep asks it for the pareto contenders)
 5. sweep
-6. plots, label
+6. plots, label, publish (the model card section and BoAmps records)
 7. surfaces: report, dashboard, widgets, cli (and the server launcher they share)
 """
 
@@ -39,6 +39,7 @@ RANK: dict[str, int] = {
     "sweep": 5,
     "plots": 6,
     "label": 6,
+    "publish": 6,
     "report": 7,
     "dashboard": 7,
     "widgets": 7,

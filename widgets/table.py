@@ -24,6 +24,8 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("batch_size", "batch", "int"),
     ("precision", "precision", "text"),
     ("wh_per_1000_queries", "energy / 1000 queries", "energy"),
+    ("wh_per_million_tokens", "energy / 1M tokens (padded)", "energy"),
+    ("co2e_g_per_million_tokens", "CO2e / 1M tokens", "grams"),
     ("energy_basis", "energy basis", "text"),
     ("accuracy", "accuracy", "percent"),
     ("latency_s", "latency / batch", "ms"),
@@ -209,6 +211,8 @@ def _cell(v: Any, kind: str) -> str:
         return fmt.si(float(v), "s")
     if kind == "joule":
         return fmt.si(float(v), "J")
+    if kind == "grams":
+        return fmt.si(float(v), "g")
     if kind == "number":
         return fmt.number(float(v))
     if kind == "bytes":

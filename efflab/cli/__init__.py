@@ -19,7 +19,18 @@ from efflab.errors import EfflabError
 
 # Subcommand modules, in the order `efflab --help` lists them. A module that is not there yet
 # (a later feature) is skipped.
-_COMMANDS = ("measure", "zoo", "sweep", "compare", "results", "recommend", "report", "dashboard", "lab")
+_COMMANDS = (
+    "measure",
+    "zoo",
+    "sweep",
+    "compare",
+    "results",
+    "recommend",
+    "card",
+    "report",
+    "dashboard",
+    "lab",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -415,6 +415,21 @@ def render(m: Measurement) -> str:
             else "not counted",
         ),
     ]
+    from efflab.models.tokens import encoder_tokens_per_query, per_million_tokens
+
+    tokens = encoder_tokens_per_query(
+        m.model, m.seq_len, workload=m.workload, prompting=m.prompting, flops_per_query=m.flops_per_query
+    )
+    if tokens:
+        rows.insert(
+            rows.index(next(r for r in rows if r[0] == "per 1000 queries")) + 1,
+            (
+                "per 1M tokens",
+                f"{si(per_million_tokens(m.wh_per_1000_queries / 1000, tokens), 'Wh')} · "
+                f"{si(per_million_tokens(m.co2e_g_per_1000_queries / 1000, tokens), 'g')} CO2e "
+                f"({tokens} tokens per query: padded to seq_len, padding counts)",
+            ),
+        )
     if m.workload == "generate":
         rows[1:4] = generation_rows(m)
     if m.accuracy is not None and m.accuracy_ci is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from efflab import format as fmt
 from efflab.errors import ConfigError
 from efflab.format import si, table
+from efflab.models.tokens import PADDING_NOTE
 from efflab.paths import default_store
 
 
@@ -24,15 +25,25 @@ def register(sub: Any) -> None:
     ls.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
     ls.add_argument("--failed", action="store_true", help="only failed points, with their errors")
     ls.set_defaults(func=run_list)
-    ex = rs.add_parser("export", help="write the points to CSV or Parquet")
+    ex = rs.add_parser(
+        "export",
+        help="write the points to CSV, Parquet or BoAmps JSON",
+        description="Write the points of a results store to a file. csv and parquet hold every point and "
+        "column (energy and CO2e per 1000 queries and, for encoders, per 1M tokens: tokens_per_query is the "
+        "seq_len every query is padded or truncated to, so padded tokens count). boamps writes a JSON array "
+        "of BoAmps reports (Boavizta's format for the energy of an ML task, built with CodeCarbon's BoAmps "
+        "data model), one per eligible point: failed, unstable and disturbed points are left out.",
+    )
     ex.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
-    ex.add_argument("--format", default="csv", help="csv or parquet (default csv)")
+    ex.add_argument("--format", default="csv", help="csv, parquet or boamps (default csv)")
+    ex.add_argument("--model", default=None, help="only this model's points (default: every point)")
     ex.add_argument(
         "--out",
         "-o",
         type=Path,
         default=None,
-        help="output file (default: results.<format>; - for stdout CSV); never a results store",
+        help="output file (default: results.<format>, boamps.json for boamps; - for stdout, CSV or BoAmps); "
+        "never a results store",
     )
     ex.add_argument("--force", action="store_true", help="overwrite an existing output file (never a store)")
     ex.set_defaults(func=run_export)
@@ -78,6 +89,9 @@ def run_list(args: argparse.Namespace) -> int:
                         "",
                         "",
                         "",
+                        "",
+                        "",
+                        "",
                         r["status"],
                     )
                 )
@@ -91,6 +105,9 @@ def run_list(args: argparse.Namespace) -> int:
                     si(r["latency_s"], "s"),
                     fmt.number(r["throughput_qps"]),
                     f"{fmt.wh(r['wh_per_1000_queries'])} ({fmt.energy_basis(r)})",
+                    fmt.wh(r["wh_per_million_tokens"]),
+                    fmt.si(r["co2e_g_per_1000_queries"], "g"),
+                    fmt.si(r["co2e_g_per_million_tokens"], "g"),
                     fmt.stars(m.stars) if m is not None else "",
                     fmt.percent(r["accuracy"]),
                     ("eligible" if r["eligible"] else exclusion_kind(str(r["excluded_reason"])))
@@ -108,6 +125,9 @@ def run_list(args: argparse.Namespace) -> int:
                 "latency/batch",
                 "q/s",
                 "energy/1000 q",
+                "energy/1M tok",
+                "CO2e/1000 q",
+                "CO2e/1M tok",
                 "model stars",
                 "accuracy",
                 "eligible · flags",
@@ -118,6 +138,8 @@ def run_list(args: argparse.Namespace) -> int:
         "model stars: one rating per model, shown on the configuration that sets it (its least-energy eligible "
         "one); see `efflab recommend`"
     )
+    if df["tokens_per_query"].notna().any():
+        print(f"{PADDING_NOTE} (CO2e at each point's grid intensity)")
     return 0
 
 
@@ -186,21 +208,37 @@ def run_export(args: argparse.Namespace) -> int:
     from efflab.store import load_results
 
     fmt = args.format.lower()
-    if fmt not in ("csv", "parquet"):
-        msg = f"unknown export format {args.format!r}; use csv or parquet"
+    if fmt not in ("csv", "parquet", "boamps"):
+        msg = f"unknown export format {args.format!r}; use csv, parquet or boamps"
         raise ConfigError(msg)
     store = Path(args.store or default_store())
-    out = args.out or Path(f"results.{fmt}")
+    out = args.out or Path("boamps.json" if fmt == "boamps" else f"results.{fmt}")
     to_stdout = str(out) == "-"
-    if to_stdout and fmt != "csv":
-        msg = "only CSV can go to stdout; pass --out FILE for parquet"
+    if to_stdout and fmt == "parquet":
+        msg = "parquet cannot go to stdout; pass --out FILE for parquet, or --format csv"
         raise ConfigError(msg)
     if not to_stdout:
         check_export_target(out, store, force=args.force)
         out = out.resolve() if out.is_symlink() else out  # write the file a link points to, keep the link
     df = load_results(store)
+    left_out = 0
+    text = ""
+    if args.model is not None:
+        from efflab.publish.boamps import only_model
+
+        df = only_model(df, args.model)
+    if fmt == "boamps":
+        import json
+
+        from efflab.publish.boamps import boamps_reports
+
+        reports, left_out = boamps_reports(df)
+        text = json.dumps(reports, indent=2, ensure_ascii=False) + "\n"
     if to_stdout:
-        df.to_csv(sys.stdout, index=False)
+        if fmt == "boamps":
+            sys.stdout.write(text)
+        else:
+            df.to_csv(sys.stdout, index=False)
         return 0
     # Write next to the target, then rename: a failed export never leaves half a file.
     tmp = ""
@@ -209,6 +247,8 @@ def run_export(args: argparse.Namespace) -> int:
         os.close(fd)
         if fmt == "csv":
             df.to_csv(tmp, index=False)
+        elif fmt == "boamps":
+            Path(tmp).write_text(text, encoding="utf-8")
         else:
             df.to_parquet(tmp, index=False)
         Path(tmp).replace(out)
@@ -218,5 +258,9 @@ def run_export(args: argparse.Namespace) -> int:
     finally:
         if tmp:
             Path(tmp).unlink(missing_ok=True)
+    if fmt == "boamps":
+        skipped = f" ({left_out} failed, unstable or disturbed point(s) left out)" if left_out else ""
+        print(f"efflab: wrote {len(df) - left_out} BoAmps reports to {out}{skipped}", file=sys.stderr)
+        return 0
     print(f"efflab: wrote {len(df)} points to {out}", file=sys.stderr)
     return 0

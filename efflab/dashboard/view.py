@@ -222,6 +222,15 @@ def _rating_text(a: Assessment, model: str) -> tuple[str, str]:
     )
 
 
+def _per_token_text(row: Any) -> str:
+    """`` · per 1M tokens (padded): 126 mWh, 46.5 mg CO2e`` for an encoder point, else empty."""
+    wh = row.get("wh_per_million_tokens")
+    if wh is None or wh != wh:
+        return ""
+    co2e = fmt.si(row.get("co2e_g_per_million_tokens"), "g")
+    return f" · per 1M tokens (padded): {fmt.wh(wh)}, {co2e} CO2e"
+
+
 def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> View:
     """What the page shows for ``inputs``: a rendering of :func:`efflab.analysis.assess`.
 
@@ -265,8 +274,8 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             "energy",
             "Energy per 1000 queries",
             fmt.wh(wh),
-            f"{fmt.energy_wording(sel)} · ± {fmt.wh(half)} ({fmt.RERUN_INTERVAL}) · baseline "
-            f"{fmt.wh(base['wh_per_1000_queries'])}",
+            f"{fmt.energy_wording(sel)} · ± {fmt.wh(half)} ({fmt.RERUN_INTERVAL}){_per_token_text(sel)} · "
+            f"baseline {fmt.wh(base['wh_per_1000_queries'])}",
             est_sel,
         ),
         Card("stars", "Energy rating of the model", stars, stars_detail, est_sel),

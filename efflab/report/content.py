@@ -534,12 +534,22 @@ def labels_html(d: ReportData) -> str:
     return _section("Efficiency labels", intro + note + f'<div class="efflab-labels">{"".join(figs)}</div>')
 
 
+def _per_million_tokens(row: Any) -> str:
+    """``12.3 mWh · 4.5 mg`` (energy · CO2e) for an encoder point (every query padded to its seq_len, so
+    padded tokens count), else n/a."""
+    wh = _num(row.get("wh_per_million_tokens"))
+    return (
+        fmt.MISSING if wh is None else f"{fmt.wh(wh)} · {fmt.si(row.get('co2e_g_per_million_tokens'), 'g')}"
+    )
+
+
 def _row_cells(row: Any) -> list[Any]:
     lat = _num(row.get("latency_per_query_s"))
     return [
         _cfg(row),
         fmt.wh(row["wh_per_1000_queries"]),
         _kind(row),
+        _per_million_tokens(row),
         _acc(row),
         fmt.si(lat, "s"),
         fmt.number(row.get("throughput_qps")),
@@ -551,6 +561,7 @@ _ROW_HEADERS = [
     "configuration",
     "energy per 1000 queries",
     "energy",
+    "energy · CO2e per 1M tokens (padded)",
     "accuracy",
     "latency per query",
     "queries/s",

@@ -16,10 +16,14 @@ COLUMNS = [
     "model", "model_id", "batch_size", "precision", "device", "seq_len", "task",
     "latency_s", "latency_ci_s", "latency_p50_s", "latency_p95_s", "latency_per_query_s", "throughput_qps",
     "energy_j_per_query", "wh_per_1000_queries", "energy_source", "energy_measured", "energy_uncertainty_rel",
-    "co2e_g_per_1000_queries", "country", "peak_mem_bytes", "model_bytes", "n_params",
+    "co2e_g_per_1000_queries", "country", "tokens_per_query", "wh_per_million_tokens",
+    "co2e_g_per_million_tokens", "peak_mem_bytes", "model_bytes", "n_params",
     "flops_per_query", "mfu", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "n_eval",
     "flags", "n_batches", "window_s", "timestamp",
 ]  # fmt: skip
+# Derived here, not stored: ``tokens_per_query`` is an encoder point's seq_len (every query is padded
+# or truncated to it, so padded tokens count; NaN for other points, see efflab.models.tokens), and the
+# per-million-token figures divide the per-query ones by it.
 
 
 _NUMERIC = [
@@ -105,5 +109,37 @@ def load_results(store: Store | str | Path, *, include_failed: bool = True) -> p
     for c in ("batch_size", "seq_len"):
         df[c] = df[c].astype("Int64")
     df["energy_measured"] = df["energy_measured"].astype("boolean")
+    _add_per_token(df)
     rest = [c for c in df.columns if c not in COLUMNS]
     return df[COLUMNS + rest]
+
+
+def _add_per_token(df: pd.DataFrame) -> None:
+    """Fill ``tokens_per_query`` and the per-million-token energy and CO2e of encoder points (in place)."""
+    from efflab.models.tokens import encoder_tokens_per_query, per_million_tokens
+
+    if df.empty:
+        return
+
+    def col(r: Any, c: str) -> Any:
+        return r[c] if c in r.index else None
+
+    tokens = [
+        encoder_tokens_per_query(
+            str(r["model"]),
+            r["seq_len"],
+            workload=col(r, "workload"),
+            prompting=col(r, "prompting"),
+            flops_per_query=r["flops_per_query"],
+        )
+        if r["status"] == "ok"
+        else None
+        for _, r in df.iterrows()
+    ]
+    df["tokens_per_query"] = [float("nan") if t is None else float(t) for t in tokens]
+    for per_1000, out in (
+        ("wh_per_1000_queries", "wh_per_million_tokens"),
+        ("co2e_g_per_1000_queries", "co2e_g_per_million_tokens"),
+    ):
+        vals = [per_million_tokens(v / 1000.0, t) for v, t in zip(df[per_1000], df["tokens_per_query"])]
+        df[out] = [float("nan") if v is None else v for v in vals]
