@@ -43,7 +43,7 @@ input, 130 when interrupted.
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "compare",
-        help="compare two configurations: ratio, 95 % interval and verdict per metric (paired rounds)",
+        help="compare two configurations: ratio, 95 %% interval and verdict per metric (paired rounds)",
         description="Compare configuration B against A on energy and latency per query, throughput and "
         "accuracy, from randomized interleaved rounds measured now, or from the store.",
         epilog=EPILOG,

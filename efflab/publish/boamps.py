@@ -30,7 +30,7 @@ from efflab import __version__
 from efflab import format as fmt
 from efflab.analysis.assess import energy_text
 from efflab.analysis.eligibility import exclusion_reason
-from efflab.analysis.uncertainty import comparison_half_j, number, value
+from efflab.analysis.uncertainty import number, statistical_half_j, systematic_half_j, value
 from efflab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -69,11 +69,11 @@ def _boamps_datetime(text: Any) -> str | None:
 
 def relative_uncertainty(row: Any) -> float | None:
     """The 95 % relative uncertainty of the point's energy: its re-run interval combined with its
-    basis' systematic uncertainty (:func:`efflab.analysis.uncertainty.comparison_half_j`)."""
+    basis' systematic uncertainty, in quadrature."""
     e = number(row, "energy_j_per_query")
     if not e:
         return None
-    return comparison_half_j(row, False) / e
+    return math.hypot(statistical_half_j(row) or 0.0, systematic_half_j(row)) / e
 
 
 def quality(row: Any) -> str:
