@@ -169,3 +169,14 @@ def test_stored_arms_from_different_tasks_are_refused(
     rc, _, err = run(capsys, "compare", a, "f" * 32, "--store", str(copy_store))
     assert rc == 2 and "no point 'ffff" in err
     shutil.copy2(copy_store, tmp_path / "x.sqlite")
+
+
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    from efflab.cli import _COMMANDS
+
+    for cmd in _COMMANDS:
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith("usage: efflab " + cmd)
