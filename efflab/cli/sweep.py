@@ -12,9 +12,11 @@ from efflab.format import si
 from efflab.paths import default_store
 
 EPILOG = """\
-The default spec is the built-in family x batch sizes 1, 8, 32, 128 x fp32, bf16, int8 on cpu,
-task reviews, plus the general-purpose smollm2-135m scored by prompting at batch 1 and 4, fp32
-(its first 200 test texts). A spec file is YAML with the same fields, e.g.
+The default grid is five of the built-in family (tfidf-logreg, minilm-l2, minilm-l2-distilled,
+minilm-l4, minilm-l6) x batch sizes 1, 32 x fp32, bf16, int8 on cpu, task reviews, plus the
+general-purpose smollm2-135m scored by prompting at batch 1 and 4, fp32; --grid full is all seven
+x batch sizes 1, 8, 32, 128. Combinations that can never run (tfidf-logreg in bf16 or int8) are
+left out and said once. A spec file is YAML with the same fields, e.g.
 
   models: [minilm-l2, minilm-l6]
   batch_sizes: [1, 32]
@@ -44,6 +46,13 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("spec", nargs="?", help="sweep spec YAML (default: the built-in family grid)")
+    p.add_argument(
+        "--grid",
+        choices=("default", "full"),
+        default=None,
+        help="without a spec: the default grid (5 family models x batch 1, 32 x fp32, bf16, int8, plus the "
+        "prompted LLM; minutes) or the full one (all 7 x batch 1, 8, 32, 128)",
+    )
     p.add_argument("--store", type=Path, default=None, help=f"results store (default {default_store()})")
     p.add_argument("--models", help="comma-separated models, overriding the spec")
     p.add_argument("--batch-sizes", help="comma-separated batch sizes, overriding the spec")
@@ -89,9 +98,16 @@ def register(sub: Any) -> None:
 
 
 def load_spec(args: argparse.Namespace) -> Any:
+    from efflab.errors import ConfigError
     from efflab.sweep import SweepSpec
 
-    spec = SweepSpec.from_yaml(Path(args.spec)) if args.spec else SweepSpec()
+    if args.spec and getattr(args, "grid", None):
+        msg = f"give a spec file or --grid {args.grid}, not both"
+        raise ConfigError(msg)
+    if args.spec:
+        spec = SweepSpec.from_yaml(Path(args.spec))
+    else:
+        spec = SweepSpec.full() if getattr(args, "grid", None) == "full" else SweepSpec()
     over: dict[str, Any] = {}
     for name in ("models", "batch_sizes", "precisions", "devices"):
         v = getattr(args, name)
@@ -202,17 +218,20 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
         EfflabError: the store cannot be used, another sweep writes to it, or not confirmed.
     """
     from efflab.store import open_store
-    from efflab.sweep.plan import pending_points
+    from efflab.sweep.plan import pending_configs
     from efflab.sweep.spec import estimate_seconds
 
     created = not store_path.exists()
     store = None
     try:
         store = open_store(store_path)
-        n_todo, ok_before = pending_points(spec, store, force=args.force, retry_failed=args.retry_failed)
+        todo = pending_configs(spec, store, force=args.force, retry_failed=args.retry_failed)
+        n_todo, ok_before = len(todo), store.keys(status="ok")
         if n_todo:
             store.check_no_other_sweep()  # a busy store is one line, and nothing is written yet
-        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo), yes=args.yes)
+        for model, left, why in spec.skipped():
+            print(f"efflab: {model}: {', '.join(left)} left out ({why})", file=sys.stderr)
+        confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo, todo), yes=args.yes)
         return store, n_todo, ok_before
     except BaseException:
         if store is not None:

