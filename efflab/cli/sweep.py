@@ -359,6 +359,11 @@ def run(args: argparse.Namespace) -> int:
         f"store ({done}/{len(spec)}), {counts['paired']} paired pass(es) -> {store_path}",
         file=sys.stderr,
     )
+    if counts["paired"] == 0 and counts["ok"] and not getattr(args, "no_paired", False):
+        print(
+            "efflab: no paired pass needed: each cohort's recommendation is clear from the points' own intervals",
+            file=sys.stderr,
+        )
     if phases.seconds:
         print(f"efflab: {phases.summary(time.monotonic() - t_start)}", file=sys.stderr)
     if flagged and spec.method.threads is None and any(d == "cpu" for d in spec.devices):
