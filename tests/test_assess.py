@@ -484,3 +484,35 @@ def test_exclusion_counts_read_as_words() -> None:
         )
     )
     assert a.exclusion_counts() == {"disturbed": 1, "unstable and disturbed": 1}
+
+
+def test_a_100x_outlier_does_not_make_the_family_uniform() -> None:
+    from efflab.analysis.stars import energy_stars
+
+    c = correctness(0.9, 3)
+    family = [point(m, 8, "fp32", e, correct=c) for m, e in (("tiny", 1.0), ("small", 3.0), ("mid", 4.0))]
+    # A general-purpose LM scored by prompting, 100x the family: rated in its own class.
+    llm = point("huge", 1, "fp32", 100.0, correct=c, prompting="k=4")
+    a = assess(frame(*family, llm))
+    stars = {r.model: r.stars for r in a.ratings}
+    assert stars["tiny"] == 5 and stars["small"] < 5 and stars["huge"] == 5
+    rated = {r.model: r for r in a.ratings}
+    assert rated["huge"].group == "general-purpose (prompted)" and "only" in rated["huge"].rule
+    assert rated["tiny"].n_rated == 3 and "equal-width" in rated["tiny"].rule
+    # A 100x outlier inside the family: bands of equal ratio keep the 3x gap apart.
+    spread = [*family, point("big", 8, "fp32", 100.0, correct=c)]
+    b = assess(frame(*spread))
+    s2 = {r.model: r.stars for r in b.ratings}
+    assert s2["tiny"] == 5 and s2["small"] == 4 and s2["big"] == 1
+    assert "equal ratio" in b.rating("tiny").rule  # type: ignore[union-attr]
+    # The AI Energy Score rule stays available: linear bands, every model together.
+    from efflab.analysis.stars import rate_models
+
+    aes = {r.model: r.stars for r in rate_models(b.eligible, rule="ai-energy-score")}
+    assert aes["tiny"] == aes["small"] == aes["mid"] == 5 and aes["big"] == 1
+    # Exact band edges: 0.6 of [0, 1] is on an inner edge and belongs to the higher-energy band.
+    assert energy_stars([0, 0.2, 0.4, 0.6, 0.8, 1.0]) == [5, 4, 3, 2, 1, 1]
+    # A surface about one configuration shows that configuration's stars in its model's bands.
+    cfg = point("small", 32, "fp32", 1.0, correct=c)
+    d = assess(frame(*family, cfg))
+    assert d.config_stars("small:32:fp32") == 5 and d.rating("small").stars == 5  # type: ignore[union-attr]

@@ -14,18 +14,22 @@ Rules (README, "Stars and the nudge"; the uncertainty rules are in :mod:`efflab.
 3. **Eligible**: status ok, an energy figure, and none of the flags ``unstable`` or ``disturbed``.
    Every other point is listed with its reason.
 4. **Stars, one rating per model**: each model's best (least energy per query) eligible
-   configuration, rated by the AI Energy Score rule (five equal-width bands between the least and
-   the most energy; the lowest band gets 5 stars). Bands are set only by models whose best point is
-   not flagged ``noisy``; a noisy best is rated within those bands, never moves them.
-5. **As accurate as the best**: not distinguishable from the most accurate eligible configuration
-   on the same test texts (exact McNemar, 95 %), or within the tolerance, whichever admits more.
-6. **Recommendation**: the least energy per query among those. Configurations whose energy
-   intervals (95 % re-run intervals) overlap the least one's are tied: the smaller model (parameters)
-   is preferred, then the lower batch latency, and the reason says so, with both intervals.
+   configuration, rated against the models of its class (task-specific, or general-purpose scored by
+   prompting) on five bands — equal-width (the AI Energy Score rule) where the class spans at most
+   10×, of equal ratio where it spans more (:mod:`efflab.analysis.stars`). Bands are set only by
+   models whose best point is not flagged ``noisy``; a noisy best is rated within them.
+5. **As accurate as the best** is non-inferiority: the 95 % interval of the accuracy difference from
+   the most accurate eligible configuration (paired on the same test texts where per-example
+   correctness is stored) lies above minus the tolerance. "Not distinguishable" is not enough.
+6. **Recommendation**: the least energy per query among those. A configuration whose energy is not
+   clearly above the least one's (:mod:`efflab.analysis.compare`: paired where the two were measured
+   in the same interleaved rounds, else a test on the difference of their re-run intervals) is tied
+   with it: the smaller model (parameters) is preferred, then the lower latency per query, and the
+   reason says so, with the comparison.
 7. **Baseline**: the one named, else the most accurate model at its smallest batch in fp32.
 8. **Savings**: baseline minus recommendation (and minus the selected configuration), with ranges
-   from the same combined half-width as the tie rule: a saving is clear exactly when the two are not
-   tied, and "no clear saving" (a range across zero) when they are.
+   from the same comparison as the tie rule: a saving is clear exactly when the two are not tied, and
+   "no clear saving" (a range across zero) when they are.
 """
 
 from __future__ import annotations
@@ -275,7 +279,22 @@ class Assessment:
         """The row of each model's rated configuration with its ``stars``, least energy first (for
         labels and plots)."""
         idx = [self.frame.index[self.frame["key"] == r.key][0] for r in self.ratings]
-        return self.frame.loc[idx].assign(stars=[r.stars for r in self.ratings])
+        return self.frame.loc[idx].assign(
+            stars=[r.stars for r in self.ratings],
+            star_rule=[r.rule for r in self.ratings],
+            star_group=[r.group for r in self.ratings],
+            star_n=[r.n_rated for r in self.ratings],
+        )
+
+    def config_stars(self, key: str) -> int:
+        """The stars of one configuration (any of a rated model's, e.g. the recommended one) in its
+        model's class bands: a surface about that configuration shows these (0 = unrated)."""
+        hit = self.frame[self.frame["key"] == key]
+        if hit.empty:
+            return 0
+        r = self.rating(str(hit.iloc[0]["model"]))
+        wh = number(hit.iloc[0], "wh_per_1000_queries")
+        return 0 if r is None or wh is None else r.stars_for(wh)
 
     def rating(self, model: str) -> ModelRating | None:
         for r in self.ratings:
@@ -739,8 +758,8 @@ def provenance_lines(
         lines.append(
             "Accuracy compared without per-example correctness (not stored for "
             + ("these points" if rec.accuracy_method == "unpaired" else "some points")
-            + "): the difference's interval comes from each accuracy and its sample size, wider than the "
-            "paired one on the same texts."
+            + "): an unpaired interval of the difference, from each accuracy and its sample size, wider than "
+            "the paired one on the same texts."
         )
     if rec is not None and rec.resolution:
         lines.append(rec.resolution)
