@@ -33,12 +33,12 @@ def test_a_known_difference_is_resolved_and_stored(
 ) -> None:
     store = tmp_path / "c.sqlite"
     rc, out, err = run(
-        capsys, "compare", "tiny-bert-l1:16:fp32", "tiny-bert-l1:1:fp32", "--rounds", "6", "--json",
-        "--store", str(store), *FAST,
+        capsys, "compare", *FAST, "tiny-bert-l1:16:fp32", "tiny-bert-l1:1:fp32", "--rounds", "12", "--json",
+        "--store", str(store), "--visit", "0.05",
     )  # fmt: skip
     assert rc == 0, err
     got = json.loads(out)
-    assert got["basis"] == "paired" and got["rounds"] + got["dropped"] == 6
+    assert got["basis"] == "paired" and got["rounds"] + got["dropped"] == 12
     e = got["metrics"]["energy"]
     # batch 1 costs several times batch 16 per query: resolved, whatever the machine is doing
     assert e["verdict"] == "higher" and e["ratio"] > 1.5 and e["low"] > 1.0

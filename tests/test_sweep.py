@@ -50,10 +50,16 @@ def test_spec_yaml_round_trip_and_validation(tmp_path: Path) -> None:
         SweepSpec.from_yaml("models: [a")
 
 
-def test_default_spec_is_the_family_grid() -> None:
+def test_default_spec_shows_the_three_axes_and_the_full_grid_is_one_flag_away() -> None:
     spec = SweepSpec()
-    assert spec.batch_sizes == (1, 8, 32, 128) and spec.precisions == ("fp32", "bf16", "int8")
+    assert spec.batch_sizes == (1, 32) and spec.precisions == ("fp32", "bf16", "int8")
     assert spec.devices == ("cpu",) and spec.task == "reviews"
+    assert spec.models[:5] == ("tfidf-logreg", "minilm-l2", "minilm-l2-distilled", "minilm-l4", "minilm-l6")
+    full = SweepSpec.full()
+    assert full.batch_sizes == (1, 8, 32, 128) and len(full.models) > len(spec.models)
+    # scikit-learn runs in fp32 only: its bf16 and int8 points are left out and said once
+    assert spec.skipped() == [("tfidf-logreg", ("bf16", "int8"), "scikit-learn runs in fp32 on the cpu only")]
+    assert not any(c.model == "tfidf-logreg" and c.precision != "fp32" for c in spec.configs())
 
 
 def test_sweep_streams_and_resumes(tmp_path: Path) -> None:

@@ -208,7 +208,7 @@ def confirm_plan(
         raise ConfigError(msg)
 
 
-def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[Any, int, set[str]]:
+def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[Any, Any, int, set[str]]:
     """Open the store and say (and confirm) what the sweep will measure, before anything is
     written: ``(open store, points to measure, keys stored ok)``. A store this call created is
     removed again when the sweep is refused (a busy store, not confirmed): a refused command
@@ -225,6 +225,7 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
     store = None
     try:
         store = open_store(store_path)
+        spec = _with_threads(spec, args, store)
         todo = pending_configs(spec, store, force=args.force, retry_failed=args.retry_failed)
         n_todo, ok_before = len(todo), store.keys(status="ok")
         if n_todo:
@@ -232,7 +233,7 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
         for model, left, why in spec.skipped():
             print(f"efflab: {model}: {', '.join(left)} left out ({why})", file=sys.stderr)
         confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo, todo), yes=args.yes)
-        return store, n_todo, ok_before
+        return store, spec, n_todo, ok_before
     except BaseException:
         if store is not None:
             store.close()
@@ -242,23 +243,26 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
         raise
 
 
-def _with_threads(spec: Any, args: argparse.Namespace) -> Any:
-    """The spec with its thread count decided (the probe of ``--threads auto``, said in one line);
-    Dask workers keep torch's default (they run on other machines)."""
+def _with_threads(spec: Any, args: argparse.Namespace, store: Any) -> Any:
+    """The spec with its thread count decided: the user's, the one this store remembers for this
+    machine (a re-run keeps its cohort), else the probe of ``--threads auto`` (said in one line, and
+    remembered by the sweep). Dask workers keep torch's default (they run on other machines)."""
     import dataclasses
 
-    from efflab.measuring.threads import resolve_threads
+    from efflab.measuring.threads import from_memory, remembered_key, resolve_threads
 
     if args.scheduler is not None or args.local_cluster is not None:
         if spec.method.threads is None and not spec.method.threads_source:
             method = dataclasses.replace(spec.method, threads_source="torch's default on each worker")
             return dataclasses.replace(spec, method=method)
         return spec
-    method = resolve_threads(spec.method, spec.devices)
-    if method.threads_source.startswith("auto"):
+    method = from_memory(spec.method, store.meta(remembered_key())) or resolve_threads(
+        spec.method, spec.devices
+    )
+    if method.threads_source.startswith("auto") or "kept from" in method.threads_source:
         n = method.threads or "torch's default"
         print(f"efflab: threads: {n} ({method.threads_source})", file=sys.stderr, flush=True)
-    return dataclasses.replace(spec, method=method)
+    return dataclasses.replace(spec, method=method)  # the sweep remembers it once it holds the store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -271,7 +275,6 @@ def run(args: argparse.Namespace) -> int:
         print(spec.to_yaml(), end="")
         return 0
     _check_cluster_args(args)
-    spec = _with_threads(spec, args)
     store_path = args.store or default_store()
     import time
 
@@ -283,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
     kept = 0
     flagged = 0
-    store, n_todo, ok_before = _preflight(Path(store_path), spec, args)
+    store, spec, n_todo, ok_before = _preflight(Path(store_path), spec, args)
     with store:
         if n_todo:
             store.claim_sweep()

@@ -14,6 +14,7 @@ per-round spread 0.22 against 0.10 with one thread), and the probe picks one thr
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -113,13 +114,46 @@ def probe_threads(n: int, *, block_s: float = PROBE_BLOCK_S, blocks: int = PROBE
     return ThreadProbe(n, tuple(one), tuple(many))
 
 
+def remembered_key() -> str:
+    """The ``efflab_meta`` key a store keeps this machine's thread decision under."""
+    from efflab.measuring.fingerprint import cpu_model
+
+    return f"threads@{cpu_model()} x{os.cpu_count()}"
+
+
+def from_memory(method: MethodSettings, remembered: str | None) -> MethodSettings | None:
+    """``method`` with the thread decision a store remembers for this machine (``N|why``), for
+    ``--threads auto``; None when there is none (or the user chose): a re-run into the same store keeps
+    its cohort instead of probing again."""
+    import dataclasses
+
+    if remembered is None or method.threads is not None or method.threads_source:
+        return None
+    n, _, why = remembered.partition("|")
+    if n == "default":
+        threads = None
+    elif n.isdigit() and int(n) >= 1:
+        threads = int(n)
+    else:
+        return None
+    return dataclasses.replace(
+        method, threads=threads, threads_source=f"{why} (kept from this store's first sweep)"
+    )
+
+
+def memory_of(method: MethodSettings) -> str | None:
+    """What a store remembers of an ``auto`` decision (``N|why``), or None for one the user set."""
+    if not method.threads_source.startswith("auto"):
+        return None
+    return f"{method.threads if method.threads is not None else 'default'}|{method.threads_source}"
+
+
 def resolve_threads(method: MethodSettings, devices: Sequence[str] = ("cpu",)) -> MethodSettings:
     """``method`` with its thread count decided: the user's ``--threads N`` as given; else (``auto``)
     the probe's choice on a CPU run — torch's default (one per core, ``threads`` None) where more
     threads run steadily and clearly faster, else 1 — with ``threads_source`` saying why. A method
     whose source is already set is returned as it is."""
     import dataclasses
-    import os
 
     if method.threads_source:
         return method

@@ -417,6 +417,32 @@ class Store:
             rec,
         )
 
+    def meta(self, key: str) -> str | None:
+        """A value of the store's ``efflab_meta`` table (None when absent)."""
+        if not self._has_table("efflab_meta"):
+            return None
+        row = self._con.execute("SELECT value FROM efflab_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of ``efflab_meta`` (one committed transaction).
+
+        Raises:
+            StoreError: the store was opened read-only or cannot be written.
+        """
+        if self.readonly:
+            msg = f"results store {str(self.path)!r} was opened read-only"
+            raise StoreError(msg)
+        if key in ("app", "schema_version", "created_at"):
+            msg = f"efflab_meta key {key!r} is the store's own"
+            raise StoreError(msg)
+        try:
+            with self._con:
+                self._con.execute("INSERT OR REPLACE INTO efflab_meta VALUES (?, ?)", (key, value))
+        except sqlite3.DatabaseError as e:
+            msg = f"cannot write to results store {str(self.path)!r} ({_first_line(e)}); check the disk and the file"
+            raise StoreError(msg) from e
+
     def _has_table(self, name: str) -> bool:
         return bool(self._con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (name,)).fetchone())
 

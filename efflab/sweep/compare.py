@@ -184,6 +184,12 @@ def measure_pair(
             wall_s=outcome.wall_s,
         )
     notes = []
+    if e is None or not e.paired:
+        clean = outcome.rounds - outcome.dropped
+        notes.append(
+            f"Too few clean rounds to pair ({clean} of {outcome.rounds}, {outcome.dropped} dropped as disturbed): "
+            "run more rounds (--rounds, --seconds) or on a quieter machine."
+        )
     if outcome.stopped == "interrupted":
         notes.append("Interrupted: the comparison uses the rounds done so far.")
     if same:
@@ -194,7 +200,7 @@ def measure_pair(
         a_key=keys[0],
         b_key=keys[1],
         comparisons=comps,
-        basis=PAIRED if e is not None and e.paired else "unresolved",
+        basis=PAIRED if e is not None and e.paired else "too few clean rounds",
         rounds=e.n_rounds if e is not None else outcome.rounds,
         dropped=outcome.dropped,
         wall_s=outcome.wall_s,

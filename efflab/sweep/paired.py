@@ -111,11 +111,14 @@ def least_of(p: Any, keys: list[str]) -> str:
     return min(keys, key=lambda k: (rel[k], k))
 
 
-def plan(store: Store, keys: set[str], tolerance: float = DEFAULT_TOLERANCE) -> dict[str, list[str]]:
+def plan(
+    store: Store, keys: set[str], tolerance: float = DEFAULT_TOLERANCE, measured: set[str] | None = None
+) -> dict[str, list[str]]:
     """Per cohort, the contenders of its recommendation among the points ``keys`` (least energy first):
     the least-energy candidate and every candidate as accurate as the best whose energy is not
-    clearly above it by their re-run intervals. A cohort whose contenders the stored paired runs
-    already settle is left out (a re-run of a finished sweep loads no model)."""
+    clearly above it by their re-run intervals. A cohort is left out when the stored paired runs
+    already settle its contenders, or when none of them was measured in this sweep (``measured``)
+    and every one has stored rounds: a re-run of a finished sweep loads no model."""
     from efflab.analysis.assess import AssessInputs, assess
     from efflab.analysis.paired import load_pairings
     from efflab.store.results import load_results
@@ -136,6 +139,8 @@ def plan(store: Store, keys: set[str], tolerance: float = DEFAULT_TOLERANCE) -> 
         e = dict(zip(a.frame["key"], a.frame["energy_j_per_query"].astype(float), strict=True))
         tied = sorted(rec.tied_keys, key=lambda k: (e.get(k, math.inf), k))[:MAX_CONTENDERS]
         if stored and is_settled(stored, tied):
+            continue
+        if measured is not None and not (set(tied) & measured) and set(tied) <= stored.keys():
             continue
         out[cohort] = tied
     return out
@@ -197,6 +202,7 @@ def run_paired(
     visit_s: float = 0.4,
     should_stop: Callable[[], bool] | None = None,
     on_round: Callable[[str, int], None] | None = None,
+    measured: set[str] | None = None,
 ) -> Iterator[PairedPass]:
     """Run the paired pass of every cohort with contenders among ``cfg_of``'s keys; store each run's
     visits and yield it. The budget is shared by the cohorts, in order."""
@@ -204,7 +210,7 @@ def run_paired(
     from efflab.measuring.threads import use_threads
 
     deadline = time.monotonic() + budget_s
-    for cohort, keys in plan(store, set(cfg_of), tolerance).items():
+    for cohort, keys in plan(store, set(cfg_of), tolerance, measured).items():
         left = deadline - time.monotonic()
         if left <= 5 or (should_stop is not None and should_stop()):
             return

@@ -416,10 +416,15 @@ def iter_sweep(
     import dataclasses
 
     from efflab.measuring.measure import Cancelled, load_task
-    from efflab.measuring.threads import resolve_threads
+    from efflab.measuring.threads import from_memory, memory_of, remembered_key, resolve_threads
     from efflab.models.registry import model_identity
 
-    spec = dataclasses.replace(spec, method=resolve_threads(spec.method, spec.devices))
+    method = from_memory(spec.method, store.meta(remembered_key())) or resolve_threads(
+        spec.method, spec.devices
+    )
+    if (mem := memory_of(method)) is not None and store.meta(remembered_key()) is None and not store.readonly:
+        store.set_meta(remembered_key(), mem)
+    spec = dataclasses.replace(spec, method=method)
     configs = spec.configs()
     task = load_task(spec.task)
     tid = task_id(task)
@@ -464,6 +469,7 @@ def iter_sweep(
         )
 
     started = time.monotonic()
+    measured: set[str] = set()
     try:
         for members in groups.values():
             todo = []
@@ -485,6 +491,8 @@ def iter_sweep(
                 return  # nothing half-measured is stored
             for cfg, m, err in results:
                 put(cfg, m, err)
+                if m is not None:
+                    measured.add(keys[cfg])
                 status = "ok" if m is not None else "failed"
                 yield PointResult(
                     cfg, keys[cfg], status, measurement=m, error=err, index=index[cfg], total=total
@@ -504,6 +512,7 @@ def iter_sweep(
                 methods=methods,
                 budget_s=budget_for(time.monotonic() - started),
                 should_stop=should_stop,
+                measured=measured,
             ):
                 least = cfg_of[pp.least]
                 yield PointResult(least, pp.least, "paired", index=index[least], total=total, paired=pp)
