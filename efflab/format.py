@@ -297,6 +297,8 @@ def saving_range(lo: float, hi: float, fmt: Formatter = number) -> str:
     """A saving's range in the same sense as its headline: ``1,000 – 1,400 kWh saved`` (both ends
     saved), ``3.95 – 11.9 kWh more`` (both ends cost more), or the signed range ``-1.2 kWh – +3.4 kWh
     saved`` when it crosses zero."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "range unknown (a point has no interval)"
     lo, hi = sorted((lo, hi))
     if lo > 0:
         return f"{span(lo, hi, fmt)} saved"

@@ -117,10 +117,13 @@ def test_recommend_single_point_and_nan_accuracy() -> None:
 
 
 def test_nudge_words() -> None:
-    sel = {"energy_j_per_query": 3.1, "accuracy": 0.819}
-    rec = {"energy_j_per_query": 1.0, "accuracy": 0.815}
+    sel = {"energy_j_per_query": 3.1, "energy_j_per_query_ci": 0.3, "accuracy": 0.819}
+    rec = {"energy_j_per_query": 1.0, "energy_j_per_query_ci": 0.1, "accuracy": 0.815}
     assert nudge(sel, rec) == "3.1× the energy for +0.4 pt accuracy"
     assert nudge({**sel, "accuracy": 0.815}, rec) == "3.1× the energy for the same accuracy"
+    # Without any interval nothing can be told apart: unknown is not exact.
+    bare = {"energy_j_per_query": 3.1, "accuracy": 0.819}
+    assert nudge(bare, {"energy_j_per_query": 1.0, "accuracy": 0.815}).startswith("the same energy within")
 
 
 def test_savings_known_numbers_and_range() -> None:
@@ -130,6 +133,7 @@ def test_savings_known_numbers_and_range() -> None:
         "energy_uncertainty_rel": 0.5,
         "energy_source": "codecarbon",
         "hardware": "cpu",
+        "energy_j_per_query_ci": 0.0,  # timing known exactly: only the basis' ±50 % is left
     }
     cand = {**base, "energy_j_per_query": 0.36}
     s = savings(base, cand, queries_per_day=1000, country="FRA", price_per_kwh=0.2)
@@ -137,7 +141,7 @@ def test_savings_known_numbers_and_range() -> None:
     assert s.baseline_kwh_per_year == pytest.approx(0.365)
     assert s.saved_kwh_per_year == pytest.approx(0.365 * 0.9)
     assert s.saved_cost_per_year == pytest.approx(0.365 * 0.9 * 0.2)
-    # The same modelled basis on both: its ±50 % scales the saving; no timing interval is known.
+    # The same modelled basis on both: its ±50 % scales the saving.
     assert s.estimated and s.saved_kwh_range == pytest.approx((0.365 * 0.9 * 0.5, 0.365 * 0.9 * 1.5))
     assert s.clear
     assert s.saved_kg_co2e_per_year == pytest.approx(

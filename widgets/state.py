@@ -39,7 +39,7 @@ from efflab.errors import ConfigError, EfflabError, StoreError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
 from efflab.store.results import COLUMNS, cohort_of
-from efflab.sweep.spec import DEFAULT_BATCH_SIZES, SweepSpec
+from efflab.sweep.spec import FULL_BATCH_SIZES, SweepSpec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -573,7 +573,7 @@ class LabState:
     @property
     def batch_sizes(self) -> list[int]:
         found = [] if self.df.empty else [int(b) for b in self.df["batch_size"].dropna().unique()]
-        return sorted({*DEFAULT_BATCH_SIZES, *found, self.selection.batch_size})
+        return sorted({*FULL_BATCH_SIZES, *found, self.selection.batch_size})
 
     @property
     def precisions(self) -> list[str]:

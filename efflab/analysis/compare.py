@@ -191,7 +191,8 @@ def compare_energy(
         if pr is not None:
             return _from_paired("energy", a, b, pr, ea, eb)
     sa, sb = _rel_se(a), _rel_se(b)
-    var = (sa or 0.0) ** 2 + (sb or 0.0) ** 2
+    # A point without any interval of its own cannot be told apart from anything: unknown, not exact.
+    var = math.inf if sa is None or sb is None else sa**2 + sb**2
     if not common:
         for row in (a, b):
             u = number(row, "energy_uncertainty_rel") or 0.0
@@ -236,7 +237,7 @@ def compare_time(a: Any, b: Any, pairings: Pairings | None = None, *, metric: st
     rel = []
     for row in (a, b):
         lat, ci = number(row, "latency_s"), number(row, "latency_ci_s")
-        rel.append(ci / (Z95 * math.sqrt(2.0) * lat) if lat and ci is not None else 0.0)
+        rel.append(ci / (Z95 * math.sqrt(2.0) * lat) if lat and ci is not None else math.inf)
     mu = math.log(b_v / a_v)
     half = Z95 * math.hypot(*rel)
     return Comparison(
