@@ -35,7 +35,7 @@ def test_unknown_device() -> None:
 
 
 def test_method_settings_validation() -> None:
-    assert MethodSettings().window_min_s("cpu") == 0.5
+    assert MethodSettings().window_min_s("cpu") == 0.3
     assert MethodSettings().window_min_s("cuda:0") == 5.0
     with pytest.raises(ConfigError):
         MethodSettings(target_ci_rel=0)
