@@ -316,6 +316,52 @@ class Assessment:
             return self.guidance or "Nothing to recommend yet."
         return f"Recommended: {self.recommendation.label}"
 
+    def verdict_lines(self) -> tuple[str, str, str]:
+        """The verdict in three plain lines — what to run, what it saves, how sure — for the top of a
+        report or a card (the guidance three times over when there is nothing to recommend)."""
+        rec, s, base = self.recommendation, self.savings, self.baseline
+        if rec is None or s is None or base is None:
+            g = self.guidance or "Nothing to recommend yet."
+            return (g, "", "")
+        row = rec.row
+        acc = f", {fmt.percent(row['accuracy'])} accurate" if number(row, "accuracy") is not None else ""
+        what = f"Run {rec.label}: {_short_energy(row)} per 1000 queries ({fmt.energy_basis(row)}){acc}."
+        per_day = fmt.number(s.queries_per_day)
+        if rec.key == str(value(base, "key")):
+            saves = f"It is the baseline itself ({fmt.config_label(base)}): no saving to claim against it."
+        else:
+            saves = (
+                f"Against {fmt.config_label(base)}: {fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)} "
+                f"a year at {per_day} queries a day (range {fmt.saving_range(*s.saved_kwh_range, fmt.kwh)}), "
+                f"{fmt.saving_headline(s.saved_cost_per_year, s.clear, fmt.money_fmt(s.currency))}."
+            )
+        sure = []
+        if rec.best_label is not None:
+            if rec.key == rec.best_key:
+                sure.append("it is the most accurate configuration")
+            else:
+                c = rec.accuracy_comparison(rec.key)
+                if c is not None:
+                    sure.append(
+                        f"at most {fmt.sig(rec.accuracy_tolerance * 100, 3)} pt less accurate than the best "
+                        f"(95 % interval {fmt.signed_points(c.percent[1])} to {fmt.signed_points(c.percent[2])})"
+                    )
+        if len(rec.tied) > 1:
+            sure.append(
+                f"tied on energy with {len(rec.tied) - 1} other configuration(s), broken by size and latency"
+            )
+        elif rec.energy_vs_least or rec.n_candidates > 1:
+            comps = [c for _, c in rec.energy_vs_least]
+            if comps:
+                c = min(comps, key=lambda x: x.ratio)
+                est, lo, hi = c.percent
+                how = "paired rounds" if c.paired else "re-run intervals"
+                sure.append(
+                    f"the next candidate uses {fmt.sig(est, 2)} % more energy (95 % interval {fmt.sig(lo, 2)} – "
+                    f"{fmt.sig(hi, 2)} %, {how})"
+                )
+        return (what, saves, ("How sure: " + "; ".join(sure) + ".") if sure else "")
+
     def row_for(self, key: str) -> pd.Series:
         hit = self.frame[self.frame["key"] == key]
         if hit.empty:
