@@ -74,7 +74,7 @@ def test_the_paired_interval_resolves_a_7_percent_difference() -> None:
     rng = random.Random(3)
     resolved = 0
     for _ in range(200):
-        pr = paired_ratio(simulate(1.07, 32, rng, drift=0.05, common=0.3), "b", "a")
+        pr = paired_ratio(simulate(1.07, 40, rng, drift=0.05, common=0.3), "b", "a")
         assert pr is not None
         resolved += pr.verdict is Verdict.HIGHER
     assert resolved / 200 >= 0.9
@@ -291,3 +291,24 @@ def test_the_decision_prefers_the_paired_interval_and_says_so() -> None:
     old = assess(df, AssessInputs(), Pairings())
     assert old.recommendation is not None and old.recommendation.label.startswith("small")
     assert any("none paired" in line for line in old.provenance)
+
+
+def test_correlated_rounds_widen_the_interval_to_keep_its_coverage() -> None:
+    # Load in spells longer than a round: the per-round log-ratio follows an AR(1).
+    from efflab.analysis.paired import autocorrelation_factor, log_ratio_interval
+
+    for rho, floor in ((0.0, 0.93), (0.3, 0.88), (0.6, 0.78)):
+        rng = random.Random(9)
+        covered = naive = 0
+        trials = 300
+        for _ in range(trials):
+            e, d = 0.0, []
+            for _ in range(32):
+                e = rho * e + rng.gauss(0, 0.06)
+                d.append(math.log(1.05) + e)
+            mu, lo, hi = log_ratio_interval(d)
+            covered += lo <= math.log(1.05) <= hi
+            half = (hi - lo) / 2 / autocorrelation_factor(d)  # the independent-rounds interval
+            naive += mu - half <= math.log(1.05) <= mu + half
+        assert covered / trials >= floor, rho
+        assert covered >= naive

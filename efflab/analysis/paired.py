@@ -157,15 +157,40 @@ class PairedRatio:
         )
 
 
+def autocorrelation_factor(d: Sequence[float]) -> float:
+    """How much wider than the independent-rounds interval the rounds' correlation makes it (>= 1).
+
+    Load on a shared machine comes in spells longer than a round, so consecutive rounds' log-ratios can
+    lean the same way; the variance of their mean is then ``var/n · (1 + 2 Σ w_k ρ_k)`` (Bartlett
+    weights ``w_k = 1 − k/(L+1)`` over the first ``L ≈ n^(1/3)`` lags, as in Newey–West). The factor is
+    the square root of that bracket, never below 1: rounds are never taken as more independent than
+    independent."""
+    n = len(d)
+    if n < 8:
+        return 1.0
+    mu = math.fsum(d) / n
+    dev = [x - mu for x in d]
+    c0 = math.fsum(x * x for x in dev) / n
+    if c0 <= 0:
+        return 1.0
+    lags = max(1, round(n ** (1 / 3)))
+    acc = 0.0
+    for k in range(1, lags + 1):
+        ck = math.fsum(dev[i] * dev[i + k] for i in range(n - k)) / n
+        acc += (1 - k / (lags + 1)) * ck / c0
+    return math.sqrt(max(1.0, 1 + 2 * acc))
+
+
 def log_ratio_interval(d: Sequence[float], looks: int = 1) -> tuple[float, float, float]:
-    """(mean, low, high) of per-round log-ratios ``d``; an infinite interval with fewer than two."""
+    """(mean, low, high) of per-round log-ratios ``d`` (widened for correlated rounds,
+    :func:`autocorrelation_factor`); an infinite interval with fewer than two."""
     n = len(d)
     if n == 0:
         return math.nan, -math.inf, math.inf
     mu = math.fsum(d) / n
     if n < 2:
         return mu, -math.inf, math.inf
-    half = critical_t(n, looks) * statistics.stdev(d) / math.sqrt(n)
+    half = critical_t(n, looks) * statistics.stdev(d) / math.sqrt(n) * autocorrelation_factor(d)
     return mu, mu - half, mu + half
 
 
