@@ -51,3 +51,32 @@ def closest(value: str, choices: list[str] | tuple[str, ...]) -> str:
 
     match = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
     return f" Did you mean '{match[0]}'?" if match else ""
+
+
+POINT_ERRORS: tuple[type[BaseException], ...] = (EfflabError, RuntimeError, MemoryError, OSError)
+"""What fails one point of a sweep (stored as failed with :func:`point_error`) rather than the sweep."""
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """True for an allocation failure: Python's MemoryError, torch's OutOfMemoryError (CUDA), or torch's
+    CPU allocator giving up (a RuntimeError from ``DefaultCPUAllocator``: torch has no type for it)."""
+    if isinstance(e, MemoryError):
+        return True
+    import sys
+
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    if oom is not None and isinstance(e, oom):
+        return True
+    return isinstance(e, RuntimeError) and "DefaultCPUAllocator" in str(e)
+
+
+def point_error(e: BaseException) -> str:
+    """The one line a failed point is stored and shown with: an efflab error's own message; an
+    allocation failure with the fix (a smaller batch); anything else as ``Type: first line``."""
+    if isinstance(e, EfflabError):
+        return str(e)
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if is_out_of_memory(e):
+        return f"out of memory: {text or type(e).__name__}; try a smaller batch size"
+    return f"{type(e).__name__}: {text}"

@@ -991,3 +991,23 @@ def test_report_out_that_is_a_file_or_read_only_is_one_line(copy_store: Path, tm
     finally:
         subprocess.run(["chattr", "-i", str(folder)], check=True)
     assert "cannot be written" in line and "read-only" in line
+
+
+def test_one_error_mapping_for_every_failed_point() -> None:
+    from efflab.errors import ModelError, is_out_of_memory, point_error
+
+    assert (
+        point_error(ModelError("cannot load model 'x'; check the name"))
+        == "cannot load model 'x'; check the name"
+    )
+    cpu_oom = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: 9 GB"
+    )
+    assert is_out_of_memory(cpu_oom) and point_error(cpu_oom).startswith("out of memory: [enforce")
+    assert point_error(cpu_oom).endswith("try a smaller batch size")
+    assert is_out_of_memory(MemoryError()) and point_error(MemoryError()) == (
+        "out of memory: MemoryError; try a smaller batch size"
+    )
+    # "out of memory" in some other error's text is not an allocation failure
+    assert not is_out_of_memory(RuntimeError("the model ran out of memory budget checks"))
+    assert point_error(RuntimeError("bad kernel\nline 2")) == "RuntimeError: bad kernel"

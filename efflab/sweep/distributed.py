@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from efflab.config import Config
-from efflab.errors import ClusterError, ConfigError, EfflabError
+from efflab.errors import ClusterError, ConfigError, EfflabError, point_error
 from efflab.store.sqlite import Store
 from efflab.sweep.run import (
     PointMeasurer,
     PointResult,
-    _error_text,
     hardware_key,
     point_key,
     sensor_key,
@@ -429,7 +428,7 @@ def _probe(
             msg = f"worker {w}: {e}"
             raise ClusterError(msg) from e
         except Exception as e:  # a worker that died or left meanwhile: the others carry the sweep
-            problems.append(f"{w}: {_error_text(e)}")
+            problems.append(f"{w}: {point_error(e)}")
     if not views:
         msg = f"no measure worker of the Dask scheduler {addr} answered ({'; '.join(problems)}); check the workers' logs"
         raise ClusterError(msg)
@@ -516,13 +515,16 @@ def iter_sweep_distributed(
     failed_keys = store.keys(status="failed")
 
     def stored_key(candidates: list[str]) -> str | None:
-        """The key a configuration is stored under, when it counts as done (see the module doc)."""
-        if force:
-            return None
-        hit = next((k for k in candidates if k in ok_keys), None)
-        if hit is None and not retry_failed:
-            hit = next((k for k in candidates if k in failed_keys), None)
-        return hit
+        """The key a configuration is stored under, when it counts as done (the resume rule,
+        :func:`efflab.sweep.plan.counts_as_done`; a success first)."""
+        from efflab.sweep.plan import counts_as_done
+
+        done = [
+            k
+            for k in candidates
+            if counts_as_done(k, ok_keys, failed_keys, force=force, retry_failed=retry_failed)
+        ]
+        return next((k for k in done if k in ok_keys), done[0] if done else None)
 
     if local_cluster is not None:
         # Local workers see this machine as this process does: when every point is stored already,
@@ -600,7 +602,7 @@ def iter_sweep_distributed(
             except KilledWorker as e:
                 err = _killed_text(e)
             except Exception as e:  # any task error after Dask's retries: stored as failed, sweep goes on
-                err = _error_text(e)
+                err = point_error(e)
             finally:
                 fut.release()
             if out is None:

@@ -7,6 +7,16 @@ from efflab.store.sqlite import Store
 from efflab.sweep.spec import SweepSpec
 
 
+def counts_as_done(
+    key: str, ok: set[str], failed: set[str], *, force: bool = False, retry_failed: bool = False
+) -> bool:
+    """The resume rule, one place for local and Dask sweeps: a point stored ok is done; one stored as
+    failed is done unless ``retry_failed``; nothing is done with ``force``."""
+    if force:
+        return False
+    return key in ok or (key in failed and not retry_failed)
+
+
 def pending_configs(
     spec: SweepSpec, store: Store, *, force: bool = False, retry_failed: bool = False
 ) -> list[Config]:
@@ -15,8 +25,6 @@ def pending_configs(
     from efflab.models.registry import model_identity
     from efflab.sweep.run import hardware_key, point_key, sensor_key, task_id
 
-    if force:
-        return spec.configs()
     ok = store.keys(status="ok")
     failed = store.keys(status="failed")
     tid = task_id(load_task(spec.task))
@@ -26,7 +34,7 @@ def pending_configs(
     out = []
     for cfg in spec.configs():
         key = point_key(cfg, ids[cfg.model], hw[cfg.device], tid, sensor=sensors[cfg.device])
-        if key not in ok and (retry_failed or key not in failed):
+        if not counts_as_done(key, ok, failed, force=force, retry_failed=retry_failed):
             out.append(cfg)
     return out
 
@@ -54,6 +62,6 @@ def pending_points(
     todo = 0
     for cfg in spec.configs():
         key = point_key(cfg, ids[cfg.model], hw[cfg.device], tid, sensor=sensors[cfg.device])
-        if key not in ok and (retry_failed or key not in failed):
+        if not counts_as_done(key, ok, failed, retry_failed=retry_failed):
             todo += 1
     return todo, ok

@@ -12,7 +12,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from efflab.config import Config, MethodSettings
-from efflab.errors import EfflabError
+from efflab.errors import POINT_ERRORS, EfflabError, point_error
 from efflab.measuring.fingerprint import hardware_key
 from efflab.measuring.phases import Phases
 from efflab.records import Measurement
@@ -91,15 +91,6 @@ def point_key(
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _error_text(e: BaseException) -> str:
-    if isinstance(e, EfflabError):
-        return str(e)
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if "out of memory" in text.lower() or type(e).__name__ == "OutOfMemoryError":
-        return f"out of memory: {text}; try a smaller batch size"
-    return f"{type(e).__name__}: {text}"
-
-
 def task_id(task: Task | None) -> str | None:
     """The task part of a point key: name and content hash (None for cost-only sweeps)."""
     return f"{task.name}:{task.content_hash}" if task is not None else None
@@ -149,10 +140,8 @@ class PointMeasurer:
                     self._runner = load_runner(
                         resolve_model(cfg.model, progress=False), cfg.precision, cfg.device, cfg.cast
                     )
-            except EfflabError as e:
-                self._load_error = str(e)
-            except (RuntimeError, OSError, MemoryError) as e:
-                self._load_error = _error_text(e)
+            except POINT_ERRORS as e:
+                self._load_error = point_error(e)
         return self._runner
 
     def _refuse(self, cfg: Config) -> str | None:
@@ -211,10 +200,8 @@ class PointMeasurer:
             )
         except Cancelled:
             raise
-        except EfflabError as e:
-            return None, str(e)
-        except (RuntimeError, MemoryError) as e:  # torch OOM and kernel failures on one point
-            return None, _error_text(e)
+        except POINT_ERRORS as e:  # torch OOM and kernel failures fail one point
+            return None, point_error(e)
         return m, None
 
     def measure_group(
@@ -316,10 +303,8 @@ class PointMeasurer:
                     previous=(previous or {}).get(c),
                     phases=self.phases,
                 )
-            except EfflabError as e:
-                errors[c] = str(e)
-            except (RuntimeError, MemoryError) as e:
-                errors[c] = _error_text(e)
+            except POINT_ERRORS as e:
+                errors[c] = point_error(e)
 
         def wants(c: Config) -> bool:
             s = sessions[c]
@@ -338,12 +323,8 @@ class PointMeasurer:
                     sessions[c].run_window(should_cancel)
                 except Cancelled:
                     raise
-                except EfflabError as e:
-                    errors[c] = str(e)
-                    active.remove(c)
-                    continue
-                except (RuntimeError, MemoryError) as e:
-                    errors[c] = _error_text(e)
+                except POINT_ERRORS as e:
+                    errors[c] = point_error(e)
                     active.remove(c)
                     continue
                 if should_stop is not None and should_stop():
@@ -351,8 +332,10 @@ class PointMeasurer:
                     try:
                         while sessions[c].wants_window(extend=False):
                             sessions[c].run_window(should_cancel)
-                    except EfflabError as e:
-                        errors[c] = str(e)
+                    except Cancelled:
+                        raise
+                    except POINT_ERRORS as e:
+                        errors[c] = point_error(e)
                     keep = {c} if previous is None else keep
                     self.stopped = True
                     active = []
@@ -366,10 +349,8 @@ class PointMeasurer:
                 continue
             try:
                 out.append((c, sessions[c].finish(), None))
-            except EfflabError as e:
-                out.append((c, None, str(e)))
-            except (RuntimeError, MemoryError) as e:
-                out.append((c, None, _error_text(e)))
+            except POINT_ERRORS as e:
+                out.append((c, None, point_error(e)))
         return out
 
     def close(self) -> None:
@@ -418,6 +399,7 @@ def iter_sweep(
     from efflab.measuring.measure import Cancelled, load_task
     from efflab.measuring.threads import from_memory, memory_of, remembered_key, resolve_threads
     from efflab.models.registry import model_identity
+    from efflab.sweep.plan import counts_as_done
 
     method = from_memory(spec.method, store.meta(remembered_key())) or resolve_threads(
         spec.method, spec.devices
@@ -475,7 +457,7 @@ def iter_sweep(
             todo = []
             for cfg in members:
                 key = keys[cfg]
-                if not force and (key in ok_keys or (key in failed_keys and not retry_failed)):
+                if counts_as_done(key, ok_keys, failed_keys, force=force, retry_failed=retry_failed):
                     yield PointResult(cfg, key, "skipped", index=index[cfg], total=total)
                 else:
                     todo.append(cfg)
