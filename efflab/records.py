@@ -6,6 +6,7 @@ Records do no I/O and no printing. ``Measurement`` round-trips through JSON exac
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 from dataclasses import dataclass, field
@@ -36,6 +37,43 @@ FLAG_MEANINGS: dict[str, str] = {
     "peak_underestimated": "the achieved FLOP/s exceeded the measured GEMM peak even after re-measuring it, so "
     "the peak is too low and MFU is not shown",
 }
+
+
+class Flag(str, enum.Enum):
+    """A measurement's flags (the values are the strings stored in records and frames)."""
+
+    ENERGY_ESTIMATED = "energy_estimated"
+    NOISY = "noisy"
+    HIT_TIME_CAP = "hit_time_cap"
+    P95_INSUFFICIENT_SAMPLES = "p95_insufficient_samples"
+    PEAK_MEM_IS_PROCESS_LIFETIME = "peak_mem_is_process_lifetime"
+    NO_CLASSIFIER_HEAD = "no_classifier_head"
+    FLOPS_NOT_COUNTED = "flops_not_counted"
+    FP16_NO_HARDWARE = "fp16_no_hardware"
+    BF16_NO_HARDWARE = "bf16_no_hardware"
+    SHARED_HOST = "shared_host"
+    UNSTABLE = "unstable"
+    DISTURBED = "disturbed"
+    BUSY_MACHINE = "busy_machine"
+    PEAK_UNDERESTIMATED = "peak_underestimated"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def meaning(self) -> str:
+        return FLAG_MEANINGS[self.value]
+
+
+def parse_flags(raw: object) -> frozenset[Flag]:
+    """Flags from a record's tuple, a frame's ``a,b`` text or any iterable of names; names this
+    version does not know are left out (an old or newer record's extra flag is not an error)."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return frozenset()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+    known = {f.value for f in Flag}
+    return frozenset(Flag(x.strip()) for x in items if str(x).strip() in known)
+
 
 # What ``Measurement.energy_basis`` can be: read from a hardware counter, or a model of CPU time x watts.
 ENERGY_BASES: tuple[str, ...] = ("measured", "modelled", "modelled (user watts)")

@@ -42,7 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.analysis.compare import PAIRED, Comparison, compare_accuracy_points, compare_energy
-from efflab.analysis.eligibility import INELIGIBLE_FLAGS, exclusion_kind, exclusion_reason
+from efflab.analysis.eligibility import (
+    INELIGIBLE_FLAGS,
+    exclusion_kind,
+    exclusion_kind_of,
+    exclusion_reason,
+)
 from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
 from efflab.analysis.paired import Pairings, Verdict
 from efflab.analysis.savings import Savings, savings
@@ -131,16 +136,18 @@ class AssessInputs:
 
 @dataclass(frozen=True)
 class Exclusion:
-    """A point that is not eligible, and why (one sentence)."""
+    """A point that is not eligible, why (one sentence), and the kind of reason (``failed``,
+    ``unstable``, ``disturbed``, ``unstable and disturbed``, ``no energy figure``: from its status and
+    flags, :func:`efflab.analysis.eligibility.exclusion_kind_of`)."""
 
     key: str
     label: str
     reason: str
+    kind: str = ""
 
-    @property
-    def kind(self) -> str:
-        """``failed``, ``unstable``, ``disturbed``, … (:func:`efflab.analysis.eligibility.exclusion_kind`)."""
-        return exclusion_kind(self.reason)
+    def __post_init__(self) -> None:
+        if not self.kind:  # made from a reason alone (old callers): read the kind off its head
+            object.__setattr__(self, "kind", exclusion_kind(self.reason))
 
 
 @dataclass(frozen=True)
@@ -885,7 +892,7 @@ def assess(
     star_of = {r.model: r.stars for r in ratings}
     g = g.assign(model_stars=[int(star_of.get(str(m), 0)) for m in g["model"]])
     excluded = tuple(
-        Exclusion(str(r["key"]), str(r["label"]), str(r["excluded_reason"]))
+        Exclusion(str(r["key"]), str(r["label"]), str(r["excluded_reason"]), exclusion_kind_of(r) or "")
         for _, r in g[~g["eligible"]].iterrows()
     )
     eligible = g[g["eligible"]]

@@ -44,6 +44,18 @@ def exclusion_reason(row: Any) -> str | None:
     return None
 
 
+def exclusion_kind_of(row: Any) -> str | None:
+    """The kind of a point's exclusion from its status and flags (None when it is eligible):
+    ``failed``, ``no energy figure``, ``unstable``, ``disturbed`` or ``unstable and disturbed``."""
+    status = value(row, "status")
+    if status not in (None, "ok"):
+        return str(status)
+    if number(row, "energy_j_per_query") is None:
+        return "no energy figure"
+    bad = [f for f in INELIGIBLE_FLAGS if f in flags_of(row)]
+    return " and ".join(bad) if bad else None
+
+
 def exclusion_kind(reason: str) -> str:
     """The kind of an exclusion reason, for counts: ``failed``, ``unstable``, ``disturbed``,
     ``unstable and disturbed`` or ``no energy figure``."""

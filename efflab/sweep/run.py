@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import platform
@@ -27,6 +28,18 @@ if TYPE_CHECKING:
     from efflab.tasks import Task
 
 
+class PointStatus(str, enum.Enum):
+    """What happened to one configuration of a sweep (compares equal to its text)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PAIRED = "paired"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class PointResult:
     """What happened to one configuration of a sweep: ``ok``, ``failed``, ``skipped`` (already stored)
@@ -35,7 +48,7 @@ class PointResult:
 
     config: Config
     key: str
-    status: str
+    status: PointStatus | str
     measurement: Measurement | None = None
     error: str | None = None
     index: int = 0
@@ -458,7 +471,7 @@ def iter_sweep(
             for cfg in members:
                 key = keys[cfg]
                 if counts_as_done(key, ok_keys, failed_keys, force=force, retry_failed=retry_failed):
-                    yield PointResult(cfg, key, "skipped", index=index[cfg], total=total)
+                    yield PointResult(cfg, key, PointStatus.SKIPPED, index=index[cfg], total=total)
                 else:
                     todo.append(cfg)
             if not todo:
@@ -475,7 +488,7 @@ def iter_sweep(
                 put(cfg, m, err)
                 if m is not None:
                     measured.add(keys[cfg])
-                status = "ok" if m is not None else "failed"
+                status = PointStatus.OK if m is not None else PointStatus.FAILED
                 yield PointResult(
                     cfg, keys[cfg], status, measurement=m, error=err, index=index[cfg], total=total
                 )
