@@ -259,4 +259,4 @@ def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path)
     lab.select_index(other)
     lab.pins.pin("B")
     text = lab.pins.out.value
-    assert "per 1000 responses" in text and "latency per response" in text and "distinguishable" in text
+    assert "per 1000 responses" in text and "latency per response" in text and "95 % interval" in text

@@ -30,7 +30,7 @@ def compare_pair(a: Any, b: Any, pairings: Any = None, tolerance: float = 0.01) 
     unit = "response" if "generate" in (a.get("workload"), b.get("workload")) else "query"
     comps = compare_points(a, b, pairings, tolerance=tolerance)
     out: list[tuple[str, str, str]] = []
-    names = {"energy": f"energy per {unit}", "latency": f"latency per {unit}", "accuracy": "accuracy"}
+    names = {"energy": "energy", "latency": f"latency per {unit}", "accuracy": "accuracy"}
     for metric in ("energy", "latency", "accuracy"):
         c = comps.get(metric)
         if c is None:

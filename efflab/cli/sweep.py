@@ -230,9 +230,11 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
         n_todo, ok_before = len(todo), store.keys(status="ok")
         if n_todo:
             store.check_no_other_sweep()  # a busy store is one line, and nothing is written yet
-        for model, left, why in spec.skipped():
-            print(f"efflab: {model}: {', '.join(left)} left out ({why})", file=sys.stderr)
         confirm_plan(n_todo, len(spec), *estimate_seconds(spec, n_todo, todo), yes=args.yes)
+        if n_todo:
+            for model, left, why in spec.skipped():
+                print(f"efflab: {model}: {', '.join(left)} left out ({why})", file=sys.stderr)
+            _say_threads(spec)
         return store, spec, n_todo, ok_before
     except BaseException:
         if store is not None:
@@ -259,10 +261,15 @@ def _with_threads(spec: Any, args: argparse.Namespace, store: Any) -> Any:
     method = from_memory(spec.method, store.meta(remembered_key())) or resolve_threads(
         spec.method, spec.devices
     )
-    if method.threads_source.startswith("auto") or "kept from" in method.threads_source:
-        n = method.threads or "torch's default"
-        print(f"efflab: threads: {n} ({method.threads_source})", file=sys.stderr, flush=True)
-    return dataclasses.replace(spec, method=method)  # the sweep remembers it once it holds the store
+    return dataclasses.replace(spec, method=method)
+
+
+def _say_threads(spec: Any) -> None:
+    """One line on the thread count decided for this run, once it is going to start."""
+    m = spec.method
+    if m.threads_source.startswith("auto") or "kept from" in m.threads_source:
+        n = m.threads or "torch's default"
+        print(f"efflab: threads: {n} ({m.threads_source})", file=sys.stderr, flush=True)  # the sweep remembers it once it holds the store
 
 
 def run(args: argparse.Namespace) -> int:

@@ -109,10 +109,10 @@ class PointSession:
         self.phases = phases if phases is not None else Phases()
 
         self.runner, self.config, self.task, self.sensor, self.method = runner, config, task, sensor, method
+        self.batch, self.prompter = prepare_batch(runner, config, task, method)  # renamed labels fail first
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)
-        self.batch, self.prompter = prepare_batch(runner, config, task, method)
         with self.phases.timing("flops"):
             self.flops_q = flops_per_query(runner, config, self.batch)
         self.threads = torch.get_num_threads()
