@@ -269,7 +269,9 @@ def _say_threads(spec: Any) -> None:
     m = spec.method
     if m.threads_source.startswith("auto") or "kept from" in m.threads_source:
         n = m.threads or "torch's default"
-        print(f"efflab: threads: {n} ({m.threads_source})", file=sys.stderr, flush=True)  # the sweep remembers it once it holds the store
+        print(
+            f"efflab: threads: {n} ({m.threads_source})", file=sys.stderr, flush=True
+        )  # the sweep remembers it once it holds the store
 
 
 def run(args: argparse.Namespace) -> int:

