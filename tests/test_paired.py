@@ -91,7 +91,7 @@ def test_aa_reads_no_clear_difference_or_equivalent() -> None:
 
 
 def test_sequential_looks_keep_the_false_difference_rate() -> None:
-    # An A/A run that looks at 8, 16, 32 and 64 rounds and stops at the first "difference": with the
+    # An A/A run that looks at 12, 24, 48 and 96 rounds and stops at the first "difference": with the
     # Pocock-corrected intervals the chance of any false difference stays near 5 %.
     rng = random.Random(7)
     false = 0
@@ -196,7 +196,7 @@ def test_a_sequential_run_stops_at_a_look_once_settled() -> None:
         return len(asked) == 2
 
     out = run_rounds(arms, FakeSensor(), RoundsPlan(visit_s=0.001, budget_s=None), settled=settled)
-    assert asked == [8, 16] and out.rounds == 16 and out.stopped == "settled"
+    assert asked == [12, 24] and out.rounds == 24 and out.stopped == "settled"
     assert out.looks == len(LOOK_ROUNDS)
 
 

@@ -29,8 +29,8 @@ examples:
 method: both arms are loaded at once; each round visits both in a fresh random order (one warm-up
 batch, then whole batches for --visit seconds in one sensor window). B / A per round gives a paired
 log-ratio; their mean and spread give the ratio and its 95 % interval. A round in which either visit
-was disturbed (a burst of other work) is dropped for both. Without --rounds the run looks at rounds 8,
-16, 32 and 64 and stops once energy and latency are settled, or after --seconds; its intervals are then
+was disturbed (a burst of other work) is dropped for both. Without --rounds the run looks at rounds 12,
+24, 48 and 96 and stops once energy and latency are settled, or after --seconds; its intervals are then
 corrected for those looks (repeated confidence intervals, Pocock). With --rounds N it runs N rounds and
 looks once.
 verdicts (B against A): lower, higher, equivalent (the whole interval within ±--margin), no clear

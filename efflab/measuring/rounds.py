@@ -5,7 +5,7 @@ batch (the other contenders ran in between) and whole batches for about ``visit_
 one sensor window. Rounds continue until ``settled(visits)`` says every decision is made, the planned
 rounds are done, the time budget is spent, or ``should_stop()`` asks.
 
-The engine looks at the intervals only at planned rounds (``LOOK_ROUNDS``: 8, 16, 32, 64, and
+The engine looks at the intervals only at planned rounds (``LOOK_ROUNDS``: 12, 24, 48, 96, and
 once more when the budget ends before the next one), at most ``PLANNED_LOOKS`` times, so the paired
 intervals can be corrected for those looks (:mod:`efflab.analysis.paired`).
 
@@ -35,7 +35,7 @@ from efflab.measuring.fingerprint import CpuWindow
 from efflab.records import Visit
 from efflab.sensors.base import Sensor
 
-LOOK_ROUNDS: tuple[int, ...] = (8, 16, 32, 64)
+LOOK_ROUNDS: tuple[int, ...] = (12, 24, 48, 96)
 """The rounds after which a sequential paired run looks at its intervals (and may stop)."""
 PLANNED_LOOKS = len(LOOK_ROUNDS)
 """How many looks a sequential run's intervals are corrected for (the budget's end replaces a later one)."""

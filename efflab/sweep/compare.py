@@ -2,7 +2,7 @@
 
 Both arms are loaded at once; each round visits both, in a fresh random order
 (:mod:`efflab.measuring.rounds`). With a fixed ``--rounds`` the run looks once at the end and prints
-the plain 95 % intervals; otherwise it looks at rounds 8, 16, 32 and 64 and stops as soon as energy and
+the plain 95 % intervals; otherwise it looks at rounds 12, 24, 48 and 96 and stops as soon as energy and
 latency are settled (a difference, or equivalent within the margin) or ``--seconds`` are spent, and
 its intervals are corrected for those looks. Accuracy comes from the task's test split (cached per
 model and precision), paired on the same texts.

@@ -6,7 +6,7 @@ when the least-energy candidate and others as accurate are within what their re-
 tell apart. Those **contenders** (the least one and every admitted candidate not clearly above it) are
 loaded at once and visited in randomized interleaved rounds (:mod:`efflab.measuring.rounds`) until
 every contender's paired ratio to the least one is settled (a difference, or equivalent within ±3 %),
-64 rounds are done, or the pass's time budget is spent. The visits are stored; every surface then
+96 rounds are done, or the pass's time budget is spent. The visits are stored; every surface then
 decides with the paired ratios (:mod:`efflab.analysis.compare`).
 """
 
