@@ -132,8 +132,10 @@ class MethodSettings:
         ram_power_w: the RAM's power in watts (CodeCarbon's ``force_ram_power``).
         country: ISO 3166-1 alpha-3 code for CO2e intensity (CodeCarbon's offline data).
         prompt_shots: train examples in the prompt when a causal LM is scored on a task by prompting
-            (0 = zero-shot); see :mod:`efflab.tasks.prompting`.
-        prompt_calibration: train texts its decision threshold is calibrated on (0 = uncalibrated).
+            (0 = zero-shot); None = 0, 4 and 8 are tried on the validation slice and the best kept;
+            see :mod:`efflab.tasks.prompting`.
+        prompt_validation: train texts (never shots) on which the shots and the calibration are
+            chosen (0 = none: uncalibrated, with ``prompt_shots`` examples).
         prompt_eval_limit: score a prompted causal LM on the first N test texts only (None = all; the
             default 200 keeps a sweep within minutes on 2 CPU cores, with a wider interval).
         run_spread: relative standard deviation of a run's mean beyond its windows' spread (drift
@@ -163,8 +165,8 @@ class MethodSettings:
     cpu_power_w: float | None = None
     ram_power_w: float | None = None
     country: str = DEFAULT_COUNTRY
-    prompt_shots: int = 4
-    prompt_calibration: int = 100
+    prompt_shots: int | None = None
+    prompt_validation: int = 200
     prompt_eval_limit: int | None = 200
     run_spread: float | None = None
     run_spread_source: str = ""
@@ -261,7 +263,7 @@ class MethodSettings:
         from efflab.tasks.prompting import PromptProtocol
 
         return PromptProtocol(
-            shots=self.prompt_shots, calibration=self.prompt_calibration, eval_limit=self.prompt_eval_limit
+            shots=self.prompt_shots, validation=self.prompt_validation, eval_limit=self.prompt_eval_limit
         )
 
     @property

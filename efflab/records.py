@@ -281,8 +281,13 @@ class Measurement:
     energy_decode_j: float | None = None  # per response (0 when max_new_tokens is 1: no decode step)
     kv_cache_bytes: int | None = None  # the KV cache of the batch at the end of a response
     flops_per_token: float | None = None  # decode FLOPs per output token per sequence
-    # ----- a causal LM scored on the task by prompting (e.g. "k=4, calibrated") -----
+    # ----- a causal LM scored on the task by prompting (efflab.tasks.prompting) -----
+    # the rule kept on the validation slice, in words ("k=8 of 0/4/8, validation 74.0 % on 200 train
+    # texts, calibrated"), and the majority-class rate of the scored test texts (the accuracy of always
+    # answering the train split's most common label): above chance only when the accuracy's interval
+    # lies above it. Old records: None.
     prompting: str | None = None
+    majority_rate: float | None = None
     # ----- the re-run interval (efflab.measuring.rerun) -----
     # ``latency_ci_s`` / ``energy_j_per_query_ci`` hold where another run's mean lands (95 %): the
     # windows' spread plus ``run_spread`` (relative sd of a run's mean beyond its windows), for this

@@ -385,7 +385,8 @@ def test_general_vs_specific_card_only_with_a_prompted_llm(small_store: Path) ->
     llm["energy_j_per_query"] = float(df["energy_j_per_query"].max()) * 100
     llm["wh_per_1000_queries"] = llm["energy_j_per_query"] * 1000 / 3600
     llm["accuracy"], llm["accuracy_correct"] = 0.5, None
-    both = pd.concat([df.assign(prompting=None), llm.to_frame().T], ignore_index=True)
+    llm["accuracy_ci_low"], llm["accuracy_ci_high"], llm["majority_rate"] = 0.45, 0.55, 0.3
+    both = pd.concat([df.assign(prompting=None, majority_rate=None), llm.to_frame().T], ignore_index=True)
     both = both.astype({c: df[c].dtype for c in df.columns})
     view = build_view(both)
     card = view.card("general")
@@ -393,3 +394,7 @@ def test_general_vs_specific_card_only_with_a_prompted_llm(small_store: Path) ->
     assert a is not None and a.general is not None
     assert card.detail == a.general.sentence() and "× the energy" in card.value
     assert "pt less accuracy" in card.detail
+    # Not above chance (its interval reaches the majority-class rate): no ratio is headlined.
+    both.loc[both["key"] == "smollm2-135m:prompted", "majority_rate"] = 0.5
+    card = build_view(both).card("general")
+    assert card.value == "did not beat the majority class" and "×" not in card.value + card.detail

@@ -250,11 +250,12 @@ def test_real_smollm2_generates_and_scores(tmp_path: Path) -> None:
     assert d["n_params"] == 134_515_008 and d["itl_s"] > 0 and d["ttft_s"] > 0
     r = efflab(
         "measure", "--model", "smollm2-135m", "--task", "reviews", "--batch-size", "1",
-        "--prompt-eval-limit", "24", "--prompt-calibration", "24", "--json", *FAST,
+        "--prompt-eval-limit", "24", "--prompt-shots", "4", "--prompt-validation", "24", "--json", *FAST,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["prompting"] == "k=4, calibrated on 24 train texts" and d["n_eval"] == 24
+    assert d["prompting"].startswith("k=4, validation ") and "on 24 train texts" in d["prompting"]
+    assert d["n_eval"] == 24 and d["majority_rate"] is not None
     assert 0.0 <= d["accuracy"] <= 1.0
 
 
@@ -267,7 +268,8 @@ def test_general_vs_specific_sentence_and_generation_plots() -> None:
     base = {"status": "ok", "energy_measured": False, "flags": "", "n_eval": 200}
     rows = [
         {**base, "model": "smollm2-135m", "batch_size": 1, "precision": "fp32", "workload": "classify",
-         "energy_j_per_query": 50.0, "accuracy": 0.70, "prompting": "k=4, calibrated on 100 train texts"},
+         "energy_j_per_query": 50.0, "accuracy": 0.70, "prompting": "k=4, calibrated on 100 train texts",
+         "majority_rate": 0.6},
         {**base, "model": "minilm-l6", "batch_size": 8, "precision": "fp32", "workload": "classify",
          "energy_j_per_query": 2.0, "accuracy": 0.82, "prompting": None},
         {**base, "model": "minilm-l6", "batch_size": 32, "precision": "int8", "workload": "classify",
@@ -287,6 +289,7 @@ def test_general_vs_specific_sentence_and_generation_plots() -> None:
     assert cmp.energy_ratio == pytest.approx(50.0) and cmp.accuracy_gap_pt == pytest.approx(11.0)
     text = cmp.sentence()
     assert "costs 50× the modelled energy per query of minilm-l6 for 11.0 pt less accuracy" in text
+    assert "where always answering the majority class scores 60.0 %" in text
     assert "k=4, calibrated" in text
     assert general_vs_specific(df[df["prompting"].isna()]) is None
     fig = generation_batch_figure(df)

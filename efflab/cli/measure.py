@@ -84,12 +84,14 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
         help=f"ISO alpha-3 code for CO2e intensity (default {DEFAULT_COUNTRY})",
     )
     g.add_argument(
-        "--prompt-shots", default=None, help="causal LMs on a task: train examples in the prompt (default 4)"
+        "--prompt-shots",
+        default=None,
+        help="causal LMs on a task: train examples in the prompt (default: 0, 4 and 8 tried, the best kept)",
     )
     g.add_argument(
-        "--prompt-calibration",
+        "--prompt-validation",
         default=None,
-        help="causal LMs on a task: train texts the threshold is calibrated on, 0 = none (default 100)",
+        help="causal LMs on a task: train texts the shots and calibration are chosen on, 0 = none (default 200)",
     )
     g.add_argument(
         "--prompt-eval-limit",
@@ -143,7 +145,7 @@ def method_from_args(args: argparse.Namespace, base: MethodSettings | None = Non
         d["run_spread_source"] = USER_SOURCE
     if getattr(args, "country", None):
         d["country"] = args.country
-    for name, flag in (("prompt_shots", "--prompt-shots"), ("prompt_calibration", "--prompt-calibration")):
+    for name, flag in (("prompt_shots", "--prompt-shots"), ("prompt_validation", "--prompt-validation")):
         raw = getattr(args, name, None)
         if raw is not None:
             d[name] = _count(flag, raw)

@@ -309,13 +309,12 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     )
     if a.general is not None:  # only when the cohort has a prompted LLM and the task-specific family
         gv = a.general
-        ratio = gv.energy_ratio
         cards = (
             *cards,
             Card(
                 "general",
                 "General-purpose vs task-specific",
-                f"{fmt.number(ratio) if ratio >= 10 else fmt.sig(ratio, 2)}× the energy",
+                gv.headline(),  # no ratio when the prompted model is not above chance
                 gv.sentence(),
                 gv.energy_basis != fmt.MEASURED,
             ),

@@ -344,7 +344,7 @@ class PointSession:
             flags.append("flops_not_counted")
 
         accuracy = ci = n_eval = None
-        correct = prompting = None
+        correct = prompting = majority_rate = None
         if self.task is not None and self.prompter is not None:
             from efflab.tasks.prompting import evaluate_prompting
 
@@ -356,12 +356,13 @@ class PointSession:
                 self.prompter.protocol,
                 seq_len=cfg.seq_len,
             )
-            accuracy, ci, n_eval, correct, prompting = (
+            accuracy, ci, n_eval, correct, prompting, majority_rate = (
                 pres.accuracy,
                 pres.ci,
                 pres.n_eval,
                 pres.correct,
                 pres.protocol,
+                pres.majority_rate,
             )
             self.phases.add("accuracy", time.perf_counter() - t_acc)
         elif self.task is not None and not self.runner.can_predict:
@@ -484,6 +485,7 @@ class PointSession:
             accuracy_correct=correct,
             unstable_reason=unstable_reason,
             prompting=prompting,
+            majority_rate=majority_rate,
             run_spread=spread.value,
             run_spread_source=spread.source,
             latency_ci_windows_s=st.ci_half_s if math.isfinite(st.ci_half_s) else None,

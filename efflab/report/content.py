@@ -465,12 +465,19 @@ def general_html(d: ReportData) -> str:
         if g is None:
             continue
         n = f" on {fmt.number(g.general_n_eval)} test texts" if g.general_n_eval else ""
+        ci = f" (95 % interval {fmt.span(*g.general_ci, fmt.percent)})" if g.general_ci else ""
+        maj = (
+            f", where always answering the majority class scores {fmt.percent(g.majority_rate)}"
+            if g.majority_rate is not None
+            else ", majority-class rate not recorded"
+        )
+        same = " on the same texts" if g.same_texts else ""
         parts.append(
             f"<p><b>{escape(c.task)} @ {escape(c.hardware)}</b>: {escape(g.sentence())}</p>"
-            f"<p>{escape(g.general_label)}: accuracy {fmt.percent(g.general_accuracy)}{n}, scored by "
+            f"<p>{escape(g.general_label)}: accuracy {fmt.percent(g.general_accuracy)}{ci}{n}{maj}; scored by "
             f"prompting ({escape(g.protocol)}); {escape(g.specific_label)}: "
-            f"{fmt.percent(g.specific_accuracy)}. Energies are each model's least-energy eligible "
-            "configuration.</p>"
+            f"{fmt.percent(g.specific_accuracy)}{same}. Energies "
+            "are each model's least-energy eligible configuration.</p>"
         )
     if not parts:
         pts = d.points
