@@ -30,6 +30,29 @@ TEMPLATE.layout.xaxis.automargin = True
 TEMPLATE.layout.yaxis.automargin = True
 
 
+# plotly's toolbar (the modebar) sits over the top 28 px of a figure, right-aligned; a title starts
+# below it so that the toolbar never covers it.
+TOOLBAR_PX = 28
+
+
+def place_title(fig: go.Figure, *, line_px: int | None = None) -> go.Figure:
+    """Put ``fig``'s title below plotly's toolbar and make the top margin hold every line of it (a
+    ``<br>`` starts a line), in place; returns ``fig``. Surfaces call it before showing a figure."""
+    text = str(fig.layout.title.text or "")
+    if not text:
+        return fig
+    size = fig.layout.title.font.size or (fig.layout.font.size or 14) + 3
+    per_line = line_px or int(size * 1.3)
+    lines = text.count("<br>") + 1
+    need = TOOLBAR_PX + per_line * lines + 12
+    top = fig.layout.margin.t
+    fig.update_layout(
+        title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": TOOLBAR_PX}},
+        margin={"t": max(int(top) if top is not None else 0, need)},
+    )
+    return fig
+
+
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if "status" in df.columns else df
 
@@ -468,20 +491,43 @@ def stars_text(n: int) -> str:
     return "★" * int(n) + "☆" * (5 - int(n)) if n else "unrated"
 
 
+def ratings_about(ratings: pd.DataFrame, row: Any, stars: int) -> pd.DataFrame:
+    """``ratings`` (one row per model, with ``stars``) with ``row``'s model shown at ``row``'s
+    configuration and ``stars``: a surface about one configuration (the recommended or the selected
+    one) shows that configuration for its model on its labels and charts, not the model's
+    least-energy one. The other models keep their rated rows; the order is kept."""
+    import pandas as pd
+
+    if row is None or ratings.empty:
+        return ratings
+    model = str(row["model"])
+    hit = ratings.index[ratings["model"].astype(str) == model]
+    if len(hit) == 0:
+        return ratings
+    extra = {c: ratings.loc[hit[0], c] for c in ratings.columns if c not in row.index}
+    about = pd.Series({**row.to_dict(), **extra, "stars": int(stars)}, name=row.name)
+    rows = [about.reindex(ratings.columns) if i == hit[0] else ratings.loc[i] for i in ratings.index]
+    return pd.DataFrame(rows, columns=ratings.columns).infer_objects()
+
+
 def family_figure(
     df: pd.DataFrame,
     *,
     order: Sequence[str] | None = None,
     title: str | None = None,
     ratings: pd.DataFrame | None = None,
+    about: tuple[str, str] | None = None,
 ) -> go.Figure:
     """Energy per 1000 queries across the family at each model's best configuration: one dot per
     model on a labelled log axis, ± the energy's uncertainty as a horizontal bar, and the model's
     stars, configuration and accuracy in its row label (so no error bar crosses text). ``ratings``
-    (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`."""
+    (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`.
+    ``about``: ``(model, word)`` where that model's row is the configuration the surface is about
+    (:func:`ratings_about`), e.g. ``("tfidf-logreg", "recommended")``: its label says so."""
     ratings = model_ratings(_ok(df)) if ratings is None else ratings
     kind = energy_kind(ratings)
-    title = title or f"Each model at its best configuration ({kind} energy)"
+    about_text = f", {about[0]} at the {about[1]} one" if about is not None else ""
+    title = title or f"Each model at its best configuration{about_text} ({kind} energy)"
     if ratings.empty:
         measured = len(_ok(df))
         if measured:  # every one unstable or disturbed: none is rated
@@ -506,7 +552,8 @@ def family_figure(
             if n
             else "unrated"
         )
-        return f"<b>{r['model']}</b> {star}<br>{r['precision']} · b{int(r['batch_size'])}{acc_txt}"
+        tag = f" · <i>{about[1]}</i>" if about is not None and str(r["model"]) == about[0] else ""
+        return f"<b>{r['model']}</b> {star}<br>{r['precision']} · b{int(r['batch_size'])}{acc_txt}{tag}"
 
     wh = ratings["wh_per_1000_queries"].astype(float)
     unc = ratings["energy_uncertainty_rel"].astype(float).fillna(0).clip(upper=0.9)
