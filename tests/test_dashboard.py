@@ -50,7 +50,10 @@ def test_cards_render_the_assessment(small_store: Path) -> None:
     # model's class bands, named with that configuration and the rule.
     stars = view.card("stars")
     assert stars.value == fmt.stars(a.config_stars(rec.key))
-    assert stars.detail.startswith(f"{fmt.config_label(rec.row)}: ") and "among the 2 task-specific" in stars.detail
+    assert (
+        stars.detail.startswith(f"{fmt.config_label(rec.row)}: ")
+        and "among the 2 task-specific" in stars.detail
+    )
     assert view.card("accuracy").value == fmt.percent(rec.row["accuracy"])
     assert view.card("kwh").value == fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)
     assert view.card("co2e").value == fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg)
@@ -333,7 +336,9 @@ def test_the_stars_card_labels_and_family_chart_show_the_configuration_looked_at
     a = assess(load_results(small_store))
     rated = {r.model: r.key for r in a.ratings}
     ok = _ok(small_store)
-    other = ok[~ok["key"].isin(list(rated.values()))].iloc[0]  # a configuration that is not its model's rated one
+    other = ok[~ok["key"].isin(list(rated.values()))].iloc[
+        0
+    ]  # a configuration that is not its model's rated one
     d = Dashboard(small_store)
     d.config.value = str(other["key"])
     view = d.view
@@ -347,7 +352,9 @@ def test_the_stars_card_labels_and_family_chart_show_the_configuration_looked_at
     assert f"batch {int(other['batch_size'])} · {other['precision']}" in label
     fam = d.family.outputs[0]["data"]["application/vnd.plotly.v1+json"]
     ticks = json.dumps(fam["layout"]["yaxis"].get("ticktext", [])) + json.dumps(fam["data"])
-    assert f"b{int(other['batch_size'])}" in ticks and "selected" in ticks + json.dumps(fam["layout"]["title"])
+    assert f"b{int(other['batch_size'])}" in ticks and "selected" in ticks + json.dumps(
+        fam["layout"]["title"]
+    )
 
 
 def test_each_chart_keeps_its_height_when_the_window_narrows(small_store: Path) -> None:
@@ -397,7 +404,9 @@ def test_voila_command_is_local_quiet_and_preheated() -> None:
         assert flag in cmd
     # A kernel no page is connected to is culled within minutes, never one with an open page.
     assert "--MappingKernelManager.cull_connected=False" in cmd
-    idle = next(int(f.split("=")[1]) for f in cmd if f.startswith("--MappingKernelManager.cull_idle_timeout="))
+    idle = next(
+        int(f.split("=")[1]) for f in cmd if f.startswith("--MappingKernelManager.cull_idle_timeout=")
+    )
     assert 0 < idle <= 300
 
 
