@@ -130,6 +130,42 @@ def _log_energy_axis(values: Any, title: str) -> dict[str, Any]:
     return {"title": title, "type": "log", "tickvals": ticks, "ticktext": text, "minor": {"showgrid": False}}
 
 
+POINT_SIZE = 10
+"""Every clickable point of the tradeoff plot has this one size, and the rings drawn over points
+(selected, recommended, baseline, knee) take no hover: plotly answers a click with the point whose
+marker edge is nearest relative to its size, so a bigger ring over a cluster took the clicks meant for
+its neighbours (and a bigger front marker beat a nearer dominated one)."""
+GENERAL_NAME = "general-purpose (prompted)"
+"""The tradeoff plot's trace of prompted general-purpose points when they have a panel of their own."""
+SQUEEZE = 2.0
+"""Prompted general-purpose points get a panel of their own when they would widen the accuracy axis of
+the task-specific family more than this factor (one LLM point at 62 % beside a family between 77 and 83 %
+squeezed the family into a third of the plot, and clicks inside its clusters picked a neighbour)."""
+
+
+def general_panel(df: pd.DataFrame, y: str = "accuracy") -> pd.Series | None:
+    """Which rows of ``df`` the tradeoff plot draws in a panel of their own (the general-purpose
+    models scored by prompting, :func:`efflab.analysis.stars.group_of`), or None when one panel
+    holds everything (no such rows, no others, or they do not squeeze the family's axis)."""
+    from efflab.analysis.stars import GENERAL_PURPOSE, group_of
+
+    if df.empty:
+        return None
+    gp = pd_bool([group_of(r) == GENERAL_PURPOSE for _, r in df.iterrows()], df.index)
+    if not gp.any() or gp.all():
+        return None
+    fam, every = df.loc[~gp, y].astype(float), df[y].astype(float)
+    span_fam = max(float(fam.max() - fam.min()), 0.01)
+    span_all = float(every.max() - every.min())
+    return gp if span_all > SQUEEZE * span_fam else None
+
+
+def pd_bool(values: list[bool], index: Any) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(values, index=index, dtype=bool)
+
+
 def tradeoff_figure(
     df: pd.DataFrame,
     *,
@@ -144,17 +180,24 @@ def tradeoff_figure(
     the knee, and the current ``selected``, the ``recommended`` and the ``baseline`` rows (index
     labels of ``df``) marked. Traces are named ``front``, ``dominated``, ``knee: …``, ``baseline``,
     ``recommended``, ``selected``; ``front`` and ``dominated`` carry the index labels as
-    ``customdata`` (a click selects that point)."""
+    ``customdata`` (a click selects that point).
+
+    Where prompted general-purpose points would squeeze the family's accuracy axis
+    (:func:`general_panel`), they get a panel of their own under it (trace ``general-purpose
+    (prompted)``, y axis ``y2``, the same log energy axis); the front and the knee are then the
+    family's."""
     ok = _ok(df)
     ok = ok[ok[x].notna() & ok[y].notna()]
     kind = energy_kind(ok)
     title = title or f"Energy per 1000 queries vs accuracy ({kind} energy)"
     if ok.empty:
         return _empty(title, "No measured points with accuracy yet — run `efflab sweep`.")
+    gp = general_panel(ok, y)
+    top = ok if gp is None else ok[~gp]
     # The front and the knee are drawn over the eligible points only (what the recommendation weighs);
     # unstable or disturbed points stay on the plot, apart, and can still be clicked.
-    eligible = eligible_mask(ok)
-    el, out = ok[eligible], ok[~eligible]
+    eligible = eligible_mask(top)
+    el, out = top[eligible], top[~eligible]
     on = pareto_front(el, x=x, y=y) if len(el) else eligible[eligible]
     front = el[on].sort_values(x)
     dom = el[~on]
@@ -167,7 +210,7 @@ def tradeoff_figure(
             mode="markers",
             name="dominated",
             text=[point_label(r) for _, r in dom.iterrows()],
-            marker={"color": GREY, "size": 9},
+            marker={"color": GREY, "size": POINT_SIZE},
             hovertemplate=hover,
             customdata=list(dom.index),
         )
@@ -179,7 +222,10 @@ def tradeoff_figure(
             mode="lines+markers",
             name="front",
             text=[point_label(r) for _, r in front.iterrows()],
-            marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 11},
+            marker={
+                "color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]],
+                "size": POINT_SIZE,
+            },
             line={"color": "#444", "width": 1.5, "shape": "hv"},
             hovertemplate=hover,
             customdata=list(front.index),
@@ -193,9 +239,32 @@ def tradeoff_figure(
                 mode="markers",
                 name=NOT_ELIGIBLE_NAME,
                 text=[f"{point_label(r)} ({exclusion_reason(r)})" for _, r in out.iterrows()],
-                marker={"symbol": "circle-open", "color": "#999", "size": 9, "line": {"width": 1.5}},
+                marker={"symbol": "circle-open", "color": "#999", "size": POINT_SIZE, "line": {"width": 1.5}},
                 hovertemplate=hover,
                 customdata=list(out.index),
+            )
+        )
+    if gp is not None:
+        low = ok[gp]
+        good = eligible_mask(low)
+        fig.add_trace(
+            go.Scatter(
+                x=low[x],
+                y=low[y],
+                mode="markers",
+                name=GENERAL_NAME,
+                yaxis="y2",
+                text=[
+                    point_label(r) + ("" if ok_ else f" ({exclusion_reason(r)})")
+                    for (_, r), ok_ in zip(low.iterrows(), good)
+                ],
+                marker={
+                    "color": "#8c6bb1",
+                    "size": POINT_SIZE,
+                    "symbol": ["circle" if g else "circle-open" for g in good],
+                },
+                hovertemplate=hover,
+                customdata=list(low.index),
             )
         )
     k = knee(el, x=x, y=y) if len(el) else None
@@ -209,7 +278,7 @@ def tradeoff_figure(
                 name=KNEE_NAME,
                 text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
-                hovertemplate="knee of the front: %{text}<br>beyond it, more energy buys little accuracy<extra></extra>",
+                hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
                 customdata=[k],
             )
         )
@@ -226,8 +295,9 @@ def tradeoff_figure(
                     y=[r[y]],
                     mode="markers",
                     name=name,
+                    yaxis="y2" if gp is not None and bool(gp.loc[label]) else "y",
                     text=[point_label(r)],
-                    hovertemplate=f"{name}: " + hover,
+                    hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
                     marker={
                         "symbol": sym,
                         "size": size,
@@ -236,6 +306,11 @@ def tradeoff_figure(
                     },
                 )
             )
+    yaxis: dict[str, Any] = {
+        "title": "accuracy (test split)",
+        "tickformat": ".1%",
+        "range": _acc_range(top[y]),
+    }
     fig.update_layout(
         title=title,
         template=TEMPLATE,
@@ -244,8 +319,22 @@ def tradeoff_figure(
         legend={"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 12}},
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
         xaxis=_log_energy_axis(ok[x], f"Wh per 1000 queries ({kind}, log scale)"),
-        yaxis={"title": "accuracy (test split)", "tickformat": ".1%", "range": _acc_range(ok[y])},
+        yaxis=yaxis,
     )
+    if gp is not None:
+        # The family above, the prompted general-purpose models in a strip below, on the same energy axis.
+        fig.update_layout(
+            yaxis={**yaxis, "domain": [0.3, 1.0], "title": "accuracy, task-specific"},
+            yaxis2={
+                "domain": [0.0, 0.18],
+                "anchor": "x",
+                "tickformat": ".1%",
+                "range": _acc_range(ok.loc[gp, y]),
+                "nticks": 3,
+                "title": {"text": "prompted", "font": {"size": 11}},
+            },
+            xaxis={"anchor": "y2"},
+        )
     return fig
 
 

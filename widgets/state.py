@@ -58,6 +58,11 @@ ALL_ASPECTS = frozenset(
 Observer = Callable[[frozenset[str]], None]
 
 ROW_KINDS = ("batch", "precision")
+# Where a switch to the generate workload lands when the store has nothing generated with the model:
+# one response at a time in fp32, not the classifier's batch (a first Measure of SmolLM2 at batch 128
+# and 16 new tokens took minutes on 2 cores), the way a chat request is served.
+GENERATE_BATCH_SIZE = 1
+GENERATE_PRECISION = "fp32"
 SELECTION_FIELDS = (
     "model",
     "batch_size",
@@ -983,10 +988,9 @@ class LabState:
                 raise ConfigError(msg)
             changes["model"] = pick
         g = self.generation_frame
-        if (
-            w == "generate" and not g.empty
-        ):  # land on a stored point: this configuration's, else the model's newest
-            g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
+        if w == "generate":  # land on a stored point: this configuration's, else the model's newest
+            if not g.empty:
+                g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
             same = g[(g["batch_size"] == sel.batch_size) & (g["precision"] == sel.precision)]
             lengths = [int(n) for n in same["max_new_tokens"].dropna().value_counts().index]
             if lengths and sel.max_new_tokens not in lengths:
@@ -998,6 +1002,8 @@ class LabState:
                     precision=str(newest["precision"]),
                     max_new_tokens=int(newest["max_new_tokens"]),
                 )
+            elif not lengths:  # nothing generated with this model yet: the generate defaults
+                changes.update(batch_size=GENERATE_BATCH_SIZE, precision=GENERATE_PRECISION)
         changed = self.select(**changes)
         if "model" in changes and changes["model"] != sel.model:
             why = (
