@@ -30,9 +30,9 @@ TEMPLATE.layout.xaxis.automargin = True
 TEMPLATE.layout.yaxis.automargin = True
 
 
-# plotly's toolbar (the modebar) sits over the top 28 px of a figure, right-aligned; a title starts
+# plotly's toolbar (the modebar) sits over the top 24 px of a figure, right-aligned; a title starts
 # below it so that the toolbar never covers it.
-TOOLBAR_PX = 28
+TOOLBAR_PX = 30
 
 
 def place_title(fig: go.Figure, *, line_px: int | None = None) -> go.Figure:
@@ -44,10 +44,12 @@ def place_title(fig: go.Figure, *, line_px: int | None = None) -> go.Figure:
     size = fig.layout.title.font.size or (fig.layout.font.size or 14) + 3
     per_line = line_px or int(size * 1.3)
     lines = text.count("<br>") + 1
-    need = TOOLBAR_PX + per_line * lines + 12
+    # plotly draws a title of several lines about 0.75 of its font size higher than one of one line.
+    pad = TOOLBAR_PX + (round(0.8 * size) if lines > 1 else 0)
+    need = pad + per_line * lines + 12
     top = fig.layout.margin.t
     fig.update_layout(
-        title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": TOOLBAR_PX}},
+        title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": pad}},
         margin={"t": max(int(top) if top is not None else 0, need)},
     )
     return fig

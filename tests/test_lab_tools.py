@@ -100,3 +100,26 @@ def test_the_tradeoff_plot_gives_a_prompted_llm_its_own_panel(small_store: Path)
         POINT_SIZE
     }
     assert all(t.hoverinfo == "skip" for t in fig.data if t.name in ("selected", "recommended", "baseline"))
+
+
+def test_the_family_plot_and_details_are_about_the_selected_configuration(small_store: Path) -> None:
+    """The family plot's row of the selected model and the stars in the details are the selected
+    configuration's, not another configuration of the model (its least-energy one)."""
+    from conftest import fast_method
+
+    from efflab import format as fmt
+    from widgets.state import LabState
+
+    s = LabState(small_store, sensor="fake", method=fast_method())
+    a = s.assessment
+    assert a is not None
+    rated = {r.key for r in a.ratings}
+    other = a.eligible[~a.eligible["key"].isin(list(rated))].iloc[0]
+    s.select_point(other.name)
+    fig = s.family_figure()
+    labels = " ".join(str(t) for t in fig.layout.yaxis.ticktext or ()) + str(fig.data[0].y)
+    model_row = next(t for t in (fig.layout.yaxis.ticktext or ()) if str(other["model"]) in str(t))
+    assert f"b{int(other['batch_size'])}" in model_row and "selected" in model_row, labels
+    assert s.details()["stars"].startswith(fmt.stars(a.config_stars(str(other["key"]))))
+    s.switch_to_recommended()
+    assert "recommended" in " ".join(str(t) for t in s.family_figure().layout.yaxis.ticktext or ())

@@ -30,7 +30,7 @@ from widgets.table import PointsTable, points_table_rows
 # The lab's figures: name -> how the state draws it, and which changes redraw it.
 _FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
     "tradeoff": (lambda s: s.tradeoff_figure(), frozenset({"data", "cohort", "selection", "recommendation"})),
-    "family": (lambda s: s.family_figure(), frozenset({"data", "cohort"})),
+    "family": (lambda s: s.family_figure(), frozenset({"data", "cohort", "selection", "recommendation"})),
     "latency": (lambda s: s.batch_figure("latency_s"), frozenset({"data", "cohort", "model"})),
     "throughput": (lambda s: s.batch_figure("throughput_qps"), frozenset({"data", "cohort", "model"})),
     "power": (lambda s: s.power_figure(), frozenset({"trace"})),
