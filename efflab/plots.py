@@ -617,8 +617,12 @@ def family_figure(
     (:func:`ratings_about`), e.g. ``("tfidf-logreg", "recommended")``: its label says so."""
     ratings = model_ratings(_ok(df)) if ratings is None else ratings
     kind = energy_kind(ratings)
-    about_text = f", {about[0]} at the {about[1]} one" if about is not None else ""
-    title = title or f"Each model at its best configuration{about_text} ({kind} energy)"
+    if title is None and about is not None:
+        title = (
+            "Each model at its best configuration<br><span style='font-size:12px'>"
+            f"{about[0]} at the {about[1]} one · {kind} energy</span>"
+        )
+    title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
         measured = len(_ok(df))
         if measured:  # every one unstable or disturbed: none is rated

@@ -177,8 +177,9 @@ RECORD_BANNERS = """() => { window.__efflabBanners = []; const lab = document.qu
 # points table inside its box (a narrow box showed 4 of 10 columns).
 NARROW_TOOLS = """() => { const bad = [];
   for (const td of document.querySelectorAll('.efflab-lab .efflab-pin-table td:first-child')) {
-    const lh = parseFloat(getComputedStyle(td).lineHeight) || 16;
-    if (td.getBoundingClientRect().height > 1.6 * lh) bad.push('pin cell on two lines: ' + td.textContent); }
+    const range = document.createRange(); range.selectNodeContents(td);
+    const lines = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size;
+    if (lines > 1) bad.push('pin cell on ' + lines + ' lines: ' + td.textContent); }
   const wrap = document.querySelector('.efflab-lab .efflab-table-wrap'); const W = wrap.getBoundingClientRect();
   const rows = Array.from(wrap.querySelectorAll('tbody tr')).slice(0, 3);
   for (const tr of rows) for (const td of tr.querySelectorAll('td')) { const r = td.getBoundingClientRect();
@@ -276,12 +277,13 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
             arg=list(sel1),
             timeout=30_000,
         )
-        # Pin the new one as B: the comparison says each difference and whether it is distinguishable.
+        # Pin the new one as B: the comparison says each difference, its interval and its verdict.
         page.click(".efflab-lab button.efflab-pin:text-is('Pin as B')")
         page.wait_for_selector(".efflab-lab .efflab-pin-table", timeout=30_000)
         pins = page.inner_text(".efflab-lab .efflab-pin-table")
-        for word in ("energy", "latency per query", "accuracy", "distinguishable"):
+        for word in ("energy", "latency per query", "accuracy", "95 % interval"):
             assert word in pins, pins
+        assert any(v in pins for v in ("lower", "higher", "equivalent", "no clear difference")), pins
 
         # The points table: every point, sortable, and its export reads back in pandas.
         rows = page.locator(".efflab-lab .efflab-table tbody tr")
