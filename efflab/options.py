@@ -123,6 +123,22 @@ def parse_tolerance(value: Any) -> float:
     return float(x)
 
 
+def parse_tolerance_points(value: Any) -> float:
+    """The accuracy tolerance typed in **points** (a box labelled "pt": ``1`` is one percentage
+    point), returned as the fraction every other layer takes; the error speaks in points too.
+
+    Raises:
+        ConfigError: not a number, or outside 0 to 50 points (``MAX_TOLERANCE``).
+    """
+    top = MAX_TOLERANCE * 100
+    fix = f"type the points a configuration may lose against the best, from 0 to {top:g} (e.g. 1)"
+    x = _number("accuracy tolerance", value, fix)
+    if not 0 <= x <= top:
+        msg = f"accuracy tolerance must be between 0 and {top:g} points, got {sig(x, 3)} points; {fix}"
+        raise ConfigError(msg)
+    return min(x / 100, MAX_TOLERANCE)
+
+
 def parse_optional_text(value: Any) -> str | None:
     """None for None or an empty/``none`` text, else the stripped text."""
     if value is None:

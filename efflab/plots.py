@@ -30,6 +30,31 @@ TEMPLATE.layout.xaxis.automargin = True
 TEMPLATE.layout.yaxis.automargin = True
 
 
+# plotly's toolbar (the modebar) sits over the top 24 px of a figure, right-aligned; a title starts
+# below it so that the toolbar never covers it.
+TOOLBAR_PX = 30
+
+
+def place_title(fig: go.Figure, *, line_px: int | None = None) -> go.Figure:
+    """Put ``fig``'s title below plotly's toolbar and make the top margin hold every line of it (a
+    ``<br>`` starts a line), in place; returns ``fig``. Surfaces call it before showing a figure."""
+    text = str(fig.layout.title.text or "")
+    if not text:
+        return fig
+    size = fig.layout.title.font.size or (fig.layout.font.size or 14) + 3
+    per_line = line_px or int(size * 1.3)
+    lines = text.count("<br>") + 1
+    # plotly draws a title of several lines about 0.75 of its font size higher than one of one line.
+    pad = TOOLBAR_PX + (round(0.8 * size) if lines > 1 else 0)
+    need = pad + per_line * lines + 12
+    top = fig.layout.margin.t
+    fig.update_layout(
+        title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": pad}},
+        margin={"t": max(int(top) if top is not None else 0, need)},
+    )
+    return fig
+
+
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"] if "status" in df.columns else df
 
@@ -107,6 +132,42 @@ def _log_energy_axis(values: Any, title: str) -> dict[str, Any]:
     return {"title": title, "type": "log", "tickvals": ticks, "ticktext": text, "minor": {"showgrid": False}}
 
 
+POINT_SIZE = 10
+"""Every clickable point of the tradeoff plot has this one size, and the rings drawn over points
+(selected, recommended, baseline, knee) take no hover: plotly answers a click with the point whose
+marker edge is nearest relative to its size, so a bigger ring over a cluster took the clicks meant for
+its neighbours (and a bigger front marker beat a nearer dominated one)."""
+GENERAL_NAME = "general-purpose (prompted)"
+"""The tradeoff plot's trace of prompted general-purpose points when they have a panel of their own."""
+SQUEEZE = 2.0
+"""Prompted general-purpose points get a panel of their own when they would widen the accuracy axis of
+the task-specific family more than this factor (one LLM point at 62 % beside a family between 77 and 83 %
+squeezed the family into a third of the plot, and clicks inside its clusters picked a neighbour)."""
+
+
+def general_panel(df: pd.DataFrame, y: str = "accuracy") -> pd.Series | None:
+    """Which rows of ``df`` the tradeoff plot draws in a panel of their own (the general-purpose
+    models scored by prompting, :func:`efflab.analysis.stars.group_of`), or None when one panel
+    holds everything (no such rows, no others, or they do not squeeze the family's axis)."""
+    from efflab.analysis.stars import GENERAL_PURPOSE, group_of
+
+    if df.empty:
+        return None
+    gp = pd_bool([group_of(r) == GENERAL_PURPOSE for _, r in df.iterrows()], df.index)
+    if not gp.any() or gp.all():
+        return None
+    fam, every = df.loc[~gp, y].astype(float), df[y].astype(float)
+    span_fam = max(float(fam.max() - fam.min()), 0.01)
+    span_all = float(every.max() - every.min())
+    return gp if span_all > SQUEEZE * span_fam else None
+
+
+def pd_bool(values: list[bool], index: Any) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(values, index=index, dtype=bool)
+
+
 def tradeoff_figure(
     df: pd.DataFrame,
     *,
@@ -121,17 +182,24 @@ def tradeoff_figure(
     the knee, and the current ``selected``, the ``recommended`` and the ``baseline`` rows (index
     labels of ``df``) marked. Traces are named ``front``, ``dominated``, ``knee: …``, ``baseline``,
     ``recommended``, ``selected``; ``front`` and ``dominated`` carry the index labels as
-    ``customdata`` (a click selects that point)."""
+    ``customdata`` (a click selects that point).
+
+    Where prompted general-purpose points would squeeze the family's accuracy axis
+    (:func:`general_panel`), they get a panel of their own under it (trace ``general-purpose
+    (prompted)``, y axis ``y2``, the same log energy axis); the front and the knee are then the
+    family's."""
     ok = _ok(df)
     ok = ok[ok[x].notna() & ok[y].notna()]
     kind = energy_kind(ok)
     title = title or f"Energy per 1000 queries vs accuracy ({kind} energy)"
     if ok.empty:
         return _empty(title, "No measured points with accuracy yet — run `efflab sweep`.")
+    gp = general_panel(ok, y)
+    top = ok if gp is None else ok[~gp]
     # The front and the knee are drawn over the eligible points only (what the recommendation weighs);
     # unstable or disturbed points stay on the plot, apart, and can still be clicked.
-    eligible = eligible_mask(ok)
-    el, out = ok[eligible], ok[~eligible]
+    eligible = eligible_mask(top)
+    el, out = top[eligible], top[~eligible]
     on = pareto_front(el, x=x, y=y) if len(el) else eligible[eligible]
     front = el[on].sort_values(x)
     dom = el[~on]
@@ -144,7 +212,7 @@ def tradeoff_figure(
             mode="markers",
             name="dominated",
             text=[point_label(r) for _, r in dom.iterrows()],
-            marker={"color": GREY, "size": 9},
+            marker={"color": GREY, "size": POINT_SIZE},
             hovertemplate=hover,
             customdata=list(dom.index),
         )
@@ -156,7 +224,10 @@ def tradeoff_figure(
             mode="lines+markers",
             name="front",
             text=[point_label(r) for _, r in front.iterrows()],
-            marker={"color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]], "size": 11},
+            marker={
+                "color": [PRECISION_COLORS.get(p, "#444") for p in front["precision"]],
+                "size": POINT_SIZE,
+            },
             line={"color": "#444", "width": 1.5, "shape": "hv"},
             hovertemplate=hover,
             customdata=list(front.index),
@@ -170,9 +241,32 @@ def tradeoff_figure(
                 mode="markers",
                 name=NOT_ELIGIBLE_NAME,
                 text=[f"{point_label(r)} ({exclusion_reason(r)})" for _, r in out.iterrows()],
-                marker={"symbol": "circle-open", "color": "#999", "size": 9, "line": {"width": 1.5}},
+                marker={"symbol": "circle-open", "color": "#999", "size": POINT_SIZE, "line": {"width": 1.5}},
                 hovertemplate=hover,
                 customdata=list(out.index),
+            )
+        )
+    if gp is not None:
+        low = ok[gp]
+        good = eligible_mask(low)
+        fig.add_trace(
+            go.Scatter(
+                x=low[x],
+                y=low[y],
+                mode="markers",
+                name=GENERAL_NAME,
+                yaxis="y2",
+                text=[
+                    point_label(r) + ("" if ok_ else f" ({exclusion_reason(r)})")
+                    for (_, r), ok_ in zip(low.iterrows(), good)
+                ],
+                marker={
+                    "color": "#8c6bb1",
+                    "size": POINT_SIZE,
+                    "symbol": ["circle" if g else "circle-open" for g in good],
+                },
+                hovertemplate=hover,
+                customdata=list(low.index),
             )
         )
     k = knee(el, x=x, y=y) if len(el) else None
@@ -186,7 +280,7 @@ def tradeoff_figure(
                 name=KNEE_NAME,
                 text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
-                hovertemplate="knee of the front: %{text}<br>beyond it, more energy buys little accuracy<extra></extra>",
+                hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
                 customdata=[k],
             )
         )
@@ -203,8 +297,9 @@ def tradeoff_figure(
                     y=[r[y]],
                     mode="markers",
                     name=name,
+                    yaxis="y2" if gp is not None and bool(gp.loc[label]) else "y",
                     text=[point_label(r)],
-                    hovertemplate=f"{name}: " + hover,
+                    hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
                     marker={
                         "symbol": sym,
                         "size": size,
@@ -213,6 +308,11 @@ def tradeoff_figure(
                     },
                 )
             )
+    yaxis: dict[str, Any] = {
+        "title": "accuracy (test split)",
+        "tickformat": ".1%",
+        "range": _acc_range(top[y]),
+    }
     fig.update_layout(
         title=title,
         template=TEMPLATE,
@@ -221,8 +321,22 @@ def tradeoff_figure(
         legend={"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 12}},
         margin={"l": 60, "r": 20, "t": 60, "b": 40},
         xaxis=_log_energy_axis(ok[x], f"Wh per 1000 queries ({kind}, log scale)"),
-        yaxis={"title": "accuracy (test split)", "tickformat": ".1%", "range": _acc_range(ok[y])},
+        yaxis=yaxis,
     )
+    if gp is not None:
+        # The family above, the prompted general-purpose models in a strip below, on the same energy axis.
+        fig.update_layout(
+            yaxis={**yaxis, "domain": [0.3, 1.0], "title": "accuracy, task-specific"},
+            yaxis2={
+                "domain": [0.0, 0.18],
+                "anchor": "x",
+                "tickformat": ".1%",
+                "range": _acc_range(ok.loc[gp, y]),
+                "nticks": 3,
+                "title": {"text": "prompted", "font": {"size": 11}},
+            },
+            xaxis={"anchor": "y2"},
+        )
     return fig
 
 
@@ -468,19 +582,46 @@ def stars_text(n: int) -> str:
     return "★" * int(n) + "☆" * (5 - int(n)) if n else "unrated"
 
 
+def ratings_about(ratings: pd.DataFrame, row: Any, stars: int) -> pd.DataFrame:
+    """``ratings`` (one row per model, with ``stars``) with ``row``'s model shown at ``row``'s
+    configuration and ``stars``: a surface about one configuration (the recommended or the selected
+    one) shows that configuration for its model on its labels and charts, not the model's
+    least-energy one. The other models keep their rated rows; the order is kept."""
+    import pandas as pd
+
+    if row is None or ratings.empty:
+        return ratings
+    model = str(row["model"])
+    hit = ratings.index[ratings["model"].astype(str) == model]
+    if len(hit) == 0:
+        return ratings
+    extra = {c: ratings.loc[hit[0], c] for c in ratings.columns if c not in row.index}
+    about = pd.Series({**row.to_dict(), **extra, "stars": int(stars)}, name=row.name)
+    rows = [about.reindex(ratings.columns) if i == hit[0] else ratings.loc[i] for i in ratings.index]
+    return pd.DataFrame(rows, columns=ratings.columns).infer_objects()
+
+
 def family_figure(
     df: pd.DataFrame,
     *,
     order: Sequence[str] | None = None,
     title: str | None = None,
     ratings: pd.DataFrame | None = None,
+    about: tuple[str, str] | None = None,
 ) -> go.Figure:
     """Energy per 1000 queries across the family at each model's best configuration: one dot per
     model on a labelled log axis, ± the energy's uncertainty as a horizontal bar, and the model's
     stars, configuration and accuracy in its row label (so no error bar crosses text). ``ratings``
-    (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`."""
+    (one row per model with ``stars``) defaults to :func:`efflab.analysis.stars.model_ratings`.
+    ``about``: ``(model, word)`` where that model's row is the configuration the surface is about
+    (:func:`ratings_about`), e.g. ``("tfidf-logreg", "recommended")``: its label says so."""
     ratings = model_ratings(_ok(df)) if ratings is None else ratings
     kind = energy_kind(ratings)
+    if title is None and about is not None:
+        title = (
+            "Each model at its best configuration<br><span style='font-size:12px'>"
+            f"{about[0]} at the {about[1]} one · {kind} energy</span>"
+        )
     title = title or f"Each model at its best configuration ({kind} energy)"
     if ratings.empty:
         measured = len(_ok(df))
@@ -506,7 +647,8 @@ def family_figure(
             if n
             else "unrated"
         )
-        return f"<b>{r['model']}</b> {star}<br>{r['precision']} · b{int(r['batch_size'])}{acc_txt}"
+        tag = f" · <i>{about[1]}</i>" if about is not None and str(r["model"]) == about[0] else ""
+        return f"<b>{r['model']}</b> {star}<br>{r['precision']} · b{int(r['batch_size'])}{acc_txt}{tag}"
 
     wh = ratings["wh_per_1000_queries"].astype(float)
     unc = ratings["energy_uncertainty_rel"].astype(float).fillna(0).clip(upper=0.9)

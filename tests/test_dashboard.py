@@ -5,6 +5,7 @@ command line and the committed notebook."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import subprocess
 import sys
@@ -45,9 +46,14 @@ def test_cards_render_the_assessment(small_store: Path) -> None:
     assert view.headline == f"Recommended: {fmt.config_label(rec.row)}" == a.headline
     assert view.reason == rec.reason
     assert view.card("energy").value == fmt.wh(rec.row["wh_per_1000_queries"])
-    # One rating per model: the card shows the model's stars, not a per-configuration band.
-    assert view.card("stars").value == fmt.stars(a.stars(str(rec.row["model"])))
-    assert "rating" in view.card("stars").detail and "among 2 models" in view.card("stars").detail
+    # The card is about the configuration the page shows (the recommendation): its stars in its
+    # model's class bands, named with that configuration and the rule.
+    stars = view.card("stars")
+    assert stars.value == fmt.stars(a.config_stars(rec.key))
+    assert (
+        stars.detail.startswith(f"{fmt.config_label(rec.row)}: ")
+        and "among the 2 task-specific" in stars.detail
+    )
     assert view.card("accuracy").value == fmt.percent(rec.row["accuracy"])
     assert view.card("kwh").value == fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)
     assert view.card("co2e").value == fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg)
@@ -274,6 +280,95 @@ def test_widgets_follow_the_inputs(small_store: Path) -> None:
     assert d.view.savings.price_per_kwh == 0.30
 
 
+@pytest.mark.parametrize(
+    ("box", "bad", "words"),
+    [
+        ("tolerance", 200, "between 0 and 50 points, got 200 points"),
+        ("tolerance", -1, "between 0 and 50 points, got -1 points"),
+        ("queries", -5, "queries per day must be >= 0, got -5"),
+        ("price", -1.0, "price per kwh must be >= 0, got -1.0"),
+    ],
+)
+def test_a_bad_box_says_so_in_its_unit_and_keeps_the_figures(
+    small_store: Path, box: str, bad: float, words: str
+) -> None:
+    """Tolerance outside 0-50 points, negative queries or price: one line in the box's own unit (the
+    tolerance box is in points, never fractions), the box keeps what was typed, every figure stays."""
+    from efflab.dashboard.app import Dashboard
+
+    d = Dashboard(small_store)
+    assert d.view is not None
+    shown = (d.cards.value, d.header.value, d.labels.value, d.tradeoff.outputs, d.family.outputs)
+    before = d.view
+    widget = getattr(d, box)
+    widget.value = bad
+    assert widget.value == bad  # not clamped to the nearest allowed value
+    message = html.unescape(d.message.value)
+    assert words in message.lower() and "last valid values" in message
+    assert "fraction" not in d.message.value and "0.5" not in d.message.value
+    assert (d.cards.value, d.header.value, d.labels.value, d.tradeoff.outputs, d.family.outputs) == shown
+    assert d.view is before and "efflab-bad" in widget._dom_classes
+    # Nothing moves while a box is bad; once it is fixed, every box counts again.
+    d.country.value = "FRA"
+    assert d.view is before and words in html.unescape(d.message.value).lower()
+    widget.value = {"tolerance": 1, "queries": 2_000_000, "price": 0.2}[box]
+    assert d.message.value == "" and "efflab-bad" not in widget._dom_classes
+    assert d.view is not before and d.view.savings.country == "FRA"
+
+
+def test_tolerance_in_points_is_the_boxes_unit() -> None:
+    from efflab.options import parse_tolerance_points
+
+    assert parse_tolerance_points(1) == 0.01 and parse_tolerance_points("2.5") == 0.025
+    assert parse_tolerance_points(0) == 0.0 and parse_tolerance_points(50) == 0.5
+    for bad, words in ((50.5, "got 50.5 points"), (200, "got 200 points"), ("x", "must be a number")):
+        with pytest.raises(ConfigError, match=words) as e:
+            parse_tolerance_points(bad)
+        assert "fraction" not in str(e.value)
+
+
+def test_the_stars_card_labels_and_family_chart_show_the_configuration_looked_at(small_store: Path) -> None:
+    """The card, the model's label and its row in the family chart are about the configuration the
+    page shows (a non-rated one when picked), never another configuration of the model."""
+    from efflab.dashboard.app import Dashboard
+    from efflab.dashboard.view import View
+
+    a = assess(load_results(small_store))
+    rated = {r.model: r.key for r in a.ratings}
+    ok = _ok(small_store)
+    other = ok[~ok["key"].isin(list(rated.values()))].iloc[
+        0
+    ]  # a configuration that is not its model's rated one
+    d = Dashboard(small_store)
+    d.config.value = str(other["key"])
+    view = d.view
+    assert isinstance(view, View) and view.selected["key"] == other["key"]
+    card = view.card("stars")
+    assert card.value == fmt.stars(a.config_stars(str(other["key"])))
+    assert card.detail.startswith(f"{fmt.config_label(other)}: ")
+    row = view.ratings[view.ratings["model"] == other["model"]].iloc[0]
+    assert row["key"] == other["key"] and len(view.ratings) == len(a.ratings)
+    label = d.labels.value.split(f'data-model="{other["model"]}"')[1].split("</svg>")[0]
+    assert f"batch {int(other['batch_size'])} · {other['precision']}" in label
+    fam = d.family.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    ticks = json.dumps(fam["layout"]["yaxis"].get("ticktext", [])) + json.dumps(fam["data"])
+    assert f"b{int(other['batch_size'])}" in ticks and "selected" in ticks + json.dumps(
+        fam["layout"]["title"]
+    )
+
+
+def test_each_chart_keeps_its_height_when_the_window_narrows(small_store: Path) -> None:
+    """plotly's responsive mode sizes a chart to its element on a resize: the element gets its height."""
+    from efflab.dashboard.app import Dashboard
+
+    d = Dashboard(small_store)
+    for name, out in (("tradeoff", d.tradeoff), ("family", d.family)):
+        h = out.outputs[0]["data"]["application/vnd.plotly.v1+json"]["layout"]["height"]
+        assert f".efflab-chart-{name} .js-plotly-plot {{ height: {h}px; }}" in d.chart_css.value
+        title = out.outputs[0]["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]
+        assert title["yref"] == "container" and title["pad"]["t"] >= 28  # below plotly's toolbar
+
+
 def test_charts_can_wait_for_the_page_to_show(small_store: Path) -> None:
     """Under Voila the charts are drawn once the browser shows the page, so the cards come first."""
     from efflab.dashboard.app import Dashboard
@@ -307,6 +402,21 @@ def test_voila_command_is_local_quiet_and_preheated() -> None:
     for flag in ("--port=8123", "--Voila.ip=127.0.0.1", "--no-browser", "--show_tracebacks=False",
                  "--preheat_kernel=True", "--pool_size=1", "--theme=light", "--strip_sources=True"):  # fmt: skip
         assert flag in cmd
+    # A kernel no page is connected to is culled within minutes, never one with an open page.
+    assert "--MappingKernelManager.cull_connected=False" in cmd
+    idle = next(
+        int(f.split("=")[1]) for f in cmd if f.startswith("--MappingKernelManager.cull_idle_timeout=")
+    )
+    assert 0 < idle <= 300
+
+
+def test_the_template_lets_the_page_shut_its_kernel_down() -> None:
+    """Voila's beacon on closing the tab needs an _xsrf cookie that nothing else sets here."""
+    from efflab.dashboard.launch import template_dir
+
+    text = (template_dir() / "voila" / "templates" / "efflab" / "index.html.j2").read_text()
+    assert "document.cookie" in text and "_xsrf=" in text and "crypto.getRandomValues" in text
+    assert "fontawesome" in text  # the CDN stylesheets are still removed
 
 
 def test_notebook_is_committed_clean_and_reads_the_store_from_the_environment() -> None:

@@ -244,3 +244,133 @@ def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: 
             page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
         finally:
             page.close(run_before_unload=True)
+
+
+KERNEL_ID = "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+# Each chart's height, and whether plotly's toolbar overlaps its title's text.
+CHART_BOXES = """() => Array.from(document.querySelectorAll('.efflab-dashboard-bottom .js-plotly-plot')).map(gd => {
+  const r = gd.getBoundingClientRect(); const bar = gd.querySelector('.modebar'); const t = gd.querySelector('.gtitle');
+  const b = bar && bar.getBoundingClientRect(); const tb = t && t.getBoundingClientRect();
+  const over = !!(b && tb && b.width > 0 && b.left < tb.right && tb.left < b.right && b.top < tb.bottom && tb.top < b.bottom);
+  return {height: r.height, drawn: gd._fullLayout.height, width: r.width, box: gd.parentElement.getBoundingClientRect().width, covered: over}; })"""
+
+
+def _charts_ok(page: Any) -> list[dict[str, Any]]:
+    """Both charts drawn, each with its height, within its box, its title clear of the toolbar."""
+    page.locator(".efflab-dashboard-bottom .js-plotly-plot").first.hover()  # the toolbar shows on hover
+    boxes = page.evaluate(CHART_BOXES)
+    assert len(boxes) == 2, boxes
+    for b in boxes:
+        assert (
+            b["height"] >= 250
+            and abs(b["height"] - b["drawn"]) < 2
+            and 0 < b["width"] <= b["box"] + 1
+            and not b["covered"]
+        ), boxes
+    return boxes
+
+
+def _kernel_gone(log: Path, kernel: str, timeout_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if f"Kernel shutdown: {kernel}" in log.read_text():
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_dashboard_survives_resizing_bad_input_and_closing(
+    browser: Any, copy_store: Path, tmp_path: Path, artifacts: Path
+) -> None:
+    """Issue 21's defects, at 1400 and 800 px: charts narrowed after loading keep their height; a
+    tolerance of 200 points or -5 queries a day is refused in the box's own unit with the figures kept;
+    the stars card names the configuration it rates; closing the page shuts its kernel down, and a page
+    that vanished without closing (a crashed browser) has its kernel culled."""
+    from playwright.sync_api import expect
+
+    from efflab import format as fmt
+    from efflab.analysis import assess
+    from efflab.dashboard.launch import CULL_IDLE_S, CULL_INTERVAL_S
+    from efflab.store import load_results
+
+    want = expected_cards(copy_store)
+    a = assess(load_results(copy_store))
+    assert a.recommendation is not None
+    rec_label = fmt.config_label(a.recommendation.row)
+    log = tmp_path / "dashboard.log"
+    with dashboard(copy_store, tmp_path) as url:
+        # A visit whose browser disappears without closing the page: no beacon, so the culler's job.
+        ctx = browser.new_context()
+        lost = ctx.new_page()
+        lost.goto(url, wait_until="commit")
+        lost.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+        lost_kernel = lost.evaluate(KERNEL_ID)
+        ctx.close()  # no beforeunload
+        for width in (1400, 800):
+            # A context of its own: a page opened with browser.new_page() takes its context down with
+            # it on close, before the page's closing beacon leaves (a real tab's beacon does leave).
+            tab = browser.new_context(viewport={"width": width, "height": 2000})
+            page = tab.new_page()
+            page.goto(url, wait_until="commit")
+            try:
+                page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+                expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
+                page.wait_for_timeout(1000)
+                _charts_ok(page)
+                # The stars card names the configuration it rates: the one recommended above it.
+                stars = page.inner_text("[data-card=stars] .efflab-card-detail")
+                assert stars.startswith(f"{rec_label}: "), stars
+                page.screenshot(path=str(artifacts / f"dashboard-{width}.png"), full_page=True)
+
+                # Narrowed (or widened) after loading: the charts follow the window, none vanishes.
+                other = 800 if width == 1400 else 1400
+                page.set_viewport_size({"width": other, "height": 2000})
+                page.wait_for_timeout(2000)
+                _charts_ok(page)
+                assert page.evaluate(OVERFLOW) == []
+                page.screenshot(
+                    path=str(artifacts / f"dashboard-{width}-resized-to-{other}.png"), full_page=True
+                )
+                page.set_viewport_size({"width": width, "height": 2000})
+                page.wait_for_timeout(1500)
+                _charts_ok(page)
+
+                # Bad input: the message in the box's unit, the box keeps it, every figure stays.
+                cards = {k: page.inner_text(f"[data-card={k}]") for k in ("energy", "kwh", "cost", "stars")}
+                tol = page.locator(".efflab-tolerance input")
+                tol.fill("200")
+                tol.press("Enter")
+                err = page.get_by_test_id("input-error")
+                expect(err).to_contain_text("between 0 and 50 points, got 200 points", timeout=30_000)
+                assert "fraction" not in err.inner_text() and tol.input_value() == "200"
+                queries = page.locator(".efflab-queries input")
+                queries.fill("-5")
+                queries.press("Enter")
+                expect(page.get_by_test_id("input-error")).to_have_count(2, timeout=30_000)
+                expect(page.get_by_test_id("input-error").nth(0)).to_contain_text("got -5")
+                assert queries.input_value() == "-5"
+                page.wait_for_timeout(1000)
+                assert {k: page.inner_text(f"[data-card={k}]") for k in cards} == cards
+                expect(page.locator(CARD.format("kwh"))).to_have_text(want["kwh"])
+                _charts_ok(page)
+                no_traceback(page)
+                page.screenshot(path=str(artifacts / f"dashboard-{width}-bad-input.png"), full_page=True)
+                tol.fill("1")
+                tol.press("Enter")
+                queries.fill("1000000")
+                queries.press("Enter")
+                expect(page.get_by_test_id("input-error")).to_have_count(0, timeout=30_000)
+                expect(page.locator(CARD.format("kwh"))).to_have_text(want["kwh"])
+                kernel = page.evaluate(KERNEL_ID)
+            finally:
+                page.close(run_before_unload=True)
+            # Closing the tab shuts its kernel down at once (Voila's beacon, with its XSRF cookie).
+            gone = _kernel_gone(log, kernel, 30)
+            tab.close()
+            assert gone, f"kernel {kernel} still running after its page closed"
+        # The lost visit's kernel: culled once no page was connected for CULL_IDLE_S.
+        assert _kernel_gone(log, lost_kernel, CULL_IDLE_S + 2 * CULL_INTERVAL_S + 30), (
+            f"kernel {lost_kernel} of a vanished page was never culled"
+        )

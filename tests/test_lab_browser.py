@@ -5,12 +5,14 @@ plots changed and no traceback anywhere on the page."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +66,9 @@ def lab_notebook_copy(dst: Path, **params: Any) -> Path:
     return out
 
 
-@pytest.fixture
-def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
-    """`efflab lab` on a temp root holding a copy of the notebook and the small store; yields its URL."""
+@contextmanager
+def serve_lab(store: Path, tmp_path: Path) -> Iterator[str]:
+    """`efflab lab` on a temp root holding a copy of the notebook and ``store``; yields its URL."""
     root = tmp_path / "root"
     lab_notebook_copy(
         root,
@@ -90,7 +92,7 @@ def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
         "efflab.cli",
         "lab",
         "--store",
-        str(copy_store),
+        str(store),
         "--port",
         str(port),
         "--no-browser",
@@ -117,6 +119,13 @@ def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
+    """`efflab lab` on a copy of the small store; yields its URL."""
+    with serve_lab(copy_store, tmp_path) as url:
+        yield url
 
 
 def _selected(plots: dict[str, Any]) -> tuple[list[float], list[float]] | None:
@@ -159,6 +168,51 @@ OTHER_POINT = f"""() => {{ const sel = {SELECTED}();
   return null; }}"""
 
 
+# Every banner text the lab shows from now on, recorded as it appears (a stage lasts milliseconds).
+RECORD_BANNERS = """() => { window.__efflabBanners = []; const lab = document.querySelector('.efflab-lab');
+  const seen = () => lab.querySelectorAll('.efflab-banner').forEach(b => { const t = b.textContent;
+    if (window.__efflabBanners[window.__efflabBanners.length - 1] !== t) window.__efflabBanners.push(t); });
+  new MutationObserver(seen).observe(lab, {subtree: true, childList: true, characterData: true}); seen(); }"""
+# The pin table's first column on one line each (no word broken: "accurac/y"), and every cell of the
+# points table inside its box (a narrow box showed 4 of 10 columns).
+NARROW_TOOLS = """() => { const bad = [];
+  for (const td of document.querySelectorAll('.efflab-lab .efflab-pin-table td:first-child')) {
+    const range = document.createRange(); range.selectNodeContents(td);
+    const lines = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top))).size;
+    if (lines > 1) bad.push('pin cell on ' + lines + ' lines: ' + td.textContent); }
+  const wrap = document.querySelector('.efflab-lab .efflab-table-wrap'); const W = wrap.getBoundingClientRect();
+  const rows = Array.from(wrap.querySelectorAll('tbody tr')).slice(0, 3);
+  for (const tr of rows) for (const td of tr.querySelectorAll('td')) { const r = td.getBoundingClientRect();
+    if (r.width === 0 || r.left < W.left - 1 || r.right > W.right + 1) bad.push('table cell out of view: ' + td.dataset.label); }
+  if (!rows.length) bad.push('no rows');
+  return bad; }"""
+# Per plot: whether plotly's toolbar (shown on hover) overlaps the title's text.
+TOOLBAR_OVER_TITLE = """(gd) => { const bar = gd.querySelector('.modebar'); const t = gd.querySelector('.gtitle');
+  if (!bar || !t) return false; const b = bar.getBoundingClientRect(), r = t.getBoundingClientRect();
+  return b.width > 0 && b.left < r.right && r.left < b.right && b.top < r.bottom && r.top < b.bottom; }"""
+
+
+def _narrow_tools_ok(page: Any) -> None:
+    page.wait_for_timeout(500)
+    assert page.evaluate(NARROW_TOOLS) == []
+
+
+def _toolbars_clear_of_titles(page: Any) -> None:
+    """Hover every plot (its toolbar shows) and check that the toolbar leaves the title readable."""
+    plots = page.locator(".efflab-lab .efflab-plots .js-plotly-plot:visible")
+    for i in range(plots.count()):
+        gd = plots.nth(i)
+        gd.scroll_into_view_if_needed()
+        gd.hover(position={"x": 30, "y": 60})
+        page.wait_for_timeout(200)
+        assert not gd.evaluate(TOOLBAR_OVER_TITLE), (
+            f"the toolbar covers the title of plot {i}: "
+            + gd.evaluate(
+                "(gd) => JSON.stringify([gd.querySelector('.modebar').getBoundingClientRect(), gd.querySelector('.gtitle').getBoundingClientRect(), gd.layout.title, gd._fullLayout.margin])"
+            )
+        )
+
+
 def _run_lab(page: Any, url: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
@@ -196,6 +250,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "latency" in k), legends
         assert any({"fp32", "int8"} <= set(v) for k, v in legends.items() if "throughput" in k), legends
         assert page.evaluate(OVERFLOW) == []
+        _toolbars_clear_of_titles(page)
         # Viewport shots: JupyterLab fills the window, and a full-page shot resizes it for a frame (the
         # plots caught mid-relayout, before their margins grow to fit their axis titles).
         page.screenshot(path=str(artifacts / "lab-1400.png"))
@@ -222,12 +277,13 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
             arg=list(sel1),
             timeout=30_000,
         )
-        # Pin the new one as B: the comparison says each difference and whether it is distinguishable.
+        # Pin the new one as B: the comparison says each difference, its interval and its verdict.
         page.click(".efflab-lab button.efflab-pin:text-is('Pin as B')")
         page.wait_for_selector(".efflab-lab .efflab-pin-table", timeout=30_000)
         pins = page.inner_text(".efflab-lab .efflab-pin-table")
-        for word in ("energy", "latency per query", "accuracy", "distinguishable"):
+        for word in ("energy", "latency per query", "accuracy", "95 % interval"):
             assert word in pins, pins
+        assert any(v in pins for v in ("lower", "higher", "equivalent", "no clear difference")), pins
 
         # The points table: every point, sortable, and its export reads back in pandas.
         rows = page.locator(".efflab-lab .efflab-table tbody tr")
@@ -266,7 +322,8 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         page.wait_for_selector(".efflab-lab .efflab-nudge:has-text('not measured yet')", timeout=60_000)
         assert page.locator(".efflab-lab .efflab-info:has-text('Measuring')").count() == 0
 
-        # Measured live, it lands on the curve.
+        # Measured live, it lands on the curve; every banner shown meanwhile is recorded.
+        page.evaluate(RECORD_BANNERS)
         page.click(".efflab-lab button:text-is('Measure')")
         page.wait_for_function(f"(n0) => {N_POINTS}() > n0", arg=n0, timeout=180_000)
         final = page.evaluate(READ_PLOTS)
@@ -278,6 +335,10 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert rows.count() == n0 + 1
         errors = page.evaluate(ERRORS)
         assert not errors, errors
+        banners = page.evaluate("() => window.__efflabBanners")
+        assert any("Measuring" in b for b in banners), banners
+        # At "storing the point", the last stage, nothing is left to do (it listed every stage).
+        assert not [b for b in banners if "storing the point" in b and "still to do" in b], banners
         page.screenshot(path=str(artifacts / "lab_live_point.png"))
 
         # The generate workload: causal LMs only, a max-new-tokens box, the Generation tab (a one-line hint
@@ -290,6 +351,8 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert page.locator(".efflab-lab .widget-text input").first.input_value() == "16"
         readout = page.locator(".efflab-lab .widget-readout").first.inner_text()
         assert not readout.startswith("tiny-bert"), readout
+        # Nothing generated with it yet: batch 1, not the classifier's batch carried over.
+        assert page.locator(".efflab-lab .widget-readout").nth(1).inner_text().strip() == "1"
 
         # 800 px wide with the file browser open (figures ~340 px wide), then closed (~590 px): everything
         # wraps, every plot follows its box and no text of a plot is cut off.
@@ -299,14 +362,116 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         widths = page.evaluate(FIG_WIDTHS)
         assert widths and max(widths) < 400, widths  # the file browser is open beside the notebook
         assert page.evaluate(OVERFLOW) == []
+        _narrow_tools_ok(page)
         page.screenshot(path=str(artifacts / "lab-800-filebrowser.png"))
+        page.locator(".efflab-lab .efflab-pins").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "lab-800-filebrowser-pins-table.png"))
         page.keyboard.press("Control+b")  # close the side bar
         page.wait_for_function(f"() => Math.max(...({FIG_WIDTHS})()) > {max(widths) + 100}", timeout=30_000)
         page.wait_for_timeout(1000)
         assert page.evaluate(OVERFLOW) == []
+        _narrow_tools_ok(page)
+        _toolbars_clear_of_titles(page)
         page.screenshot(path=str(artifacts / "lab-800.png"))
     except Exception:
         page.screenshot(path=str(artifacts / "lab_failure.png"))
         raise
     finally:
         page.close()
+
+
+# Every clickable point of the tradeoff plot: its screen centre, its data, and its drawing order.
+CLICKABLE = f"""() => {{ const gd = Array.from(document.querySelectorAll('.efflab-lab .js-plotly-plot')).find(g => String((g.layout.title || {{}}).text || '').includes('{TRADEOFF}'));
+  const R = gd.getBoundingClientRect(), L = gd._fullLayout, out = [];
+  gd.data.forEach((tr, i) => {{ if (!tr.customdata || tr.hoverinfo === 'skip') return;
+    const xa = L.xaxis, ya = tr.yaxis === 'y2' ? L.yaxis2 : L.yaxis;
+    Array.from(tr.x).forEach((x, j) => out.push({{trace: tr.name, order: i * 1000 + j, px: Number(x), py: Number(tr.y[j]),
+      x: R.left + xa._offset + xa.c2p(x), y: R.top + ya._offset + ya.c2p(tr.y[j])}})); }});
+  return {{points: out, family: L.yaxis.range, strip: L.yaxis2 ? L.yaxis2.range : null}}; }}"""
+
+
+def add_prompted_llm(store: Path) -> float:
+    """A prompted general-purpose LM 20 points below the family at 100x the energy (what the demo's
+    SmolLM2 is beside the task-specific family); returns its accuracy."""
+    import dataclasses
+
+    from efflab.store import load_results, open_store
+
+    df = load_results(store)
+    ok = df[df["status"] == "ok"]
+    acc = float(ok["accuracy"].min()) - 0.2
+    with open_store(store) as st:
+        p = next(p for p in st.points() if p.status == "ok")
+        m = p.measurement
+        assert m is not None
+        llm = dataclasses.replace(
+            m, model="smollm2-135m", energy_j_per_query=m.energy_j_per_query * 100, accuracy=acc,
+            accuracy_ci=(acc - 0.05, acc + 0.05), accuracy_correct=None, prompting="k=4, calibrated",
+        )  # fmt: skip
+        cfg = {"model": "smollm2-135m", "batch_size": 1, "precision": "fp32", "device": p.device,
+               "seq_len": p.seq_len, "task": p.task}  # fmt: skip
+        st.put(
+            "smollm2-135m:prompted", config=cfg, model_id="smollm2-135m", hardware=p.hardware, measurement=llm
+        )
+    return acc
+
+
+def _click_every_point(page: Any) -> None:
+    """A click on a point's centre selects that point, or the one drawn over it there (overlapping markers:
+    what the cursor is on); the family's accuracy axis is its own, not stretched down to the LLM."""
+    from efflab.plots import POINT_SIZE
+
+    page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    first = page.evaluate(CLICKABLE)
+    targets = [(p["px"], p["py"]) for p in first["points"]]
+    assert len(targets) == 9, first  # 8 of the family and the LLM
+    for px, py in targets:
+        now = page.evaluate(CLICKABLE)["points"]  # the banner above may have moved the plot
+        pt = next(p for p in now if p["px"] == px and p["py"] == py)
+        over = [
+            p
+            for p in now
+            if p["order"] > pt["order"] and math.dist((p["x"], p["y"]), (pt["x"], pt["y"])) <= POINT_SIZE / 2
+        ]
+        page.mouse.move(pt["x"], pt["y"])
+        page.wait_for_timeout(300)
+        page.mouse.click(pt["x"], pt["y"])
+        ok = [(pt["px"], pt["py"])] + [(p["px"], p["py"]) for p in over]
+        page.wait_for_function(
+            f"(ok) => {{ const s = {SELECTED}(); return s && ok.some(([x, y]) => Math.abs(s[0][0] - x) <= 1e-9 * x && s[1][0] === y); }}",
+            arg=ok, timeout=30_000,
+        )  # fmt: skip
+
+
+def test_clicks_select_the_point_under_the_cursor_beside_a_prompted_llm(
+    copy_store: Path, browser: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    """With a prompted LLM 20 points below the family, the family keeps its own accuracy axis (the LLM
+    has a strip of its own) and every click selects the point under the cursor, at 1400 px and after
+    narrowing the window to 800 px; plotly's toolbar never covers a title."""
+    llm_acc = add_prompted_llm(copy_store)
+    with serve_lab(copy_store, tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        try:
+            _run_lab(page, url)
+            axes = page.evaluate(CLICKABLE)
+            assert axes["strip"] is not None and axes["family"][0] > llm_acc + 0.1, axes
+            _click_every_point(page)
+            _toolbars_clear_of_titles(page)
+            page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
+            page.screenshot(path=str(artifacts / "lab-1400-llm-strip.png"))
+            page.set_viewport_size({"width": 800, "height": 1800})
+            page.wait_for_timeout(1500)
+            assert page.evaluate(OVERFLOW) == []
+            _click_every_point(page)
+            _toolbars_clear_of_titles(page)
+            page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
+            page.screenshot(path=str(artifacts / "lab-800-llm-strip.png"))
+            errors = page.evaluate(ERRORS)
+            assert not errors, errors
+        except Exception:
+            page.screenshot(path=str(artifacts / "lab_llm_failure.png"))
+            raise
+        finally:
+            page.close()

@@ -260,3 +260,29 @@ def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path)
     lab.pins.pin("B")
     text = lab.pins.out.value
     assert "per 1000 responses" in text and "latency per response" in text and "95 % interval" in text
+
+
+def test_switching_to_generate_lands_on_the_generate_defaults_not_the_classifiers_batch(
+    small_store: Path, gen_store: Path
+) -> None:
+    """The recommendation may be a classifier at batch 32 or 128: a model with nothing generated yet
+    starts at batch 1 in fp32 (one response at a time); one with generate points lands on its newest."""
+    from widgets.state import GENERATE_BATCH_SIZE, GENERATE_PRECISION
+
+    s = lab_state(small_store, family=[*CLASSIFIERS, "tiny-llama"])
+    s.select(batch_size=128, precision="int8")
+    s.set_workload("generate")
+    sel = s.selection
+    assert (sel.model, sel.batch_size, sel.precision) == (
+        "tiny-llama",
+        GENERATE_BATCH_SIZE,
+        GENERATE_PRECISION,
+    )
+    assert GENERATE_BATCH_SIZE == 1 and "batch 1" in s.nudge
+    s.set_workload("classify")
+    assert s.selection.batch_size == 128  # the classify selection is where it was
+    g = lab_state(gen_store, family=[*CLASSIFIERS, "tiny-llama"])
+    g.select(batch_size=128)
+    g.set_workload("generate")
+    newest = g.generation_frame.sort_values("created_at").iloc[-1]
+    assert g.selection.batch_size == int(newest["batch_size"]) and g.is_stored

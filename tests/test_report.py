@@ -170,6 +170,84 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
     assert not re.search(r"<td>(cpu_count|threads)</td><td>\d+\.0</td>", appendix)
 
 
+def test_the_verdict_comes_first_in_three_plain_lines_then_the_method(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """What to run, what it saves, how sure — the assessment's own three lines — before any method."""
+    d = content.build(ReportParams(store_path=str(small_store), labels_dir=str(tmp_path / "l")))
+    (c,) = d.cohorts
+    assert c.assessment is not None
+    summary = content.summary_html(d)
+    lines = [x for x in c.assessment.verdict_lines() if x]
+    assert len(lines) >= 2 and lines[0].startswith("Run ") and "<h2>Summary</h2>" in summary
+    verdict = summary.split('data-testid="verdict">')[1].split("</div>")[0]
+    assert [re.sub("<[^>]+>", "", p) for p in verdict.split("</p>") if p] == [
+        x.replace("'", "&#x27;") for x in lines
+    ]
+    after = summary.split('data-testid="verdict">')[0]
+    assert "McNemar" not in after and "re-run interval" not in after and "configurations of" not in after
+    method = summary.split("How this was decided")[1]
+    assert "configurations of 2 models" in method and c.recommendation is not None
+    assert c.recommendation.reason.split(".")[0].replace("'", "&#x27;") in method
+    # The recommendation section: its tables first, how it is chosen after.
+    rec = content.recommendation_html(d)
+    assert rec.index("<table") < rec.index("How it is chosen") and "non-inferior" in rec
+
+
+def test_repeated_flags_and_reasons_are_said_once_with_a_count() -> None:
+    """39 of 46 flag rows said the same p95_insufficient_samples: one row per flag, with its count and
+    the points that carry it in a few words (all but the few, or the few)."""
+    import pandas as pd
+
+    rows = [
+        {"model": "m", "batch_size": b, "precision": "fp32", "status": "ok",
+         "flags": "energy_estimated" + (",p95_insufficient_samples" if b > 2 else "") + (",noisy" if b == 9 else "")}
+        for b in range(1, 11)
+    ]  # fmt: skip
+    html = content.flagged_html(pd.DataFrame(rows))
+    assert html.count("<tr>") == 1 + 2  # the header, one row per flag (energy_estimated: said once above)
+    assert (
+        "<td>p95_insufficient_samples</td><td>8</td>" in html
+        and "all but m · batch 1 · fp32, m · batch 2" in html
+    )
+    assert "<td>noisy</td><td>1</td>" in html and "<td>m · batch 9 · fp32</td>" in html
+    assert html.count("energy_estimated") == 1
+    failed = pd.DataFrame(
+        [{"model": "m", "batch_size": b, "precision": "int8", "status": "failed", "error": "out of memory",
+          "flags": None} for b in range(1, 9)]
+    )  # fmt: skip
+    every = [f"m · batch {b} · int8" for b in range(1, 9)] + ["m · batch 1 · fp32"]
+    out = content.failed_html(failed, every)
+    assert out.count("<tr>") == 2 and "<td>8</td>" in out and "all but m · batch 1 · fp32" in out
+
+
+def test_labels_and_family_chart_show_the_recommended_configuration(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """The report is about the recommendation: its model's label and its row in the family chart are
+    the recommended configuration, with that configuration's stars."""
+    d = content.build(
+        ReportParams(store_path=str(small_store), labels_dir=str(tmp_path / "l"), label_formats=("svg",))
+    )
+    (c,) = d.cohorts
+    r, a = c.recommendation, c.assessment
+    assert r is not None and a is not None
+    labels = {lf.data.model: lf.data for lf in content.write_labels(d)}
+    mine = labels[str(r.row["model"])]
+    assert mine.config == f"batch {int(r.row['batch_size'])} · {r.row['precision']}"
+    assert mine.stars == a.config_stars(r.key)
+    fam = next(f for f in content.tradeoff_figures(d) if "Each model" in str(f.layout.title.text))
+    row = next(t for t in fam.layout.yaxis.ticktext if str(r.row["model"]) in t)
+    assert f"b{int(r.row['batch_size'])}" in row and "recommended" in row
+
+
+def test_the_appendix_folds_its_reference_tables(small_store: Path, tmp_path: Path) -> None:
+    d = content.build(ReportParams(store_path=str(small_store), labels_dir=str(tmp_path / "l")))
+    appendix = content.appendix_html(d)
+    assert appendix.count("<details>") == 3  # fingerprint, every measured point, parameters
+    assert "8 configurations, one row each" in appendix and "cpu_model" in appendix
+
+
 def test_png_failure_keeps_svg_labels_and_says_so(
     small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

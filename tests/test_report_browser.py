@@ -20,6 +20,11 @@ LEGENDS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(
   Array.from(gd.querySelectorAll('.legendtext')).map(t => t.textContent))"""
 
 
+# How many 900 px screens the appendix takes.
+APPENDIX_SCREENS = """() => { const h = Array.from(document.querySelectorAll('h2')).find(h => h.textContent.startsWith('Appendix'));
+  return (document.documentElement.scrollHeight - (h.getBoundingClientRect().top + scrollY)) / 900; }"""
+
+
 def open_offline(browser: Any, html: Path, width: int) -> tuple[Any, list[str], list[str]]:
     page = browser.new_page(viewport={"width": width, "height": 900})
     outside: list[str] = []
@@ -58,6 +63,15 @@ def test_report_html_renders_offline_without_overlap(
         legends = page.evaluate(LEGENDS)
         assert any("recommended" in lg and "baseline" in lg for lg in legends)  # the tradeoff plot
         assert any({"fp32", "int8"} <= set(lg) for lg in legends)  # the batch-size panels
+        # The verdict is on the first screen, the method after it; the appendix reads in a couple of
+        # screens (its reference tables folded), where it took 6.7 at 1400 px.
+        verdict = page.get_by_test_id("verdict").bounding_box()
+        method = page.locator("h3.efflab-method").bounding_box()
+        assert verdict is not None and method is not None and verdict["y"] + verdict["height"] < 900
+        assert verdict["y"] < method["y"] and page.get_by_test_id("verdict").inner_text().startswith("Run ")
+        appendix = page.evaluate(APPENDIX_SCREENS)
+        assert appendix < 2.5, appendix
+        page.screenshot(path=str(artifacts / f"report-{width}-top.png"))
         page.screenshot(path=str(artifacts / f"report-{width}.png"), full_page=True)
         assert outside == [], f"the report reached outside: {outside}"
         assert errors == [], f"JavaScript errors: {errors}"

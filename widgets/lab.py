@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from efflab.config import DEFAULT_DEVICE, DEFAULT_TOLERANCE
 from efflab.errors import EfflabError
+from efflab.plots import place_title
 from widgets.figures import LabFigure, PlotlyLoader, sync_figure
 from widgets.live import SAMPLED_SENSORS, Dispatch, LiveJob, kernel_dispatch, start_live
 from widgets.pins import Pins
@@ -29,7 +30,7 @@ from widgets.table import PointsTable, points_table_rows
 # The lab's figures: name -> how the state draws it, and which changes redraw it.
 _FIGURES: dict[str, tuple[Callable[[LabState], go.Figure], frozenset[str]]] = {
     "tradeoff": (lambda s: s.tradeoff_figure(), frozenset({"data", "cohort", "selection", "recommendation"})),
-    "family": (lambda s: s.family_figure(), frozenset({"data", "cohort"})),
+    "family": (lambda s: s.family_figure(), frozenset({"data", "cohort", "selection", "recommendation"})),
     "latency": (lambda s: s.batch_figure("latency_s"), frozenset({"data", "cohort", "model"})),
     "throughput": (lambda s: s.batch_figure("throughput_qps"), frozenset({"data", "cohort", "model"})),
     "power": (lambda s: s.power_figure(), frozenset({"trace"})),
@@ -73,6 +74,10 @@ _LAB_CSS = """<style>
 .efflab-lab .widget-readout { min-width: 0; max-width: 9em; overflow: hidden; text-overflow: ellipsis; }
 .efflab-lab .efflab-controls { flex: 1 1 460px; min-width: 0; }
 .efflab-lab .efflab-live { flex: 1 1 300px; min-width: 0; }
+/* The pin table breaks lines between words only ("accurac/y" in a narrow box otherwise). */
+.efflab-lab .efflab-pin-table td, .efflab-lab .efflab-pin-table th { overflow-wrap: normal; word-break: normal;
+  vertical-align: top; padding: 2px 8px 2px 0; text-align: left; }
+.efflab-lab .efflab-pin-table td:first-child { white-space: nowrap; }
 </style>"""
 
 _BANNER_CSS = (
@@ -335,7 +340,7 @@ class Lab:
             fig.update_layout(title_text=f"{head}<br><span style='font-size:12px'>{rest}</span>")
         if name in _HEIGHTS:
             fig.update_layout(height=_HEIGHTS[name])
-        return fig
+        return place_title(fig)  # below plotly's toolbar, which covered it
 
     @staticmethod
     def _row(children: list[W.Widget], **layout: Any) -> W.HBox:
@@ -594,6 +599,7 @@ class Lab:
     def _move_selection(self, fw: go.FigureWidget) -> bool:
         """Only the selection moved: move the "selected" marker in place (one small restyle) to
         where ``tradeoff_figure`` would draw it. False when the figure's traces must change."""
+        from efflab.plots import GENERAL_NAME
         from efflab.plots import point_label as _label
 
         s = self.state
@@ -605,7 +611,10 @@ class Lab:
         x, y = r["wh_per_1000_queries"], r["accuracy"]
         if x != x or y != y or x is None or y is None:  # NaN: not on the plot
             return False
-        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)], customdata=[idx])
+        # The prompted general-purpose models may have a panel of their own (efflab.plots.general_panel).
+        general = next((t for t in fw.data if t.name == GENERAL_NAME), None)
+        axis = "y2" if general is not None and idx in list(general.customdata or ()) else "y"
+        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)], customdata=[idx], yaxis=axis)
         return True
 
     def _render_text(self, changed: frozenset[str]) -> None:
@@ -674,8 +683,11 @@ class Lab:
         lv = self.state.live
         elapsed = time.monotonic() - self._job_t0 if self._job_t0 else 0.0
         stage, _ = self._stage()
-        left = list(_ORDER[_ORDER.index(stage) + 1 :]) if stage in _ORDER else list(_ORDER)
-        if stage == "timing" and not self.state.selection.task:
+        if stage == "done":  # storing the point: the last step, nothing after it
+            left: list[str] = []
+        else:
+            left = list(_ORDER[_ORDER.index(stage) + 1 :]) if stage in _ORDER else list(_ORDER)
+        if not self.state.selection.task:  # no task: no accuracy to score
             left = [x for x in left if x != "accuracy"]
         todo = ", then ".join(_STAGES[x] for x in left)
         after = lv.total - max(lv.point, 1)

@@ -39,7 +39,7 @@ def compare_pair(a: Any, b: Any, pairings: Any = None, tolerance: float = 0.01) 
         if metric == "energy":
             wh = (c.b_value - c.a_value) * 1000 / 3600
             per = "responses" if unit == "response" else "queries"
-            diff = f"{fmt.signed(wh, lambda x: fmt.si(x, 'Wh'))} per 1000 {per} ({diff})"
+            diff = f"{fmt.signed(wh, lambda x: fmt.si(x, 'Wh'))} per 1000 {per}, {diff}"
         out.append((names[metric], diff, f"{verdict} (95 % interval {span})"))
     return out
 

@@ -58,6 +58,11 @@ ALL_ASPECTS = frozenset(
 Observer = Callable[[frozenset[str]], None]
 
 ROW_KINDS = ("batch", "precision")
+# Where a switch to the generate workload lands when the store has nothing generated with the model:
+# one response at a time in fp32, not the classifier's batch (a first Measure of SmolLM2 at batch 128
+# and 16 new tokens took minutes on 2 cores), the way a chat request is served.
+GENERATE_BATCH_SIZE = 1
+GENERATE_PRECISION = "fp32"
 SELECTION_FIELDS = (
     "model",
     "batch_size",
@@ -830,10 +835,16 @@ class LabState:
             "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
         }
         a = self.assessment
-        if a is not None and a.rating(str(r["model"])) is not None:
-            out["model stars"] = (
-                f"{fmt.stars(a.stars(str(r['model'])))} (the model's rating, at its best configuration)"
+        rated = self._rated_selection()
+        if a is not None and rated is not None:
+            mr = a.rating(str(r["model"]))
+            n = a.config_stars(str(rated["key"]))
+            own = (
+                ""
+                if mr is None or mr.key == str(rated["key"]) or mr.stars == n
+                else f"; the model's least-energy configuration, {mr.label}, gets {mr.stars}"
             )
+            out["stars"] = f"{fmt.stars(n)} this configuration, in its model's class bands{own}"
         acc = r["accuracy"]
         if acc == acc and acc is not None:
             out["accuracy"] = fmt.accuracy(acc, r["accuracy_ci_low"], r["accuracy_ci_high"])
@@ -884,11 +895,30 @@ class LabState:
         return batch_figure(self.cohort_frame, self.selection.model, metric=metric)
 
     def family_figure(self) -> go.Figure:
-        from efflab.plots import family_figure
+        """Each model at its best configuration; the selected model at the selected configuration."""
+        from efflab.plots import family_figure, ratings_about
 
         a = self.assessment
-        ratings = a.ratings_frame() if a is not None else None  # the one rating per model
-        return family_figure(self.cohort_frame, order=self.family, ratings=ratings)
+        if a is None or not a.ratings:
+            return family_figure(self.cohort_frame, order=self.family)
+        ratings = a.ratings_frame()
+        sel = self._rated_selection()
+        if sel is None:
+            return family_figure(self.cohort_frame, order=self.family, ratings=ratings)
+        # The selected configuration stands for its model (the label and the stars are about it).
+        about = ratings_about(ratings, sel, a.config_stars(str(sel["key"])))
+        word = "recommended" if self.is_recommended else "selected"
+        return family_figure(
+            self.cohort_frame, order=self.family, ratings=about, about=(str(sel["model"]), word)
+        )
+
+    def _rated_selection(self) -> pd.Series | None:
+        """The selected point where the assessment counts it (eligible in the shown cohort), else None."""
+        a, idx = self.assessment, self.selected_index
+        if a is None or idx is None or self.selection.generates or idx not in a.frame.index:
+            return None
+        row = a.frame.loc[idx]
+        return row if bool(row["eligible"]) and a.rating(str(row["model"])) is not None else None
 
     def generation_batch_figure(self) -> go.Figure:
         """J per output token vs batch size, per model and precision (this task and machine)."""
@@ -983,10 +1013,9 @@ class LabState:
                 raise ConfigError(msg)
             changes["model"] = pick
         g = self.generation_frame
-        if (
-            w == "generate" and not g.empty
-        ):  # land on a stored point: this configuration's, else the model's newest
-            g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
+        if w == "generate":  # land on a stored point: this configuration's, else the model's newest
+            if not g.empty:
+                g = g[(g["model"] == changes.get("model", sel.model)) & (g["device"] == sel.device)]
             same = g[(g["batch_size"] == sel.batch_size) & (g["precision"] == sel.precision)]
             lengths = [int(n) for n in same["max_new_tokens"].dropna().value_counts().index]
             if lengths and sel.max_new_tokens not in lengths:
@@ -998,6 +1027,8 @@ class LabState:
                     precision=str(newest["precision"]),
                     max_new_tokens=int(newest["max_new_tokens"]),
                 )
+            elif not lengths:  # nothing generated with this model yet: the generate defaults
+                changes.update(batch_size=GENERATE_BATCH_SIZE, precision=GENERATE_PRECISION)
         changed = self.select(**changes)
         if "model" in changes and changes["model"] != sel.model:
             why = (

@@ -108,11 +108,28 @@ function render({ model, el }) {
       const tr = body.insertRow();
       tr.dataset.key = r.key;
       if (r.key === sel) tr.className = "efflab-selected";
-      for (const c of r.cells) tr.insertCell().textContent = c;
+      r.cells.forEach((c, i) => {
+        const td = tr.insertCell();
+        td.textContent = c;
+        td.dataset.label = cols[i] ? cols[i][1] : "";
+      });
       tr.addEventListener("click", () => model.send({ event: "select", key: r.key }));
     }
     count.textContent = `${rows.length} of ${model.get("rows").length} points`;
+    fit();
   }
+  // Too narrow for every column (beside the file browser at 800 px a table showed 4 of 10): each point
+  // becomes a block of "column: value" cells that wraps, the headers a row of sort buttons.
+  function fit() {
+    el.classList.remove("efflab-stacked");
+    if (wrap.clientWidth > 0 && table.scrollWidth > wrap.clientWidth + 1) el.classList.add("efflab-stacked");
+  }
+  let lastWidth = 0;
+  const ro = new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (w && w !== lastWidth) { lastWidth = w; fit(); }
+  });
+  ro.observe(el);
   exp.addEventListener("click", () => {
     const cols = model.get("columns");
     const lines = [cols.map((c) => csvCell(c[0])).join(",")];
@@ -131,6 +148,7 @@ function render({ model, el }) {
   model.on("change:columns", draw);
   model.on("change:selected", draw);
   draw();
+  return () => ro.disconnect();
 }
 export default { render };
 """
@@ -143,10 +161,23 @@ _CSS = """
 .efflab-table-wrap { max-width: 100%; max-height: 360px; overflow: auto; }
 .efflab-table table { border-collapse: collapse; }
 .efflab-table th { position: sticky; top: 0; background: #f3f3f3; cursor: pointer; user-select: none; }
-.efflab-table th, .efflab-table td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; white-space: nowrap; }
+.efflab-table th, .efflab-table td { border: 1px solid #ddd; padding: 2px 4px; text-align: left; white-space: nowrap; }
+.efflab-table th { white-space: normal; min-width: 3.5em; vertical-align: bottom; }
+.efflab-table td[data-label="flags"] { white-space: normal; overflow-wrap: anywhere; min-width: 8em; }
 .efflab-table tbody tr { cursor: pointer; }
 .efflab-table tbody tr:hover { background: #f5f9ff; }
 .efflab-table tr.efflab-selected { background: #e8f1fb; font-weight: bold; }
+.efflab-stacked .efflab-table-wrap { max-height: 520px; }
+.efflab-stacked table, .efflab-stacked thead, .efflab-stacked tbody { display: block; }
+.efflab-stacked thead tr { display: flex; flex-wrap: wrap; gap: 3px; margin-bottom: 4px; }
+.efflab-stacked th { position: static; border-radius: 3px; }
+.efflab-stacked tbody tr { display: flex; flex-wrap: wrap; gap: 0 12px; border: 1px solid #ddd; border-radius: 4px;
+  margin: 0 0 4px 0; padding: 2px 6px; }
+.efflab-stacked th { min-width: 0; font-size: 11px; padding: 1px 5px; }
+.efflab-stacked td, .efflab-stacked td[data-label="flags"] { border: none; padding: 1px 0; white-space: normal; min-width: 0; }
+.efflab-stacked td::before { content: attr(data-label) ": "; color: #777; font-weight: normal; }
+.efflab-stacked td:first-child { flex-basis: 100%; font-weight: bold; }
+.efflab-stacked td:first-child::before { content: ""; }
 """
 
 

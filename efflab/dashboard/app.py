@@ -25,14 +25,11 @@ from IPython.display import display
 
 # Imported here, not on first use: a pre-heated Voila kernel imports this module before anyone
 # visits, so the visit itself pays for none of it.
-import efflab.analysis
-import efflab.label
-import efflab.measuring.carbon
-import efflab.plots  # noqa: F401
 from efflab import format as fmt
 from efflab.dashboard.picker import GroupedPicker, grouped_options
 from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
 from efflab.errors import EfflabError
+from efflab.plots import place_title
 
 CSS = """
 <style>
@@ -63,6 +60,7 @@ CSS = """
 .efflab-labels { display: flex; flex-wrap: wrap; gap: 12px; }
 .efflab-note { font-size: 12px; color: #555; margin-top: 8px; line-height: 1.4 !important; }
 .efflab-error { color: #b00020; font-weight: bold; }
+.efflab-bad input { border: 2px solid #b00020 !important; }
 </style>
 """
 
@@ -124,7 +122,7 @@ def labels_html(view: View) -> str:
     the cards, the report and the lab), at its rated configuration."""
     from efflab.label import LabelData, label_svg
 
-    ratings = view.assessment.ratings_frame() if view.assessment is not None else view.frame.iloc[0:0]
+    ratings = view.ratings
     svgs = [
         f'<div class="efflab-label" data-model="{escape(str(r["model"]))}">'
         f"{label_svg(LabelData.from_row(r, n_models=len(ratings)))}</div>"
@@ -134,12 +132,13 @@ def labels_html(view: View) -> str:
 
 
 def _store_stamp(path: Path) -> tuple[int, ...]:
-    """Changes whenever a writer commits (the main file or its WAL)."""
+    """Changes whenever a writer commits (the main file or its WAL). An empty WAL counts as none:
+    the first reader creates one, and that is no new data (it made every first input re-read)."""
     out: list[int] = []
     for p in (path, path.with_name(path.name + "-wal")):
         try:
             st = p.stat()
-            out += [st.st_mtime_ns, st.st_size]
+            out += [st.st_mtime_ns, st.st_size] if st.st_size or p == path else [0, 0]
         except OSError:
             out += [0, 0]
     return tuple(out)
@@ -172,6 +171,8 @@ class Dashboard:
         self._busy = False
         self._charts_on = not defer_charts
         self._tradeoff_key: tuple[Any, ...] = ()
+        self._labels_key: tuple[Any, ...] = ()
+        self._family_key: tuple[Any, ...] = ()
         self._stamp = _store_stamp(self.store)
         self.snapshot: Snapshot = read_store(self.store)
         self.view: View | None = None
@@ -183,10 +184,11 @@ class Dashboard:
         self.cohort = w.Dropdown(description="Hardware & task", style=style, layout=w.Layout(width="100%"))
         self.config = GroupedPicker(description="Configuration")
         self.baseline = GroupedPicker(description="Current (baseline)")
-        self.queries = w.BoundedIntText(
+        # Plain text boxes, not bounded ones: a bounded box silently rewrites a bad number (-5 to 0,
+        # 200 to 100); here a bad value gets its one line, in the box's own unit, and the figures
+        # already shown stay as they are.
+        self.queries = w.IntText(
             value=int(self.inputs.queries_per_day),
-            min=0,
-            max=10**13,
             step=100_000,
             description="Queries per day",
             continuous_update=True,
@@ -204,20 +206,16 @@ class Dashboard:
             style=style,
             layout=full,
         )
-        self.price = w.BoundedFloatText(
+        self.price = w.FloatText(
             value=self.inputs.price_per_kwh,
-            min=0,
-            max=100,
             step=0.01,
             description="Price per kWh",
             continuous_update=True,
             style=style,
             layout=full,
         )
-        self.tolerance = w.BoundedFloatText(
-            value=self.inputs.accuracy_tolerance * 100,
-            min=0,
-            max=100,
+        self.tolerance = w.FloatText(
+            value=round(self.inputs.accuracy_tolerance * 100, 6),
             step=0.5,
             description="Accuracy tolerance (pt)",
             continuous_update=True,
@@ -241,8 +239,14 @@ class Dashboard:
         self.cards = w.HTML()
         self.tradeoff = w.Output()
         self.family = w.Output()
-        for out in (self.tradeoff, self.family):
+        for out, name in ((self.tradeoff, "tradeoff"), (self.family, "family")):
             out.add_class("efflab-chart")
+            out.add_class(f"efflab-chart-{name}")
+        # Each chart's height as CSS on its plot element. plotly's responsive mode sizes a chart to
+        # 100 % of that element on every window resize; an element whose height comes only from its
+        # content then measures 0, and the charts vanished when the window was narrowed.
+        self._heights: dict[str, int] = {}
+        self.chart_css = w.HTML()
         self.labels = w.HTML()
         self.note = w.HTML()
         for widget in (self.cohort, self.config, self.baseline):
@@ -262,7 +266,12 @@ class Dashboard:
         self.shown.observe(self._on_shown, names="shown")
         self.body = w.VBox([self.controls, self.message, self.cards, self.shown])
         self.extra = w.VBox(
-            [self.charts, w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'), self.labels]
+            [
+                self.chart_css,
+                self.charts,
+                w.HTML('<h3 class="efflab-dash">Efficiency label of each model</h3>'),
+                self.labels,
+            ]
         )
         # Two outputs: the browser draws the cards without waiting for plotly.js to draw the charts.
         self.top = w.VBox(
@@ -308,15 +317,44 @@ class Dashboard:
         self._render(full=True)
 
     # ----- drawing -----
-    def _read_inputs(self) -> Inputs:
-        return Inputs(
-            queries_per_day=float(self.queries.value),
+    def _read_inputs(self) -> tuple[Inputs, list[str]]:
+        """The inputs as the boxes show them, and one line per box holding a bad value (in that
+        box's unit). A bad box keeps the last valid value in the returned inputs."""
+        from efflab.options import parse_price_per_kwh, parse_queries_per_day, parse_tolerance_points
+
+        last = self.inputs
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        for box, name, parse in (
+            (self.queries, "queries_per_day", parse_queries_per_day),
+            (self.price, "price_per_kwh", parse_price_per_kwh),
+            (self.tolerance, "accuracy_tolerance", parse_tolerance_points),
+        ):
+            try:
+                values[name] = parse(box.value)
+                box.remove_class("efflab-bad")
+            except EfflabError as e:
+                values[name] = getattr(last, name)
+                errors.append(str(e))
+                box.add_class("efflab-bad")
+        inputs = dataclasses.replace(
+            last,
+            **values,
             country=str(self.country.value),
-            price_per_kwh=float(self.price.value),
-            accuracy_tolerance=float(self.tolerance.value) / 100,
             cohort=self.cohort.value or None,
             config=self.config.value or None,
             baseline=self.baseline.value or None,
+        )
+        return inputs, errors
+
+    @staticmethod
+    def _errors_html(errors: list[str], *, kept: bool) -> str:
+        if not errors:
+            return ""
+        after = " The figures below are still those of the last valid values." if kept else ""
+        return "".join(
+            f'<div class="efflab-error" data-testid="input-error">{escape(e[0].upper() + e[1:])}.{after}</div>'
+            for e in errors
         )
 
     @contextlib.contextmanager
@@ -361,7 +399,13 @@ class Dashboard:
             return
         if self.view is None:
             full = True
-        inputs = self._read_inputs() if self.view is not None else self.inputs
+        errors: list[str] = []
+        inputs = self.inputs
+        if self.view is not None:
+            inputs, errors = self._read_inputs()
+            if errors and not full:  # a bad value typed: say so, leave every figure as it is
+                self.message.value = self._errors_html(errors, kept=True)
+                return
         if inputs.cohort is not None and inputs.cohort not in snap.cohorts:
             inputs = dataclasses.replace(inputs, cohort=None, config=None, baseline=None)
         try:
@@ -374,7 +418,7 @@ class Dashboard:
             except EfflabError:
                 self.message.value = f'<div class="efflab-error">{escape(str(e))}</div>'
                 return
-        self.message.value = ""
+        self.message.value = self._errors_html(errors, kept=True)
         self.view, self.inputs = view, inputs
         with self._quiet():
             self._set_options(self.cohort, [(c, c) for c in view.cohorts])
@@ -389,24 +433,35 @@ class Dashboard:
             )
         self.header.value = header_html(view)
         self.cards.value = cards_html(view)
-        if full:
+        # The labels and the family chart show the selected configuration for its model: redrawn
+        # when the data or that configuration changes (not for queries, country or price).
+        about = (self.snapshot.read_at, view.cohort, str(view.selected["key"]), view.about_word)
+        if full or about != self._labels_key:
             self.labels.value = labels_html(view)
+            self._labels_key = about
         if self._charts_on:
             self._draw_tradeoff(view)
-            if full:
-                self._draw_family(view)
+            self._draw_family(view)
         self.note.value = (
             f'<div class="efflab-note" data-testid="data-note">Data: {escape(view.data_note)}</div>'
         )
 
-    @staticmethod
-    def _replace(out: w.Output, fig: go.Figure) -> None:
+    def _replace(self, out: w.Output, name: str, fig: go.Figure) -> None:
         """Show ``fig`` in ``out`` through plotly's mime renderer. The Output widget keeps the figure
         in its synced state, so a page that connects later (pre-heated kernel) still gets it, and
         plotly.js is loaded once as a static file rather than shipped with every figure."""
         fig.update_layout(autosize=True, font={"size": 14}, title_font_size=17)
         if not fig.layout.height:
             fig.update_layout(height=460)
+        place_title(fig)
+        height = int(fig.layout.height)
+        if self._heights.get(name) != height:
+            self._heights[name] = height
+            rules = "".join(
+                f".efflab-chart-{n} .js-plotly-plot {{ height: {h}px; }}"
+                for n, h in sorted(self._heights.items())
+            )
+            self.chart_css.value = f"<style>{rules}</style>"
         spec = json.loads(pio.to_json(fig, validate=False))
         spec["config"] = {"displaylogo": False, "responsive": True}
         title = fig.layout.title.text or "figure"
@@ -439,14 +494,22 @@ class Dashboard:
             baseline=view.baseline_index,
             title=f"Energy vs accuracy, every configuration ({energy_kind(view.frame)} energy)",
         )
-        self._replace(self.tradeoff, fig)
+        self._replace(self.tradeoff, "tradeoff", fig)
 
     def _draw_family(self, view: View) -> None:
         from efflab.plots import family_figure
 
-        title = f"Each model at its best configuration ({energy_kind(view.frame)} energy)"
-        ratings = view.assessment.ratings_frame() if view.assessment is not None else None
-        self._replace(self.family, family_figure(view.frame, title=title, ratings=ratings))
+        key = (self.snapshot.read_at, view.cohort, str(view.selected["key"]), view.about_word)
+        if key == self._family_key and self.family.outputs:
+            return
+        self._family_key = key
+        model, word = str(view.selected["model"]), view.about_word
+        title = (
+            f"Each model at its best configuration<br><span style='font-size:13px'>{escape(model)} at "
+            f"the {word} one · {energy_kind(view.frame)} energy</span>"
+        )
+        fig = family_figure(view.frame, title=title, ratings=view.ratings, about=(model, word))
+        self._replace(self.family, "family", fig)
 
     def refresh_if_changed(self) -> bool:
         """Read the store again if a writer committed since the last read; True if it did."""

@@ -20,6 +20,10 @@ from efflab.errors import ConfigError
 from efflab.servers import HOST, check_port, run_server
 
 STORE_ENV = "EFFLAB_STORE"
+CULL_IDLE_S = 120
+"""A visitor's kernel left without a page (the tab closed and its shutdown beacon lost) is shut down
+after this many seconds without activity."""
+CULL_INTERVAL_S = 30
 
 
 def notebook_path() -> Path:
@@ -57,10 +61,13 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         "--VoilaConfiguration.file_allowlist=^$",
         # Front-end extensions the page does not use cost load time on every visit.
         "--VoilaConfiguration.extension_denylist=jupyterlab_pygments",
-        # A visitor's kernel is shut down when the tab closes; one left behind by a crashed
-        # browser is culled after an hour idle (kernels with an open page are kept).
-        "--MappingKernelManager.cull_idle_timeout=3600",
-        "--MappingKernelManager.cull_interval=300",
+        # A visitor's kernel is shut down when the tab closes (the page's beacon; the efflab
+        # template gives it the XSRF cookie it needs). One the beacon missed (a crashed browser, a
+        # killed tab) is culled once no page has been connected to it for CULL_IDLE_S; a kernel
+        # with an open page is never culled, however idle.
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        "--MappingKernelManager.cull_connected=False",
     ]
 
 

@@ -184,6 +184,23 @@ class View:
     def follows_recommendation(self) -> bool:
         return bool(self.selected_index == self.recommendation.index)
 
+    @property
+    def ratings(self) -> pd.DataFrame:
+        """One row per rated model with its ``stars``, least energy first; the selected
+        configuration's model at the selected configuration (labels and the family chart show what
+        the cards are about)."""
+        from efflab.plots import ratings_about
+
+        a = self.assessment
+        if a is None or not a.ratings:
+            return self.frame.iloc[0:0].assign(stars=[])
+        return ratings_about(a.ratings_frame(), self.selected, a.config_stars(str(self.selected["key"])))
+
+    @property
+    def about_word(self) -> str:
+        """What the page is about: ``recommended`` or ``selected``."""
+        return "recommended" if self.follows_recommendation else "selected"
+
     def card(self, key: str) -> Card:
         for c in self.cards:
             if c.key == key:
@@ -209,17 +226,22 @@ def _range(rng: tuple[float, float], f: fmt.Formatter) -> str:
     return f"range {fmt.saving_range(*rng, f)}" if rng[0] != rng[1] else ""
 
 
-def _rating_text(a: Assessment, model: str) -> tuple[str, str]:
-    """The model's stars and the sentence under them (one rating per model)."""
+def _rating_text(a: Assessment, sel: Any) -> tuple[str, str]:
+    """The stars of the configuration the page is about (``sel``) and the sentence under them: the
+    stars of that configuration in its model's class bands, the same as its label and its row in
+    the family chart; the model's own rating is added where it differs."""
+    model, label = str(sel["model"]), fmt.config_label(sel)
     r = a.rating(model)
     if r is None:
         return fmt.stars(0), f"{model} has no eligible configuration, so no rating"
-    noisy = "" if r.sets_bands else " · its best point is noisy: rated within the bands, did not set them"
-    return (
-        fmt.stars(r.stars),
-        f"{model}'s rating: {r.stars} of 5 among {len(a.ratings)} models on this hardware, at its best "
-        f"configuration ({r.label}){noisy}",
+    n = a.config_stars(str(sel["key"]))
+    own = (
+        ""
+        if str(sel["key"]) == r.key or n == r.stars
+        else f" · the model's least-energy configuration, {r.label}, gets {r.stars} of 5"
     )
+    noisy = "" if r.sets_bands else " · its best point is noisy: rated within the bands, did not set them"
+    return fmt.stars(n), f"{label}: {n} of 5 on this hardware{own} — {r.rule}{noisy}"
 
 
 def _per_token_text(row: Any) -> str:
@@ -267,7 +289,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     per_q = f"at {fmt.number(s.queries_per_day)} queries/day"
     half = statistical_half_wh(sel)
     wh = float(sel["wh_per_1000_queries"])
-    stars, stars_detail = _rating_text(a, str(sel["model"]))
+    stars, stars_detail = _rating_text(a, sel)
     est_sel = fmt.energy_basis(sel) != fmt.MEASURED
     cards: tuple[Card, ...] = (
         Card(
@@ -278,7 +300,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             f"baseline {fmt.wh(base['wh_per_1000_queries'])}",
             est_sel,
         ),
-        Card("stars", "Energy rating of the model", stars, stars_detail, est_sel),
+        Card("stars", "Energy rating of this configuration", stars, stars_detail, est_sel),
         Card("accuracy", "Accuracy", fmt.percent(sel["accuracy"]), acc_detail),
         Card(
             "kwh",

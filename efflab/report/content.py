@@ -246,6 +246,11 @@ _STYLE = """<style>
 .efflab-table th {background: #f3f3f3;}
 .efflab-report code {white-space: nowrap;}
 .efflab-note {color: #8a4b00; background: #fff6e5; border-left: 4px solid #e69500; padding: 6px 10px;}
+.efflab-verdict {border: 2px solid #1a7f37; border-radius: 8px; padding: 8px 16px; margin: 0.5em 0 1em 0;
+  font-size: 1.1em; background: #f3fbf5;}
+.efflab-verdict p {margin: 0.35em 0;}
+.efflab-verdict-run {color: #1a7f37;}
+.efflab-report details summary {cursor: pointer; color: #1f4e79;}
 .efflab-labels {display: flex; flex-wrap: wrap; gap: 14px;}
 .efflab-labels figure {margin: 0;}
 .efflab-labels figcaption {font-size: 0.8em; color: #666; max-width: LABEL_WIDTHpx; overflow-wrap: anywhere;}
@@ -284,8 +289,89 @@ def _empty_message(d: ReportData) -> str:
     )
 
 
+def verdict_html(c: CohortReport, *, heading: bool) -> str:
+    """The cohort's verdict in three plain lines — what to run, what it saves, how sure
+    (:meth:`Assessment.verdict_lines`) — or what to run next when nothing is eligible."""
+    a = c.assessment
+    head = f"<h3>{escape(c.task)} on {escape(c.hardware)}</h3>" if heading else ""
+    if a is None or a.recommendation is None:
+        why = (a.guidance if a is not None else None) or "nothing eligible"
+        return (
+            f'{head}<p class="efflab-note">{escape(why)} The appendix lists every point and why it does not '
+            "count.</p>"
+        )
+    what, saves, sure = a.verdict_lines()
+    if c.baseline_note:  # the baseline named is not in this cohort: no saving to state
+        saves = f"No savings projection: {c.baseline_note}."
+    lines = [f'<p class="efflab-verdict-run"><b>{escape(what)}</b></p>']
+    lines += [f"<p>{escape(x)}</p>" for x in (saves, sure) if x]
+    return f'{head}<div class="efflab-verdict" data-testid="verdict">{"".join(lines)}</div>'
+
+
+def _method_html(c: CohortReport) -> str:
+    """How one cohort's verdict was reached: what was measured, the decision and its reason, the
+    stars and their rule, where the numbers come from, what is uncertain or left out."""
+    pts, a, r = c.points, c.assessment, c.recommendation
+    models = list(dict.fromkeys(pts["model"]))
+    dates = sorted({str(t)[:10] for t in pts["timestamp"].dropna()})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "an unknown date"
+    text = [
+        f"<p>{len(pts)} configurations of {len(models)} model{'s' if len(models) != 1 else ''} "
+        f"({escape(_list(models))}), batch sizes {escape(_list(sorted({int(b) for b in pts['batch_size']})))}, "
+        f"precisions {escape(_list(sorted(set(pts['precision']))))}, measured {escape(when)}.</p>"
+    ]
+    if r is not None:
+        text.append(
+            f"<p><b>Recommended: {escape(_cfg(r.row))}</b> — {escape(_energy(r.row))}, accuracy "
+            f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
+        )
+    if c.baseline is not None and a is not None and c.savings is not None:
+        text.append(
+            f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
+            f"{escape(a.baseline_nudge)}. {escape(_savings_sentence(c.savings))}</p>"
+        )
+    elif c.baseline_note:
+        text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
+    if a is not None and a.ratings:
+        rules: dict[str, list[str]] = {}
+        for m in a.ratings:
+            rules.setdefault(m.rule, []).append(f"{m.model} {fmt.stars(m.stars)}")
+        text.append(
+            "<p>Stars per model: "
+            + "; ".join(f"{escape(' · '.join(ms))} ({escape(rule)})" for rule, ms in rules.items())
+            + ".</p>"
+        )
+    if a is not None and a.provenance:
+        text.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in a.provenance) + "</ul>")
+    if any(fmt.energy_basis(row) != fmt.MEASURED for _, row in pts.iterrows()):
+        srcs = sorted(set(pts["energy_source"].dropna().astype(str)))
+        how = "; ".join(f"{x}: {SENSOR_MEANINGS.get(x, 'see the appendix')}" for x in srcs)
+        text.append(
+            f'<p class="efflab-note">Energy figures here are <b>modelled</b>, not all read from a hardware '
+            f"counter ({escape(how)}): compare them with each other; the yearly ranges carry their "
+            "uncertainty.</p>"
+        )
+    flagged = pts[
+        pts["flags"].fillna("").astype(str).map(lambda f: bool(set(f.split(",")) & set(UNCERTAIN_FLAGS)))
+    ]
+    if len(flagged):
+        text.append(
+            f"<p>{len(flagged)} of {len(pts)} points are flagged as noisy, time-capped or shared: treat their "
+            "latency and energy as less certain (see the appendix).</p>"
+        )
+    if len(c.failed):
+        counts = a.exclusion_counts() if a is not None else {}
+        why = " (" + "; ".join(f"{k}: {fmt.number(n)}" for k, n in counts.items()) + ")" if counts else ""
+        text.append(
+            f"<p>{len(c.failed)} configurations are left out of the stars and the recommendation{why}; "
+            "their errors and flags are in the appendix.</p>"
+        )
+    return "".join(text)
+
+
 def summary_html(d: ReportData) -> str:
-    """The title and a summary in plain words: what was measured, what to run, what it saves."""
+    """The title, then the verdict of each cohort in three plain lines (what to run, what it saves,
+    how sure), then how it was decided: what was measured, the reason, the stars, the provenance."""
     p = d.params
     head = (
         f'<div class="efflab-report">{_STYLE}<h1>{escape(p.title)}</h1>'
@@ -301,77 +387,25 @@ def summary_html(d: ReportData) -> str:
         )
     if d.ok.empty:
         if not d.points.empty:
-            for c in d.cohorts:
-                why = c.assessment.guidance if c.assessment is not None else None
-                parts.append(
-                    f'<p class="efflab-note">{escape(c.task)} on {escape(c.hardware)}: {escape(why or "nothing eligible")} '
-                    "The appendix lists every point and why it does not count.</p>"
-                )
+            parts += [verdict_html(c, heading=True) for c in d.cohorts]
         else:
             parts.append(f'<p class="efflab-note">{_empty_message(d)}</p>')
         return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
-    for c in d.cohorts:
-        if c.points.empty:
-            continue
-        pts = c.points
-        models = list(dict.fromkeys(pts["model"]))
-        dates = sorted({str(t)[:10] for t in pts["timestamp"].dropna()})
-        when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "an unknown date"
-        text = [
-            f"<p><b>{escape(c.task)} on {escape(c.hardware)}</b>: {len(pts)} configurations of "
-            f"{len(models)} model{'s' if len(models) != 1 else ''} ({escape(_list(models))}), batch sizes "
-            f"{escape(_list(sorted({int(b) for b in pts['batch_size']})))}, precisions "
-            f"{escape(_list(sorted(set(pts['precision']))))}, measured {escape(when)}.</p>"
-        ]
-        a = c.assessment
-        if a is not None:
-            text.append("<p>" + "<br>".join(escape(line) for line in a.provenance) + "</p>")
-            if any(fmt.energy_basis(r) != fmt.MEASURED for _, r in pts.iterrows()):
-                srcs = sorted(set(pts["energy_source"].dropna().astype(str)))
-                how = "; ".join(f"{x}: {SENSOR_MEANINGS.get(x, 'see the appendix')}" for x in srcs)
-                text.append(
-                    f'<p class="efflab-note">Energy figures here are <b>modelled</b>, not all read from a hardware '
-                    f"counter ({escape(how)}): compare them with each other; the yearly ranges carry their "
-                    "uncertainty.</p>"
-                )
-            if a.ratings:
-                text.append(
-                    "<p>Stars per model: "
-                    + " · ".join(escape(f"{m.model} {fmt.stars(m.stars)}") for m in a.ratings)
-                    + "</p>"
-                )
-        r = c.recommendation
-        if r is not None:
-            text.append(
-                f"<p><b>Recommended: {escape(_cfg(r.row))}</b> — {escape(_energy(r.row))}, accuracy "
-                f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
-            )
-        if c.baseline is not None and a is not None and c.savings is not None:
-            text.append(
-                f"<p>Compared with the recommendation, the baseline {escape(_cfg(c.baseline))} uses "
-                f"{escape(a.baseline_nudge)}. {escape(_savings_sentence(c.savings))}</p>"
-            )
-        elif c.baseline_note:
-            text.append(f"<p>No savings projection: {escape(c.baseline_note)}.</p>")
-        if a is not None and a.recommendation is None and a.guidance:
-            text.append(f'<p class="efflab-note">{escape(a.guidance)}</p>')
-        flagged = pts[
-            pts["flags"].fillna("").astype(str).map(lambda f: bool(set(f.split(",")) & set(UNCERTAIN_FLAGS)))
-        ]
-        if len(flagged):
-            text.append(
-                f"<p>{len(flagged)} of {len(pts)} points are flagged as noisy, time-capped or shared: treat their "
-                "latency and energy as less certain (see the appendix).</p>"
-            )
-        if len(c.failed):
-            counts = a.exclusion_counts() if a is not None else {}
-            why = " (" + "; ".join(f"{k}: {fmt.number(n)}" for k, n in counts.items()) + ")" if counts else ""
-            text.append(
-                f"<p>{len(c.failed)} configurations are left out of the stars and the recommendation{why}; "
-                "their errors and flags are in the appendix.</p>"
-            )
-        parts.append("".join(text))
-    return head + "<h2>Summary</h2>" + "".join(parts) + "</div>"
+    shown = [c for c in d.cohorts if not c.points.empty]
+    many = len(shown) > 1
+    verdicts = [verdict_html(c, heading=True) for c in shown]
+    methods = [
+        (f"<h4>{escape(c.task)} on {escape(c.hardware)}</h4>" if many else "") + _method_html(c) for c in shown
+    ]
+    return (
+        head
+        + "<h2>Summary</h2>"
+        + "".join(parts)
+        + "".join(verdicts)
+        + '<h3 class="efflab-method">How this was decided</h3>'
+        + "".join(methods)
+        + "</div>"
+    )
 
 
 def _savings_sentence(s: Savings) -> str:
@@ -415,7 +449,8 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
             fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
             figs.append(fig)
-        fam = family_figure(c.points, ratings=c.ratings if len(c.ratings) else None)
+        ratings, about = _ratings_about_recommendation(c)
+        fam = family_figure(c.points, ratings=ratings if len(ratings) else None, about=about)
         fam.update_layout(title=f"{fam.layout.title.text}<br><sup>{where}</sup>")
         figs.append(fam)
         every = pd.concat([c.points, c.failed]) if len(c.failed) else c.points
@@ -425,6 +460,17 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
         grid.update_layout(title=f"{grid.layout.title.text}<br><sup>{where}</sup>")
         figs.append(grid)
     return figs
+
+
+def _ratings_about_recommendation(c: CohortReport) -> tuple[pd.DataFrame, tuple[str, str] | None]:
+    """The cohort's rated rows with the recommended model at the recommended configuration (the
+    report is about it: its label and its row in the family chart say what the verdict says)."""
+    from efflab.plots import ratings_about
+
+    a, r = c.assessment, c.recommendation
+    if a is None or r is None or c.ratings.empty:
+        return c.ratings, None
+    return ratings_about(c.ratings, r.row, a.config_stars(r.key)), (str(r.row["model"]), "recommended")
 
 
 def general_figures(d: ReportData) -> list[go.Figure]:
@@ -504,9 +550,10 @@ def write_labels(d: ReportData) -> list[LabelFile]:
     folder = Path(d.params.labels_dir).expanduser()
     multi = len([c for c in d.cohorts if not c.ratings.empty]) > 1
     for c in d.cohorts:
-        for _, row in c.ratings.iterrows():
+        ratings, _ = _ratings_about_recommendation(c)
+        for _, row in ratings.iterrows():
             stem = label_slug(str(row["model"]) + (f"-{c.task}-{c.hardware}" if multi else ""))
-            data = LabelData.from_row(row, n_models=len(c.ratings))
+            data = LabelData.from_row(row, n_models=len(ratings))
             out.append(LabelFile(c.cohort, data, [folder / f"label-{stem}"]))
     d.labels = out
     if not out or not d.params.label_formats:
@@ -527,11 +574,16 @@ def write_labels(d: ReportData) -> list[LabelFile]:
 def labels_html(d: ReportData) -> str:
     if not d.labels:
         return _section("Efficiency labels", _nothing(d, "labels"))
+    rules = sorted(
+        {m.rule for c in d.cohorts if c.assessment is not None for m in c.assessment.ratings if m.rule}
+    )
     intro = (
-        "<p>One rating per model, at its least-energy eligible configuration, within its cohort (same "
-        "task, same hardware) after the AI Energy Score rule: the range of the models' Wh per 1000 queries "
-        "is split into five equal bands, the lowest band gets 5 stars; noisy points are rated but never set "
-        "the bands. A label marked MODELLED rates modelled energy (not read from a hardware counter).</p>"
+        "<p>One rating per model within its cohort (same task, same hardware), each class of model "
+        "(task-specific, general-purpose prompted) against its own: "
+        + escape("; ".join(rules) or "five bands of energy per 1000 queries")
+        + ". A model's label shows its least-energy eligible configuration, the recommended model's the "
+        "recommended one; noisy points are rated but never set the bands. A label marked MODELLED rates "
+        "modelled energy (not read from a hardware counter).</p>"
     )
     figs = []
     for lf in d.labels:
@@ -580,19 +632,22 @@ def recommendation_html(d: ReportData) -> str:
     p = d.params
     if d.ok.empty:
         return _section("Recommendation and yearly savings", _nothing(d, "recommendation"))
-    body = [
-        "<p>The recommendation is the eligible configuration with the least energy per query among those "
-        f"as accurate as the best in its cohort: within {fmt.sig(p.accuracy_tolerance * 100)} pt of it, or "
-        "not distinguishable from it on the same test texts (exact McNemar, 95 %). Configurations whose "
-        "energy intervals overlap are tied: the smaller model is preferred, then the lower latency. Points "
-        "flagged unstable or disturbed are not eligible. The baseline is "
+    rule = (
+        "<p>How it is chosen: the recommendation is the eligible configuration with the least energy per "
+        "query among those as accurate as the best in its cohort — non-inferior within "
+        f"{fmt.sig(p.accuracy_tolerance * 100)} pt: the 95 % interval of the accuracy difference from the "
+        "best, paired on the same test texts where per-example correctness is stored, lies within that "
+        "tolerance. A configuration whose energy is not clearly above the least one's is tied with it: the "
+        "smaller model is preferred, then the lower latency per query. Points flagged unstable or disturbed "
+        "are not eligible. The baseline is "
         + (
             f"<code>{escape(p.baseline)}</code>"
             if p.baseline
             else "the most accurate model at its smallest batch size in fp32 (how models are often deployed)"
         )
         + ".</p>"
-    ]
+    )
+    body: list[str] = []
     for c in d.cohorts:
         r = c.recommendation
         if r is None:
@@ -657,6 +712,7 @@ def recommendation_html(d: ReportData) -> str:
                 "configurations' re-run intervals and the energy basis; a range that crosses zero reads "
                 '"no clear saving".</p>'
             )
+    body.append(rule)  # the method after the figures
     return _section("Recommendation and yearly savings", "".join(body))
 
 
@@ -693,10 +749,29 @@ def sensors_html(ok: pd.DataFrame) -> str:
     )
 
 
+# A repeated flag or reason lists its configurations when this few share it (else a count, or the
+# few that do not share it).
+_FEW = 5
+
+
+def _which(labels: list[str], every: list[str]) -> str:
+    """The configurations ``labels`` among ``every``, in few words: all of them, the few, all but the
+    few, or a count."""
+    n, m = len(labels), len(every)
+    if n == m:
+        return f"every point ({m})"
+    if n <= _FEW:
+        return ", ".join(labels)
+    rest = [x for x in every if x not in set(labels)]
+    if len(rest) <= _FEW:
+        return f"all but {', '.join(rest)}"
+    return f"{n} of {m} points"
+
+
 def flagged_html(pts: pd.DataFrame) -> str:
-    """Flags every measured point carries (the basis of the whole run, e.g. ``energy_estimated``)
-    said once; then only the measured points flagged with something else, with those flags
-    (failed points have their own table)."""
+    """Each flag said once with its count, its meaning and which points carry it (the flags every
+    point carries, the basis of the whole run such as ``energy_estimated``, in one sentence first);
+    failed points have their own table."""
     if "status" in pts.columns:
         pts = pts[pts["status"] == "ok"]
     flags_per_row = [[f for f in (x.split(",") if isinstance(x, str) else []) if f] for x in pts["flags"]]
@@ -713,27 +788,49 @@ def flagged_html(pts: pd.DataFrame) -> str:
         )
     else:
         common = set()
-    counts: dict[str, int] = {}
-    for fl in flags_per_row:
+    labels = [_cfg(r) for _, r in pts.iterrows()]
+    carriers: dict[str, list[str]] = {}
+    for label, fl in zip(labels, flags_per_row):
         for f in fl:
             if f not in common:
-                counts[f] = counts.get(f, 0) + 1
-    if not counts:
+                carriers.setdefault(f, []).append(label)
+    if not carriers:
         out.append("<p>No point is flagged with anything else.</p>")
         return "".join(out)
     out.append(
         _table(
-            [[f, n, FLAG_MEANINGS.get(f, "see the efflab documentation")] for f, n in sorted(counts.items())],
-            ["flag", "points", "what it means"],
+            [
+                [f, len(who), FLAG_MEANINGS.get(f, "see the efflab documentation"), _which(who, labels)]
+                for f, who in sorted(carriers.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            ],
+            ["flag", "points", "what it means", "which"],
         )
     )
-    frows = [
-        [_cfg(r), ", ".join(f for f in fl if f not in common)]
-        for (_, r), fl in zip(pts.iterrows(), flags_per_row)
-        if set(fl) - common
-    ]
-    out.append(_table(frows, ["configuration", "flags"]))
     return "".join(out)
+
+
+def failed_html(failed: pd.DataFrame, every: list[str]) -> str:
+    """The points that do not count, one row per reason with its count and which configurations."""
+    from efflab.analysis import exclusion_reason
+
+    out = ["<h3>Points that do not count (failed, unstable or disturbed)</h3>"]
+    if not len(failed):
+        return out[0] + "<p>None.</p>"
+    why: dict[str, list[str]] = {}
+    for _, r in failed.iterrows():
+        why.setdefault(exclusion_reason(r) or "unknown", []).append(_cfg(r))
+    rows = [
+        [reason, len(who), _which(who, every)]
+        for reason, who in sorted(why.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+    out.append(_table(rows, ["why", "points", "which"]))
+    return "".join(out)
+
+
+def _folded(summary: str, inner: str) -> str:
+    """Reference tables of the appendix folded under a one-line summary (a click opens them; the
+    exported HTML needs no script for it): the appendix reads in a couple of screens."""
+    return f"<details><summary>{escape(summary)}</summary>{inner}</details>"
 
 
 def appendix_html(d: ReportData) -> str:
@@ -751,8 +848,9 @@ def appendix_html(d: ReportData) -> str:
         "machine's run spread (learned from the store's re-runs, else a 6 % prior). Energy is read over "
         "each window from the sensor named for each point and divided by the queries served. Accuracy is "
         "scored on the task's test split at the measured precision, with a 95 % Wilson interval. Stars "
-        "rate each model at its best eligible configuration, splitting the range of the models' Wh per 1000 "
-        "queries into five equal bands (AI Energy Score rule). "
+        "rate each model at its best eligible configuration against the models of its class, on five bands "
+        "of its class's Wh per 1000 queries (equal-width, the AI Energy Score rule, where the class spans at "
+        "most 10×; of equal ratio where it spans more). "
         "Yearly energy is queries per day × 365 × energy per query; CO2e uses the country's grid "
         "intensity from CodeCarbon's offline data.</p>",
         f"<p>Where the store holds several measurements of one configuration, the newest is used "
@@ -776,22 +874,14 @@ def appendix_html(d: ReportData) -> str:
                     text = "; ".join(uniq[:4]) + (f" (+{len(uniq) - 4} more)" if len(uniq) > 4 else "")
                 frows.append([col[3:], text or "n/a"])
             body.append(
-                _table(frows, ["field", "value(s) across the points"], cls="efflab-table efflab-anywhere")
+                _folded(
+                    f"{len(frows)} fields: CPU, threads, library versions, load",
+                    _table(frows, ["field", "value(s) across the points"], cls="efflab-table efflab-anywhere"),
+                )
             )
     body.append(flagged_html(pts))
     failed = d.failed
-    body.append("<h3>Points that do not count (failed, unstable or disturbed)</h3>")
-    if len(failed):
-        from efflab.analysis import exclusion_reason
-
-        body.append(
-            _table(
-                [[_cfg(r), exclusion_reason(r) or "unknown"] for _, r in failed.iterrows()],
-                ["configuration", "why"],
-            )
-        )
-    else:
-        body.append("<p>None.</p>")
+    body.append(failed_html(failed, [_cfg(r) for _, r in pts.iterrows()]))
     if d.sweep is not None and d.sweep.failed:
         body.append("<p>Failed in this run: " + escape("; ".join(d.sweep.failed)) + "</p>")
     if not ok.empty:
@@ -813,13 +903,17 @@ def appendix_html(d: ReportData) -> str:
             body.append(f"<p>Energy of every point: {escape(kinds.pop())}.</p>")
             rows = [row[:2] + row[3:] for row in rows]
             headers = headers[:2] + headers[3:]
-        body.append(_table(rows, headers))
+        body.append(_folded(f"{len(rows)} configurations, one row each", _table(rows, headers)))
     body.append("<h3>Parameters of this report</h3>")
+    params = p.to_dict()
     body.append(
-        _table(
-            [[k, json.dumps(v)] for k, v in p.to_dict().items()],
-            ["parameter", "value"],
-            cls="efflab-table efflab-anywhere",
+        _folded(
+            f"{len(params)} parameters (store, filters, tolerance, traffic, grid, price)",
+            _table(
+                [[k, json.dumps(v)] for k, v in params.items()],
+                ["parameter", "value"],
+                cls="efflab-table efflab-anywhere",
+            ),
         )
     )
     return _section("Appendix: methodology and provenance", "".join(body))
@@ -845,6 +939,9 @@ def show_figure(d: ReportData, fig: go.Figure) -> None:
     import plotly.io as pio
     from IPython.display import display
 
+    from efflab.plots import place_title
+
+    place_title(fig)  # below plotly's toolbar, which shows on hover
     if not d.plotly_js_shown:
         from plotly.offline import get_plotlyjs
 
