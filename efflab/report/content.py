@@ -395,7 +395,8 @@ def summary_html(d: ReportData) -> str:
     many = len(shown) > 1
     verdicts = [verdict_html(c, heading=True) for c in shown]
     methods = [
-        (f"<h4>{escape(c.task)} on {escape(c.hardware)}</h4>" if many else "") + _method_html(c) for c in shown
+        (f"<h4>{escape(c.task)} on {escape(c.hardware)}</h4>" if many else "") + _method_html(c)
+        for c in shown
     ]
     return (
         head
@@ -876,7 +877,9 @@ def appendix_html(d: ReportData) -> str:
             body.append(
                 _folded(
                     f"{len(frows)} fields: CPU, threads, library versions, load",
-                    _table(frows, ["field", "value(s) across the points"], cls="efflab-table efflab-anywhere"),
+                    _table(
+                        frows, ["field", "value(s) across the points"], cls="efflab-table efflab-anywhere"
+                    ),
                 )
             )
     body.append(flagged_html(pts))
