@@ -320,25 +320,36 @@ class SweepSpec:
         return cls.from_dict(data)
 
 
-def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
-    """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec``.
+def point_seconds(method: MethodSettings, device: str, *, task: bool) -> tuple[float, float]:
+    """A rough (low, high) wall time in seconds of one point measured with ``method`` on ``device``.
 
-    Both add warm-up, loading and (with a task) scoring accuracy to the timed windows.
+    Both add warm-up, loading and (with a ``task``) scoring accuracy to the timed windows. Low: the
+    planned windows at their minimum; high: the most windows a point may get (more for its interval,
+    re-measures of disturbed ones), each up to its cap.
     """
-    m = spec.method
-    per_low = per_high = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if spec.task else 0.0)
+    m = method
+    fixed = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if task else 0.0)
+    low = fixed + m.windows * m.window_min_s(device)
+    high = fixed + (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
+    return low, high
+
+
+def estimate_seconds(spec: SweepSpec, n_points: int) -> tuple[float, float]:
+    """A rough (low, high) wall time in seconds to measure ``n_points`` of ``spec`` (see
+    :func:`point_seconds`)."""
     device = spec.devices[0] if spec.devices else "cpu"
-    # Low: the planned windows at their minimum; high: the most windows a point may get
-    # (more for its interval, re-measures of disturbed ones), each up to its cap.
-    per_low += m.windows * m.window_min_s(device)
-    per_high += (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
-    return n_points * per_low, n_points * per_high
+    low, high = point_seconds(spec.method, device, task=bool(spec.task))
+    return n_points * low, n_points * high
 
 
 def duration_text(seconds: float) -> str:
-    """'40 s', '12 min', '3.5 h'."""
+    """'40 s', '12 min', '3.5 h', '4.2 days', '31.7 years'."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / (365.25 * 86400):,.1f} years"
