@@ -252,7 +252,40 @@ def register(sub: Any) -> None:
     t.add_argument("--no-task", action="store_true", help="measure cost only, no accuracy")
     add_method_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="start a measurement estimated above 2 hours without asking",
+    )
     p.set_defaults(func=run)
+
+
+def confirm_duration(cfg: Config, method: MethodSettings, *, yes: bool) -> None:
+    """Refuse (or, on a terminal, ask) before a measurement that would take longer than a sweep
+    may without asking (``CONFIRM_SECONDS``, 2 hours), saying about how long it would take.
+
+    Raises:
+        ConfigError: not confirmed; the message gives the estimate and the fix.
+    """
+    from efflab.sweep.spec import CONFIRM_SECONDS, duration_text, point_seconds
+
+    low, high = point_seconds(method, cfg.device, task=cfg.task is not None)
+    # The low estimate decides, as for sweeps (the high one assumes every window runs to its cap).
+    if yes or low <= CONFIRM_SECONDS:
+        return
+    plan = (
+        f"about {duration_text(low)}–{duration_text(high)} ({method.windows:,} windows of at least "
+        f"{method.window_min_s(cfg.device):g} s)"
+    )
+    fix = "pass fewer --windows (default 3) or a shorter --min-window"
+    if not sys.stdin.isatty():
+        msg = f"this measurement would take {plan}; {fix}, or --yes to start it anyway"
+        raise ConfigError(msg)
+    print(f"efflab: this measurement will take {plan}", file=sys.stderr, flush=True)
+    if input("efflab: start it? [y/N] ").strip().lower() not in ("y", "yes"):
+        msg = f"not started; {fix}, or pass --yes"
+        raise ConfigError(msg)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -280,8 +313,10 @@ def run(args: argparse.Namespace) -> int:
         from efflab.measuring.rerun import with_spread
 
         method = with_spread(method, _learned_spread(cfg.device, method.threads))
-    # Every input is checked before the model is loaded: the country, the task, then whether the
-    # batch fits in the memory free now (refused with one line rather than swapping the machine).
+    # Every input is checked before the model is loaded: how long it would take, the country, the
+    # task, then whether the batch fits in the memory free now (refused with one line rather than
+    # swapping the machine).
+    confirm_duration(cfg, method, yes=getattr(args, "yes", False))
     carbon_intensity_g_per_kwh(method.country)
     task = load_task(cfg.task)
     if cfg.workload == "generate":

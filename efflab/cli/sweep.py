@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from efflab.format import si
@@ -32,8 +35,9 @@ Re-running the same command measures only the points missing from the store (a c
 loses at most the point in progress). Before it starts, the sweep says how many points it will
 measure and about how long that takes; above 100 points or 2 hours it asks (or, when not run
 from a terminal, needs --yes). Ctrl-C stops after the current point (it is stored, exit 130); a
-second Ctrl-C stops at once. A failed point never replaces a stored measurement; one sweep at a
-time writes to a store.
+second Ctrl-C stops at once. SIGTERM (docker stop, systemd, CI runners) does the same with exit
+143. A failed point never replaces a stored measurement; a run whose every point failed exits 1.
+One writer at a time writes to a store (a sweep, a report that measures, the lab's Measure).
 """
 
 
@@ -137,11 +141,22 @@ def load_spec(args: argparse.Namespace) -> Any:
 
 
 class _StopFlag:
-    """First Ctrl-C: finish the point in progress, store it, then stop. Second: stop now."""
+    """First Ctrl-C or SIGTERM: finish the point in progress, store it, then stop. A second: stop now.
+
+    Stopping now raises KeyboardInterrupt once, and never inside a finalizer: one raised in a
+    ``__del__`` (a tokenizer's regex objects are collected while a model loads) is printed as
+    "Exception ignored in ..." and lost, so the sweep would go on. The signal is delivered again
+    once the finalizer is left, and one lost all the same (a generator closed by the garbage
+    collector) is caught by :meth:`unraisable` and delivered again, unprinted. Signals during the
+    clean-up after that (closing the store, releasing its claim) are noted, not raised.
+    """
 
     def __init__(self) -> None:
         self.requested = False
         self.now = False
+        self.terminated = False  # a SIGTERM came: exit 143
+        self._signum = signal.SIGINT
+        self._raised = False
 
     def __call__(self) -> bool:
         return self.requested
@@ -149,16 +164,66 @@ class _StopFlag:
     def cancel(self) -> bool:
         return self.now
 
-    def handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            self.now = True
-            raise KeyboardInterrupt
-        self.requested = True
-        print(
-            "\nefflab: finishing the point in progress, then stopping (Ctrl-C again to stop now)",
-            file=sys.stderr,
-            flush=True,
-        )
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM:
+            self.terminated = True
+        if not self.requested:
+            self.requested = True
+            how = (
+                "terminated (SIGTERM): finishing the point in progress, then stopping (SIGTERM or Ctrl-C "
+                "again to stop now)"
+                if signum == signal.SIGTERM
+                else "finishing the point in progress, then stopping (Ctrl-C again to stop now)"
+            )
+            print(f"\nefflab: {how}", file=sys.stderr, flush=True)
+            return
+        self.now = True
+        self._signum = signal.Signals(signum)
+        if self._raised:
+            return  # already stopping: let the clean-up finish
+        if _in_finalizer(frame):
+            _thread.interrupt_main(signal.Signals(signum))  # runs this handler again at the next instruction
+            return
+        self._raised = True
+        raise KeyboardInterrupt
+
+    def unraisable(self, info: Any) -> None:
+        """``sys.unraisablehook`` while sweeping: a KeyboardInterrupt of ours that a finalizer
+        swallowed is delivered again, unprinted; anything else goes to the hook before."""
+        if isinstance(info.exc_value, KeyboardInterrupt) and self._raised:
+            self._raised = False
+            _thread.interrupt_main(self._signum)
+            return
+        sys.__unraisablehook__(info)
+
+
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a ``__del__`` (where an exception is printed and dropped)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _Stopping:
+    """While a sweep runs: ``stop`` handles SIGINT and SIGTERM, and sees swallowed interrupts."""
+
+    def __init__(self, stop: _StopFlag) -> None:
+        self.stop = stop
+        self._old: dict[int, Any] = {}
+        self._old_hook: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self.stop.handler)
+        self._old_hook, sys.unraisablehook = sys.unraisablehook, self.stop.unraisable
+        return self.stop
+
+    def __exit__(self, *exc: object) -> None:
+        sys.unraisablehook = self._old_hook
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _check_cluster_args(args: argparse.Namespace) -> None:
@@ -170,6 +235,10 @@ def _check_cluster_args(args: argparse.Namespace) -> None:
     if args.scheduler is not None and args.local_cluster is not None:
         msg = "give either --scheduler tcp://HOST:PORT or --local-cluster N, not both"
         raise ConfigError(msg)
+    if args.local_cluster is not None:
+        from efflab.sweep.distributed import check_local_cluster
+
+        check_local_cluster(args.local_cluster)  # at most what this machine's CPUs and memory can run
     if args.scheduler is not None:
         from efflab.sweep.distributed import probe_scheduler
 
@@ -221,7 +290,8 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
     from efflab.sweep.plan import pending_configs
     from efflab.sweep.spec import estimate_seconds
 
-    created = not store_path.exists()
+    files = [Path(str(store_path) + suffix) for suffix in ("", "-wal", "-shm")]
+    existed = {f for f in files if f.exists()}
     store = None
     try:
         store = open_store(store_path)
@@ -239,9 +309,13 @@ def _preflight(store_path: Path, spec: Any, args: argparse.Namespace) -> tuple[A
     except BaseException:
         if store is not None:
             store.close()
-        if created:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(store_path) + suffix).unlink(missing_ok=True)
+        if store_path not in existed:
+            for f in files:
+                if f not in existed and f.exists():
+                    # A read-only or immutable folder: nothing was created there, and the
+                    # refusal, not the clean-up, is what the user needs to read.
+                    with contextlib.suppress(OSError):
+                        f.unlink()
         raise
 
 
@@ -275,10 +349,6 @@ def _say_threads(spec: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from efflab.sweep import iter_sweep
-
     spec = load_spec(args)
     if args.print_spec:
         print(spec.to_yaml(), end="")
@@ -292,78 +362,23 @@ def run(args: argparse.Namespace) -> int:
     phases = Phases()
     t_start = time.monotonic()
     stop = _StopFlag()
-    counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
-    kept = 0
-    flagged = 0
     store, spec, n_todo, ok_before = _preflight(Path(store_path), spec, args)
-    with store:
-        if n_todo:
-            store.claim_sweep()
-        old = signal.signal(signal.SIGINT, stop.handler)
-        try:
-            if args.scheduler is not None or args.local_cluster is not None:
-                from efflab.sweep.distributed import iter_sweep_distributed
-
-                stream = iter_sweep_distributed(
-                    spec,
-                    store,
-                    scheduler=args.scheduler,
-                    local_cluster=args.local_cluster,
-                    force=args.force,
-                    retry_failed=args.retry_failed,
-                    should_stop=stop,
-                )
-            else:
-                stream = iter_sweep(
-                    spec,
-                    store,
-                    phases=phases,
-                    force=args.force,
-                    retry_failed=args.retry_failed,
-                    should_stop=stop,
-                    should_cancel=stop.cancel,
-                    paired=not getattr(args, "no_paired", False),
-                )
-            bar = tqdm(
-                total=len(spec),
-                unit="pt",
-                desc="sweep",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                disable=not sys.stderr.isatty(),
-            )
-            for r in stream:
-                counts[r.status] = counts.get(r.status, 0) + 1
-                c = r.config
-                name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
-                if r.status == "paired" and r.paired is not None:
-                    bar.write(f"paired  {r.paired.summary()}", file=sys.stderr)
-                    for why in r.paired.skipped:
-                        bar.write(f"paired  left out: {why}", file=sys.stderr)
-                    continue
-                if r.status == "ok" and r.measurement is not None:
-                    m = r.measurement
-                    acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
-                    kind = "meas" if m.energy_measured else "model"
-                    odd = [f for f in ("unstable", "disturbed") if f in m.flags]
-                    flagged += bool(odd)
-                    note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
-                    bar.write(
-                        f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
-                        f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {si(m.wh_per_1000_queries, 'Wh')}/1000q "
-                        f"({kind}){acc}{note}",
-                        file=sys.stderr,
-                    )
-                elif r.status == "failed":
-                    note = ""
-                    if r.key in ok_before:
-                        kept += 1
-                        note = " (the stored measurement was kept)"
-                    bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
-                bar.update(1)
-            bar.close()
-        finally:
-            signal.signal(signal.SIGINT, old)
+    try:
+        # The handlers stay until the store is closed: a signal during the clean-up cannot leave
+        # its claim behind.
+        with _Stopping(stop), store:
+            if n_todo:
+                store.claim_sweep()
+            counts, kept, flagged, first_error = _measure(spec, store, args, stop, ok_before, phases)
+    except KeyboardInterrupt:
+        if not stop.terminated:
+            raise  # efflab: interrupted, exit 130
+        print(
+            "efflab: terminated; the points stored so far are kept (the one in progress is not): run the "
+            "same command again to finish",
+            file=sys.stderr,
+        )
+        return 143
     done = counts["ok"] + counts["failed"] + counts["skipped"]
     kept_text = f", {kept} kept their stored measurement" if kept else ""
     print(
@@ -381,11 +396,98 @@ def run(args: argparse.Namespace) -> int:
     if flagged and spec.method.threads is None and any(d == "cpu" for d in spec.devices):
         print(
             f"efflab: {flagged} point(s) disturbed or unstable. On a VM whose vCPUs the host shares, the "
-            "second thread comes and goes: --threads 1 measures steadier (its own cohort; README, Limits)",
+            "second thread comes and goes: --threads 1 measures steadier (its own cohort; docs/limits.md)",
             file=sys.stderr,
         )
-    if stop.requested:  # interrupted: exit 130 even when the last point was the one finished
+    if (
+        stop.requested
+    ):  # interrupted: exit 130 (143 for SIGTERM) even when the last point was the one finished
         if done < len(spec):
             print("efflab: stopped early; run the same command again to finish", file=sys.stderr)
-        return 130
+        return 143 if stop.terminated else 130
+    if counts["failed"] and not counts["ok"]:
+        print(
+            f"efflab: every point this run measured failed ({counts['failed']}; the first: {first_error}); "
+            "nothing new was stored as measured",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _measure(
+    spec: Any, store: Any, args: argparse.Namespace, stop: _StopFlag, ok_before: set[str], phases: Any = None
+) -> tuple[dict[str, int], int, int, str]:
+    """Run the sweep, printing one line per point: ``(counts by status, failed points whose stored
+    measurement was kept, flagged points, the first error)``."""
+    from tqdm import tqdm
+
+    from efflab.sweep import iter_sweep
+
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
+    kept = 0
+    flagged = 0
+    first_error = ""
+    if args.scheduler is not None or args.local_cluster is not None:
+        from efflab.sweep.distributed import iter_sweep_distributed
+
+        stream = iter_sweep_distributed(
+            spec,
+            store,
+            scheduler=args.scheduler,
+            local_cluster=args.local_cluster,
+            force=args.force,
+            retry_failed=args.retry_failed,
+            should_stop=stop,
+        )
+    else:
+        stream = iter_sweep(
+            spec,
+            store,
+            phases=phases,
+            force=args.force,
+            retry_failed=args.retry_failed,
+            should_stop=stop,
+            should_cancel=stop.cancel,
+            paired=not getattr(args, "no_paired", False),
+        )
+    bar = tqdm(
+        total=len(spec),
+        unit="pt",
+        desc="sweep",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=not sys.stderr.isatty(),
+    )
+    for r in stream:
+        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+        c = r.config
+        name = f"{c.model} b{c.batch_size} {c.precision} {c.device}"
+        if r.status == "paired" and r.paired is not None:
+            bar.write(f"paired  {r.paired.summary()}", file=sys.stderr)
+            for why in r.paired.skipped:
+                bar.write(f"paired  left out: {why}", file=sys.stderr)
+            continue
+        if r.status == "ok" and r.measurement is not None:
+            m = r.measurement
+            acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
+            kind = "meas" if m.energy_measured else "model"
+            odd = [f for f in ("unstable", "disturbed") if f in m.flags]
+            flagged += bool(odd)
+            note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
+            bar.write(
+                f"ok      {name}: {si(m.latency_s, 's')}/batch ±{m.latency_ci_s / m.latency_s * 100:.1f}% "
+                f"({m.n_windows} windows) {m.throughput_qps:.0f} q/s {si(m.wh_per_1000_queries, 'Wh')}/1000q "
+                f"({kind}){acc}{note}",
+                file=sys.stderr,
+            )
+        elif r.status == "failed":
+            first_error = first_error or f"{name}: {r.error}"
+            note = ""
+            if r.key in ok_before:
+                kept += 1
+                note = " (the stored measurement was kept)"
+            bar.write(f"failed  {name}: {r.error}{note}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    return counts, kept, flagged, first_error

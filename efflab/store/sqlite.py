@@ -4,8 +4,8 @@ A file that is not an efflab store, comes from a newer schema or is corrupt rais
 is never written to: the schema is created only in a new or empty file. Every open runs SQLite's
 ``quick_check`` (a zeroed or smashed page is refused, not read as fewer points); a store in a
 read-only folder opens for reading; a writer also reads every record and run once (damage inside a
-record passes SQLite's checks); a failure never replaces a stored success; one sweep at a time
-writes to a store (a row in its ``sweeps`` table, no lock file).
+record passes SQLite's checks); a failure never replaces a stored success; one writer at a time
+writes points to a store (a row in its ``sweeps`` table, no lock file).
 """
 
 from __future__ import annotations
@@ -53,12 +53,18 @@ CREATE INDEX points_cohort ON points (task, hardware);
 """
 
 # Who is sweeping into this store right now (added lazily: old stores open unchanged for reading).
+# ``process_started`` (the writer process's start, seconds since the epoch) tells a live claim from
+# one whose pid a later, unrelated process reuses; ``writer`` names who claimed (the lab, a sweep).
+# Both were added later: a table without them gains them at the next claim, and a row without them
+# is judged by its heartbeat's age (see ``Store._claim_is_live``).
 _SWEEPS = """
 CREATE TABLE IF NOT EXISTS sweeps (
     pid INTEGER NOT NULL, host TEXT NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL,
+    process_started REAL, writer TEXT,
     PRIMARY KEY (pid, host)
 );
 """
+_SWEEPS_ADDED = (("process_started", "REAL"), ("writer", "TEXT"))
 # Every measurement of a key, kept when a later one replaces its point: the re-runs the run spread
 # is learned from (efflab.measuring.rerun). Added lazily like ``sweeps``.
 _RUNS = """
@@ -83,8 +89,15 @@ CREATE TABLE IF NOT EXISTS visits (
 );
 CREATE INDEX IF NOT EXISTS visits_key ON visits (key);
 """
-# A sweep on another host whose heartbeat is older than this is taken to be dead (seconds).
+# A sweep on another host whose heartbeat is older than this is taken to be dead (seconds); so is
+# one on this host whose row has no process start time (written before it was recorded) and whose
+# pid is alive: that pid may belong to an unrelated process by now.
 STALE_SWEEP_S = 30 * 60
+# Two readings of one process's start time differ by less than this (the boot time it is computed
+# from moves with clock adjustments); a pid reused by another process starts later than that.
+_START_TOLERANCE_S = 1.0
+# Who holds a claim, as a message names it, when the row does not say.
+DEFAULT_WRITER = "another sweep"
 
 
 @dataclass(frozen=True)
@@ -115,13 +128,40 @@ def _now() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # os.kill(0 or -1, 0) would ask about process groups, not a process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    except OverflowError:
+        return False
     return True
+
+
+def process_started(pid: int) -> float | None:
+    """When process ``pid`` on this machine started, in seconds since the epoch (psutil's
+    ``create_time``: on Linux the boot time plus /proc/PID/stat's start ticks); None when there is no
+    such process or its start cannot be read."""
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError, ValueError, OverflowError):
+        return None
+
+
+class StoreBusyError(StoreError):
+    """Another live writer holds the store's claim; its fields name it."""
+
+    def __init__(self, message: str, *, pid: int, host: str, started_at: str, writer: str) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.host = host
+        self.started_at = started_at
+        self.writer = writer
 
 
 def _first_line(e: BaseException) -> str:
@@ -651,32 +691,78 @@ class Store:
             raise StoreError(msg) from e
         return written
 
-    # ----- one sweep at a time -----
-    def _other_sweep(self, me: tuple[int, str]) -> str | None:
-        """The message naming another live sweep claim, or None (dead claims do not count)."""
+    # ----- one writer at a time -----
+    def _sweep_columns(self) -> set[str] | None:
+        """The ``sweeps`` table's columns, or None when the store has no such table."""
         if not self._con.execute("SELECT 1 FROM sqlite_master WHERE name='sweeps'").fetchone():
             return None
+        return {str(r[1]) for r in self._con.execute("PRAGMA table_info(sweeps)")}
+
+    @staticmethod
+    def _claim_is_live(
+        pid: int, host: str, proc_start: float | None, heartbeat_age_s: float, here: str
+    ) -> bool:
+        """Whether a claim row belongs to a writer still running.
+
+        On this host: its pid must be alive and, when the row recorded the process's start time,
+        started then (a pid reused by an unrelated process does not hold the store); a row without
+        a start time (written before it was recorded) counts only while its heartbeat is younger
+        than ``STALE_SWEEP_S``. On another host (its processes are out of sight): while its
+        heartbeat is younger than ``STALE_SWEEP_S``.
+        """
+        fresh = heartbeat_age_s < STALE_SWEEP_S
+        if host != here:
+            return fresh
+        if not _pid_alive(pid):
+            return False
+        if proc_start is None:
+            return fresh
+        now_start = process_started(pid)
+        if now_start is None:
+            return fresh  # alive but unreadable (another user's process on some systems)
+        return abs(now_start - proc_start) < _START_TOLERANCE_S
+
+    def _other_sweep(self, me: tuple[int, str]) -> StoreBusyError | None:
+        """The error naming another live writer's claim, or None (dead or stale claims do not count)."""
+        cols = self._sweep_columns()
+        if cols is None:
+            return None
+        extra = [c if c in cols else "NULL" for c, _ in _SWEEPS_ADDED]
+        rows = self._con.execute(
+            f"SELECT pid, host, started_at, heartbeat_at, {', '.join(extra)} FROM sweeps"
+        ).fetchall()
         now = _dt.datetime.now(_dt.timezone.utc)
-        for r in self._con.execute("SELECT pid, host, started_at, heartbeat_at FROM sweeps").fetchall():
-            pid, host, started, beat = int(r[0]), str(r[1]), str(r[2]), str(r[3])
+        for r in rows:
+            try:
+                pid = int(r[0])
+            except (TypeError, ValueError):
+                continue  # a damaged claim row claims nothing
+            host, started, beat = str(r[1]), str(r[2]), str(r[3])
             if (pid, host) == me:
                 continue
             try:
                 age = (now - _dt.datetime.fromisoformat(beat)).total_seconds()
-            except ValueError:
+            except (TypeError, ValueError):
                 age = float("inf")
-            if _pid_alive(pid) if host == me[1] else age < STALE_SWEEP_S:
-                return (
-                    f"another sweep (pid {pid} on {host}, started {started}) is writing to "
+            try:
+                proc_start = float(r[4]) if r[4] is not None else None
+            except (TypeError, ValueError):
+                proc_start = None
+            if self._claim_is_live(pid, host, proc_start, age, me[1]):
+                writer = str(r[5]) if r[5] else DEFAULT_WRITER
+                msg = (
+                    f"{writer} (pid {pid} on {host}, started {started}) is writing to "
                     f"{str(self.path)!r}; wait for it to finish, or pass another --store"
                 )
+                return StoreBusyError(msg, pid=pid, host=host, started_at=started, writer=writer)
         return None
 
     def check_no_other_sweep(self) -> None:
-        """Refuse, without writing anything, when another live sweep writes to this store.
+        """Refuse, without writing anything, when another live writer holds this store.
 
         Raises:
-            StoreError: naming the other sweep's pid, host and start.
+            StoreBusyError: naming the other writer, its pid, host and start.
+            StoreError: the store cannot be read.
         """
         try:
             other = self._other_sweep((os.getpid(), socket.gethostname()))
@@ -684,17 +770,20 @@ class Store:
             msg = f"cannot read results store {str(self.path)!r} ({_first_line(e)}); it was left untouched"
             raise StoreError(msg) from e
         if other is not None:
-            raise StoreError(other)
+            raise other
 
-    def claim_sweep(self) -> None:
-        """Record that this process sweeps into the store; refuse when another live sweep does.
+    def claim_sweep(self, *, writer: str = DEFAULT_WRITER) -> None:
+        """Record that this process writes points into the store; refuse when another live writer does.
 
-        The claim is a row (pid, host, heartbeat) in the ``sweeps`` table, refreshed by every ``put``
-        and removed by ``release_sweep`` / ``close``. A claim of a dead process on this host, or one
-        from another host silent for ``STALE_SWEEP_S``, is taken over.
+        Every writer of points claims the store (``efflab sweep``, a report that measures, the lab's
+        live Measure). The claim is a row (pid, host, the process's start time, heartbeat, ``writer``
+        — how another writer's refusal names this one, e.g. "the lab's live Measure") in the
+        ``sweeps`` table, refreshed by every ``put`` and removed by ``release_sweep`` / ``close``. A
+        claim whose writer is gone is taken over: see :meth:`_claim_is_live`.
 
         Raises:
-            StoreError: another sweep is writing to this store (named with its pid, host and start).
+            StoreBusyError: another writer holds the store (named with its pid, host and start).
+            StoreError: the store was opened read-only or cannot be written.
         """
         if self.readonly:
             msg = f"results store {str(self.path)!r} was opened read-only"
@@ -702,13 +791,26 @@ class Store:
         me = (os.getpid(), socket.gethostname())
         try:
             self._con.executescript(_SWEEPS)
+            cols = self._sweep_columns() or set()
+            for name, kind in _SWEEPS_ADDED:
+                if name not in cols:  # a table from before the column: NULL in its old rows
+                    try:
+                        self._con.execute(f"ALTER TABLE sweeps ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as e:
+                        if "duplicate column" not in str(e):
+                            raise  # another writer added it a moment ago: fine
+            self._con.commit()
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 other = self._other_sweep(me)
                 if other is not None:
-                    raise StoreError(other)
+                    raise other
                 self._con.execute("DELETE FROM sweeps WHERE NOT (pid=? AND host=?)", me)
-                self._con.execute("INSERT OR REPLACE INTO sweeps VALUES (?,?,?,?)", (*me, _now(), _now()))
+                self._con.execute(
+                    "INSERT OR REPLACE INTO sweeps (pid, host, started_at, heartbeat_at, process_started, "
+                    "writer) VALUES (?,?,?,?,?,?)",
+                    (*me, _now(), _now(), process_started(me[0]), writer),
+                )
                 self._con.execute("COMMIT")
             except BaseException:
                 self._con.execute("ROLLBACK")
@@ -719,14 +821,14 @@ class Store:
         self._sweep_claim = me
 
     def release_sweep(self) -> None:
-        """Remove this process's sweep claim (no-op without one)."""
+        """Remove this process's claim (no-op without one)."""
         if self._sweep_claim is None:
             return
         try:
             with self._con:
                 self._con.execute("DELETE FROM sweeps WHERE pid=? AND host=?", self._sweep_claim)
         except sqlite3.DatabaseError:
-            pass  # a dead claim is taken over by the next sweep (pid check)
+            pass  # a dead claim is taken over by the next writer (pid and start time)
         self._sweep_claim = None
 
     def close(self) -> None:

@@ -61,7 +61,15 @@ RESOURCE = "measure"
 SHARED_HOST_FLAG = "shared_host"
 """Flag of a point measured on a host where several ``measure`` workers ran at the same time."""
 
-__all__ = ["RESOURCE", "SHARED_HOST_FLAG", "ClusterError", "iter_sweep_distributed", "start_local_cluster"]
+__all__ = [
+    "RESOURCE",
+    "SHARED_HOST_FLAG",
+    "ClusterError",
+    "check_local_cluster",
+    "iter_sweep_distributed",
+    "local_cluster_limit",
+    "start_local_cluster",
+]
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -251,6 +259,59 @@ _UNCAPPED = {
     f"distributed.nanny.pre-spawn-environ.{v}": None
     for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 }
+
+
+# Memory one local measure worker needs, an estimate: a Python process with torch, transformers
+# and Dask imported holds about 0.26 GiB, one with MiniLM-L6 loaded about 0.6 GiB (measured on the
+# project's VM); a larger model needs more, and check_fits refuses its points before they load.
+LOCAL_WORKER_BYTES = 1 << 30
+
+
+def local_cluster_limit() -> tuple[int, str]:
+    """The most ``measure`` workers a local cluster may start on this machine, and what bounds it.
+
+    One worker per CPU this process may run on (a second worker on a CPU only slows both and
+    overlaps their power), and no more than the memory available now holds at
+    ``LOCAL_WORKER_BYTES`` each. Always at least 1.
+    """
+    import psutil
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    cpus = max(1, cpus)
+    available = int(psutil.virtual_memory().available)
+    by_memory = max(1, available // LOCAL_WORKER_BYTES)
+    if by_memory < cpus:
+        return by_memory, (
+            f"the {available / 2**30:.1f} GiB of memory available now, at about "
+            f"{LOCAL_WORKER_BYTES / 2**30:g} GiB per worker"
+        )
+    return cpus, f"one worker per CPU: this process may use {cpus} CPU{'s' * (cpus != 1)}"
+
+
+def check_local_cluster(n_workers: object) -> int:
+    """``n_workers`` when it is a whole number from 1 to :func:`local_cluster_limit`.
+
+    Raises:
+        ConfigError: not a positive whole number, or more workers than this machine can run (the
+            message says whether CPUs or memory bound it).
+    """
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        msg = (
+            f"--local-cluster must be a positive number of workers, got {n_workers!r}; e.g. --local-cluster 2"
+        )
+        raise ConfigError(msg)
+    limit, why = local_cluster_limit()
+    if n_workers > limit:
+        msg = (
+            f"--local-cluster {n_workers} is more workers than this machine can run: at most {limit} "
+            f"({why}); use --local-cluster 1 to {limit}, or start workers on more machines and pass "
+            "--scheduler tcp://HOST:PORT"
+        )
+        raise ConfigError(msg)
+    return n_workers
 
 
 def start_local_cluster(n_workers: int) -> LocalCluster:
@@ -480,7 +541,8 @@ def iter_sweep_distributed(
         timeout_s: how long to wait for the scheduler to answer and for a ``measure`` worker.
 
     Raises:
-        ConfigError: neither or both of ``scheduler`` and ``local_cluster``, or a bad count.
+        ConfigError: neither or both of ``scheduler`` and ``local_cluster``, or a bad count (more
+            local workers than this machine's CPUs or memory can run: :func:`check_local_cluster`).
         ClusterError: the scheduler is unreachable, or no worker offers the ``measure`` resource.
         ModelError, TaskError: a model or the task cannot be resolved here (checked before any
             cluster is started; the workers must resolve the same names).
@@ -496,11 +558,8 @@ def iter_sweep_distributed(
         if scheduler is None:
             msg = "give a Dask scheduler address (--scheduler tcp://HOST:PORT) or --local-cluster N"
         raise ConfigError(msg)
-    if local_cluster is not None and (
-        isinstance(local_cluster, bool) or not isinstance(local_cluster, int) or local_cluster < 1
-    ):
-        msg = f"--local-cluster must be a positive number of workers, got {local_cluster!r}; e.g. --local-cluster 2"
-        raise ConfigError(msg)
+    if local_cluster is not None:
+        check_local_cluster(local_cluster)
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
 

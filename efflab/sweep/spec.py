@@ -368,6 +368,20 @@ class SweepSpec:
         return cls.from_dict(data)
 
 
+def point_seconds(method: MethodSettings, device: str, *, task: bool) -> tuple[float, float]:
+    """A rough (low, high) wall time in seconds of one point measured with ``method`` on ``device``.
+
+    Both add warm-up, loading and (with a ``task``) scoring accuracy to the timed windows. Low: the
+    planned windows at their minimum; high: the most windows a point may get (more for its interval,
+    re-measures of disturbed ones), each up to its cap.
+    """
+    m = method
+    fixed = m.warmup_s + _OVERHEAD_S + (_ACCURACY_S if task else 0.0)
+    low = fixed + m.windows * m.window_min_s(device)
+    high = fixed + (m.max_windows + m.remeasure_windows) * float(m.max_window_s)
+    return low, high
+
+
 # What the parts of a sweep cost around its timed windows on a 2-vCPU VM (bench/demo_time.py measures
 # them): a model load, a FLOP count, a window's warm-up batch and sensor window, and scoring the task's
 # 1,000 test texts once per model and precision (about 3.5 s per encoder layer in fp32, half that in
@@ -444,9 +458,13 @@ def estimate_seconds(
 
 
 def duration_text(seconds: float) -> str:
-    """'40 s', '12 min', '3.5 h'."""
+    """'40 s', '12 min', '3.5 h', '4.2 days', '31.7 years'."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / (365.25 * 86400):,.1f} years"
