@@ -248,6 +248,9 @@ class LiveJob:
                 self._post(partial(self.state.live_progress, stage, frac, i, total, lab))
 
             with open_store(self.store_path) as st:
+                # One writer at a time: a CLI sweep on this store refuses the lab's Measure and the
+                # other way round, each naming the other (StoreBusyError, one line in the banner).
+                st.claim_sweep(writer="the lab's live Measure")
                 for r in iter_sweep(
                     spec,
                     st,
