@@ -9,8 +9,11 @@
    complete store is followed by a new one). After every
    kill: ``PRAGMA integrity_check``, no stored point lost, no stored point re-measured (its record and
    timestamp unchanged); at the end one more run completes every store.
+3. The SIGTERM trial (issue 25), the same with SIGTERM (what `docker stop`, systemd and CI runners send):
+   every terminated sweep exits 143, loses nothing beyond the point in progress and leaves no claim
+   row behind in the store's ``sweeps`` table.
 
-    .venv/bin/python bench/faults.py [--kills 20] [--seed 15]
+    .venv/bin/python bench/faults.py [--kills 20] [--terms 20] [--seed 15]
 """
 
 from __future__ import annotations
@@ -358,7 +361,9 @@ def _integrity_ok(store: Path) -> bool:
         con.close()
 
 
-def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
+def kill_trial(
+    work: Path, task: Path, kills: int, seed: int, sig: signal.Signals = signal.SIGKILL
+) -> dict[str, Any]:
     """SIGKILL a real, running sweep at ``kills`` random moments, each sweep started on a store with
     points left: when a store is complete the next sweep starts on a new store. After each
     kill: integrity check, no stored point lost, none re-measured (record and timestamp unchanged);
@@ -374,14 +379,23 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
             "task": str(task),
             "seq_len": 32,
             "sensor": "fake",
-            # max_windows = windows: no adaptive pass, so a stored record only changes if re-measured
-            "method": {**FAST, "windows": 2, "max_windows": 2},
+            # max_windows = windows and no paired pass: a stored record only changes if re-measured
+            "method": {**FAST, "windows": 2, "max_windows": 2, "threads_source": "bench"},
         },
     )
     n_points = 8
     # How long one whole sweep takes here (start-up included): kill moments fall inside it.
     t0 = time.monotonic()
-    full = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(work / "timing.sqlite")]
+    full = [
+        sys.executable,
+        "-m",
+        "efflab.cli",
+        "sweep",
+        str(spec),
+        "--no-paired",
+        "--store",
+        str(work / f"timing-{sig.name}.sqlite"),
+    ]
     subprocess.run(full, capture_output=True, check=True, env=ENV)
     whole_s = time.monotonic() - t0
     out: dict[str, Any] = {
@@ -391,25 +405,38 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
         "remeasured": 0,
         "bad": 0,
         "stores": 1,
+        "stale_rows": 0,
+        "exit_codes": {},
     }
     out["whole_sweep_s"] = round(whole_s)
     stored_at_kill: list[int] = []
     seen: dict[Path, dict[str, tuple[str, str]]] = {}
-    store = work / "kill-1.sqlite"
+    name = sig.name.lower()
+    store = work / f"{name}-1.sqlite"
     while out["kills"] < kills:
         if store.exists() and len(_points(store)) >= n_points:
             out["stores"] += 1
-            store = work / f"kill-{out['stores']}.sqlite"
-        cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)]
+            store = work / f"{name}-{out['stores']}.sqlite"
+        cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--no-paired", "--store", str(store)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
         time.sleep(rng.uniform(1.0, whole_s))
         killed = proc.poll() is None
         if killed:
-            proc.send_signal(signal.SIGKILL)
+            proc.send_signal(sig)
             out["kills"] += 1
         else:  # it finished first: not a kill; the next one starts a new store
             out["finished_before_kill"] += 1
-        proc.wait()
+        rc = proc.wait()
+        if killed:
+            out["exit_codes"][rc] = out["exit_codes"].get(rc, 0) + 1
+        if store.exists() and sig != signal.SIGKILL:
+            con = sqlite3.connect(store)
+            try:
+                out["stale_rows"] += int(con.execute("SELECT count(*) FROM sweeps").fetchone()[0])
+            except sqlite3.Error:
+                pass  # no sweeps table: nothing claimed yet
+            finally:
+                con.close()
         if not store.exists():
             stored_at_kill.append(0)
             continue
@@ -423,7 +450,7 @@ def kill_trial(work: Path, task: Path, kills: int, seed: int) -> dict[str, Any]:
             stored_at_kill.append(len(now))
     for st, before in seen.items():
         r = subprocess.run(
-            [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(st)],
+            [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--no-paired", "--store", str(st)],
             capture_output=True,
             text=True,
             env=ENV,
@@ -482,6 +509,7 @@ def quick_check_cost(work: Path) -> tuple[int, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--terms", type=int, default=20, help="SIGTERMs of a running sweep (issue 25)")
     ap.add_argument("--seed", type=int, default=15)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="efflab-faults-") as tmp:
@@ -509,6 +537,13 @@ def main() -> None:
             f"1 s–that); {k['lost']} points lost, {k['remeasured']} re-measured, "
             f"{k['bad']} integrity failures; after one more run {k.get('complete', 0)}/{k['stores']} stores "
             f"complete (points already stored at each kill: {k['stored_at_kill']}, median {k['median_stored_at_kill']})"
+        )
+        t = kill_trial(work, task, args.terms, args.seed + 1, signal.SIGTERM)
+        print(
+            f"SIGTERM trial: {t['kills']} SIGTERMs of a running sweep ({t['finished_before_kill']} runs finished "
+            f"first), over {t['stores']} stores; exit codes {t['exit_codes']} (target: 143); {t['lost']} points "
+            f"lost, {t['remeasured']} re-measured, {t['bad']} integrity failures, {t['stale_rows']} claim rows left "
+            f"behind (target 0); after one more run {t.get('complete', 0)}/{t['stores']} stores complete"
         )
 
 
