@@ -149,18 +149,14 @@ def run_cases(base: Path, work: Path) -> list[tuple[str, int, int, str, str, str
         subprocess.run(["chattr", "+i", str(p.parent)], check=True)
 
     def claim(p: Path) -> None:
-        # a live sweep: this bench process holds the claim
-        con = sqlite3.connect(p)
-        con.executescript(
-            "CREATE TABLE IF NOT EXISTS sweeps (pid INTEGER NOT NULL, host TEXT NOT NULL, started_at TEXT NOT NULL,"
-            " heartbeat_at TEXT NOT NULL, PRIMARY KEY (pid, host));"
-        )
-        import socket
+        # a live sweep: this bench process holds the claim (as a sweep records it: pid, host, its start)
+        from efflab.store import open_store
 
-        con.execute("INSERT INTO sweeps VALUES (?,?,?,?)", (os.getpid(), socket.gethostname(), "now", "now"))
-        con.commit()
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        con.close()
+        st = open_store(p)
+        st.claim_sweep()
+        st._sweep_claim = None  # keep the row when this handle closes: the claim stays live
+        st.close()
+        checkpoint(p)
 
     one = ["--models", "tiny-bert-l1", "--batch-sizes", "3", "--precisions", "fp32", "--sensor", "fake"]
     case("export --out the store itself", None, "results", "export", "--store", "{store}", "--out", "{store}")

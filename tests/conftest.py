@@ -181,3 +181,48 @@ def tiny_measurement() -> Any:
     return measure(
         Config(model="tiny-bert-l1", batch_size=2, seq_len=16), sensor="fake", method=fast_method()
     )
+
+
+class CliResult:
+    """What ``run_cli`` returns: the shape of ``subprocess.CompletedProcess`` the tests read."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+    """``efflab ARGS`` in this process (``efflab.cli.main``) with its output captured: the CLI as a user
+    meets it, without a second interpreter importing torch. A real process is used only where the
+    process is the point (signals, exit codes of a real process, import lightness). Restores what
+    ``main`` changes: warnings' printer, signal handlers, the working folder and the environment."""
+    import contextlib
+    import io
+    import signal as _signal
+    import warnings
+
+    from efflab.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = dict(os.environ)
+    saved_show = warnings.showwarning
+    saved_sig = {s: _signal.getsignal(s) for s in (_signal.SIGINT, _signal.SIGTERM)}
+    saved_cwd = os.getcwd()
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main(list(args))
+            except SystemExit as e:  # argparse's own errors and --help
+                rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        warnings.showwarning = saved_show
+        for s, h in saved_sig.items():
+            _signal.signal(s, h)
+    return CliResult(int(rc), out.getvalue(), err.getvalue())

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import JSON_KEYS
@@ -13,10 +12,10 @@ from conftest import JSON_KEYS
 FAST = ["--sensor", "fake", "--min-window", "0.05", "--max-window", "0.3", "--seq-len", "16"]
 
 
-def efflab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+def efflab(*args: str, env: dict[str, str] | None = None) -> Any:
+    from conftest import run_cli
+
+    return run_cli(*args, env=env)
 
 
 def test_measure_json() -> None:

@@ -444,10 +444,10 @@ def test_import_efflab_dashboard_stays_light() -> None:
     assert json.loads(out.stdout) == []
 
 
-def _efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=60
-    )
+def _efflab(*args: str) -> Any:
+    from conftest import run_cli
+
+    return run_cli(*args)
 
 
 def test_cli_rejects_bad_port_and_foreign_store_in_one_line(tmp_path: Path) -> None:

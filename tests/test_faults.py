@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -41,7 +42,16 @@ SWEEP_ONE = (
 )
 
 
-def efflab(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def efflab(*args: str, cwd: Path | None = None, timeout: float = 180) -> Any:
+    """``efflab ARGS`` in this process (conftest.run_cli); ``efflab_process`` where the process is the point."""
+    from conftest import run_cli
+
+    return run_cli(*args, cwd=cwd, env=ENV)
+
+
+def efflab_process(
+    *args: str, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "efflab.cli", *args],
         capture_output=True,
@@ -61,7 +71,7 @@ def sha(p: Path) -> str:
     return h.hexdigest()
 
 
-def one_line_error(r: subprocess.CompletedProcess[str], code: int = 2) -> str:
+def one_line_error(r: Any, code: int = 2) -> str:
     """The command failed with ``code`` and printed exactly one line, no traceback, nothing on stdout."""
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode == code, (r.returncode, r.stderr[-2000:])

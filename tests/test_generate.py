@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import fast_method
@@ -164,10 +163,10 @@ def _old_record() -> Measurement:
 
 
 # ----- bad input through the CLI: one line, exit 2 -----
-def efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300
-    )
+def efflab(*args: str) -> Any:
+    from conftest import run_cli
+
+    return run_cli(*args)
 
 
 def test_cli_generate_json_has_the_generation_fields() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -300,10 +301,10 @@ def test_old_store_opens_reads_and_takes_new_points(tmp_path: Path, tiny_measure
     assert old["energy_cpu_j"] is None or math.isnan(old["energy_cpu_j"])  # missing, never 0
 
 
-def efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300
-    )
+def efflab(*args: str) -> Any:
+    from conftest import run_cli
+
+    return run_cli(*args)
 
 
 @pytest.mark.parametrize(

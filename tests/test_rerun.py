@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,10 +144,10 @@ def test_a_refined_point_is_the_same_run_longer(tmp_path: Path, tiny_measurement
         assert len(st.runs("hw")) == 1
 
 
-def efflab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args], capture_output=True, text=True, timeout=300
-    )
+def efflab(*args: str) -> Any:
+    from conftest import run_cli
+
+    return run_cli(*args)
 
 
 _RUN_SPREAD_RULE = "--run-spread must be a fraction >= 0 and < 1"

@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -63,8 +65,18 @@ def _show_warning(
     print(f"efflab: warning: {message}", file=sys.stderr)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM before a command installs its own handling (a sweep finishes its point): stop with 143.
+    raise SystemExit(143)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning  # type: ignore[assignment]
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _terminated)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
