@@ -569,7 +569,7 @@ def test_a_second_sweep_on_the_same_store_is_refused(copy_store: Path) -> None:
     with open_store(copy_store) as first:
         first.claim_sweep()
         line = one_line_error(
-            efflab(
+            efflab_process(  # another process: this one's own claim is its own
                 *SWEEP_ONE,
                 "--store",
                 str(copy_store),
