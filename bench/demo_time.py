@@ -7,7 +7,7 @@ estimate the sweep printed before it started against what it took, and the total
 
     python bench/demo_time.py                 # with the family and accuracies as cached now
     python bench/demo_time.py --fresh-cache   # as on a fresh machine: a new EFFLAB_CACHE (rebuilds the family)
-    python bench/demo_time.py --grid full     # the full 86-point grid
+    python bench/demo_time.py --grid full     # the full grid (78 points that can run)
 
 Targets: `make demo` <= 10 min on a fresh machine (set-up is not run here: add what `make setup` took),
 the first report readable within 5 min of the sweep's start, the sweep's duty cycle >= 75 %, the

@@ -106,7 +106,7 @@ def test_cli_report_and_dashboard_agree(
     assert f"Stars per model: {stars}" in report
     for m in a.ratings:  # the dashboard's rating card for each model's rated configuration, and its labels
         card = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"]), config=m.key)).card("stars")  # type: ignore[arg-type]
-        assert card.value == fmt.stars(m.stars) and f"{m.model}'s rating" in card.detail
+        assert card.value == fmt.stars(m.stars) and card.detail.startswith(m.label) and m.rule in card.detail
     labels = model_ratings(view.frame).set_index("model")["stars"].to_dict()
     assert labels == {m.model: m.stars for m in a.ratings}
     # ... and the lab (its state object renders the same assessment)
@@ -217,9 +217,9 @@ def test_the_dashboard_shows_a_bad_input_beside_the_inputs_and_keeps_the_figures
     d = Dashboard(small_store)
     cards, header = d.cards.value, d.header.value
     assert cards and not d.message.value
-    d.tolerance.value = 80  # points: beyond the 50 pt the assessment accepts
-    assert "accuracy tolerance must be a fraction between 0 and 0.5" in d.message.value
-    assert "80 pt" in d.message.value and "Traceback" not in d.message.value
+    d.tolerance.value = 80  # points: beyond the 50 pt the assessment accepts, said in the box's unit
+    assert "Accuracy tolerance must be between 0 and 50 points, got 80 points" in d.message.value
+    assert "Traceback" not in d.message.value
     assert d.cards.value == cards and d.header.value == header  # the previous figures stay
     d.tolerance.value = 1
     assert not d.message.value

@@ -32,6 +32,7 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         "IPYTHONDIR": str(tmp_path / "ipython"),
+        "EFFLAB_DASHBOARD_CULL_S": "12",  # the culler's rule, not its two minutes, is what is tested
     }
     log = (tmp_path / "dashboard.log").open("w")
     cmd = [
@@ -292,7 +293,7 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
 
     from efflab import format as fmt
     from efflab.analysis import assess
-    from efflab.dashboard.launch import CULL_IDLE_S, CULL_INTERVAL_S
+    CULL_IDLE_S, CULL_INTERVAL_S = 12, 3  # EFFLAB_DASHBOARD_CULL_S in the server fixture
     from efflab.store import load_results
 
     want = expected_cards(copy_store)

@@ -124,7 +124,7 @@ def test_cluster_sweep_matches_a_local_sweep_and_resumes(cluster: Any, tmp_path:
 
     # cuda points fail on a machine without one: worker-side errors are stored as failed points
     spec = tiny_spec(devices=("cpu", "cuda"))
-    # Dask sweeps have no adaptive second pass (README): compare with a local sweep without it, or
+    # Dask sweeps have no paired pass (docs/method.md): compare with a local sweep without it, or
     # whether a point comes back ``refined`` depends on this machine's noise.
     with open_store(tmp_path / "local.sqlite") as st:
         local = list(iter_sweep(spec, st, adaptive=False))

@@ -6,7 +6,7 @@ configuration, which points are eligible (and why the others are not), one star 
 the recommendation and its reason, the baseline, the yearly savings with signed ranges, and the
 provenance lines. The CLI, the report, the dashboard and the lab only render it.
 
-Rules (README, "Stars and the nudge"; the uncertainty rules are in :mod:`efflab.analysis.uncertainty`):
+Rules (docs/decisions.md; comparing two points is :mod:`efflab.analysis.compare`):
 
 1. **Cohort**: the one named, else the cohort (task @ hardware) with the most eligible points.
 2. **Newest point per configuration** (model, batch, precision, device, seq_len, cast, workload):

@@ -1,7 +1,7 @@
 """Deciding under uncertainty: is one accuracy distinguishable from another, do two energies differ,
 and what range does a saving have.
 
-The rules (also in the README, "Stars and the nudge"):
+The rules (also in docs/decisions.md):
 
 * **Accuracy.** Two configurations evaluated on the same test texts are compared with the exact
   McNemar test on their per-example correctness (two-sided, 95 %): only the texts where they disagree

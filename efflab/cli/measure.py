@@ -29,7 +29,7 @@ examples:
   efflab measure --model smollm2-135m --task reviews               # a causal LM, scored by prompting
   efflab measure --model smollm2-135m --workload generate --max-new-tokens 16 --batch-size 4 --json
   efflab measure --windows 5 --cpu-power 65 --ram-power 6   # your machine's watts (wall meter, vendor sheet)
-method: the point is timed as --windows independent windows (default 3); its interval comes from the
+method: the point is timed as --windows independent windows (default 5); its interval comes from the
 spread of the window means. Disturbed windows (this process got clearly less CPU than it asked for, or
 other processes took the machine) are re-measured; a point that stays inconsistent is flagged.
 energy: 'measured' figures come from hardware counters (nvml, rapl); 'modelled' ones from CodeCarbon's
@@ -45,7 +45,7 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--windows",
         default=None,
-        help="timing windows per point, >= 1 (default 3; 1 = the single-window method of efflab 0.1)",
+        help="timing windows per point, >= 1 (default 5; 1 = the single-window method of efflab 0.1)",
     )
     g.add_argument(
         "--target-ci",
@@ -195,9 +195,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "measure",
         help="measure one configuration (latency, energy, memory, FLOPs, accuracy)",
-        description="Measure one model configuration on this machine: warm-up, adaptive repetitions until the "
-        "95%% CI of the mean batch latency is within the target, energy over the timed window, peak memory, "
-        "FLOPs and MFU, and accuracy on the task at the same precision.",
+        description="Measure one model configuration on this machine: warm-up, replicated timing windows "
+        "(more while the 95%% CI of the mean batch latency is above the target), energy over the windows, "
+        "peak memory, FLOPs and MFU, and accuracy on the task at the same precision.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -278,7 +278,7 @@ def confirm_duration(cfg: Config, method: MethodSettings, *, yes: bool) -> None:
         f"about {duration_text(low)}–{duration_text(high)} ({method.windows:,} windows of at least "
         f"{method.window_min_s(cfg.device):g} s)"
     )
-    fix = "pass fewer --windows (default 3) or a shorter --min-window"
+    fix = "pass fewer --windows (default 5) or a shorter --min-window"
     if not sys.stdin.isatty():
         msg = f"this measurement would take {plan}; {fix}, or --yes to start it anyway"
         raise ConfigError(msg)

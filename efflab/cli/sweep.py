@@ -67,7 +67,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--sensor", help="energy sensor, overriding the spec (auto, nvml, rapl, codecarbon, fake)")
     p.add_argument(
-        "--windows", help="timing windows per point, overriding the spec (default 3; 1 = one window)"
+        "--windows", help="timing windows per point, overriding the spec (default 5; 1 = one window)"
     )
     p.add_argument(
         "--target-ci", help="95%% CI half-width / mean of the windows a point aims at (default 0.05)"

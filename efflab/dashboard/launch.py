@@ -22,8 +22,19 @@ from efflab.servers import HOST, check_port, run_server
 STORE_ENV = "EFFLAB_STORE"
 CULL_IDLE_S = 120
 """A visitor's kernel left without a page (the tab closed and its shutdown beacon lost) is shut down
-after this many seconds without activity."""
+after this many seconds without activity (``$EFFLAB_DASHBOARD_CULL_S`` sets another)."""
 CULL_INTERVAL_S = 30
+
+
+def cull_seconds() -> tuple[int, int]:
+    """(idle seconds before a page-less kernel is culled, how often the culler looks): the defaults,
+    or ``$EFFLAB_DASHBOARD_CULL_S`` (the culler then looks every quarter of it, at least every second)."""
+    import os
+
+    raw = os.environ.get("EFFLAB_DASHBOARD_CULL_S", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw), max(1, int(raw) // 4)
+    return CULL_IDLE_S, CULL_INTERVAL_S
 
 
 def notebook_path() -> Path:
@@ -65,8 +76,8 @@ def voila_command(port: int, *, notebook: Path | None = None, python: str | None
         # template gives it the XSRF cookie it needs). One the beacon missed (a crashed browser, a
         # killed tab) is culled once no page has been connected to it for CULL_IDLE_S; a kernel
         # with an open page is never culled, however idle.
-        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
-        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_S}",
+        f"--MappingKernelManager.cull_idle_timeout={cull_seconds()[0]}",
+        f"--MappingKernelManager.cull_interval={cull_seconds()[1]}",
         "--MappingKernelManager.cull_connected=False",
     ]
 

@@ -240,6 +240,7 @@ def _table(rows: list[list[Any]], headers: list[str], cls: str = "efflab-table")
 _STYLE = """<style>
 .efflab-report {font-family: DejaVu Sans, Arial, sans-serif; max-width: 1100px;}
 .efflab-table {border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; max-width: 100%;}
+@media (max-width: 1100px) {.efflab-table {display: block; overflow-x: auto;}}
 .efflab-table td, .efflab-table th {overflow-wrap: break-word;}
 .efflab-table.efflab-anywhere td {overflow-wrap: anywhere;}
 .efflab-table th, .efflab-table td {border: 1px solid #ddd; padding: 3px 8px; text-align: left !important;}
