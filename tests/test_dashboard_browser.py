@@ -293,6 +293,7 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
 
     from efflab import format as fmt
     from efflab.analysis import assess
+
     CULL_IDLE_S, CULL_INTERVAL_S = 12, 3  # EFFLAB_DASHBOARD_CULL_S in the server fixture
     from efflab.store import load_results
 
