@@ -60,9 +60,11 @@ def test_a_known_difference_is_resolved_and_stored(
     keys = {r[0] for r in con.execute("SELECT DISTINCT key FROM visits")}
     assert keys == {got["a"]["key"], got["b"]["key"]}
     assert con.execute("SELECT purpose, looks FROM paired_sessions").fetchone() == ("compare", 1)
-    # the gate: B regresses on energy by far more than 5 % -> exit 1; the other way round passes
+    # the gate: B regresses on energy by far more than 5 % -> exit 1 (12 rounds: with fewer, rounds dropped
+    # on a busy machine can leave it unresolved, and an unresolved regression does not fail a gate);
+    # the other way round passes
     rc, out, _ = run(
-        capsys, "compare", "tiny-bert-l1:16:fp32", "tiny-bert-l1:1:fp32", "--rounds", "4",
+        capsys, "compare", "tiny-bert-l1:16:fp32", "tiny-bert-l1:1:fp32", "--rounds", "12",
         "--fail", "energy:5%", "--store", str(store), *FAST,
     )  # fmt: skip
     assert rc == 1 and "gate energy:5%: FAILED" in out and "95 % interval" in out
