@@ -54,7 +54,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 test: setup system-deps lint typecheck
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

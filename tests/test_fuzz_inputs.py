@@ -23,7 +23,7 @@ from efflab.report.params import ReportParams
 from efflab.sweep import SweepSpec
 
 SEED = 15
-N_PER_COMMAND = 30
+N_PER_COMMAND = 20
 SEEN: list[str] = []
 # Field names a user would write, so random structures reach the validation past "unknown field".
 SPEC_KEYS = list(SweepSpec.__dataclass_fields__)

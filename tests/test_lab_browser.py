@@ -74,8 +74,15 @@ def serve_lab(store: Path, tmp_path: Path) -> Iterator[str]:
         root,
         sensor="fake",
         # One window, long enough to press Cancel while it runs.
-        method={"min_window_s": 5.0, "max_window_s": 6.0, "warmup_batches": 1, "warmup_s": 0.0,
-                "windows": 1, "max_windows": 1, "remeasure_windows": 0},  # fmt: skip
+        method={
+            "min_window_s": 5.0,
+            "max_window_s": 6.0,
+            "warmup_batches": 1,
+            "warmup_s": 0.0,
+            "windows": 1,
+            "max_windows": 1,
+            "remeasure_windows": 0,
+        },  # fmt: skip
     )
     env = dict(os.environ)
     for var, sub in (
