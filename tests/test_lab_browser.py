@@ -82,7 +82,7 @@ def serve_lab(store: Path, tmp_path: Path) -> Iterator[str]:
             "windows": 1,
             "max_windows": 1,
             "remeasure_windows": 0,
-        },  # fmt: skip
+        },
     )
     env = dict(os.environ)
     for var, sub in (
