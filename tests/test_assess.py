@@ -501,13 +501,15 @@ def test_a_100x_outlier_does_not_make_the_family_uniform() -> None:
 
     c = correctness(0.9, 3)
     family = [point(m, 8, "fp32", e, correct=c) for m, e in (("tiny", 1.0), ("small", 3.0), ("mid", 4.0))]
-    # A general-purpose LM scored by prompting, 100x the family: rated in its own class.
+    # A general-purpose LM scored by prompting, 100x the family: its own class, and as the only one of it
+    # rated in the bands of every model (not "5 of 5" at 100x the energy); the family keeps its bands.
     llm = point("huge", 1, "fp32", 100.0, correct=c, prompting="k=4")
     a = assess(frame(*family, llm))
     stars = {r.model: r.stars for r in a.ratings}
-    assert stars["tiny"] == 5 and stars["small"] < 5 and stars["huge"] == 5
+    assert stars["tiny"] == 5 and stars["small"] < 5 and stars["huge"] == 1
     rated = {r.model: r for r in a.ratings}
     assert rated["huge"].group == "general-purpose (prompted)" and "only" in rated["huge"].rule
+    assert "all 4 models" in rated["huge"].rule and rated["huge"].n_rated == 4
     assert rated["tiny"].n_rated == 3 and "equal-width" in rated["tiny"].rule
     # A 100x outlier inside the family: bands of equal ratio keep the 3x gap apart.
     spread = [*family, point("big", 8, "fp32", 100.0, correct=c)]

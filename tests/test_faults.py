@@ -334,7 +334,6 @@ def test_renamed_task_labels_are_refused_not_reversed(tmp_path: Path) -> None:
     """Refused before the model loads (one line, not after "loading model…" and a timing run),
     for a scikit-learn pipeline and for a transformers classifier (its config.json id2label)."""
     from efflab.paths import package_data
-
     from efflab.zoo import cache, recipe_hash
 
     # built for this recipe and these library versions (an entry of other versions would be rebuilt,

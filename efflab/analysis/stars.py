@@ -14,7 +14,8 @@ efflab's rule (``RULE_EFFLAB``, the default):
    energy: each band covers the same factor, e.g. 2.4x for an 81x range), so a 3x gap in the family is
    never lost in one band because of one far model.
 3. Bands are set only by models whose best point is not flagged noisy (a noisy best is rated within
-   those bands, never moves them); a class of one, or of equal energies, gets 5.
+   those bands, never moves them); a cohort of one model, or of equal energies, gets 5. A class of one
+   beside another class (the one prompted LLM beside the family) is rated in the bands of every model.
 
 The AI Energy Score rule itself stays available (``rule="ai-energy-score"``: one class, linear bands),
 as published. Band edges are exact: values are read as the decimals they print as, and the band index
@@ -164,16 +165,28 @@ def rate_models(eligible: pd.DataFrame, rule: str = RULE_EFFLAB) -> tuple[ModelR
     groups: dict[str, list[Any]] = {}
     for _, r in best.iterrows():
         groups.setdefault(TASK_SPECIFIC if rule == RULE_AI_ENERGY_SCORE else group_of(r), []).append(r)
+    every = [r for rows in groups.values() for r in rows]
     out = []
     for group, rows in groups.items():
-        clean = [sets_bands(r) for r in rows]
-        wh = [float(r["wh_per_1000_queries"]) for r in rows]
-        setters = [w for w, c in zip(wh, clean, strict=True) if c] or wh
+        # A class of one beside other classes cannot be rated against its own: it is rated in the bands
+        # of every model measured (a lone prompted LLM at 100x the family is not "5 of 5").
+        alone = len(rows) == 1 and len(every) > 1
+        band_rows = every if alone else rows
+        clean = [sets_bands(r) for r in band_rows]
+        band_wh = [float(r["wh_per_1000_queries"]) for r in band_rows]
+        setters = [w for w, c in zip(band_wh, clean, strict=True) if c] or band_wh
         lo, hi = min(setters), max(setters)
         log = rule == RULE_EFFLAB and lo > 0 and hi / lo > LOG_BANDS_ABOVE
+        wh = [float(r["wh_per_1000_queries"]) for r in rows]
         stars = energy_stars(wh, (lo, hi), log=log)
         label_group = "" if rule == RULE_AI_ENERGY_SCORE else group
-        text = rule_text(lo, hi, log, rule, len(rows), label_group or "rated")
+        if alone:
+            text = f"the only {label_group} model here, so rated against all {len(every)} models: " + rule_text(
+                lo, hi, log, rule, len(every), "measured"
+            )
+        else:
+            text = rule_text(lo, hi, log, rule, len(rows), label_group or "rated")
+        clean = [sets_bands(r) for r in rows]
         for r, s, c in zip(rows, stars, clean, strict=True):
             out.append(
                 ModelRating(
@@ -183,11 +196,11 @@ def rate_models(eligible: pd.DataFrame, rule: str = RULE_EFFLAB) -> tuple[ModelR
                     label=fmt.config_label(r),
                     wh_per_1000_queries=float(r["wh_per_1000_queries"]),
                     energy_basis=fmt.energy_basis(r),
-                    sets_bands=c or len(setters) == len(wh),
+                    sets_bands=c or len(setters) == len(band_wh),
                     n_configurations=int(counts[r["model"]]),
                     group=group,
                     rule=text,
-                    n_rated=len(rows),
+                    n_rated=len(band_rows),
                     bands=(lo, hi, log),
                 )
             )
