@@ -181,8 +181,9 @@ def rate_models(eligible: pd.DataFrame, rule: str = RULE_EFFLAB) -> tuple[ModelR
         stars = energy_stars(wh, (lo, hi), log=log)
         label_group = "" if rule == RULE_AI_ENERGY_SCORE else group
         if alone:
-            text = f"the only {label_group} model here, so rated against all {len(every)} models: " + rule_text(
-                lo, hi, log, rule, len(every), "measured"
+            text = (
+                f"the only {label_group} model here, so rated against all {len(every)} models: "
+                + rule_text(lo, hi, log, rule, len(every), "measured")
             )
         else:
             text = rule_text(lo, hi, log, rule, len(rows), label_group or "rated")
