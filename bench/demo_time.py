@@ -46,6 +46,7 @@ def main() -> None:
         "--fresh-cache", action="store_true", help="a new, empty EFFLAB_CACHE (rebuilds the family)"
     )
     ap.add_argument("--grid", choices=("default", "full"), default="default")
+    ap.add_argument("--keep", type=Path, help="copy the demo's store here when done (to read or re-run)")
     a = ap.parse_args()
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as d:
@@ -58,11 +59,16 @@ def main() -> None:
         t_sweep0 = time.monotonic()
         t, log = _efflab(["sweep", "--grid", a.grid, "--store", str(store), "--yes"], env)
         phases.append(("sweep", t))
-        t, _ = _efflab(["recommend", "--store", str(store)], env)
+        t, rec = _efflab(["recommend", "--store", str(store)], env)
         phases.append(("recommend", t))
+        recommendation = next((line for line in rec.splitlines() if line.strip()), "(none)")
         t, _ = _efflab(["report", "--store", str(store), "--out", str(Path(d) / "report"), "--yes"], env)
         phases.append(("report", t))
         first_report = time.monotonic() - t_sweep0
+        if a.keep:
+            import shutil
+
+            shutil.copy2(store, a.keep)
     est = re.search(r"about (\d+(?:\.\d+)?) (s|min|h)–(\d+(?:\.\d+)?) (s|min|h)", log)
     duty = re.search(r"duty cycle .*", log)
     points = re.search(r"efflab: (\d+) measured, (\d+) failed", log)
@@ -88,6 +94,7 @@ def main() -> None:
             f"  estimate {lo / 60:.1f}–{hi / 60:.1f} min against {sweep_s / 60:.1f} min: real/estimate "
             f"{sweep_s / mid:.2f} (target within 2x)"
         )
+    print(f"  recommendation: {recommendation}")
 
 
 if __name__ == "__main__":
