@@ -1,6 +1,6 @@
 """Sweep targets (issue 4), each printed as figures measured in one run.
 
-1. adaptive repetitions vs a fixed 10 warm-up + 30 repetition baseline, side by side on the same points
+1. adaptive repetitions within a point (more windows while its interval is wide) vs a fixed 10 warm-up + 30 repetition baseline, side by side on the same points
    (same loaded model, interleaved): forward passes and 95 % CI half-width of the mean batch latency.
    Shown twice: with efflab's default method (which also enforces a >= 1 s energy window on CPU) and
    with the stopping rule alone (min window 0), because for very fast calls the energy window, not the CI
@@ -8,7 +8,8 @@
 2. re-running a fully measured sweep: seconds for `efflab sweep` on a store that has every point.
 3. (--default) the whole default sweep from an empty store: minutes (target <= 10).
 4. (--methods) issue 12: a sweep with today's method (one window, --windows 1) against the default
-   (replicated, interleaved windows and the adaptive second pass), on the same grid one after the other:
+   (replicated, interleaved windows and, since issue 20, the paired pass of interleaved rounds that
+   replaced the old adaptive second pass), on the same grid one after the other:
    forward passes, wall time, and whether the pareto front and the recommendation are the same
    (unstable/disturbed points left out of the new method's decisions, as the surfaces do).
 
