@@ -1,7 +1,8 @@
 """Sweep targets (issue 4), each printed as figures measured in one run.
 
-1. adaptive repetitions within a point (more windows while its interval is wide) vs a fixed 10 warm-up + 30 repetition baseline, side by side on the same points
-   (same loaded model, interleaved): forward passes and 95 % CI half-width of the mean batch latency.
+1. adaptive repetitions within a point (more windows while its interval is wide) vs a fixed 10 warm-up
+   + 30 repetition baseline, side by side on the same points (same loaded model, interleaved): forward
+   passes and 95 % CI half-width of the mean batch latency.
    Shown twice: with efflab's default method (which also enforces a >= 1 s energy window on CPU) and
    with the stopping rule alone (min window 0), because for very fast calls the energy window, not the CI
    rule, decides the count.

@@ -172,9 +172,8 @@ def rate_models(eligible: pd.DataFrame, rule: str = RULE_EFFLAB) -> tuple[ModelR
         # of every model measured (a lone prompted LLM at 100x the family is not "5 of 5").
         alone = len(rows) == 1 and len(every) > 1
         band_rows = every if alone else rows
-        clean = [sets_bands(r) for r in band_rows]
         band_wh = [float(r["wh_per_1000_queries"]) for r in band_rows]
-        setters = [w for w, c in zip(band_wh, clean, strict=True) if c] or band_wh
+        setters = [w for w, r in zip(band_wh, band_rows, strict=True) if sets_bands(r)] or band_wh
         lo, hi = min(setters), max(setters)
         log = rule == RULE_EFFLAB and lo > 0 and hi / lo > LOG_BANDS_ABOVE
         wh = [float(r["wh_per_1000_queries"]) for r in rows]
@@ -187,7 +186,7 @@ def rate_models(eligible: pd.DataFrame, rule: str = RULE_EFFLAB) -> tuple[ModelR
             )
         else:
             text = rule_text(lo, hi, log, rule, len(rows), label_group or "rated")
-        clean = [sets_bands(r) for r in rows]
+        clean = [sets_bands(r) for r in rows]  # this class's own points: rated, and whether they set bands
         for r, s, c in zip(rows, stars, clean, strict=True):
             out.append(
                 ModelRating(
