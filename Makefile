@@ -40,7 +40,7 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
 demo: setup system-deps
-	$(BIN)/efflab zoo build
+	$(BIN)/efflab zoo build --grid default
 	$(BIN)/efflab sweep --store $(STORE)
 	@# no eligible point (a busy machine flagged them all) makes recommend fail: it said why; report anyway
 	$(BIN)/efflab recommend --store $(STORE) || echo "efflab: no recommendation from this sweep (said above why); the report still follows"

@@ -166,7 +166,7 @@ class MethodSettings:
     ram_power_w: float | None = None
     country: str = DEFAULT_COUNTRY
     prompt_shots: int | None = None
-    prompt_validation: int = 200
+    prompt_validation: int = 100
     prompt_eval_limit: int | None = 200
     run_spread: float | None = None
     run_spread_source: str = ""

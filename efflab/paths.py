@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,3 +27,16 @@ def default_store() -> Path:
     """Default results store: ``$EFFLAB_STORE`` or ``data/results.sqlite`` in the working directory."""
     env = os.environ.get("EFFLAB_STORE")
     return Path(env).expanduser() if env else Path("data") / "results.sqlite"
+
+
+@functools.lru_cache(maxsize=64)
+def package_version(dist: str, absent: str = "none") -> str:
+    """The installed version of ``dist`` (``absent`` when it is not installed), read once per process:
+    ``importlib.metadata`` parses the package's METADATA file on every call (about 3 ms), and every point
+    key names three versions (planning 5,000 points took 50 s)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return absent

@@ -282,7 +282,7 @@ class Measurement:
     kv_cache_bytes: int | None = None  # the KV cache of the batch at the end of a response
     flops_per_token: float | None = None  # decode FLOPs per output token per sequence
     # ----- a causal LM scored on the task by prompting (efflab.tasks.prompting) -----
-    # the rule kept on the validation slice, in words ("k=8 of 0/4/8, validation 74.0 % on 200 train
+    # the rule kept on the validation slice, in words ("k=8 of 0/4/8, validation 74.0 % on 100 train
     # texts, calibrated"), and the majority-class rate of the scored test texts (the accuracy of always
     # answering the train split's most common label): above chance only when the accuracy's interval
     # lies above it. Old records: None.

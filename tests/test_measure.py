@@ -149,7 +149,7 @@ def test_accuracy_scoring_reports_real_progress(
         progress=lambda stage, f: seen.append((stage, f)),
     )
     acc = [f for stage, f in seen if stage == "accuracy"]
-    # 30 texts are one chunk of 64; 1,000 test texts are scored in 8 chunks of 128.
+    # what the windows did not score is scored in chunks (30 texts: one chunk of 64, or none left)
     assert acc[0] == 0.0 and acc[-1] == 1.0 and acc == sorted(acc)
     assert m.accuracy_correct is not None and len(m.accuracy_correct) == m.n_eval
 
@@ -162,3 +162,33 @@ def test_cancel_raises_and_records_nothing() -> None:
             method=MethodSettings(min_window_s=5, max_window_s=10, warmup_s=0, warmup_batches=1),
             should_stop=lambda: True,
         )
+
+
+def test_window_scorer_predicts_what_a_separate_pass_predicts(tiny_task: object) -> None:
+    """The timed windows' predictions on the test texts are the model's own (issue 22: the windows do
+    the accuracy's work); texts no window reached are left to ``evaluate`` (-1)."""
+    import numpy as np
+
+    from efflab.measuring.scoring import ScorerPool
+    from efflab.models.registry import resolve_model
+    from efflab.models.runners import load_runner
+    from efflab.tasks.base import load_task
+
+    task = load_task(str(tiny_task))
+    assert task is not None
+    runner = load_runner(resolve_model("tiny-bert-l1", progress=False), "fp32", "cpu")
+    pool = ScorerPool(max_batch=8)
+    scorer = pool.get(runner, task, 16)
+    assert pool.get(runner, task, 16) is scorer  # the points of one model share it
+    fixed = runner.make_batch(["filler"], 4, 16)
+    step = scorer.step(runner, 4, fixed)
+    for _ in range(3):
+        step()
+    pred = scorer.predictions()
+    assert (pred[:12] >= 0).all() and (pred[12:] == -1).all()
+    texts = task.test["text"].astype(str).tolist()
+    assert np.array_equal(pred[:12], runner.predict(texts[:12], 4, 16))
+    # past the end, the windows go on timing the point's own batch and predict nothing more
+    for _ in range(10):
+        step()
+    assert (scorer.predictions() >= 0).all() and scorer.covered == len(texts)

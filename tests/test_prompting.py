@@ -44,7 +44,7 @@ def toy_task(n_train: int = 40, n_test: int = 20):  # type: ignore[no-untyped-de
 
 
 def test_protocol_in_words_and_validation() -> None:
-    assert PromptProtocol().describe() == "k of 0/4/8, calibration chosen on 200 validation train texts"
+    assert PromptProtocol().describe() == "k of 0/4/8, calibration chosen on 100 validation train texts"
     assert PromptProtocol(shots=0, validation=0).describe() == "k=0, uncalibrated"
     assert PromptProtocol(shots_grid=(8, 0, 4, 4)).shots_grid == (0, 4, 8)
     with pytest.raises(ConfigError, match="shots must be a non-negative integer"):

@@ -91,7 +91,7 @@ def add_method_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--prompt-validation",
         default=None,
-        help="causal LMs on a task: train texts the shots and calibration are chosen on, 0 = none (default 200)",
+        help="causal LMs on a task: train texts the shots and calibration are chosen on, 0 = none (default 100)",
     )
     g.add_argument(
         "--prompt-eval-limit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -25,7 +26,12 @@ def register(sub: Any) -> None:
     ls.add_argument("--paths", action="store_true", help="add the cache folder of each model")
     ls.set_defaults(func=run_list)
     b = zs.add_parser("build", help="build zoo models now (all by default); cached ones are reused")
-    b.add_argument("names", nargs="*", metavar="NAME", help="zoo names (default: all)")
+    b.add_argument("names", nargs="*", metavar="NAME", help="zoo names (default: all, or --grid's)")
+    b.add_argument(
+        "--grid",
+        choices=("default", "full"),
+        help="the models of `efflab sweep --grid default` (what `make demo` sweeps) or of the full grid",
+    )
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     b.set_defaults(func=run_build)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -63,7 +69,16 @@ def run_build(args: argparse.Namespace) -> int:
     from efflab.zoo import all_names, build_recipes, recipe
     from efflab.zoo.cache import read_meta
 
-    wanted = [recipe(n) for n in (args.names or all_names())]
+    if args.names and args.grid:
+        print("efflab: error: give zoo names or --grid, not both", file=sys.stderr)
+        return 2
+    names = list(args.names or all_names())
+    if args.grid:
+        from efflab.sweep.spec import default_models, full_models
+
+        grid = set(default_models() if args.grid == "default" else full_models())
+        names = [n for n in all_names() if n in grid]
+    wanted = [recipe(n) for n in names]
     t0 = time.perf_counter()
     folders = build_recipes(wanted, progress=not args.quiet)
     for r, folder in zip(wanted, folders):

@@ -50,15 +50,9 @@ def accuracy_from_predictions(pred: np.ndarray, truth: np.ndarray) -> AccuracyRe
 
 
 def _versions() -> list[str]:
-    from importlib import metadata
+    from efflab.paths import package_version
 
-    out = []
-    for pkg in ("torch", "transformers", "scikit-learn"):
-        try:
-            out.append(f"{pkg}={metadata.version(pkg)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{pkg}=none")
-    return out
+    return [f"{pkg}={package_version(pkg)}" for pkg in ("torch", "transformers", "scikit-learn")]
 
 
 _GENERIC_LABEL = re.compile(r"^label[_ ]?\d+$", re.IGNORECASE)
@@ -107,6 +101,13 @@ def cache_key(
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def cached_path(runner: Runner, task: Task, seq_len: int) -> Path:
+    """Where ``runner``'s accuracy on ``task`` is cached (the file may not exist)."""
+    cast = str(getattr(runner, "cast", "model"))
+    key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len, cast)
+    return cache_dir() / "accuracy" / f"{key}.json"
+
+
 def evaluate(
     runner: Runner,
     task: Task,
@@ -115,16 +116,18 @@ def evaluate(
     batch_size: int = 64,
     use_cache: bool = True,
     progress: Callable[[float], None] | None = None,
+    scored: np.ndarray | None = None,
 ) -> AccuracyResult:
     """Accuracy of ``runner`` on ``task``'s test split, from the cache when it has it.
 
+    ``scored``: labels already predicted per test text in the model's label order (``-1`` where not),
+    by the timed windows (:mod:`efflab.measuring.scoring`); only the other texts are scored here.
     ``progress(fraction)`` is called as the test texts are scored (in about ten chunks of whole
     batches), so a lab or a CLI can show real progress; a cached figure reports 1.0 at once."""
     # Pair the labels first: a cached figure from before that check could be a reversed pairing.
     mapping = pair_labels(runner.label_names, task.label_names)
     cast = str(getattr(runner, "cast", "model"))
-    key = cache_key(runner.model_id, runner.precision, runner.device, task, seq_len, cast)
-    path = cache_dir() / "accuracy" / f"{key}.json"
+    path = cached_path(runner, task, seq_len)
     if use_cache and path.exists():
         try:
             d = json.loads(path.read_text())
@@ -136,16 +139,22 @@ def evaluate(
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             pass  # a damaged or older cache entry is recomputed and overwritten
-    texts = task.test["text"].astype(str).tolist()
+    all_texts = task.test["text"].astype(str).tolist()
     truth = task.test["label"].to_numpy()
+    pred = np.full(len(all_texts), -1, dtype=np.int64)
+    if scored is not None and len(scored) == len(all_texts):
+        pred[:] = scored
+    todo = np.flatnonzero(pred < 0)
+    texts = [all_texts[i] for i in todo]
     # About ten chunks of whole batches: progress without changing what each batch sees.
     chunk = max(batch_size, -(-len(texts) // (10 * batch_size)) * batch_size)
-    parts = []
     for start in range(0, len(texts), chunk):
-        parts.append(np.asarray(runner.predict(texts[start : start + chunk], batch_size, seq_len)))
+        idx = todo[start : start + chunk]
+        pred[idx] = np.asarray(runner.predict(texts[start : start + chunk], batch_size, seq_len))
         if progress is not None:
             progress(min(1.0, (start + chunk) / len(texts)))
-    pred = np.concatenate(parts) if parts else np.asarray([], dtype=int)
+    if progress is not None and not texts:
+        progress(1.0)  # the windows scored every text
     if mapping is not None:
         pred = mapping[pred]
     res = accuracy_from_predictions(pred, truth)

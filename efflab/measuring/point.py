@@ -24,6 +24,7 @@ from efflab.measuring.fingerprint import CpuWindow, fingerprint
 from efflab.measuring.memory import PeakMemory
 from efflab.measuring.phases import Phases
 from efflab.measuring.rerun import rerun_half, run_spread_of
+from efflab.measuring.scoring import ScorerPool, WindowScorer
 from efflab.measuring.timing import timed_loop, warmup
 from efflab.measuring.windows import (
     RawWindow,
@@ -65,7 +66,7 @@ def flops_per_query(runner: Runner, config: Config, batch: Any) -> float | None:
 
 
 def prepare_batch(
-    runner: Runner, config: Config, task: Task | None, method: MethodSettings
+    runner: Runner, config: Config, task: Task | None, method: MethodSettings, phases: Phases | None = None
 ) -> tuple[Any, Any]:
     """The batch a point times (the task's first test texts, or filler) and, for a causal LM scored by
     prompting, its prompter (the batch is then prompts). Renamed task labels fail here, before timing.
@@ -82,7 +83,9 @@ def prepare_batch(
     if runner.kind == "causal-lm":  # a general-purpose LM classifies by prompting (needs a task)
         from efflab.tasks.prompting import attach
 
-        prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
+        # choosing k and the calibration scores the validation slice: accuracy work, timed as such
+        with (phases or Phases()).timing("accuracy"):
+            prompter = attach(runner, task, method.prompt_protocol(), config.seq_len)  # type: ignore[arg-type]
     return runner.make_batch(texts, config.batch_size, config.seq_len), prompter
 
 
@@ -101,6 +104,7 @@ class PointSession:
         report: ProgressFn = _noop,
         previous: Measurement | None = None,
         phases: Phases | None = None,
+        scorers: ScorerPool | None = None,
     ) -> None:
         import torch
 
@@ -109,7 +113,17 @@ class PointSession:
         self.phases = phases if phases is not None else Phases()
 
         self.runner, self.config, self.task, self.sensor, self.method = runner, config, task, sensor, method
-        self.batch, self.prompter = prepare_batch(runner, config, task, method)  # renamed labels fail first
+        # renamed labels fail first
+        self.batch, self.prompter = prepare_batch(runner, config, task, method, self.phases)
+        # The windows score the test texts where they can (efflab.measuring.scoring), unless cached.
+        self.scorer: WindowScorer | None = None
+        if task is not None and WindowScorer.wanted(runner, task, self.prompter):
+            from efflab.measuring.accuracy import cached_path
+
+            if not cached_path(runner, task, config.seq_len).exists():
+                pool = scorers if scorers is not None else ScorerPool(config.batch_size)
+                with self.phases.timing("accuracy"):
+                    self.scorer = pool.get(runner, task, config.seq_len)
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)
@@ -210,8 +224,12 @@ class PointSession:
         """
         runner, method, cfg = self.runner, self.method, self.config
 
-        def step() -> Any:
-            return runner.forward(self.batch)
+        if self.scorer is not None:
+            step = self.scorer.step(runner, cfg.batch_size, self.batch)
+        else:
+
+            def step() -> Any:
+                return runner.forward(self.batch)
 
         min_window = method.window_min_s(cfg.device)
         with self.phases.timing("warmup"):
@@ -371,7 +389,11 @@ class PointSession:
             self.report("accuracy", 0.0)
             with self.phases.timing("accuracy"):
                 res = evaluate(
-                    self.runner, self.task, seq_len=cfg.seq_len, progress=lambda f: self.report("accuracy", f)
+                    self.runner,
+                    self.task,
+                    seq_len=cfg.seq_len,
+                    progress=lambda f: self.report("accuracy", f),
+                    scored=self.scorer.predictions() if self.scorer is not None else None,
                 )
             accuracy, ci, n_eval, correct = res.accuracy, res.ci, res.n_eval, res.correct
 

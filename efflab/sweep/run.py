@@ -9,13 +9,14 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from efflab.config import Config, MethodSettings
 from efflab.errors import POINT_ERRORS, EfflabError, point_error
 from efflab.measuring.fingerprint import hardware_key
 from efflab.measuring.phases import Phases
+from efflab.measuring.scoring import ScorerPool
+from efflab.paths import package_version
 from efflab.records import Measurement
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
@@ -57,10 +58,7 @@ class PointResult:
 
 
 def _version(pkg: str) -> str:
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return "none"
+    return package_version(pkg)
 
 
 def sensor_key(name: str, device: str) -> str:
@@ -303,6 +301,8 @@ class PointMeasurer:
         report = progress or (lambda s, f: None)
         sessions: dict[Config, PointSession] = {}
         errors: dict[Config, str] = dict(refused)
+        # the batch sizes of this model advance through the test texts together (measuring.scoring)
+        scorers = ScorerPool(max(c.batch_size for c in fits))
         for c in fits:
             try:
                 sessions[c] = PointSession(
@@ -315,6 +315,7 @@ class PointMeasurer:
                     report=report,
                     previous=(previous or {}).get(c),
                     phases=self.phases,
+                    scorers=scorers,
                 )
             except POINT_ERRORS as e:
                 errors[c] = point_error(e)

@@ -31,7 +31,7 @@ scores:
   back, so every validation text is scored by a rule that did not see it. The most accurate rule on
   the slice is kept (ties: fewer shots, then uncalibrated); a kept calibrated rule is refitted on the
   whole slice. Its validation accuracy is recorded with the point (``k=8 of 0/4/8, validation 74.0 %
-  on 200 train texts, calibrated``); being the best of six, it is optimistic, the test accuracy is not.
+  on 100 train texts, calibrated``); being the best of six, it is optimistic, the test accuracy is not.
 - **test texts**: the task's test split in its order, or its first ``eval_limit`` texts (a wider
   interval, said with ``n_eval``) — a prefix of the texts the task-specific family is scored on, so the
   paired comparisons use the same texts. Per-example correctness is a '0'/'1' string in that order.
@@ -42,8 +42,9 @@ scores:
 The k-shot prefix is the same for every text, so its KV cache is computed once and reused: the scores
 are those of the full prompt (the same tokens, the same arithmetic up to float rounding), and a text
 costs only its own tokens. Cost on the project's 2-vCPU AMD EPYC (SmolLM2-135M, fp32, 128-token texts):
-about 0.2 s a text when the machine is quiet, up to 1 s when it is shared; the default (200 validation
-texts × 3 values of k, 200 test texts) is about 800 texts. The selection and the test accuracy are
+about 0.2 s a text when the machine is quiet, up to 1 s when it is shared; the default (100 validation
+texts × 3 values of k, 200 test texts) is about 500 texts, about 100 s. (The slice was 200 texts until
+2026-12: it cost a minute of `make demo` more, and the rule it kept was the same.) The selection and the test accuracy are
 cached per (model, precision, cast, task, label words, text length, protocol); the cache key changes
 with :data:`PROTOCOL_VERSION`.
 """
@@ -103,7 +104,7 @@ class PromptProtocol:
     """
 
     shots: int | None = None
-    validation: int = 200
+    validation: int = 100
     eval_limit: int | None = 200
     seed: int = 0
     shot_tokens: int = 48
@@ -145,7 +146,7 @@ class PromptProtocol:
         return (self.shots,) if self.shots is not None else self.shots_grid
 
     def describe(self) -> str:
-        """What is asked, before anything is chosen: ``k of 0/4/8 chosen on 200 train texts``."""
+        """What is asked, before anything is chosen: ``k of 0/4/8 chosen on 100 train texts``."""
         ks = self.candidates
         k = f"k={ks[0]}" if len(ks) == 1 else f"k of {'/'.join(map(str, ks))}"
         if not self.validation:

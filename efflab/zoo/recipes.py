@@ -7,7 +7,6 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -172,10 +171,9 @@ def recipe(name: str, **overrides: Any) -> Recipe:
 
 
 def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "absent"
+    from efflab.paths import package_version
+
+    return package_version(dist, "absent")
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,95 @@
+"""The task's test texts scored inside the timed windows: a sweep's windows do the accuracy's work.
+
+A point used to time one fixed batch (the first test texts) over and over, then score the whole test
+split again outside the windows. With a :class:`WindowScorer`, each batch a window times (and each
+warm-up batch) is the *next* test texts instead — tokenized once, padded to ``seq_len`` like the fixed
+batch, so every batch has the same shape and costs the same — and its predicted labels are kept. The
+points of one loaded model (its batch sizes) share one scorer, so their windows advance through the
+test split together; once it is covered, the windows go on over it as before. At the end,
+:func:`efflab.measuring.accuracy.evaluate` scores only the texts the windows did not reach.
+
+The predictions are the model's own on the same texts, at the same precision and ``seq_len`` (padding
+is masked, so a text padded to ``seq_len`` is classified as it is in a shorter batch; bf16 and int8
+can round differently by batch, rarely flipping a text's label). Only sequence classifiers of
+``transformers`` are scored this way; others (scikit-learn, a prompted LLM) are scored after the
+windows, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from efflab.models.runners import Runner
+    from efflab.tasks import Task
+
+
+class WindowScorer:
+    """Test texts handed out batch by batch to timed steps, and the labels predicted for them."""
+
+    def __init__(self, runner: Runner, task: Task, seq_len: int, max_batch: int) -> None:
+        texts = task.test["text"].astype(str).tolist()
+        self.n = len(texts)
+        self.max_batch = max(1, int(max_batch))
+        # The first texts again after the last ones: a batch starting near the end never wraps.
+        padded = texts + (texts * (self.max_batch // max(1, self.n) + 1))[: self.max_batch]
+        self.inputs: dict[str, Any] = runner.make_batch(padded, len(padded), seq_len)
+        self.pred = np.full(self.n, -1, dtype=np.int64)
+        self.cursor = 0  # the next text without a prediction
+        self._pending: list[tuple[int, int, Any]] = []
+
+    @classmethod
+    def wanted(cls, runner: Runner, task: Task | None, prompter: Any) -> bool:
+        """Whether ``runner``'s windows can score ``task``: a transformers sequence classifier."""
+        return task is not None and prompter is None and runner.kind == "hf" and bool(runner.can_predict)
+
+    @property
+    def covered(self) -> int:
+        """Texts with a prediction (the windows' pending ones included)."""
+        return min(self.cursor, self.n)
+
+    def step(self, runner: Runner, batch_size: int, fixed: Any) -> Callable[[], Any]:
+        """The timed call for a point of ``batch_size``: the next test texts while some are unscored,
+        then ``fixed`` (the point's own batch, the same shape)."""
+        inputs, n = self.inputs, self.n
+        fits = batch_size <= self.max_batch
+
+        def call() -> Any:
+            c = self.cursor
+            if c >= n or not fits:
+                return runner.forward(fixed)
+            out = runner.forward({k: v[c : c + batch_size] for k, v in inputs.items()})
+            self._pending.append((c, batch_size, out.argmax(-1)))
+            self.cursor = c + batch_size
+            return out
+
+        return call
+
+    def flush(self) -> None:
+        """Move the predictions of the steps run so far into ``pred`` (outside the timed window)."""
+        for c, b, labels in self._pending:
+            k = min(b, self.n - c)
+            self.pred[c : c + k] = labels.cpu().numpy()[:k]
+        self._pending.clear()
+
+    def predictions(self) -> np.ndarray:
+        """Predicted label per test text, ``-1`` where no window reached it."""
+        self.flush()
+        return self.pred
+
+
+class ScorerPool:
+    """The scorers of one loaded model, one per ``seq_len``, shared by the points of its batch sizes
+    (``max_batch``: the largest of them)."""
+
+    def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
+        self._scorers: dict[int, WindowScorer] = {}
+
+    def get(self, runner: Runner, task: Task, seq_len: int) -> WindowScorer:
+        if seq_len not in self._scorers:
+            self._scorers[seq_len] = WindowScorer(runner, task, seq_len, self.max_batch)
+        return self._scorers[seq_len]
