@@ -54,7 +54,7 @@ def main() -> None:
             env["EFFLAB_CACHE"] = str(Path(d) / "cache")
         store = Path(d) / "demo.sqlite"
         phases: list[tuple[str, float]] = []
-        t, _ = _efflab(["zoo", "build"], env)
+        t, _ = _efflab(["zoo", "build", "--grid", a.grid], env)
         phases.append(("family build", t))
         t_sweep0 = time.monotonic()
         t, log = _efflab(["sweep", "--grid", a.grid, "--store", str(store), "--yes"], env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import pytest
 from conftest import fast_method
@@ -192,3 +193,33 @@ def test_window_scorer_predicts_what_a_separate_pass_predicts(tiny_task: object)
     for _ in range(10):
         step()
     assert (scorer.predictions() >= 0).all() and scorer.covered == len(texts)
+
+
+def test_windows_of_the_largest_batch_cover_the_test_texts(
+    tiny_task: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no cached accuracy, the point's windows take enough batches to score every test text, so
+    nothing is left to score after them, and the accuracy is the one a separate pass gives."""
+    import efflab.measuring.accuracy as acc_mod
+
+    monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path))
+    seen: list[Any] = []
+    real = acc_mod.evaluate
+
+    def spy(*a: Any, **k: Any) -> Any:
+        seen.append(k.get("scored"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(acc_mod, "evaluate", spy)
+    cfg = Config(model="tiny-bert-l1", batch_size=4, seq_len=16, task=str(tiny_task))
+    m = measure(cfg, sensor="fake", method=fast_method())
+    assert len(seen) == 1 and seen[0] is not None and (seen[0] >= 0).all()  # all 30 scored in windows
+    monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path / "again"))  # a separate pass, nothing scored before
+    from efflab.models.registry import resolve_model
+    from efflab.models.runners import load_runner
+    from efflab.tasks.base import load_task
+
+    task = load_task(str(tiny_task))
+    assert task is not None
+    runner = load_runner(resolve_model("tiny-bert-l1", progress=False), "fp32", "cpu")
+    assert real(runner, task, seq_len=16, use_cache=False).accuracy == m.accuracy

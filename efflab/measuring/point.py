@@ -215,6 +215,22 @@ class PointSession:
         """Room for one more window (the adaptive second pass of a sweep asks before adding one)."""
         return self.method.windows > 1 and len(self.used) < self.method.max_windows
 
+    def _cover_batches(self, batch_s: float) -> int:
+        """Batches this window takes so that the point's windows cover the test texts still unscored.
+
+        Only the largest batch of the loaded model's points does it (its windows score the most texts
+        per second), spreading the texts over the windows it has left so they stay of one length, each
+        kept under half the window cap (``batch_s``: a batch's time, from the last window or warm-up).
+        The rest is scored after the windows, as before; 0 when nothing is left or there is no scorer."""
+        sc = self.scorer
+        if sc is None or self.config.batch_size != sc.max_batch or sc.covered >= sc.n:
+            return 0
+        left = max(1, self.method.windows - len(self.used))
+        need = math.ceil((sc.n - sc.covered) / (self.config.batch_size * left))
+        if batch_s > 0:
+            need = min(need, int(0.5 * self.method.max_window_s / batch_s))
+        return max(0, need)
+
     # ----- measuring -----
     def run_window(self, should_stop: Callable[[], bool] | None = None) -> RawWindow:
         """Warm up (fully before the first window, one batch before later ones), then time one window.
@@ -233,6 +249,8 @@ class PointSession:
 
         min_window = method.window_min_s(cfg.device)
         with self.phases.timing("warmup"):
+            t_warm = time.perf_counter()
+            n_before = self.n_warm
             if not self.windows and self.n_warm == 0:
                 self.report("warmup", 0.0)
                 self.n_warm = warmup(
@@ -241,6 +259,10 @@ class PointSession:
             elif not self.windows or self.windows[-1].mean_s < min_window:
                 # One batch after other points ran; a batch longer than the window is its own warm-up.
                 self.n_warm += warmup(step, runner.synchronize, min_s=0.0, min_batches=1)
+            if self.windows:
+                batch_s = self.windows[-1].mean_s
+            else:  # a cold first batch is slower: an upper bound
+                batch_s = (time.perf_counter() - t_warm) / max(1, self.n_warm - n_before)
         k_done = len(self.used)
 
         def on_timing(n: int, elapsed: float, ci_rel: float) -> None:
@@ -263,7 +285,7 @@ class PointSession:
                 # One window is today's method (adaptive within the window); several windows get
                 # their interval from the spread of window means, so each window just runs its length.
                 target_ci_rel=method.target_ci_rel if method.windows == 1 else math.inf,
-                min_batches=method.min_batches,
+                min_batches=max(method.min_batches, self._cover_batches(batch_s)),
                 progress=on_timing,
                 should_stop=should_stop,
             )
