@@ -41,6 +41,17 @@ NEGATIVE = ["stale and bland", "terrible taste, threw it away", "arrived broken 
             "awful smell, do not buy", "too salty and greasy", "the worst cereal I have had"]  # fmt: skip
 
 
+# Modules whose tests time interleaved rounds and drop the disturbed ones: with another test process
+# loading the CPU they would drop most of them, so `make test` runs them after the parallel part.
+SERIAL_MODULES = {"test_compare.py", "test_paired.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SERIAL_MODULES:
+            item.add_marker(pytest.mark.serial)
+
+
 def write_tiny_task(path: Path, n: int = 60) -> Path:
     """A small two-class CSV task (text,label,split) for fast tests."""
     import pandas as pd

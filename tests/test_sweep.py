@@ -65,13 +65,13 @@ def test_default_spec_shows_the_three_axes_and_the_full_grid_is_one_flag_away() 
 def test_sweep_streams_and_resumes(tmp_path: Path) -> None:
     seen = []
     with open_store(tmp_path / "s.sqlite") as st:
-        res = sweep(tiny_spec(), st, on_point=seen.append)
+        res = sweep(tiny_spec(), st, on_point=seen.append, paired_budget_s=10)
         # The first pass yields every point once; the paired pass then yields one result per cohort it ran for.
         first = [r.status for r in res if r.status != "paired"]
         assert first == ["ok"] * 4 and len(seen) == len(res)
-        again = list(iter_sweep(tiny_spec(), st))
+        again = list(iter_sweep(tiny_spec(), st, paired_budget_s=10))
         assert [r.status for r in again if r.status != "paired"] == ["skipped"] * 4
-        forced = list(iter_sweep(tiny_spec(batch_sizes=(1,)), st, force=True))
+        forced = list(iter_sweep(tiny_spec(batch_sizes=(1,)), st, force=True, paired_budget_s=10))
         assert [r.status for r in forced if r.status != "paired"] == ["ok", "ok"]
     assert len(load_results(tmp_path / "s.sqlite")) == 4
 
@@ -79,7 +79,7 @@ def test_sweep_streams_and_resumes(tmp_path: Path) -> None:
 def test_failed_points_are_stored_and_the_sweep_goes_on(tmp_path: Path) -> None:
     spec = tiny_spec(devices=("cpu", "cuda"), precisions=("fp32",), batch_sizes=(1,))
     with open_store(tmp_path / "f.sqlite") as st:
-        res = sweep(spec, st)
+        res = sweep(spec, st, paired=False)
     by_dev = {r.config.device: r for r in res}
     assert by_dev["cpu"].status == "ok"
     import torch

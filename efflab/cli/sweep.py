@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import argparse
 import contextlib
+import math
 import signal
 import sys
 from pathlib import Path
@@ -92,6 +93,12 @@ def register(sub: Any) -> None:
         help="skip the paired pass: the recommendation's contenders measured in interleaved rounds",
     )
     p.add_argument("--no-adaptive", action="store_true", dest="no_paired", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--paired-budget",
+        type=float,
+        metavar="SECONDS",
+        help="wall time the paired pass may take (default: a quarter of the first pass, 30-120 s)",
+    )
     p.add_argument("--force", action="store_true", help="re-measure points already in the store")
     p.add_argument("--retry-failed", action="store_true", help="re-measure points stored as failed")
     p.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT: run points on its workers")
@@ -226,6 +233,19 @@ class _Stopping:
             signal.signal(sig, old)
 
 
+def _paired_budget(args: argparse.Namespace) -> float | None:
+    """``--paired-budget`` in seconds (None: the default share of the first pass)."""
+    from efflab.errors import ConfigError
+
+    b = getattr(args, "paired_budget", None)
+    if b is None:
+        return None
+    if not math.isfinite(b) or b < 0:
+        msg = f"--paired-budget must be a number of seconds >= 0, got {b}; e.g. --paired-budget 60 (or --no-paired)"
+        raise ConfigError(msg)
+    return float(b)
+
+
 def _check_cluster_args(args: argparse.Namespace) -> None:
     from efflab.errors import ConfigError
 
@@ -354,6 +374,7 @@ def run(args: argparse.Namespace) -> int:
         print(spec.to_yaml(), end="")
         return 0
     _check_cluster_args(args)
+    _paired_budget(args)  # a bad budget is one line before anything runs
     store_path = args.store or default_store()
     import time
 
@@ -450,6 +471,7 @@ def _measure(
             should_stop=stop,
             should_cancel=stop.cancel,
             paired=not getattr(args, "no_paired", False),
+            paired_budget_s=_paired_budget(args),
         )
     bar = tqdm(
         total=len(spec),

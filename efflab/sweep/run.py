@@ -389,6 +389,7 @@ def iter_sweep(
     paired: bool = True,
     adaptive: bool | None = None,
     phases: Phases | None = None,
+    paired_budget_s: float | None = None,
 ) -> Iterator[PointResult]:
     """Measure every point of ``spec`` missing from ``store``; yield each as it is committed.
 
@@ -402,7 +403,9 @@ def iter_sweep(
 
     With ``paired`` (``adaptive`` is its old name), a second pass measures the contenders of each
     cohort's recommendation in randomized interleaved rounds (:mod:`efflab.sweep.paired`), stores the
-    visits, and yields one ``paired`` result per cohort it ran for (``PointResult.paired``).
+    visits, and yields one ``paired`` result per cohort it ran for (``PointResult.paired``), within
+    ``paired_budget_s`` seconds of wall time (default :func:`efflab.sweep.paired.budget_for` of the
+    first pass: a quarter of it, 30–120 s).
 
     ``should_stop`` is checked between windows: the point in progress is finished and committed,
     then the sweep returns. ``should_cancel`` is polled inside windows and stops at once, storing
@@ -506,7 +509,9 @@ def iter_sweep(
                 cfg_of=cfg_of,
                 hardware_of=lambda c: hardware[c.device],
                 methods=methods,
-                budget_s=budget_for(time.monotonic() - started),
+                budget_s=(
+                    budget_for(time.monotonic() - started) if paired_budget_s is None else paired_budget_s
+                ),
                 should_stop=should_stop,
                 measured=measured,
             ):
