@@ -675,6 +675,8 @@ def test_bad_flags_are_one_line_before_anything_runs(copy_store: Path, tmp_path:
         (("sweep", "--local-cluster", "0", *s), "--local-cluster"),
         (("sweep", "--scheduler", "tcp://127.0.0.1", *s), "no port"),
         (("sweep", "--scheduler", "tcp://127.0.0.1:99999", *s), "1-65535"),
+        (("sweep", "--paired-budget", "-1", *s), "--paired-budget"),
+        (("sweep", "--paired-budget", "nan", *s), "--paired-budget"),
     ]
     for args, needle in cases:
         # refused up front: a scheduler wait (30-60 s before) would run past this subprocess timeout
