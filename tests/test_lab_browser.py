@@ -268,12 +268,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         page.wait_for_timeout(300)
         pt = page.evaluate(OTHER_POINT)
         assert pt is not None
-        page.mouse.move(pt["x"], pt["y"])
-        page.mouse.click(pt["x"], pt["y"])
-        page.wait_for_function(
-            f"(p) => {{ const s = {SELECTED}(); return s && Math.abs(s[0][0] - p.px) < 1e-12 * Math.max(1, p.px) && s[1][0] === p.py; }}",
-            arg=pt, timeout=30_000,
-        )  # fmt: skip
+        _click_point(page, pt["px"], pt["py"])
 
         # A stored point appears at once: the precision toggle moves the selected marker.
         sel1 = _selected(page.evaluate(READ_PLOTS))
@@ -428,7 +423,6 @@ def _click_every_point(page: Any, sample: int | None = None) -> None:
     """A click on a point's centre selects that point, or the one drawn over it there (overlapping markers:
     what the cursor is on); the family's accuracy axis is its own, not stretched down to the LLM.
     ``sample``: click only that many, spread over the plot (the LLM's strip always among them)."""
-    from efflab.plots import POINT_SIZE
 
     page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
     page.wait_for_timeout(500)
@@ -440,31 +434,39 @@ def _click_every_point(page: Any, sample: int | None = None) -> None:
         step = max(1, (len(targets) - 1) // max(1, sample - 1))
         targets = sorted({*targets[::step][: sample - 1], targets[-1]})
     for px, py in targets:
-        for attempt in range(3):
-            pt, now = _settled_position(page, px, py)  # the banner above may have moved the plot
-            # Markers that overlap the cursor (the tiny test models share one accuracy): any of them is
-            # "the point under the cursor"; a point further away never is.
-            over = [
-                p
-                for p in now
-                if p is not pt and math.dist((p["x"], p["y"]), (pt["x"], pt["y"])) <= POINT_SIZE / 2
-            ]
-            page.mouse.move(pt["x"], pt["y"])
-            page.wait_for_timeout(300)
-            page.mouse.click(pt["x"], pt["y"])
-            ok = [(pt["px"], pt["py"])] + [(p["px"], p["py"]) for p in over]
-            try:
-                page.wait_for_function(
-                    f"(ok) => {{ const s = {SELECTED}(); return s && ok.some(([x, y]) => Math.abs(s[0][0] - x) <= 1e-9 * x && s[1][0] === y); }}",
-                    arg=ok, timeout=10_000,
-                )  # fmt: skip
-                break
-            except Exception:
-                # a late re-render of the banner (the previous selection's) can move the plot between
-                # reading the point's position and the click: click again only if it did move
-                moved, _ = _settled_position(page, px, py)
-                if attempt == 2 or (moved["x"], moved["y"]) == (pt["x"], pt["y"]):
-                    raise
+        _click_point(page, px, py)
+
+
+def _click_point(page: Any, px: float, py: float) -> None:
+    """Click the tradeoff plot's point (px, py) and wait until it, or a marker drawn over it there, is the
+    selection; clicks again (up to three times) only if the page moved under the cursor meanwhile."""
+    from efflab.plots import POINT_SIZE
+
+    for attempt in range(3):
+        pt, now = _settled_position(page, px, py)  # the banner above may have moved the plot
+        # Markers that overlap the cursor (the tiny test models share one accuracy): any of them is
+        # "the point under the cursor"; a point further away never is.
+        over = [
+            p
+            for p in now
+            if p is not pt and math.dist((p["x"], p["y"]), (pt["x"], pt["y"])) <= POINT_SIZE / 2
+        ]
+        page.mouse.move(pt["x"], pt["y"])
+        page.wait_for_timeout(300)
+        page.mouse.click(pt["x"], pt["y"])
+        ok = [(pt["px"], pt["py"])] + [(p["px"], p["py"]) for p in over]
+        try:
+            page.wait_for_function(
+                f"(ok) => {{ const s = {SELECTED}(); return s && ok.some(([x, y]) => Math.abs(s[0][0] - x) <= 1e-9 * Math.max(1, x) && s[1][0] === y); }}",
+                arg=ok, timeout=10_000,
+            )  # fmt: skip
+            return
+        except Exception:
+            # a late re-render of the banner (the previous selection's) can move the plot between
+            # reading the point's position and the click: click again only if it did move
+            moved, _ = _settled_position(page, px, py)
+            if attempt == 2 or (moved["x"], moved["y"]) == (pt["x"], pt["y"]):
+                raise
 
 
 def _settled_position(page: Any, px: float, py: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
