@@ -44,7 +44,6 @@ from efflab import format as fmt
 from efflab.analysis.compare import PAIRED, Comparison, compare_accuracy_points, compare_energy
 from efflab.analysis.eligibility import (
     INELIGIBLE_FLAGS,
-    exclusion_kind,
     exclusion_kind_of,
     exclusion_reason,
 )
@@ -143,11 +142,7 @@ class Exclusion:
     key: str
     label: str
     reason: str
-    kind: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.kind:  # made from a reason alone (old callers): read the kind off its head
-            object.__setattr__(self, "kind", exclusion_kind(self.reason))
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -892,7 +887,9 @@ def assess(
     star_of = {r.model: r.stars for r in ratings}
     g = g.assign(model_stars=[int(star_of.get(str(m), 0)) for m in g["model"]])
     excluded = tuple(
-        Exclusion(str(r["key"]), str(r["label"]), str(r["excluded_reason"]), exclusion_kind_of(r) or "")
+        Exclusion(
+            str(r["key"]), str(r["label"]), str(r["excluded_reason"]), exclusion_kind_of(r) or "excluded"
+        )
         for _, r in g[~g["eligible"]].iterrows()
     )
     eligible = g[g["eligible"]]

@@ -56,13 +56,6 @@ def exclusion_kind_of(row: Any) -> str | None:
     return " and ".join(bad) if bad else None
 
 
-def exclusion_kind(reason: str) -> str:
-    """The kind of an exclusion reason, for counts: ``failed``, ``unstable``, ``disturbed``,
-    ``unstable and disturbed`` or ``no energy figure``."""
-    head = reason.split(":")[0].strip()
-    return "no energy figure" if head.startswith("no energy") else " and ".join(head.split(", "))
-
-
 def eligible_mask(df: pd.DataFrame) -> pd.Series:
     """True on the rows of ``df`` that are eligible for stars and recommendations."""
     import pandas as pd

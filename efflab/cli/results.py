@@ -67,7 +67,7 @@ def run_list(args: argparse.Namespace) -> int:
         )
         return 0
     from efflab.analysis import AssessInputs, assess
-    from efflab.analysis.eligibility import exclusion_kind
+    from efflab.analysis.eligibility import exclusion_kind_of
     from efflab.analysis.paired import load_pairings
 
     pairings = load_pairings(args.store or default_store())
@@ -110,7 +110,7 @@ def run_list(args: argparse.Namespace) -> int:
                     fmt.si(r["co2e_g_per_million_tokens"], "g"),
                     fmt.stars(m.stars) if m is not None else "",
                     fmt.percent(r["accuracy"]),
-                    ("eligible" if r["eligible"] else exclusion_kind(str(r["excluded_reason"])))
+                    ("eligible" if r["eligible"] else (exclusion_kind_of(r) or "excluded"))
                     + (f" · {r['flags']}" if r["flags"] else ""),
                 )
             )

@@ -298,9 +298,9 @@ def _status_cell(c: CohortCard, r: Any) -> str:
     if bool(r["eligible"]):
         marks.insert(0, "eligible")
     else:
-        from efflab.analysis.eligibility import exclusion_kind
+        from efflab.analysis.eligibility import exclusion_kind_of
 
-        marks.insert(0, f"not eligible: {exclusion_kind(str(r['excluded_reason']))}")
+        marks.insert(0, f"not eligible: {exclusion_kind_of(r) or 'excluded'}")
     return " · ".join(marks)
 
 
