@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, wait_http
+from conftest import ARTIFACTS, free_port, wait_http
 
 pytestmark = pytest.mark.slow
 
@@ -90,13 +90,22 @@ OVERFLOW = """() => { const W = document.documentElement.clientWidth; return Arr
   '.efflab-dashboard *, .efflab-dashboard-bottom *')).filter(e => { const r = e.getBoundingClientRect();
   return r.width > 0 && r.right > W + 1; }).slice(0, 10).map(e => e.tagName + '.' + String(e.className).slice(0, 60)); }"""
 
+# The widest elements on the page and their text (to say what overflows).
+WIDEST = """() => Array.from(document.querySelectorAll('.efflab-dashboard *')).map(e => [Math.round(e.getBoundingClientRect().right), e.className && String(e.className).slice(0, 40), (e.textContent || '').slice(0, 80)])
+  .sort((a, b) => b[0] - a[0]).slice(0, 5)"""
+
 
 def _no_overflow(page: Any) -> None:
     """Nothing wider than the window once the layout has settled (a busy machine reflows the cards late:
-    wait up to 10 s for it, then say what still overflows)."""
+    wait up to 10 s for it, then say what still overflows, with a screenshot in artifacts/)."""
     with suppress(Exception):
         page.wait_for_function(f"() => ({OVERFLOW})().length === 0", timeout=10_000)
-    assert page.evaluate(OVERFLOW) == []
+    bad = page.evaluate(OVERFLOW)
+    if bad:
+        page.screenshot(
+            path=str(ARTIFACTS / f"dashboard-overflow-{page.viewport_size['width']}.png"), full_page=True
+        )
+    assert bad == [], page.evaluate(WIDEST)
 
 
 # Every plotly chart: its title, trace names, legend entries and size.
