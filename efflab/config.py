@@ -74,6 +74,16 @@ def parse_precision(value: str) -> str:
     return p
 
 
+def parse_cast(value: Any) -> str:
+    """How fp16/bf16 are applied: one of :data:`CASTS` (lower-cased); ConfigError otherwise. The one
+    check of the cast (a configuration, a sweep, the lab's selection, a report's filter)."""
+    c = value.strip().lower() if isinstance(value, str) else value
+    if c not in CASTS:
+        msg = f"unknown cast {value!r}; use one of {', '.join(CASTS)}.{closest(str(c), CASTS)}"[:300]
+        raise ConfigError(msg)
+    return str(c)
+
+
 def _positive_float(name: str, value: Any, fix: str, *, allow_zero: bool = False) -> float:
     """A finite float > 0 (or >= 0), from a number or a numeric string; ConfigError naming the fix."""
     try:
@@ -337,9 +347,7 @@ class Config:
         object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
         object.__setattr__(self, "precision", parse_precision(self.precision))
         object.__setattr__(self, "device", parse_device(self.device))
-        if self.cast not in CASTS:
-            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
-            raise ConfigError(msg)
+        object.__setattr__(self, "cast", parse_cast(self.cast))
         if self.cast == "autocast" and self.precision not in ("fp16", "bf16"):
             msg = f"autocast applies to fp16 and bf16, not {self.precision!r}; use --cast model"
             raise ConfigError(msg)

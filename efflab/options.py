@@ -18,6 +18,7 @@ or ``1%``; a bare number above 0.5 is refused rather than guessed (``1`` would o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -147,6 +148,39 @@ def parse_optional_text(value: Any) -> str | None:
     return None if text.lower() in ("", "none", "null", "~") else text
 
 
+BASELINE_FORM = "MODEL:BATCH:PRECISION such as minilm-l6:1:fp32"
+
+
+def baseline_parts(value: str) -> tuple[str, int, str] | None:
+    """``(model, batch, precision)`` of a ``MODEL:BATCH:PRECISION`` baseline; None for anything else (a
+    store key). The one reading of a baseline, for the CLI, the report, the dashboard and the lab.
+
+    Raises:
+        ConfigError: three parts that are not a model, a positive batch size and a known precision.
+    """
+    from efflab.config import parse_precision
+
+    parts = [p.strip() for p in value.split(":")]
+    if len(parts) != 3:
+        return None
+    model, batch, prec = parts
+    if not model or not batch.isdigit() or int(batch) < 1:
+        msg = f"baseline must look like {BASELINE_FORM} (or be a store key), got {value!r}"
+        raise ConfigError(msg)
+    try:
+        return model, int(batch), parse_precision(prec)
+    except ConfigError as e:
+        raise ConfigError(f"baseline {value!r}: {e}") from None
+
+
+def parse_baseline(value: Any) -> str | None:
+    """None (the default baseline), a store key as given, or ``MODEL:BATCH:PRECISION`` written the one
+    way (``m:08:FP32`` -> ``m:8:fp32``); ConfigError for a malformed one."""
+    text = parse_optional_text(value)
+    parts = None if text is None else baseline_parts(text)
+    return text if parts is None else ":".join(map(str, parts))
+
+
 @dataclass(frozen=True)
 class Option:
     """One option a person sets: its name, default, help line, CLI flag and parser."""
@@ -202,7 +236,7 @@ ASSESS_OPTIONS: dict[str, Option] = {
             "baseline as MODEL:BATCH:PRECISION or a store key (default: the most accurate model at its "
             "smallest batch in fp32)",
             "--baseline",
-            parse_optional_text,
+            parse_baseline,
         ),
         Option(
             "cohort",
@@ -213,6 +247,51 @@ ASSESS_OPTIONS: dict[str, Option] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class AssessInputs:
+    """What a person sets; parsed and validated here (values may be text, as typed).
+
+    Attributes:
+        accuracy_tolerance: fraction (0.01 = 1 point) a configuration may lose against the best and
+            still count as accurate enough; text ``1pt`` or ``1%`` also works.
+        queries_per_day: traffic the yearly figures assume (>= 0).
+        country: ISO alpha-3 code of the grid (CO2e per kWh).
+        price_per_kwh: electricity price per kWh in ``currency`` (>= 0).
+        currency: ISO 4217 code every cost is labelled with (never converted).
+        baseline: ``MODEL:BATCH:PRECISION`` or a store key; None = the default baseline.
+        cohort: ``TASK @ HARDWARE``; None = the cohort with the most eligible points.
+        selected: store key of the configuration a person is looking at; None = the recommendation.
+
+    Raises:
+        ConfigError: a value out of range or of the wrong kind (the message names it and the fix).
+    """
+
+    accuracy_tolerance: float = DEFAULT_TOLERANCE
+    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
+    country: str = DEFAULT_COUNTRY
+    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
+    currency: str = DEFAULT_CURRENCY
+    baseline: str | None = None
+    cohort: str | None = None
+    selected: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, option in ASSESS_OPTIONS.items():  # each option's one parser
+            object.__setattr__(self, name, option.parse(getattr(self, name)))
+        object.__setattr__(self, "selected", parse_optional_text(self.selected))
+
+    def replace(self, **changes: Any) -> AssessInputs:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, d: Any) -> AssessInputs:
+        """From any object or mapping with some of the fields (e.g. report parameters, argparse);
+        None values take the defaults."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        get = d.get if hasattr(d, "get") else lambda k, default=None: getattr(d, k, default)
+        return cls(**{k: get(k) for k in names if get(k) is not None})
 
 
 def add_assess_arguments(parser: Any, names: tuple[str, ...] | None = None) -> None:

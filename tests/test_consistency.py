@@ -105,7 +105,7 @@ def test_cli_report_and_dashboard_agree(
     assert f"stars per model: {stars}" in cli
     assert f"Stars per model: {stars}" in report
     for m in a.ratings:  # the dashboard's rating card for each model's rated configuration, and its labels
-        card = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"]), config=m.key)).card("stars")  # type: ignore[arg-type]
+        card = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"]), selected=m.key)).card("stars")  # type: ignore[arg-type]
         assert card.value == fmt.stars(m.stars) and card.detail.startswith(m.label) and m.rule in card.detail
     labels = model_ratings(view.frame).set_index("model")["stars"].to_dict()
     assert labels == {m.model: m.stars for m in a.ratings}
@@ -205,7 +205,7 @@ def test_bad_inputs_are_refused_the_same_way_on_every_surface(
     # the dashboard's view: the same one-line error (the page shows it beside the inputs)
     snap = read_store(small_store)
     with pytest.raises(ConfigError, match=re.escape(words)):
-        build_view(snap, Inputs(**{"config" if name == "selected" else name: bad}))  # type: ignore[arg-type]
+        build_view(snap, Inputs(**{name: bad}))
 
 
 def test_the_dashboard_shows_a_bad_input_beside_the_inputs_and_keeps_the_figures(
@@ -282,6 +282,34 @@ def test_cast_and_the_configuration_defaults_are_one_vocabulary(capsys: pytest.C
             make()
     assert main(["sweep", "--cast", "autocast", "--print-spec"]) == 0
     assert "cast: autocast" in capsys.readouterr().out
+
+
+def test_a_baseline_is_read_one_way_by_the_cli_the_report_and_the_dashboard(
+    small_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One parser (efflab.options.parse_baseline): MODEL:BATCH:PRECISION written one way everywhere, a
+    malformed one refused in one line by every surface, a store key taken where the store is known."""
+    from efflab.errors import ConfigError, ReportError
+
+    small_store = _every_point_eligible(small_store, tmp_path)
+    assert AssessInputs(baseline=" tiny-bert-l1:01:FP32 ").baseline == "tiny-bert-l1:1:fp32"
+    assert ReportParams(baseline="tiny-bert-l1:01:FP32").baseline == "tiny-bert-l1:1:fp32"
+    for bad, words in (("m:x:fp32", "MODEL:BATCH:PRECISION"), ("m:0:fp32", "MODEL:BATCH:PRECISION"),
+                       ("m:1:fp8", "unknown precision 'fp8'")):  # fmt: skip
+        with pytest.raises(ConfigError, match=words):
+            AssessInputs(baseline=bad)
+        with pytest.raises(ReportError, match=words):
+            ReportParams(baseline=bad)
+        assert main(["recommend", "--store", str(small_store), "--baseline", bad]) == 2
+        assert words in capsys.readouterr().err
+    df = load_results(small_store)
+    ok = df[df["status"] == "ok"]
+    first = ok.iloc[-1]
+    by_key = assess(df, AssessInputs(baseline=str(first["key"])))
+    spec = f"{first['model']}:{int(first['batch_size'])}:{str(first['precision']).upper()}"
+    by_spec = assess(df, AssessInputs(baseline=spec))
+    assert by_key.baseline is not None and by_spec.baseline is not None
+    assert by_key.baseline["key"] == by_spec.baseline["key"] == first["key"]
 
 
 def test_the_report_takes_the_cohort_like_the_cli_and_the_dashboard(

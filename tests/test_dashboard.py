@@ -98,7 +98,7 @@ def test_picking_a_configuration_and_a_baseline(small_store: Path) -> None:
     assert rec is not None
     other = ok.drop(index=rec.index).sort_values("wh_per_1000_queries").iloc[-1]
     cheapest = ok.sort_values("wh_per_1000_queries").iloc[0]
-    view = build_view(snap, Inputs(config=str(other["key"]), baseline=str(cheapest["key"])))
+    view = build_view(snap, Inputs(selected=str(other["key"]), baseline=str(cheapest["key"])))
     assert view.selected_index == other.name and not view.follows_recommendation
     assert view.baseline_index == cheapest.name
     assert nudge(other, rec.row) in view.nudge
@@ -140,22 +140,24 @@ def test_data_note_gives_date_hardware_and_count(small_store: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("inputs", "words"),
+    ("bad", "words"),
     [
-        (Inputs(queries_per_day=-1), "queries per day"),
-        (Inputs(queries_per_day="lots"), "queries per day must be a number, got 'lots'"),  # type: ignore[arg-type]
-        (Inputs(price_per_kwh=-1), "price per kWh"),
-        (Inputs(currency="DOLLAR"), "unknown currency"),
-        (Inputs(country="XXX"), "unknown country"),
-        (Inputs(accuracy_tolerance=2.0), "tolerance"),
-        (Inputs(config="nope"), "'nope'"),
-        (Inputs(baseline="nope"), "'nope'"),
-        (Inputs(cohort="nope @ nowhere"), "cohort"),
+        ({"queries_per_day": -1}, "queries per day"),
+        ({"queries_per_day": "lots"}, "queries per day must be a number, got 'lots'"),
+        ({"price_per_kwh": -1}, "price per kWh"),
+        ({"currency": "DOLLAR"}, "unknown currency"),
+        ({"country": "XXX"}, "unknown country"),
+        ({"accuracy_tolerance": 2.0}, "tolerance"),
+        ({"selected": "nope"}, "'nope'"),
+        ({"baseline": "nope"}, "'nope'"),
+        ({"cohort": "nope @ nowhere"}, "cohort"),
     ],
 )
-def test_bad_inputs_are_one_line_config_errors(small_store: Path, inputs: Inputs, words: str) -> None:
+def test_bad_inputs_are_one_line_config_errors(small_store: Path, bad: dict[str, Any], words: str) -> None:
+    """A value refused when the inputs are made (the page's boxes parse each one first) or when the
+    store is read (a key or cohort that is not in it): one line either way."""
     with pytest.raises(ConfigError, match=words) as e:
-        build_view(read_store(small_store), inputs)
+        build_view(read_store(small_store), Inputs(**bad))
     assert "\n" not in str(e.value)
 
 

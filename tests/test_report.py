@@ -100,7 +100,7 @@ def test_params_read_text_the_way_cli_and_papermill_send_it() -> None:
         ({"accuracy_tolerance": 1}, "between 0 and 0.5 (0.01 = 1 point)"),
         ({"price_per_kwh": "cheap"}, "price_per_kwh: price per kWh must be a number"),
         ({"currency": "BUCKS"}, "currency: unknown currency 'BUCKS'"),
-        ({"cast": "sometimes"}, "allowed: model, autocast"),
+        ({"cast": "sometimes"}, "unknown cast 'sometimes'; use one of model, autocast"),
         ({"accuracy_tolerance": 5}, "accuracy_tolerance"),
         ({"batch_sizes": [1, "x"]}, "batch_sizes must be an integer"),
         ({"batch_sizes": True}, "batch_sizes"),

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.config import (
-    CASTS,
     DEFAULT_CAST,
     DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
@@ -29,6 +28,7 @@ from efflab.config import (
     WORKLOADS,
     Config,
     MethodSettings,
+    parse_cast,
     parse_device,
     parse_max_new_tokens,
     parse_precision,
@@ -100,9 +100,7 @@ class Selection:
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
     def __post_init__(self) -> None:
-        if self.cast not in CASTS:
-            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"
-            raise ConfigError(msg)
+        object.__setattr__(self, "cast", parse_cast(self.cast))
         if not isinstance(self.model, str) or not self.model.strip():
             msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
             raise ConfigError(msg)

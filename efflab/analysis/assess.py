@@ -34,7 +34,6 @@ Rules (docs/decisions.md; comparing two points is :mod:`efflab.analysis.compare`
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -54,17 +53,9 @@ from efflab.analysis.stars import ModelRating, rate_models
 from efflab.analysis.uncertainty import number, statistical_half_wh, value
 from efflab.errors import ConfigError, closest
 from efflab.options import (
-    DEFAULT_COUNTRY,
-    DEFAULT_CURRENCY,
-    DEFAULT_PRICE_PER_KWH,
-    DEFAULT_QUERIES_PER_DAY,
-    DEFAULT_TOLERANCE,
-    parse_country,
-    parse_currency,
-    parse_optional_text,
-    parse_price_per_kwh,
-    parse_queries_per_day,
-    parse_tolerance,
+    BASELINE_FORM,
+    AssessInputs,
+    baseline_parts,
 )
 
 if TYPE_CHECKING:
@@ -81,56 +72,6 @@ CONFIG_COLUMNS: tuple[str, ...] = (
     "workload",
     "max_new_tokens",
 )
-
-
-@dataclass(frozen=True)
-class AssessInputs:
-    """What a person sets; parsed and validated here (values may be text, as typed).
-
-    Attributes:
-        accuracy_tolerance: fraction (0.01 = 1 point) a configuration may lose against the best and
-            still count as accurate enough; text ``1pt`` or ``1%`` also works.
-        queries_per_day: traffic the yearly figures assume (>= 0).
-        country: ISO alpha-3 code of the grid (CO2e per kWh).
-        price_per_kwh: electricity price per kWh in ``currency`` (>= 0).
-        currency: ISO 4217 code every cost is labelled with (never converted).
-        baseline: ``MODEL:BATCH:PRECISION`` or a store key; None = the default baseline.
-        cohort: ``TASK @ HARDWARE``; None = the cohort with the most eligible points.
-        selected: store key of the configuration a person is looking at; None = the recommendation.
-
-    Raises:
-        ConfigError: a value out of range or of the wrong kind (the message names it and the fix).
-    """
-
-    accuracy_tolerance: float = DEFAULT_TOLERANCE
-    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
-    country: str = DEFAULT_COUNTRY
-    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
-    currency: str = DEFAULT_CURRENCY
-    baseline: str | None = None
-    cohort: str | None = None
-    selected: str | None = None
-
-    def __post_init__(self) -> None:
-        s = object.__setattr__
-        s(self, "accuracy_tolerance", parse_tolerance(self.accuracy_tolerance))
-        s(self, "queries_per_day", parse_queries_per_day(self.queries_per_day))
-        s(self, "country", parse_country(self.country))
-        s(self, "price_per_kwh", parse_price_per_kwh(self.price_per_kwh))
-        s(self, "currency", parse_currency(self.currency))
-        for name in ("baseline", "cohort", "selected"):
-            s(self, name, parse_optional_text(getattr(self, name)))
-
-    def replace(self, **changes: Any) -> AssessInputs:
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_mapping(cls, d: Any) -> AssessInputs:
-        """From any object or mapping with some of the fields (e.g. report parameters, argparse);
-        None values take the defaults."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        get = d.get if hasattr(d, "get") else lambda k, default=None: getattr(d, k, default)
-        return cls(**{k: get(k) for k in names if get(k) is not None})
 
 
 @dataclass(frozen=True)
@@ -418,14 +359,13 @@ def default_baseline(g: pd.DataFrame, spec: str | None = None) -> Any:
     if spec:
         if "key" in g.columns and (g["key"] == spec).any():
             return g.index[g["key"] == spec][0]
-        parts = spec.split(":")
-        if len(parts) != 3 or not parts[1].strip().isdigit():
-            msg = f"baseline must look like MODEL:BATCH:PRECISION (e.g. minilm-l6:1:fp32), got {spec!r}"
+        parts = baseline_parts(spec)
+        if parts is None:
+            msg = f"baseline {spec!r} is neither a store key of this cohort nor {BASELINE_FORM}"
             raise ConfigError(msg)
+        model, batch, precision = parts
         m = g[
-            (g["model"] == parts[0])
-            & (g["batch_size"].astype("Int64") == int(parts[1]))
-            & (g["precision"] == parts[2].lower())
+            (g["model"] == model) & (g["batch_size"].astype("Int64") == batch) & (g["precision"] == precision)
         ]
         if m.empty:
             have = sorted({f"{r['model']}:{int(r['batch_size'])}:{r['precision']}" for _, r in g.iterrows()})

@@ -342,7 +342,7 @@ class Dashboard:
             **values,
             country=str(self.country.value),
             cohort=self.cohort.value or None,
-            config=self.config.value or None,
+            selected=self.config.value or None,
             baseline=self.baseline.value or None,
         )
         return inputs, errors
@@ -407,12 +407,12 @@ class Dashboard:
                 self.message.value = self._errors_html(errors, kept=True)
                 return
         if inputs.cohort is not None and inputs.cohort not in snap.cohorts:
-            inputs = dataclasses.replace(inputs, cohort=None, config=None, baseline=None)
+            inputs = dataclasses.replace(inputs, cohort=None, selected=None, baseline=None)
         try:
             view = build_view(snap, inputs)
         except EfflabError as e:
             # A picked configuration that is gone after a reload: back to the cohort's defaults.
-            inputs = dataclasses.replace(inputs, config=None, baseline=None)
+            inputs = dataclasses.replace(inputs, selected=None, baseline=None)
             try:
                 view = build_view(snap, inputs)
             except EfflabError:

@@ -13,59 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from efflab import format as fmt
 from efflab.errors import ConfigError, StoreError
-from efflab.options import (
-    DEFAULT_COUNTRY,
-    DEFAULT_CURRENCY,
-    DEFAULT_PRICE_PER_KWH,
-    DEFAULT_QUERIES_PER_DAY,
-    DEFAULT_TOLERANCE,
-)
+from efflab.options import AssessInputs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from efflab.analysis import AssessInputs, Assessment, Recommendation, Savings
+    from efflab.analysis import Assessment, Recommendation, Savings
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """What the manager set on the page (defaults and validation: :mod:`efflab.options`).
-
-    Attributes:
-        queries_per_day: traffic the yearly figures assume.
-        country: ISO 3166-1 alpha-3 code of the grid (CO2e per kWh).
-        price_per_kwh: electricity price per kWh, in ``currency``.
-        currency: ISO 4217 code every cost is labelled with.
-        accuracy_tolerance: fraction (0.01 = 1 point) the recommendation may lose against the best.
-        cohort: ``task @ hardware`` to look at; None = the cohort with the most eligible points.
-        config: store key of the configuration looked at; None = follow the recommendation.
-        baseline: store key of the current (baseline) configuration; None = the default baseline
-            (most accurate model, smallest batch, fp32; ``efflab.analysis.default_baseline``).
-    """
-
-    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
-    country: str = DEFAULT_COUNTRY
-    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
-    accuracy_tolerance: float = DEFAULT_TOLERANCE
-    cohort: str | None = None
-    config: str | None = None
-    baseline: str | None = None
-    currency: str = DEFAULT_CURRENCY
-
-    def assess_inputs(self) -> AssessInputs:
-        """The same inputs for :func:`efflab.analysis.assess` (raises ConfigError on a bad value)."""
-        from efflab.analysis import AssessInputs
-
-        return AssessInputs(
-            accuracy_tolerance=self.accuracy_tolerance,
-            queries_per_day=self.queries_per_day,
-            country=self.country,
-            price_per_kwh=self.price_per_kwh,
-            currency=self.currency,
-            baseline=self.baseline,
-            cohort=self.cohort,
-            selected=self.config,
-        )
+# What the manager sets on the page is what every surface sets: the assessment's inputs, declared once
+# (efflab.options); ``selected`` is the configuration looked at (None: follow the recommendation).
+Inputs = AssessInputs
 
 
 @dataclass(frozen=True)
@@ -267,7 +225,7 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     inputs = inputs or Inputs()
     snap = data if isinstance(data, Snapshot) else None
     df = data.frame if isinstance(data, Snapshot) else data
-    a = assess(df, inputs.assess_inputs(), snap.pairings if snap is not None else None)
+    a = assess(df, inputs, snap.pairings if snap is not None else None)
     rec = a.recommendation
     if rec is None or a.savings is None or a.baseline is None or a.selected is None:
         raise ConfigError(a.guidance or "nothing to show; run `efflab sweep` first")

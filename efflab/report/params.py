@@ -25,16 +25,20 @@ from efflab.config import (
     DEFAULT_TASK,
     PRECISIONS,
     MethodSettings,
+    parse_cast,
     parse_device,
 )
 from efflab.errors import ConfigError, ReportError, closest
 from efflab.options import (
     ASSESS_OPTIONS,
+    BASELINE_FORM,
     DEFAULT_COUNTRY,
     DEFAULT_CURRENCY,
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_QUERIES_PER_DAY,
     DEFAULT_TOLERANCE,
+    baseline_parts,
+    parse_baseline,
 )
 from efflab.paths import default_store
 
@@ -171,6 +175,14 @@ def _bool(name: str, value: Any) -> bool:
     raise _bad(name, value, "true or false")
 
 
+def _parsed(name: str, parse: Any, value: Any) -> Any:
+    """``parse(value)`` (one of the shared parsers), its ConfigError said as this parameter's."""
+    try:
+        return parse(value)
+    except ConfigError as e:
+        raise ReportError(f"parameter {name}: {e}") from e
+
+
 def _opt_str(name: str, value: Any) -> str | None:
     if value is None or _is_none_word(value):
         return None
@@ -286,24 +298,12 @@ class ReportParams:
         s("sensor", sensor.lower())
         s("method", _method(self.method))
         cast = _opt_str("cast", self.cast)
-        if cast is not None and cast.lower() not in CASTS:
-            msg = f"parameter cast: unknown cast {cast!r}; allowed: {', '.join(CASTS)}.{closest(cast, CASTS)}"
-            raise ReportError(msg)
-        s("cast", None if cast is None else cast.lower())
+        s("cast", None if cast is None else _parsed("cast", parse_cast, cast))
         for name in ("accuracy_tolerance", "queries_per_day", "country", "price_per_kwh", "currency"):
-            try:
-                s(name, ASSESS_OPTIONS[name].parse(getattr(self, name)))
-            except ConfigError as e:
-                raise ReportError(f"parameter {name}: {e}") from e
-        base = _opt_str("baseline", self.baseline)
-        if base is not None:
-            parts = base.split(":")
-            if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or int(parts[1]) < 1:
-                raise _bad("baseline", base, "MODEL:BATCH:PRECISION such as minilm-l6:1:fp32")
-            if parts[2].lower() not in PRECISIONS:
-                msg = f"parameter baseline: unknown precision {parts[2]!r} in {base!r}; allowed: {', '.join(PRECISIONS)}"
-                raise ReportError(msg)
-            base = f"{parts[0]}:{int(parts[1])}:{parts[2].lower()}"
+            s(name, _parsed(name, ASSESS_OPTIONS[name].parse, getattr(self, name)))
+        base = _parsed("baseline", parse_baseline, _opt_str("baseline", self.baseline))
+        if base is not None and baseline_parts(base) is None:  # a report runs on any store: no keys
+            raise _bad("baseline", base, BASELINE_FORM)
         s("baseline", base)
         s("cohort", _opt_str("cohort", self.cohort))
         title = self.title
@@ -445,16 +445,16 @@ class ReportParams:
                 )
                 raise ReportError(msg)
         if self.baseline:
-            model, batch, prec = self.baseline.split(":")
+            model, batch, prec = baseline_parts(self.baseline) or ("", 0, "")
             in_grid = (
                 self.measure_missing
                 and (self.models is None or model in self.models)
-                and (self.batch_sizes is None or int(batch) in self.batch_sizes)
+                and (self.batch_sizes is None or batch in self.batch_sizes)
                 and (self.precisions is None or prec in self.precisions)
             )
             ok = df[df["status"] == "ok"] if "status" in df.columns else df
             in_store = (
-                (ok["model"] == model) & (ok["batch_size"] == int(batch)) & (ok["precision"] == prec)
+                (ok["model"] == model) & (ok["batch_size"] == batch) & (ok["precision"] == prec)
             ).any()
             if not (in_grid or in_store):
                 have = sorted(

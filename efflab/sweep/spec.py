@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from efflab.config import (
-    CASTS,
     DEFAULT_CAST,
     DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
@@ -17,6 +16,7 @@ from efflab.config import (
     WORKLOADS,
     Config,
     MethodSettings,
+    parse_cast,
     parse_device,
     parse_precision,
     positive_int,
@@ -177,9 +177,7 @@ class SweepSpec:
         if self.task is not None and (not isinstance(self.task, str) or not self.task.strip()):
             msg = f"task must be a task name or CSV path (or null for cost only), got {self.task!r}"[:300]
             raise ConfigError(msg)
-        if self.cast not in CASTS:
-            msg = f"unknown cast {self.cast!r}; use one of {', '.join(CASTS)}"[:300]
-            raise ConfigError(msg)
+        object.__setattr__(self, "cast", parse_cast(self.cast))
         # The country is checked now, not per point after measuring (CodeCarbon's offline data).
         from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 
