@@ -91,7 +91,9 @@ NOT_ELIGIBLE_NAME = "not eligible (unstable or disturbed)"
 
 
 def _flags(row: Any) -> list[str]:
-    return [f for f in str(row.get("flags") or "").split(",") if f]
+    from efflab.records import flag_names
+
+    return list(flag_names(row.get("flags")))
 
 
 def _flagged(row: Any) -> list[str]:

@@ -65,14 +65,20 @@ class Flag(str, enum.Enum):
         return FLAG_MEANINGS[self.value]
 
 
+def flag_names(raw: object) -> tuple[str, ...]:
+    """Every flag name of a record's tuple, a frame's ``a,b`` text (the store's one joined form) or any
+    iterable of names, in stored order, unknown names kept (to show them). The one reading of that text."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+    return tuple(n for n in (str(x).strip() for x in items) if n)
+
+
 def parse_flags(raw: object) -> frozenset[Flag]:
     """Flags from a record's tuple, a frame's ``a,b`` text or any iterable of names; names this
     version does not know are left out (an old or newer record's extra flag is not an error)."""
-    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return frozenset()
-    items = raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
     known = {f.value for f in Flag}
-    return frozenset(Flag(x.strip()) for x in items if str(x).strip() in known)
+    return frozenset(Flag(n) for n in flag_names(raw) if n in known)
 
 
 # What ``Measurement.energy_basis`` can be: read from a hardware counter, or a model of CPU time x watts.

@@ -244,7 +244,9 @@ def resolve_store(store: str | os.PathLike[str] | None) -> Path:
 
 def _flags_text(flags: Any) -> str:
     """Stored flags (``"hit_time_cap,noisy"``) as a person reads them: ``hit_time_cap, noisy``."""
-    return ", ".join(f for f in str(flags).split(",") if f)
+    from efflab.records import flag_names
+
+    return ", ".join(flag_names(flags))
 
 
 class LabState:

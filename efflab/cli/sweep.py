@@ -443,6 +443,7 @@ def _measure(
     measurement was kept, flagged points, the first error)``."""
     from tqdm import tqdm
 
+    from efflab.records import Flag
     from efflab.sweep import iter_sweep
 
     counts = {"ok": 0, "failed": 0, "skipped": 0, "paired": 0}
@@ -494,7 +495,7 @@ def _measure(
             m = r.measurement
             acc = f" acc {m.accuracy * 100:.1f}%" if m.accuracy is not None else ""
             kind = "meas" if m.energy_measured else "model"
-            odd = [f for f in ("unstable", "disturbed") if f in m.flags]
+            odd = [f for f in (Flag.UNSTABLE.value, Flag.DISTURBED.value) if f in m.flags]
             flagged += bool(odd)
             note = f" [{', '.join(odd)}: left out of decisions]" if odd else ""
             bar.write(

@@ -33,7 +33,7 @@ from efflab.config import Config, MethodSettings
 from efflab.errors import ConfigError
 from efflab.measuring.carbon import carbon_intensity_g_per_kwh
 from efflab.measuring.rerun import rerun_half
-from efflab.records import Measurement
+from efflab.records import Flag, Measurement
 from efflab.sensors.base import Sensor
 
 if TYPE_CHECKING:
@@ -210,13 +210,13 @@ def combine(
     bs = config.batch_size
     steps = n_new - 1
     flags = list(dict.fromkeys([*lm.flags, *m_pre.flags, *(m_dec.flags if m_dec is not None else ())]))
-    if counted is None and "flops_not_counted" not in flags:
-        flags.append("flops_not_counted")
-    flags = [f for f in flags if f != "p95_insufficient_samples"]
+    if counted is None and Flag.FLOPS_NOT_COUNTED.value not in flags:
+        flags.append(Flag.FLOPS_NOT_COUNTED.value)
+    flags = [f for f in flags if f != Flag.P95_INSUFFICIENT_SAMPLES.value]
     ttft = m_pre.latency_s
     ttft_p95 = m_pre.latency_p95_s
     if ttft_p95 is None:
-        flags.append("p95_insufficient_samples")
+        flags.append(Flag.P95_INSUFFICIENT_SAMPLES.value)
     if m_dec is not None:
         itl: float | None = m_dec.latency_s / steps
         itl_ci = _finite(m_dec.latency_ci_s / steps)
@@ -241,7 +241,7 @@ def combine(
     mfu = achieved / peak if achieved and peak else None
     if mfu is not None and mfu > 1:  # never shown: the peak must have been measured too low
         mfu = None
-        flags.append("peak_underestimated")
+        flags.append(Flag.PEAK_UNDERESTIMATED.value)
     peaks = [m.peak_mem_bytes for m in parts if m.peak_mem_bytes is not None]
     detail = " · ".join(
         f"{n}: {m.energy_detail}" for n, m in zip(("prefill", "decode"), parts) if m.energy_detail

@@ -34,7 +34,7 @@ from efflab.measuring.windows import (
     per_query_ci,
     usual_other_share,
 )
-from efflab.records import Measurement, WindowSummary
+from efflab.records import Flag, Measurement, WindowSummary
 from efflab.sensors.base import Sensor
 
 if TYPE_CHECKING:
@@ -342,18 +342,18 @@ class PointSession:
         # get its k clean windows within the re-measure budget says so.
         stats_windows = clean if len(clean) >= min(2, len(used_all)) and clean else used_all
         if len(clean) < method.windows:
-            flags.append("disturbed")
+            flags.append(Flag.DISTURBED.value)
         if stats_windows is used_all and any(dist):
-            flags.append("noisy")
+            flags.append(Flag.NOISY.value)
         if usual_other_share(stats_windows) > method.noisy_other_cpu_share:
-            flags.append("busy_machine")
+            flags.append(Flag.BUSY_MACHINE.value)
         for w in self.windows:
             w.used = w in stats_windows
         dis = disagreeing(stats_windows, outlier_rel=method.outlier_rel)
         unstable_reason = None
         st = combine(stats_windows)
         if any(dis):
-            flags.append("unstable")
+            flags.append(Flag.UNSTABLE.value)
             means = sorted(w.mean_s for w in stats_windows)
             unstable_reason = (
                 f"window means {si(means[0], 's')}–{si(means[-1], 's')} per batch stayed more than "
@@ -365,13 +365,13 @@ class PointSession:
             and st.mean_s > 0
             and st.ci_half_s / st.mean_s > method.target_ci_rel
         ):
-            flags.append("hit_time_cap")
+            flags.append(Flag.HIT_TIME_CAP.value)
         times = sorted(t for w in stats_windows for t in w.times_s)
         p95 = float(_percentile(times, 95)) if len(times) >= method.p95_min_samples else None
         if p95 is None:
-            flags.append("p95_insufficient_samples")
+            flags.append(Flag.P95_INSUFFICIENT_SAMPLES.value)
         if not self.mem_reset_ok:
-            flags.append("peak_mem_is_process_lifetime")
+            flags.append(Flag.PEAK_MEM_IS_PROCESS_LIFETIME.value)
         reading = self.reading if hasattr(self, "reading") else None
         measured = (
             bool(reading.measured)
@@ -379,9 +379,9 @@ class PointSession:
             else bool(self.previous and self.previous.energy_measured)
         )
         if not measured:
-            flags.append("energy_estimated")
+            flags.append(Flag.ENERGY_ESTIMATED.value)
         if self.flops_q is None:
-            flags.append("flops_not_counted")
+            flags.append(Flag.FLOPS_NOT_COUNTED.value)
 
         accuracy = ci = n_eval = None
         correct = prompting = majority_rate = None
@@ -406,7 +406,7 @@ class PointSession:
             )
             self.phases.add("accuracy", time.perf_counter() - t_acc)
         elif self.task is not None and not self.runner.can_predict:
-            flags.append("no_classifier_head")
+            flags.append(Flag.NO_CLASSIFIER_HEAD.value)
         elif self.task is not None:
             self.report("accuracy", 0.0)
             with self.phases.timing("accuracy"):
@@ -437,7 +437,7 @@ class PointSession:
             peak = refresh_peak(cfg.device, cfg.precision, self.threads)
             mfu = achieved / peak if achieved and peak else None
             if mfu is not None and mfu > 1.0:
-                flags.append("peak_underestimated")
+                flags.append(Flag.PEAK_UNDERESTIMATED.value)
                 mfu = None
         fp = fingerprint(cfg.device, window=self.cpu_window_first, cpu_flags=cpu_flags())
         other_shares = [w.other_cpu_share for w in stats_windows if w.other_cpu_share is not None]

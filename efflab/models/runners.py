@@ -18,6 +18,7 @@ import numpy as np
 
 from efflab.errors import ConfigError, DeviceError, ModelError
 from efflab.models.registry import ModelSource
+from efflab.records import Flag
 
 # Used when no task gives real texts (cost-only measurements of a text pipeline).
 _FILLER = (
@@ -80,9 +81,9 @@ def precision_flags(precision: str, device: str, flags: Sequence[str] | None = N
         return ()
     f = set(cpu_flags() if flags is None else flags)
     if precision == "fp16" and not ({"avx512_fp16", "amx_fp16"} & f):
-        return ("fp16_no_hardware",)
+        return (Flag.FP16_NO_HARDWARE.value,)
     if precision == "bf16" and not ({"avx512_bf16", "amx_bf16"} & f):
-        return ("bf16_no_hardware",)
+        return (Flag.BF16_NO_HARDWARE.value,)
     return ()
 
 

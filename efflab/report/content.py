@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from efflab import format as fmt
 from efflab.errors import ConfigError, ReportError
 from efflab.label import LABEL_WIDTH, LabelData, label_slug, label_svg, task_name, write_label_images
-from efflab.records import FLAG_MEANINGS
+from efflab.records import FLAG_MEANINGS, Flag, flag_names, parse_flags
 from efflab.report.params import ReportParams, filter_points
 from efflab.sensors.descriptions import SENSOR_DESCRIPTIONS as SENSOR_MEANINGS
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # What each measurement flag means, in words a reader of the report can act on.
 # Flags that make a point's latency and energy less certain (the summary counts them).
-UNCERTAIN_FLAGS = ("noisy", "hit_time_cap", "shared_host")
+UNCERTAIN_FLAGS = frozenset({Flag.NOISY, Flag.HIT_TIME_CAP, Flag.SHARED_HOST})
 
 
 # ----- the computed report -----
@@ -352,9 +352,7 @@ def _method_html(c: CohortReport) -> str:
             f"counter ({escape(how)}): compare them with each other; the yearly ranges carry their "
             "uncertainty.</p>"
         )
-    flagged = pts[
-        pts["flags"].fillna("").astype(str).map(lambda f: bool(set(f.split(",")) & set(UNCERTAIN_FLAGS)))
-    ]
+    flagged = pts[pts["flags"].map(lambda f: bool(parse_flags(f) & UNCERTAIN_FLAGS))]
     if len(flagged):
         text.append(
             f"<p>{len(flagged)} of {len(pts)} points are flagged as noisy, time-capped or shared: treat their "
@@ -776,7 +774,7 @@ def flagged_html(pts: pd.DataFrame) -> str:
     failed points have their own table."""
     if "status" in pts.columns:
         pts = pts[pts["status"] == "ok"]
-    flags_per_row = [[f for f in (x.split(",") if isinstance(x, str) else []) if f] for x in pts["flags"]]
+    flags_per_row = [list(flag_names(x)) for x in pts["flags"]]
     common = set(flags_per_row[0]).intersection(*map(set, flags_per_row[1:])) if flags_per_row else set()
     out = ["<h3>Flagged points</h3>"]
     if common and len(pts) > 1:

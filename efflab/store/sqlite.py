@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab.errors import StoreError
-from efflab.records import Measurement, Visit
+from efflab.records import Flag, Measurement, Visit, parse_flags
 
 if TYPE_CHECKING:
     from efflab.measuring.rerun import Run
@@ -363,7 +363,7 @@ class Store:
         out = []
         for key, lat, ci, k, flags in rows:
             run = self._run(key, lat, ci, k)
-            if {"disturbed", "unstable"} & set(str(flags).split(",")):
+            if {Flag.DISTURBED, Flag.UNSTABLE} & parse_flags(flags):
                 continue
             out.append(run)
         return out

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from efflab.config import Config
 from efflab.errors import ClusterError, ConfigError, EfflabError, point_error
+from efflab.records import Flag
 from efflab.store.sqlite import Store
 from efflab.sweep.run import (
     PointMeasurer,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 RESOURCE = "measure"
 """The Dask worker resource a point holds while it is measured."""
 
-SHARED_HOST_FLAG = "shared_host"
+SHARED_HOST_FLAG = Flag.SHARED_HOST.value
 """Flag of a point measured on a host where several ``measure`` workers ran at the same time."""
 
 __all__ = [
