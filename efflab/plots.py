@@ -170,20 +170,34 @@ def pd_bool(values: list[bool], index: Any) -> pd.Series:
     return pd.Series(values, index=index, dtype=bool)
 
 
+def point_keys(df: pd.DataFrame) -> list[str]:
+    """The store keys of ``df``'s rows: what identifies a point on every surface (a plot's click
+    data, a table's rows, the pickers)."""
+    return [str(k) for k in df["key"]]
+
+
+def row_of(df: pd.DataFrame, key: str | None) -> pd.Series | None:
+    """The row of ``df`` with store key ``key`` (None for None or a key not in it)."""
+    if key is None or "key" not in df.columns:
+        return None
+    hit = df[df["key"].astype(str) == str(key)]
+    return None if hit.empty else hit.iloc[0]
+
+
 def tradeoff_figure(
     df: pd.DataFrame,
     *,
     x: str = "wh_per_1000_queries",
     y: str = "accuracy",
-    selected: Any = None,
-    recommended: Any = None,
-    baseline: Any = None,
+    selected: str | None = None,
+    recommended: str | None = None,
+    baseline: str | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Cost vs accuracy: every configuration, the pareto front as a line, dominated points grey,
-    the knee, and the current ``selected``, the ``recommended`` and the ``baseline`` rows (index
-    labels of ``df``) marked. Traces are named ``front``, ``dominated``, ``knee: …``, ``baseline``,
-    ``recommended``, ``selected``; ``front`` and ``dominated`` carry the index labels as
+    the knee, and the current ``selected``, the ``recommended`` and the ``baseline`` points (store
+    keys) marked. Traces are named ``front``, ``dominated``, ``knee: …``, ``baseline``,
+    ``recommended``, ``selected``; the clickable traces carry the points' store keys as
     ``customdata`` (a click selects that point).
 
     Where prompted general-purpose points would squeeze the family's accuracy axis
@@ -216,7 +230,7 @@ def tradeoff_figure(
             text=[point_label(r) for _, r in dom.iterrows()],
             marker={"color": GREY, "size": POINT_SIZE},
             hovertemplate=hover,
-            customdata=list(dom.index),
+            customdata=point_keys(dom),
         )
     )
     fig.add_trace(
@@ -232,7 +246,7 @@ def tradeoff_figure(
             },
             line={"color": "#444", "width": 1.5, "shape": "hv"},
             hovertemplate=hover,
-            customdata=list(front.index),
+            customdata=point_keys(front),
         )
     )
     if len(out):
@@ -245,7 +259,7 @@ def tradeoff_figure(
                 text=[f"{point_label(r)} ({exclusion_reason(r)})" for _, r in out.iterrows()],
                 marker={"symbol": "circle-open", "color": "#999", "size": POINT_SIZE, "line": {"width": 1.5}},
                 hovertemplate=hover,
-                customdata=list(out.index),
+                customdata=point_keys(out),
             )
         )
     if gp is not None:
@@ -268,7 +282,7 @@ def tradeoff_figure(
                     "symbol": ["circle" if g else "circle-open" for g in good],
                 },
                 hovertemplate=hover,
-                customdata=list(low.index),
+                customdata=point_keys(low),
             )
         )
     k = knee(el, x=x, y=y) if len(el) else None
@@ -283,7 +297,7 @@ def tradeoff_figure(
                 text=[point_label(r)],
                 marker={"symbol": "diamond-open", "size": 18, "color": "#555"},
                 hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
-                customdata=[k],
+                customdata=point_keys(ok.loc[[k]]),
             )
         )
     for name, label, sym, color, size in (
@@ -291,15 +305,15 @@ def tradeoff_figure(
         ("recommended", recommended, "star", "#2ca02c", 20),
         ("selected", selected, "circle-open", "#000", 24),
     ):
-        if label is not None and label in ok.index:
-            r = ok.loc[label]
+        r = row_of(ok, label)
+        if r is not None:
             fig.add_trace(
                 go.Scatter(
                     x=[r[x]],
                     y=[r[y]],
                     mode="markers",
                     name=name,
-                    yaxis="y2" if gp is not None and bool(gp.loc[label]) else "y",
+                    yaxis="y2" if gp is not None and bool(gp.loc[r.name]) else "y",
                     text=[point_label(r)],
                     hoverinfo="skip",  # the point under it answers (see POINT_SIZE)
                     marker={
@@ -387,7 +401,7 @@ def _flagged_ring(frame: pd.DataFrame, x: str, y: pd.Series, *, showlegend: bool
 
 
 def _precision_traces(
-    g_model: pd.DataFrame, metric: str, *, legend: bool, shown: set[str], recommended: Any = None
+    g_model: pd.DataFrame, metric: str, *, legend: bool, shown: set[str], recommended: str | None = None
 ) -> list[go.Scatter]:
     """One line per precision (coloured, in the legend once), flagged points ringed, the
     recommended point starred."""
@@ -419,8 +433,8 @@ def _precision_traces(
     if ring is not None:
         out.append(ring)
         shown.add("flagged")
-    if recommended is not None and recommended in g_model.index:
-        r = g_model.loc[recommended]
+    r = row_of(g_model, recommended)
+    if r is not None:
         out.append(
             go.Scatter(
                 x=[r["batch_size"]],
@@ -459,7 +473,7 @@ def batch_figure(
     *,
     metric: str = "throughput_qps",
     title: str | None = None,
-    recommended: Any = None,
+    recommended: str | None = None,
 ) -> go.Figure:
     """``metric`` (throughput_qps, latency_s, energy_j_per_query…) vs batch size for ``model``, one
     line per precision (legend "precision"), 95 % CI error bars for latency, flagged points ringed,
@@ -512,13 +526,13 @@ def batch_grid_figure(
     *,
     metric: str = "wh_per_1000_queries",
     models: Sequence[str] | None = None,
-    recommended: Any = None,
+    recommended: str | None = None,
     columns: int = 4,
     title: str | None = None,
 ) -> go.Figure:
     """``metric`` vs batch size as small multiples, one panel per model, all on one shared,
     labelled log axis: one line per precision (one legend), flagged points ringed, the
-    ``recommended`` row (an index label of ``df``) starred, and each panel's failed precisions named."""
+    ``recommended`` point (its store key) starred, and each panel's failed precisions named."""
     from plotly.subplots import make_subplots
 
     ok = _ok(df)

@@ -167,3 +167,32 @@ def test_model_ratings_one_per_model_and_cohort() -> None:
     assert r[r["cohort"] == "reviews @ cpu"].set_index("model")["stars"].to_dict() == {"a": 5, "b": 1}
     unstable = df.assign(flags=["", "unstable", ""])
     assert "b" not in set(model_ratings(unstable)["model"])
+
+
+def test_a_point_whose_interval_dwarfs_its_value_gives_no_impossible_saving() -> None:
+    """A busy machine measured a point as 26 µWh ± 21 mWh (CI's dashboard showed a saving range of
+    -2e72 kWh): the ratio's interval stays inside the two points' own ranges and the saving between
+    what the candidate could cost and what the baseline uses."""
+    from efflab import format as fmt
+    from efflab.analysis.compare import compare_energy, describe
+
+    common = {
+        "energy_basis": "modelled",
+        "energy_source": "fake",
+        "hardware": "h",
+        "energy_uncertainty_rel": 0.5,
+    }
+    base = {"key": "a", "energy_j_per_query": 0.0286, "energy_j_per_query_ci": 0.0005, **common}
+    wild = {"key": "b", "energy_j_per_query": 9.5e-5, "energy_j_per_query_ci": 0.076, **common}
+    c = compare_energy(base, wild)
+    assert c.verdict == "no clear difference"
+    assert math.isfinite(c.high) and c.high <= (9.5e-5 + 0.076) / (0.0286 - 0.0005) + 1e-12
+    assert all(len(part) < 200 for part in describe(c))
+    s = savings(base, wild, 1_000_000)
+    lo, hi = s.saved_kwh_range
+    assert not s.clear and lo < 0 < hi
+    assert lo >= -s.candidate_kwh_range[1] - 1e-9 and hi <= s.baseline_kwh_range[1] + 1e-9
+    assert len(fmt.saving_range(lo, hi, fmt.kwh)) < 40
+    # either side without an interval of its own: unbounded, said as unknown (never a made-up bound)
+    bare = {k: v for k, v in wild.items() if k != "energy_j_per_query_ci"}
+    assert compare_energy(base, bare).high == math.inf

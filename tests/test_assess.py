@@ -306,7 +306,7 @@ def test_savings_combine_timing_and_basis() -> None:
 def test_a_single_point() -> None:
     a = assess(frame(point("tiny", 8, "fp32", 1.0)))
     assert a.recommendation is not None and a.recommendation.label == "tiny · batch 8 · fp32"
-    assert a.baseline_index == a.recommendation.index
+    assert a.baseline_key == a.recommendation.key
     assert a.savings is not None and a.savings.saved_kwh_per_year == 0 and a.savings.saved_kwh_range == (0, 0)
     assert fmt.saving_headline(0.0, a.savings.clear, fmt.kwh) == "no change"
     assert [(r.model, r.stars) for r in a.ratings] == [("tiny", 5)]

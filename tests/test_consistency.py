@@ -81,18 +81,18 @@ def test_cli_report_and_dashboard_agree(
     # (so the saving and its range are not zero).
     first = assess(df)
     assert first.recommendation is not None
-    others = first.eligible.drop(index=first.recommendation.index)
+    others = first.eligible[first.eligible["key"] != first.recommendation.key]
     worst = others.sort_values("energy_j_per_query").iloc[-1]
     baseline = f"{worst['model']}:{int(worst['batch_size'])}:{worst['precision']}"
     a = assess(df, AssessInputs(**INPUTS, baseline=baseline))  # type: ignore[arg-type]
     rec, s = a.recommendation, a.savings
-    assert rec is not None and s is not None and a.ratings and a.baseline_index != rec.index
+    assert rec is not None and s is not None and a.ratings and a.baseline_key != rec.key
 
     cli = _cli(small_store, capsys, baseline)
     report = _report(small_store, tmp_path, baseline)
     snap = read_store(small_store)
     view = build_view(snap, Inputs(**INPUTS, baseline=str(worst["key"])))  # type: ignore[arg-type]
-    assert view.baseline_index == a.baseline_index
+    assert view.baseline_key == a.baseline_key
 
     # the same recommendation
     assert f"recommended: {rec.label}" in cli

@@ -40,9 +40,9 @@ def test_cards_render_the_assessment(small_store: Path) -> None:
     a = assess(df)
     rec, s = a.recommendation, a.savings
     assert rec is not None and s is not None and a.baseline is not None
-    assert view.recommendation.index == rec.index
-    assert view.selected_index == rec.index and view.follows_recommendation
-    assert view.baseline_index == a.baseline_index
+    assert view.recommendation.key == view.recommended_key == rec.key
+    assert view.selected_key == rec.key and view.follows_recommendation
+    assert view.baseline_key == a.baseline_key
     assert view.headline == f"Recommended: {fmt.config_label(rec.row)}" == a.headline
     assert view.reason == rec.reason
     assert view.card("energy").value == fmt.wh(rec.row["wh_per_1000_queries"])
@@ -96,11 +96,11 @@ def test_picking_a_configuration_and_a_baseline(small_store: Path) -> None:
     ok = _ok(small_store)
     rec = assess(load_results(small_store)).recommendation
     assert rec is not None
-    other = ok.drop(index=rec.index).sort_values("wh_per_1000_queries").iloc[-1]
+    other = ok[ok["key"] != rec.key].sort_values("wh_per_1000_queries").iloc[-1]
     cheapest = ok.sort_values("wh_per_1000_queries").iloc[0]
     view = build_view(snap, Inputs(selected=str(other["key"]), baseline=str(cheapest["key"])))
-    assert view.selected_index == other.name and not view.follows_recommendation
-    assert view.baseline_index == cheapest.name
+    assert view.selected_key == other["key"] and not view.follows_recommendation
+    assert view.baseline_key == cheapest["key"]
     assert nudge(other, rec.row) in view.nudge
     s = savings(cheapest, other, 1_000_000, "USA", 0.15)
     assert view.card("kwh").value == fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)

@@ -255,8 +255,8 @@ def test_the_points_table_and_pins_follow_the_generate_workload(gen_store: Path)
     assert len(lab.table.rows) == len(s.generation_frame) == 4 and "accuracy" not in heads
     assert lab.table.selected == str(s.selected_row["key"])  # type: ignore[index]
     lab.pins.pin("A")
-    other = s.generation_frame[s.generation_frame["key"] != s.selected_row["key"]].index[0]  # type: ignore[index]
-    lab.select_index(other)
+    other = s.generation_frame[s.generation_frame["key"] != s.selected_row["key"]]["key"].iloc[0]  # type: ignore[index]
+    lab.select_key(str(other))
     lab.pins.pin("B")
     text = lab.pins.out.value
     assert "per 1000 responses" in text and "latency per response" in text and "95 % interval" in text

@@ -14,7 +14,7 @@ from widgets.table import points_table_rows
 
 def test_table_rows_carry_raw_values_that_read_back_as_csv(small_store: Path) -> None:
     df = load_results(small_store)
-    cols, rows, sel = points_table_rows(df, selected=df.index[0])
+    cols, rows, sel = points_table_rows(df, selected=str(df.iloc[0]["key"]))
     assert sel == str(df.iloc[0]["key"]) and len(rows) == len(df)
     names = [c[0] for c in cols]
     assert {"model", "batch_size", "precision", "wh_per_1000_queries", "accuracy"} <= set(names)
@@ -86,9 +86,11 @@ def test_the_tradeoff_plot_gives_a_prompted_llm_its_own_panel(small_store: Path)
     llm["accuracy"] = float(ok["accuracy"].min()) - 0.2
     both = pd.concat([ok.assign(prompting=None), llm.to_frame().T]).infer_objects()
     both.index = range(len(both))
-    fig = tradeoff_figure(both, selected=len(both) - 1)
+    fig = tradeoff_figure(both, selected="smollm2-135m:prompted")
     traces = {t.name: t for t in fig.data}
-    assert traces[GENERAL_NAME].yaxis == "y2" and list(traces[GENERAL_NAME].customdata) == [len(both) - 1]
+    assert traces[GENERAL_NAME].yaxis == "y2" and list(traces[GENERAL_NAME].customdata) == [
+        "smollm2-135m:prompted"
+    ]
     assert traces["selected"].yaxis == "y2"  # the ring follows its point into the strip
     fam = both.iloc[:-1]["accuracy"].astype(float)
     lo, hi = fig.layout.yaxis.range
@@ -115,7 +117,7 @@ def test_the_family_plot_and_details_are_about_the_selected_configuration(small_
     assert a is not None
     rated = {r.key for r in a.ratings}
     other = a.eligible[~a.eligible["key"].isin(list(rated))].iloc[0]
-    s.select_point(other.name)
+    s.select_point(str(other["key"]))
     fig = s.family_figure()
     labels = " ".join(str(t) for t in fig.layout.yaxis.ticktext or ()) + str(fig.data[0].y)
     model_row = next(t for t in (fig.layout.yaxis.ticktext or ()) if str(other["model"]) in str(t))

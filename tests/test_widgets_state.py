@@ -65,7 +65,7 @@ def test_the_recommendation_is_the_initial_selection(small_store: Path) -> None:
     assert s.family.index("tiny-bert-l1") < s.family.index("tiny-bert-l2")  # smallest first
     assert s.recommendation is not None
     assert s.is_stored and s.is_recommended
-    assert s.selected_index == s.recommendation.index
+    assert s.selected_key == s.recommendation.key
     assert s.nudge.startswith("This is the recommended configuration")
     assert not [m for m in s.messages if "store" in m.lower()]
     assert len(s.cohort_frame) == 8

@@ -451,16 +451,14 @@ class Lab:
         trace, points, _ = args
         if not points.point_inds or trace.customdata is None:
             return
-        self.select_index(trace.customdata[points.point_inds[0]])
+        self.select_key(str(trace.customdata[points.point_inds[0]]))
 
     def _table_selected(self, key: str) -> None:
-        rows = self.state.df.index[self.state.df["key"].astype(str) == key]
-        if len(rows):
-            self.select_index(rows[0])
+        self.select_key(key)
 
-    def select_index(self, idx: Any) -> None:
-        """Select the stored point with index label ``idx`` (a click on a plot or a table row)."""
-        self.state.select_point(idx)
+    def select_key(self, key: str) -> None:
+        """Select the stored point with store key ``key`` (a click on a plot or a table row)."""
+        self.state.select_point(key)
 
     # ----- state -> view -----
     def _on_state(self, changed: frozenset[str]) -> None:
@@ -545,9 +543,7 @@ class Lab:
         self._render_text(changed)
         if changed & {"data", "cohort", "selection", "workload"}:
             gen = s.selection.generates  # the table lists the points of the workload shown
-            self.table.set_rows(
-                *points_table_rows(s.selection_frame, selected=s.selected_index, generate=gen)
-            )
+            self.table.set_rows(*points_table_rows(s.selection_frame, selected=s.selected_key, generate=gen))
         if changed & {"data", "cohort", "selection", "pins"}:
             self.pins.render()
         if changed & {"trace", "live", "data"}:
@@ -603,18 +599,17 @@ class Lab:
         from efflab.plots import point_label as _label
 
         s = self.state
-        idx = s.selected_index
+        key, r = s.selected_key, s.selected_row
         marker = next((t for t in fw.data if t.name == "selected"), None)
-        if idx is None or marker is None:
+        if key is None or r is None or marker is None:
             return False
-        r = s.df.loc[idx]
         x, y = r["wh_per_1000_queries"], r["accuracy"]
         if x != x or y != y or x is None or y is None:  # NaN: not on the plot
             return False
         # The prompted general-purpose models may have a panel of their own (efflab.plots.general_panel).
         general = next((t for t in fw.data if t.name == GENERAL_NAME), None)
-        axis = "y2" if general is not None and idx in list(general.customdata or ()) else "y"
-        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)], customdata=[idx], yaxis=axis)
+        axis = "y2" if general is not None and key in list(general.customdata or ()) else "y"
+        marker.update(x=[float(x)], y=[float(y)], text=[_label(r)], customdata=[key], yaxis=axis)
         return True
 
     def _render_text(self, changed: frozenset[str]) -> None:

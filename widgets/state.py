@@ -620,24 +620,25 @@ class LabState:
         return df[m]
 
     @property
-    def selected_index(self) -> Any:
-        """Index label of the selected configuration in ``df`` (measured, shown cohort), or None."""
+    def selected_key(self) -> str | None:
+        """Store key of the selected configuration's newest point (measured, shown cohort), or None."""
 
-        def compute() -> Any:
+        def compute() -> str | None:
             m = self._match(self.selection_frame, self.selection)
-            return None if m.empty else m.sort_values("created_at").index[-1]
+            return None if m.empty else str(m.sort_values("created_at")["key"].iloc[-1])
 
-        return self._cached("selected_index", compute)
+        return self._cached("selected_key", compute)  # type: ignore[no-any-return]
 
     @property
     def selected_row(self) -> pd.Series | None:
-        i = self.selected_index
-        return None if i is None else self.df.loc[i]
+        from efflab.plots import row_of
+
+        return row_of(self.df, self.selected_key)
 
     @property
     def is_stored(self) -> bool:
         """True when the selection is measured in the shown cohort (it appears at once)."""
-        return self.selected_index is not None
+        return self.selected_key is not None
 
     @property
     def stored_here(self) -> bool:
@@ -675,7 +676,7 @@ class LabState:
 
     @property
     def is_recommended(self) -> bool:
-        return self.recommendation is not None and self.selected_index == self.recommendation.index
+        return self.recommendation is not None and self.selected_key == self.recommendation.key
 
     def _selection_of(self, row: Any) -> Selection:
         task = row["task"]
@@ -886,7 +887,7 @@ class LabState:
 
         rec = self.recommendation
         return tradeoff_figure(
-            self.cohort_frame, selected=self.selected_index, recommended=None if rec is None else rec.index
+            self.cohort_frame, selected=self.selected_key, recommended=None if rec is None else rec.key
         )
 
     def batch_figure(self, metric: str = "throughput_qps") -> go.Figure:
@@ -914,10 +915,10 @@ class LabState:
 
     def _rated_selection(self) -> pd.Series | None:
         """The selected point where the assessment counts it (eligible in the shown cohort), else None."""
-        a, idx = self.assessment, self.selected_index
-        if a is None or idx is None or self.selection.generates or idx not in a.frame.index:
+        a = self.assessment
+        row = None if a is None or self.selection.generates else a.point(self.selected_key)
+        if a is None or row is None:
             return None
-        row = a.frame.loc[idx]
         return row if bool(row["eligible"]) and a.rating(str(row["model"])) is not None else None
 
     def generation_batch_figure(self) -> go.Figure:
@@ -1056,9 +1057,15 @@ class LabState:
             return rec.model
         return next(iter(ok), None)
 
-    def select_point(self, idx: Any) -> frozenset[str]:
-        """Select the stored point with index label ``idx`` of ``df`` (its workload and output length too)."""
-        p = self._selection_of(self.df.loc[idx])
+    def select_point(self, key: str) -> frozenset[str]:
+        """Select the stored point with store key ``key`` (its workload and output length too); a key
+        that is not in the store changes nothing."""
+        from efflab.plots import row_of
+
+        row = row_of(self.df, key)
+        if row is None:
+            return frozenset()
+        p = self._selection_of(row)
         return self.select(
             model=p.model,
             batch_size=p.batch_size,

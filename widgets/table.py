@@ -252,10 +252,11 @@ def _cell(v: Any, kind: str) -> str:
 
 
 def points_table_rows(
-    frame: pd.DataFrame, *, selected: Any = None, generate: bool = False
+    frame: pd.DataFrame, *, selected: str | None = None, generate: bool = False
 ) -> tuple[list[list[str]], list[dict[str, Any]], str]:
-    """``(columns, rows, selected key)`` for :class:`PointsTable` from a results frame; ``generate``:
-    the generate workload's columns (per response and per output token)."""
+    """``(columns, rows, selected key)`` for :class:`PointsTable` from a results frame; ``selected``:
+    the store key of the selected point; ``generate``: the generate workload's columns (per response
+    and per output token)."""
     cols = [
         c
         for c in (_GENERATE_COLUMNS if generate else _COLUMNS)
@@ -282,9 +283,6 @@ def points_table_rows(
                 else _cell(v, kind)
             )
         rows.append({"key": str(r.get("key", idx)), "cells": cells, "values": values})
-    sel = (
-        ""
-        if selected is None or selected not in frame.index
-        else str(frame.loc[selected].get("key", selected))
-    )
+    keys = {row["key"] for row in rows}
+    sel = selected if selected is not None and selected in keys else ""
     return [[c[0], c[1]] for c in cols], rows, sel

@@ -91,8 +91,8 @@ class Recommendation:
     """The recommended configuration and why.
 
     Attributes:
-        key, label, row, index: the recommended point (``row`` is its results row; ``index`` its
-            label in the frame).
+        key, label, row: the recommended point: its store key (what identifies it on every surface),
+            its label and its results row.
         best_key, best_label, best_accuracy: the most accurate eligible configuration (None when the
             cohort has no accuracy: cost only).
         admitted: keys of the configurations as accurate as the best.
@@ -111,7 +111,6 @@ class Recommendation:
     key: str
     label: str
     row: pd.Series
-    index: Any
     best_key: str | None
     best_label: str | None
     best_accuracy: float | None
@@ -155,9 +154,11 @@ class Assessment:
         superseded: how many older repeats of a configuration were set aside.
         ratings: one star rating per model, least energy first.
         recommendation: the decision, None when nothing is eligible.
-        baseline_index: label of the baseline row in ``frame`` (None when nothing is eligible).
+        baseline_key: store key of the baseline (None when nothing is eligible).
         savings: baseline → recommendation, per year (None when nothing is eligible).
-        selected_index: label of the configuration looked at (the recommendation unless chosen).
+        selected_key: store key of the configuration looked at (the recommendation unless chosen).
+            Points are identified by key everywhere (plots' click data, tables, pickers), never by a
+            frame's index label.
         selected_savings: baseline → selected, per year.
         nudge: the selected configuration against the recommendation, in words.
         provenance: lines saying where the numbers come from and how they were compared.
@@ -174,9 +175,9 @@ class Assessment:
     superseded: int
     ratings: tuple[ModelRating, ...]
     recommendation: Recommendation | None
-    baseline_index: Any
+    baseline_key: str | None
     savings: Savings | None
-    selected_index: Any
+    selected_key: str | None
     selected_savings: Savings | None
     nudge: str
     provenance: tuple[str, ...]
@@ -191,18 +192,25 @@ class Assessment:
         """The eligible points of the cohort."""
         return self.frame[self.frame["eligible"]]
 
+    def point(self, key: str | None) -> pd.Series | None:
+        """The cohort's row of the point with store key ``key`` (None for None or a key not in it)."""
+        if key is None:
+            return None
+        hit = self.frame[self.frame["key"].astype(str) == key]
+        return None if hit.empty else hit.iloc[0]
+
     @property
     def baseline(self) -> pd.Series | None:
-        return None if self.baseline_index is None else self.frame.loc[self.baseline_index]
+        return self.point(self.baseline_key)
 
     @property
     def selected(self) -> pd.Series | None:
-        return None if self.selected_index is None else self.frame.loc[self.selected_index]
+        return self.point(self.selected_key)
 
     @property
     def follows_recommendation(self) -> bool:
         rec = self.recommendation
-        return rec is not None and bool(self.selected_index == rec.index)
+        return rec is not None and self.selected_key == rec.key
 
     def exclusion_counts(self) -> dict[str, int]:
         """How many points are left out, per kind of reason (``{"failed": 8, "unstable": 3}``)."""
@@ -626,7 +634,6 @@ def decide(g: pd.DataFrame, tolerance: float, pairings: Pairings | None = None) 
         key=str(row["key"]),
         label=label,
         row=row,
-        index=idx,
         best_key=None if best is None else str(best["key"]),
         best_label=None if best is None else fmt.config_label(best),
         best_accuracy=None if best is None else float(best["accuracy"]),
@@ -845,9 +852,9 @@ def assess(
             superseded=superseded,
             ratings=(),
             recommendation=None,
-            baseline_index=None,
+            baseline_key=None,
             savings=None,
-            selected_index=None,
+            selected_key=None,
             selected_savings=None,
             nudge="",
             provenance=provenance_lines(g, eligible, superseded, None) if len(g) else (),
@@ -859,27 +866,23 @@ def assess(
     if rec is None:  # unreachable: eligible is not empty
         msg = "no eligible configuration to recommend; run `efflab sweep`"
         raise ConfigError(msg)
-    base_idx = default_baseline(eligible, inputs.baseline)
-    base = g.loc[base_idx]
+    base = g.loc[default_baseline(eligible, inputs.baseline)]
     money = (inputs.queries_per_day, inputs.country, inputs.price_per_kwh, inputs.currency)
     s = savings(base, rec.row, *money, pairings=pairings)
-    if inputs.selected is None:
-        sel_idx = rec.index
-    else:
-        hit = g.index[g["key"] == inputs.selected]
-        if len(hit) == 0:
-            msg = f"configuration {inputs.selected!r} is not in cohort {cohort!r}; pick one from the list"
-            raise ConfigError(msg)
-        sel_idx = hit[0]
-    sel = g.loc[sel_idx]
+    sel_key = rec.key if inputs.selected is None else inputs.selected
+    hit = g[g["key"].astype(str) == sel_key]
+    if hit.empty:
+        msg = f"configuration {inputs.selected!r} is not in cohort {cohort!r}; pick one from the list"
+        raise ConfigError(msg)
+    sel = hit.iloc[0]
     if not bool(sel["eligible"]):
         sel_s = None
         words = f"Your pick, {fmt.config_label(sel)}, is not eligible: {sel['excluded_reason']}."
     else:
-        sel_s = s if sel_idx == rec.index else savings(base, sel, *money, pairings=pairings)
+        sel_s = s if sel_key == rec.key else savings(base, sel, *money, pairings=pairings)
         words = (
             "You are looking at the recommended configuration."
-            if sel_idx == rec.index
+            if sel_key == rec.key
             else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row, pairings)}, compared with the recommendation."
         )
     return Assessment(
@@ -891,9 +894,9 @@ def assess(
         superseded=superseded,
         ratings=ratings,
         recommendation=rec,
-        baseline_index=base_idx,
+        baseline_key=str(base["key"]),
         savings=s,
-        selected_index=sel_idx,
+        selected_key=sel_key,
         selected_savings=sel_s,
         nudge=words,
         provenance=provenance_lines(g, eligible, superseded, rec),

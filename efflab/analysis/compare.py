@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from efflab.analysis.paired import DEFAULT_MARGIN, PairedRatio, Pairings, Verdict
-from efflab.analysis.uncertainty import Z95, number, statistical_half_j, value
+from efflab.analysis.uncertainty import Z95, absolute_range, number, statistical_half_j, value
 
 PAIRED = "paired"
 RERUN = "re-run intervals"
@@ -199,6 +199,15 @@ def compare_energy(
             var += (u / Z95) ** 2
     mu = math.log(eb / ea)
     half = Z95 * math.sqrt(var)
+    low, high = _exp(mu - half), _exp(mu + half)
+    if sa is not None and sb is not None:
+        # The log-normal interval is only a good approximation while each point's interval is a fraction
+        # of its value; a point measured as 26 µWh ± 21 mWh (a busy machine) would stretch it to 1e243.
+        # The ratio can never leave the range of the two points' own intervals: bound it by them.
+        a_lo, a_hi = _own_range(a, ea, common)
+        b_lo, b_hi = _own_range(b, eb, common)
+        low = max(low, b_lo / a_hi)
+        high = min(high, b_hi / a_lo) if a_lo > 0 else high
     return Comparison(
         metric="energy",
         a=_key(a),
@@ -206,12 +215,24 @@ def compare_energy(
         a_value=ea,
         b_value=eb,
         ratio=math.exp(mu),
-        low=math.exp(mu - half),
-        high=math.exp(mu + half),
+        low=low,
+        high=high,
         basis=RERUN,
         margin=m,
         common_systematic=common,
     )
+
+
+def _exp(x: float) -> float:
+    """``exp(x)``, infinite instead of an OverflowError (an interval that is unbounded)."""
+    return math.inf if x > 700 else math.exp(x)
+
+
+def _own_range(row: Any, e: float, common: bool) -> tuple[float, float]:
+    """A point's energy range from its own re-run interval, and its systematic uncertainty unless
+    that is common to the two points compared (then it cancels in their ratio)."""
+    u = 0.0 if common else (number(row, "energy_uncertainty_rel") or 0.0)
+    return absolute_range(e, statistical_half_j(row) or 0.0, u)
 
 
 def _per_query_latency(row: Any) -> float | None:
@@ -349,6 +370,15 @@ def saving_range(
     lo, hi = min(corners), max(corners)
     if f_lo <= 0 <= f_hi:  # the ratio's interval contains 1: the range must contain zero
         lo, hi = min(lo, 0.0), max(hi, 0.0)
+    # Never more saved than the baseline uses, nor more lost than the candidate uses (each at the top
+    # of its own range, systematic part included): a wide interval cannot make an impossible saving.
+    u = max(
+        number(baseline, "energy_uncertainty_rel") or 0.0, number(candidate, "energy_uncertainty_rel") or 0.0
+    )
+    if statistical_half_j(baseline) is not None:
+        hi = min(hi, absolute_range(c.a_value, statistical_half_j(baseline) or 0.0, u)[1] * scale)
+    if statistical_half_j(candidate) is not None:
+        lo = max(lo, -absolute_range(c.b_value, statistical_half_j(candidate) or 0.0, u)[1] * scale)
     return eb * f_hat, lo, hi, c
 
 

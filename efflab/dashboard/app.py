@@ -480,18 +480,18 @@ class Dashboard:
         key = (
             self.snapshot.read_at,
             view.cohort,
-            view.selected_index,
-            view.recommended_index,
-            view.baseline_index,
+            view.selected_key,
+            view.recommended_key,
+            view.baseline_key,
         )
         if key == self._tradeoff_key and self.tradeoff.outputs:
             return
         self._tradeoff_key = key
         fig = tradeoff_figure(
             view.frame,
-            selected=None if view.follows_recommendation else view.selected_index,
-            recommended=view.recommended_index,
-            baseline=view.baseline_index,
+            selected=None if view.follows_recommendation else view.selected_key,
+            recommended=view.recommended_key,
+            baseline=view.baseline_key,
             title=f"Energy vs accuracy, every configuration ({energy_kind(view.frame)} energy)",
         )
         self._replace(self.tradeoff, "tradeoff", fig)

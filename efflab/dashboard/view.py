@@ -112,8 +112,8 @@ class Card:
 class View:
     """Everything the page shows for one set of inputs.
 
-    A rendering of ``assessment``: ``frame`` is the cohort's eligible points (index labels of the
-    loaded results) and ``*_index`` point into it, ready for ``efflab.plots.tradeoff_figure``.
+    A rendering of ``assessment``: ``frame`` is the cohort's eligible points and ``*_key`` name
+    points of it by store key, ready for ``efflab.plots.tradeoff_figure``.
     """
 
     inputs: Inputs
@@ -122,9 +122,9 @@ class View:
     frame: pd.DataFrame
     recommendation: Recommendation
     selected: pd.Series
-    selected_index: Any
+    selected_key: str
     baseline: pd.Series
-    baseline_index: Any
+    baseline_key: str
     savings: Savings
     headline: str
     reason: str
@@ -135,12 +135,12 @@ class View:
     assessment: Assessment | None = None
 
     @property
-    def recommended_index(self) -> Any:
-        return self.recommendation.index
+    def recommended_key(self) -> str:
+        return self.recommendation.key
 
     @property
     def follows_recommendation(self) -> bool:
-        return bool(self.selected_index == self.recommendation.index)
+        return self.selected_key == self.recommendation.key
 
     @property
     def ratings(self) -> pd.DataFrame:
@@ -299,11 +299,14 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
                 gv.energy_basis != fmt.MEASURED,
             ),
         )
-    default_base_idx = a.baseline_index if inputs.baseline is None else None
+    default_base = a.baseline_key if inputs.baseline is None else None
     order = g.sort_values(["wh_per_1000_queries", "accuracy"], ascending=[True, False])
     options = [
-        (option_label(r, recommended=i == rec.index, baseline=i == default_base_idx), str(r["key"]))
-        for i, r in order.iterrows()
+        (
+            option_label(r, recommended=str(r["key"]) == rec.key, baseline=str(r["key"]) == default_base),
+            str(r["key"]),
+        )
+        for _, r in order.iterrows()
     ]
     note = " · ".join(a.provenance)
     if snap is not None:
@@ -315,9 +318,9 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
         frame=g,
         recommendation=rec,
         selected=sel,
-        selected_index=a.selected_index,
+        selected_key=str(a.selected_key),
         baseline=base,
-        baseline_index=a.baseline_index,
+        baseline_key=str(a.baseline_key),
         savings=s,
         headline=a.headline,
         reason=rec.reason,

@@ -443,8 +443,8 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
                 )
                 figs.append(grid)
             continue
-        rec = c.recommendation.index if c.recommendation is not None else None
-        base = c.baseline.name if c.baseline is not None else None
+        rec = c.recommendation.key if c.recommendation is not None else None
+        base = str(c.baseline["key"]) if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
             fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
@@ -486,10 +486,10 @@ def general_figures(d: ReportData) -> list[go.Figure]:
             continue
         best = a.ratings_frame()  # each model's least-energy eligible (rated) configuration
         best = best[best["accuracy"].notna()]
-        llm = best.index[best["model"] == g.general_model]
+        llm = best.loc[best["model"] == g.general_model, "key"]
         fig = tradeoff_figure(
             best,
-            selected=llm[0] if len(llm) else None,
+            selected=str(llm.iloc[0]) if len(llm) else None,
             title=f"General-purpose vs task-specific: each model at its best configuration "
             f"({fmt.energy_basis(best.iloc[0]) if len(best) else 'modelled'} energy)",
         )
