@@ -117,9 +117,9 @@ def _nothing(d: ReportData, what: str) -> str:
 
 def _cohort(params: ReportParams, cohort: str, g_all: pd.DataFrame, pairings: Any = None) -> CohortReport:
     """One cohort's part of the report: a rendering of :func:`efflab.analysis.assess`."""
-    from efflab.analysis import AssessInputs, assess
+    from efflab.analysis import assess
 
-    inputs = AssessInputs.from_mapping(params).replace(cohort=cohort)
+    inputs = params.assess_inputs.replace(cohort=cohort)
     note = ""
     try:
         a = assess(g_all, inputs, pairings)

@@ -37,8 +37,8 @@ from efflab.options import (
     DEFAULT_PRICE_PER_KWH,
     DEFAULT_QUERIES_PER_DAY,
     DEFAULT_TOLERANCE,
+    AssessInputs,
     baseline_parts,
-    parse_baseline,
 )
 from efflab.paths import default_store
 
@@ -299,13 +299,15 @@ class ReportParams:
         s("method", _method(self.method))
         cast = _opt_str("cast", self.cast)
         s("cast", None if cast is None else _parsed("cast", parse_cast, cast))
-        for name in ("accuracy_tolerance", "queries_per_day", "country", "price_per_kwh", "currency"):
-            s(name, _parsed(name, ASSESS_OPTIONS[name].parse, getattr(self, name)))
-        base = _parsed("baseline", parse_baseline, _opt_str("baseline", self.baseline))
-        if base is not None and baseline_parts(base) is None:  # a report runs on any store: no keys
-            raise _bad("baseline", base, BASELINE_FORM)
-        s("baseline", base)
-        s("cohort", _opt_str("cohort", self.cohort))
+        # The assessment's options: each with its one parser (efflab.options), said as this parameter's.
+        for name, option in ASSESS_OPTIONS.items():
+            raw = getattr(self, name)
+            s(
+                name,
+                _parsed(name, option.parse, _opt_str(name, raw) if name in ("baseline", "cohort") else raw),
+            )
+        if self.baseline is not None and baseline_parts(self.baseline) is None:  # any store: no keys
+            raise _bad("baseline", self.baseline, BASELINE_FORM)
         title = self.title
         if isinstance(title, (int, float)) and not isinstance(title, bool):
             title = str(title)
@@ -369,6 +371,11 @@ class ReportParams:
 
     def replace(self, **changes: Any) -> ReportParams:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def assess_inputs(self) -> AssessInputs:
+        """This report's assessment inputs: the same declaration the CLI and the dashboard use."""
+        return AssessInputs.from_mapping(self)
 
     # ----- the grid measured when measure_missing is on -----
     def sweep_spec(self) -> Any:
