@@ -615,22 +615,20 @@ class Lab:
     def _render_text(self, changed: frozenset[str]) -> None:
         s = self.state
         # banners and buttons
-        if changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
-            msgs = s.messages
-            self.messages.value = _banner([m for m in msgs if m != s.notice], "warn") + (
+        words = changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}
+        text = s.text() if words else None  # what to say: widgets.view.lab_text, a pure function
+        if text is not None:
+            self.messages.value = _banner([m for m in text.messages if m != s.notice], "warn") + (
                 _banner([s.notice], "info") if s.notice else ""
             )
-            self.details.value = self._details_html()
+            self.details.value = self._details_html(text.details)
         running = (self.job is not None and self.job.running) or s.live.running
         if s.live.running:  # the state's word, not the thread's: it ends with live_finished
             self.nudge.value = _banner([self.measuring_text()], "info")
             self.switch.layout.display = "none"
-        elif changed & {"data", "cohort", "selection", "recommendation", "messages", "live"}:
-            # generation has no recommendation: its banner only informs
-            comparable = s.recommendation is not None and not s.selection.generates
-            nudge_kind = "ok" if s.is_recommended else ("nudge" if comparable else "info")
-            self.nudge.value = _banner([s.nudge], nudge_kind)
-            self.switch.layout.display = "" if comparable and not s.is_recommended else "none"
+        elif text is not None:  # generation has no recommendation: its banner only informs
+            self.nudge.value = _banner([text.nudge], text.nudge_kind)
+            self.switch.layout.display = "" if text.offer_switch else "none"
         stored, here = s.is_stored, s.stored_here
         self.measure.disabled = running or here or s.store_error is not None
         self.measure.description = "Stored ✓" if here else ("Measure here" if stored else "Measure")
@@ -695,8 +693,8 @@ class Lab:
         rest = f"; still to do: {todo}" if todo else ""
         return f"Measuring {lv.description}{point} … {self.stage_text()}, {elapsed:.0f} s elapsed{rest}{more}. Cancel stops it."
 
-    def _details_html(self) -> str:
-        d = self.state.details()
+    @staticmethod
+    def _details_html(d: dict[str, str]) -> str:
         if not d:
             return ""
         rows = "".join(

@@ -6,6 +6,10 @@ what to do, and the status of a live measurement. Controls write to it with :met
 and friends; figures and banners read from it. Observers registered with :meth:`LabState.observe`
 are told which aspects changed, so a view redraws only what it must.
 
+What the lab *says* is not decided here: :meth:`LabState.facts` reads plain values and the pure
+:func:`widgets.view.lab_text` turns them into the banners and the selected point's figures (as the
+dashboard's ``build_view``); the figures are the pure functions of :mod:`efflab.plots`.
+
 No ipywidgets here: this module runs (and is tested) without a browser or a kernel.
 """
 
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from efflab.analysis import Assessment, Recommendation
+    from widgets.view import LabFacts, LabText
 
 # Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
 # machine shown changed; "selection": the selected configuration changed ("model" too when the
@@ -240,13 +245,6 @@ def resolve_store(store: str | os.PathLike[str] | None) -> Path:
         if (base / rel).exists():
             return base / rel
     return rel
-
-
-def _flags_text(flags: Any) -> str:
-    """Stored flags (``"hit_time_cap,noisy"``) as a person reads them: ``hit_time_cap, noisy``."""
-    from efflab.records import flag_names
-
-    return ", ".join(flag_names(flags))
 
 
 class LabState:
@@ -719,167 +717,57 @@ class LabState:
         )
         self.recommendation = self.assessment.recommendation
 
-    # ----- words -----
+    # ----- words: a pure function of the facts (widgets/view.py) -----
+    def facts(self) -> LabFacts:
+        """What the lab's words are made from, read now (plain values: widgets.view.lab_text)."""
+        from widgets.view import LabFacts
+
+        df, sel = self.df, self.selection
+        failed = df[df["status"] == "failed"] if not df.empty else df
+        rec = self.recommendation
+        g = self.cohort_frame
+        return LabFacts(
+            label=sel.label,
+            generates=sel.generates,
+            tokens_text=sel.tokens_text,
+            selected=self.selected_row,
+            assessment=self.assessment,
+            recommended_label=None if rec is None else self._selection_of(rec.row).label,
+            failed_error=self.failed_error,
+            workload_problem=self.workload_problem(sel),
+            store_path=str(self.store_path),
+            store_error=self.store_error,
+            store_exists=self.store_exists,
+            n_ok=len(self.ok),
+            n_failed=len(failed),
+            first_failure=str(failed["error"].iloc[0]) if len(failed) else None,
+            hardware=self.hardware,
+            this_hardware=self.this_hardware(),
+            cohort_points=len(g),
+            cohort_cost_only=bool(len(g)) and bool(g["accuracy"].isna().all()),
+            family=tuple(self.family),
+            notice=self.notice,
+        )
+
+    def text(self) -> LabText:
+        """Everything the lab writes now: :func:`widgets.view.lab_text` of :meth:`facts`."""
+        from widgets.view import lab_text
+
+        return lab_text(self.facts())
+
     @property
     def nudge(self) -> str:
         """The banner comparing the selection with the recommended configuration."""
-        from efflab.analysis import nudge
-
-        if self.selection.generates:
-            return self._generation_nudge()
-        rec = self.recommendation
-        sel = self.selected_row
-        if rec is None:
-            a = self.assessment
-            if a is not None and a.guidance:
-                return f"No recommendation yet: {a.guidance}"
-            return "No recommendation yet: nothing is measured in this cohort. Press Measure to add a point."
-        rec_label = self._selection_of(rec.row).label
-        if sel is None:
-            failed = self.failed_error
-            if failed:
-                return f"{self.selection.label} failed on this machine: {failed}. The recommendation is {rec_label}."
-            return (
-                f"{self.selection.label} is not measured yet. Press Measure to measure it live, "
-                f"or switch to the recommended {rec_label}."
-            )
-        if self.is_recommended:
-            return f"This is the recommended configuration. {rec.reason}"
-        a = self.assessment
-        hit = a.frame.index[a.frame["key"] == sel["key"]] if a is not None else []
-        why = a.frame.loc[hit[0], "excluded_reason"] if a is not None and len(hit) else None
-        if isinstance(why, str) and why:
-            return f"{self.selection.label} is not eligible ({why}). The recommendation is {rec_label}."
-        return (
-            f"{self.selection.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} "
-            f"({fmt.energy_wording(sel)} energy)."
-        )
-
-    def _generation_nudge(self) -> str:
-        """The banner of a generate selection: its cost per token and per response (generation has
-        no task accuracy, so there is no recommendation to compare with)."""
-        sel, r = self.selection, self.selected_row
-        problem = self.workload_problem(sel)
-        if problem:
-            return problem[0].upper() + problem[1:] + "."
-        if r is None:
-            return (
-                f"{sel.label} is not measured yet. Press Measure to generate {sel.tokens_text} per response "
-                "live; its energy per token lands on the Generation plots."
-            )
-        return (
-            f"{sel.label}: {fmt.si(r['energy_j_per_token'], 'J')} per output token, "
-            f"{fmt.wh(r['wh_per_1000_queries'])} per 1000 responses ({fmt.energy_wording(r)} energy). "
-            "Generation has no task accuracy, so nothing is recommended: compare on the Generation plots."
-        )
+        return self.text().nudge
 
     @property
     def messages(self) -> list[str]:
         """What the user should know or do, most important first (no tracebacks, one line each)."""
-        out: list[str] = []
-        path = self.store_path
-        if self.store_error:
-            out.append(f"{self.store_error}. Live measurements are off until the store is fixed.")
-        elif not self.store_exists:
-            out.append(
-                f"No results store at {path} yet. Pick a configuration and press Measure (the store is created), "
-                f"or run `efflab sweep --store {path}` in a terminal to measure the whole family."
-            )
-        elif self.ok.empty:
-            n_failed = int((self.df["status"] == "failed").sum()) if not self.df.empty else 0
-            if n_failed:
-                first = str(self.df[self.df["status"] == "failed"]["error"].iloc[0])
-                out.append(
-                    f"All {n_failed} stored points failed (first: {first}). Fix that and re-run `efflab sweep`."
-                )
-            else:
-                out.append(
-                    f"The store at {path} has no measured points yet. Press Measure, or run "
-                    f"`efflab sweep --store {path}`."
-                )
-        here = self.this_hardware()
-        if self.hardware and self.hardware != here and not self.cohort_frame.empty:
-            out.append(
-                f"These points were measured on another machine ({self.hardware}); this one is {here}. "
-                "They are shown as they are; a measurement here starts this machine's own cohort."
-            )
-        if len(self.family) == 1:
-            out.append(
-                f"The family has one model ({self.family[0]}): sweep more sizes "
-                f"(`efflab sweep --models A B C --store {path}`) to compare model sizes."
-            )
-        g = self.cohort_frame
-        if not g.empty and g["accuracy"].isna().all():
-            out.append(
-                "These points have no task accuracy (cost only), so the tradeoff plot is empty; "
-                "sweep with a task (e.g. `--task reviews`) to see it."
-            )
-        if self.notice:
-            out.append(self.notice)
-        return out
+        return list(self.text().messages)
 
     def details(self) -> dict[str, str]:
         """The selected point's figures as label -> text (empty when it is not measured)."""
-        r = self.selected_row
-        if r is None:
-            return {}
-        from efflab.analysis import energy_text
-        from efflab.analysis.uncertainty import statistical_half_wh
-
-        e, per = float(r["wh_per_1000_queries"]), statistical_half_wh(r)
-        if self.selection.generates:
-            return self._generation_details(r, fmt.interval(e, per, fmt.wh))
-        out = {
-            "energy": energy_text(r),
-            "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
-            f" ({fmt.RERUN_INTERVAL})",
-            "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
-        }
-        a = self.assessment
-        rated = self._rated_selection()
-        if a is not None and rated is not None:
-            mr = a.rating(str(r["model"]))
-            n = a.config_stars(str(rated["key"]))
-            own = (
-                ""
-                if mr is None or mr.key == str(rated["key"]) or mr.stars == n
-                else f"; the model's least-energy configuration, {mr.label}, gets {mr.stars}"
-            )
-            out["stars"] = f"{fmt.stars(n)} this configuration, in its model's class bands{own}"
-        acc = r["accuracy"]
-        if acc == acc and acc is not None:
-            out["accuracy"] = fmt.accuracy(acc, r["accuracy_ci_low"], r["accuracy_ci_high"])
-        mem = r["peak_mem_bytes"]
-        if mem == mem and mem is not None:
-            out["peak memory"] = fmt.nbytes(int(mem))
-        if r["flags"]:
-            out["flags"] = _flags_text(r["flags"])
-        return out
-
-    @staticmethod
-    def _generation_details(r: pd.Series, energy: str) -> dict[str, str]:
-        def s_ci(v: Any, ci: Any) -> str:
-            return fmt.interval(v, ci if ci == ci else None, lambda x: fmt.si(x, "s"))
-
-        itl = r["itl_s"]
-        out = {
-            "energy": f"{energy} / 1000 responses ({fmt.energy_wording(r)})",
-            "per token": f"{fmt.si(r['energy_j_per_token'], 'J')} per output token (prefill "
-            f"{fmt.si(r['energy_prefill_j'], 'J')} + decode {fmt.si(r['energy_decode_j'], 'J')} per response)",
-            "TTFT (prefill)": f"{s_ci(r['ttft_s'], r['ttft_ci_s'])} (95 % CI)",
-            "ITL (decode)": f"{s_ci(itl, r['itl_ci_s'])} per token (95 % CI)"
-            if itl == itl and itl is not None
-            else "none (1 new token: no decode step)",
-            "throughput": f"{fmt.number(r['tokens_per_s'])} output tokens/s",
-        }
-        mem = r["peak_mem_bytes"]
-        if mem == mem and mem is not None:
-            kv = r.get("kv_cache_bytes")
-            kv_text = f" (KV cache {fmt.nbytes(int(kv))})" if kv == kv and kv is not None else ""
-            out["peak memory"] = fmt.nbytes(int(mem)) + kv_text
-        if r["flags"]:
-            out["flags"] = _flags_text(r["flags"])
-        return out
+        return self.text().details
 
     # ----- figures (the same pure functions the reports use) -----
     def tradeoff_figure(self) -> go.Figure:
@@ -915,11 +803,9 @@ class LabState:
 
     def _rated_selection(self) -> pd.Series | None:
         """The selected point where the assessment counts it (eligible in the shown cohort), else None."""
-        a = self.assessment
-        row = None if a is None or self.selection.generates else a.point(self.selected_key)
-        if a is None or row is None:
-            return None
-        return row if bool(row["eligible"]) and a.rating(str(row["model"])) is not None else None
+        from widgets.view import rated_point
+
+        return rated_point(self.assessment, self.selected_key, self.selection.generates)
 
     def generation_batch_figure(self) -> go.Figure:
         """J per output token vs batch size, per model and precision (this task and machine)."""

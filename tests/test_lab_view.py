@@ -1,0 +1,69 @@
+"""The lab's words as a pure function (widgets.view.lab_text): every banner from facts alone, no
+LabState, no store, no widgets; and the state hands the same facts the widgets show."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+from conftest import fast_method
+
+from efflab.analysis import AssessInputs, assess
+from efflab.store import load_results
+from widgets.state import LabState
+from widgets.view import LabFacts, lab_text
+
+
+def _frame() -> pd.DataFrame:
+    from test_assess import frame, point
+
+    return frame(
+        point("minilm-l2", 8, "int8", 0.5, accuracy=0.80, throughput_qps=800.0, peak_mem_bytes=2**27),
+        point("minilm-l6", 8, "fp32", 4.0, accuracy=0.81, throughput_qps=100.0, peak_mem_bytes=2**29),
+    )
+
+
+def test_no_store_no_points_and_another_machine_are_said_in_order() -> None:
+    t = lab_text(LabFacts(label="m · batch 1 · fp32", store_path="s.sqlite", store_exists=False))
+    assert t.messages[0].startswith("No results store at s.sqlite yet")
+    assert t.nudge.startswith("No recommendation yet") and t.nudge_kind == "info" and not t.offer_switch
+    t = lab_text(LabFacts(label="m", store_path="s", n_failed=3, first_failure="boom"))
+    assert t.messages == ("All 3 stored points failed (first: boom). Fix that and re-run `efflab sweep`.",)
+    t = lab_text(LabFacts(label="m", n_ok=4, hardware="A", this_hardware="B", cohort_points=4, family=("m",)))
+    assert "another machine (A); this one is B" in t.messages[0] and "one model (m)" in t.messages[1]
+    assert (
+        lab_text(LabFacts(label="m", store_error="the store is damaged"))
+        .messages[0]
+        .endswith("Live measurements are off until the store is fixed.")
+    )
+
+
+def test_the_banner_follows_the_selection_against_the_recommendation() -> None:
+    a = assess(_frame(), AssessInputs(accuracy_tolerance=0.05))  # l2's 80 % within 5 pt of l6's 81 %
+    rec = a.recommendation
+    assert rec is not None and rec.key == "minilm-l2:8:int8"
+    base = LabFacts(label="x", assessment=a, recommended_label=rec.label, n_ok=2, cohort_points=2)
+    on_rec = lab_text(dataclasses.replace(base, label=rec.label, selected=a.point(rec.key)))
+    assert on_rec.nudge.startswith("This is the recommended configuration.") and on_rec.nudge_kind == "ok"
+    assert not on_rec.offer_switch and on_rec.details["energy"].startswith("139 mWh")
+    other = lab_text(
+        dataclasses.replace(base, label="minilm-l6 · batch 8 · fp32", selected=a.point("minilm-l6:8:fp32"))
+    )
+    assert other.nudge.startswith("minilm-l6 · batch 8 · fp32: 8") and "vs the recommended" in other.nudge
+    assert other.nudge_kind == "nudge" and other.offer_switch
+    missing = lab_text(dataclasses.replace(base, label="minilm-l4 · batch 1 · fp32"))
+    assert "is not measured yet. Press Measure" in missing.nudge and missing.details == {}
+    failed = lab_text(dataclasses.replace(base, label="l4", failed_error="out of memory"))
+    assert failed.nudge == f"l4 failed on this machine: out of memory. The recommendation is {rec.label}."
+    gen = lab_text(dataclasses.replace(base, generates=True, workload_problem="tfidf cannot generate text"))
+    assert gen.nudge == "Tfidf cannot generate text." and gen.nudge_kind == "info" and not gen.offer_switch
+
+
+def test_the_state_hands_the_widgets_the_same_text(small_store: Path) -> None:
+    s = LabState(small_store, sensor="fake", method=fast_method())
+    f = s.facts()
+    assert f.selected_key == s.selected_key and f.n_ok == len(s.ok)
+    assert s.text() == lab_text(f)
+    assert s.nudge == lab_text(f).nudge and s.details() == lab_text(f).details
+    assert len(load_results(small_store)) >= f.cohort_points > 0
