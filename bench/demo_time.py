@@ -61,7 +61,10 @@ def main() -> None:
         phases.append(("sweep", t))
         t, rec = _efflab(["recommend", "--store", str(store)], env)
         phases.append(("recommend", t))
-        recommendation = next((line for line in rec.splitlines() if line.strip()), "(none)")
+        # `efflab recommend` says the cohort first, then "recommended: …"
+        recommendation = next(
+            (line.strip() for line in rec.splitlines() if line.strip().startswith("recommended:")), "(none)"
+        )
         t, _ = _efflab(["report", "--store", str(store), "--out", str(Path(d) / "report"), "--yes"], env)
         phases.append(("report", t))
         first_report = time.monotonic() - t_sweep0
