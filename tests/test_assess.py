@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -532,3 +533,16 @@ def test_a_100x_outlier_does_not_make_the_family_uniform() -> None:
     cfg = point("small", 32, "fp32", 1.0, correct=c)
     d = assess(frame(*family, cfg))
     assert d.config_stars("small:32:fp32") == 5 and d.rating("small").stars == 5  # type: ignore[union-attr]
+
+
+def test_assess_takes_the_stores_typed_points_or_their_table(small_store: Path) -> None:
+    """The typed points are the data (``Store.points()``); ``load_results`` is their table: one decision."""
+    from efflab.store import load_results, open_store
+
+    with open_store(small_store) as st:
+        points = list(st.points())
+    by_points, by_frame = assess(points), assess(load_results(small_store))
+    assert by_points.recommendation is not None and by_frame.recommendation is not None
+    assert by_points.recommendation.key == by_frame.recommendation.key
+    assert by_points.baseline_key == by_frame.baseline_key and by_points.headline == by_frame.headline
+    assert [r.key for r in by_points.ratings] == [r.key for r in by_frame.ratings]

@@ -59,7 +59,11 @@ from efflab.options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
+
+    from efflab.store.sqlite import StoredPoint
 
 # What makes two points the same configuration (beyond the cohort); missing columns are ignored.
 CONFIG_COLUMNS: tuple[str, ...] = (
@@ -784,9 +788,12 @@ def guidance_for(df: pd.DataFrame, frame: pd.DataFrame) -> str:
 
 
 def assess(
-    frame: pd.DataFrame, inputs: AssessInputs | None = None, pairings: Pairings | None = None
+    frame: pd.DataFrame | Iterable[StoredPoint],
+    inputs: AssessInputs | None = None,
+    pairings: Pairings | None = None,
 ) -> Assessment:
-    """Decide once what every surface shows for ``frame`` (``load_results``) and ``inputs``;
+    """Decide once what every surface shows for ``frame`` (the store's typed points, e.g.
+    ``Store.points()``, or their table, ``load_results``) and ``inputs``;
     ``pairings`` (:func:`efflab.analysis.paired.load_pairings`) holds the paired runs' visits, so
     comparisons of points measured in the same interleaved rounds use their paired ratio.
 
@@ -799,8 +806,10 @@ def assess(
     """
     import pandas as pd
 
+    from efflab.store.results import frame_of
+
     inputs = inputs or AssessInputs()
-    df = frame
+    df = frame if isinstance(frame, pd.DataFrame) else frame_of(frame)
     if "key" not in df.columns:
         df = df.assign(key=[fmt.config_label(r) for _, r in df.iterrows()])
     if "cohort" not in df.columns:

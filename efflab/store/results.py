@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab.store.sqlite import Store
+from efflab.store.sqlite import Store, StoredPoint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,51 +50,57 @@ def cohort_of(task: str | None, hardware: str, workload: str = "classify") -> st
 
 
 def load_results(store: Store | str | Path, *, include_failed: bool = True) -> pd.DataFrame:
-    """All points of ``store`` as a DataFrame (see ``COLUMNS``; extra fingerprint columns start ``fp_``).
+    """All points of ``store`` as a DataFrame (see ``COLUMNS``; extra fingerprint columns start ``fp_``):
+    :func:`frame_of` the store's typed points.
 
     Failed points have ``status == 'failed'``, their ``error`` and NaN metrics.
     """
-    import pandas as pd
-
     own = not isinstance(store, Store)
     st: Store = store if isinstance(store, Store) else Store(store, readonly=True)
     try:
-        rows: list[dict[str, Any]] = []
-        for p in st.points():
-            if p.status != "ok" and not include_failed:
-                continue
-            row: dict[str, Any] = {
-                "key": p.key,
-                "status": p.status,
-                "error": p.error,
-                "created_at": p.created_at,
-                "hardware": p.hardware,
-                "cohort": cohort_of(p.task, p.hardware),
-                "model": p.model,
-                "model_id": p.model_id,
-                "batch_size": p.batch_size,
-                "precision": p.precision,
-                "device": p.device,
-                "seq_len": p.seq_len,
-                "task": p.task,
-            }
-            m = p.measurement
-            if m is not None:
-                d = m.to_dict()
-                fp = d.pop("fingerprint")
-                ci = d.pop("accuracy_ci")
-                d.pop("method", None)
-                d["flags"] = ",".join(d["flags"])
-                d["accuracy_ci_low"], d["accuracy_ci_high"] = ci if ci else (None, None)
-                for k in ("model", "batch_size", "precision", "device", "seq_len", "task"):
-                    d.pop(k, None)
-                row.update(d)
-                row["cohort"] = cohort_of(p.task, p.hardware, m.workload)
-                row.update({f"fp_{k}": (",".join(v) if isinstance(v, list) else v) for k, v in fp.items()})
-            rows.append(row)
+        points = [p for p in st.points() if include_failed or p.status == "ok"]
     finally:
         if own:
             st.close()
+    return frame_of(points)
+
+
+def frame_of(points: Iterable[StoredPoint]) -> pd.DataFrame:
+    """The typed points as the one table every plot, table and export reads (``COLUMNS``, then the
+    fingerprint's ``fp_`` columns): the store's records are the data, this frame is a view of them."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for p in points:
+        row: dict[str, Any] = {
+            "key": p.key,
+            "status": p.status,
+            "error": p.error,
+            "created_at": p.created_at,
+            "hardware": p.hardware,
+            "cohort": cohort_of(p.task, p.hardware),
+            "model": p.model,
+            "model_id": p.model_id,
+            "batch_size": p.batch_size,
+            "precision": p.precision,
+            "device": p.device,
+            "seq_len": p.seq_len,
+            "task": p.task,
+        }
+        m = p.measurement
+        if m is not None:
+            d = m.to_dict()
+            fp = d.pop("fingerprint")
+            ci = d.pop("accuracy_ci")
+            d.pop("method", None)
+            d["flags"] = ",".join(d["flags"])
+            d["accuracy_ci_low"], d["accuracy_ci_high"] = ci if ci else (None, None)
+            for k in ("model", "batch_size", "precision", "device", "seq_len", "task"):
+                d.pop(k, None)
+            row.update(d)
+            row["cohort"] = cohort_of(p.task, p.hardware, m.workload)
+            row.update({f"fp_{k}": (",".join(v) if isinstance(v, list) else v) for k, v in fp.items()})
+        rows.append(row)
     df = pd.DataFrame(rows)
     for c in COLUMNS:
         if c not in df.columns:
