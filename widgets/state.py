@@ -6,7 +6,8 @@ what to do, and the status of a live measurement. Controls write to it with :met
 and friends; figures and banners read from it. Observers registered with :meth:`LabState.observe`
 are told which aspects changed, so a view redraws only what it must.
 
-What the lab *says* is not decided here: :meth:`LabState.facts` reads plain values and the pure
+The store as read is a :class:`widgets.data.LabData` (re-read on every reload). What the lab *says* is
+not decided here: :meth:`LabState.facts` reads plain values and the pure
 :func:`widgets.view.lab_text` turns them into the banners and the selected point's figures (as the
 dashboard's ``build_view``); the figures are the pure functions of :mod:`efflab.plots`.
 
@@ -39,11 +40,12 @@ from efflab.config import (
     parse_workload,
     positive_int,
 )
-from efflab.errors import ConfigError, EfflabError, StoreError
+from efflab.errors import ConfigError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
-from efflab.store.results import COLUMNS, cohort_of
+from efflab.store.results import cohort_of
 from efflab.sweep.spec import FULL_BATCH_SIZES, SweepSpec
+from widgets.data import LabData, order_family, workloads_of, zoo_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -179,50 +181,6 @@ def _this_hardware(device: str) -> str:
     return hardware_key(device)
 
 
-def _zoo_names(which: str = "names") -> list[str]:
-    """The zoo's task-specific family (``names``) or every zoo model (``all_names``), smallest first."""
-    try:
-        import efflab.zoo as zoo
-    except ModuleNotFoundError as e:
-        if e.name not in ("efflab.zoo", "efflab"):
-            raise
-        return []
-    names = getattr(zoo, which, None)  # a zoo that is half-built (or another version) has none
-    if not callable(names):
-        return []
-    try:
-        return [str(n) for n in names()]
-    except EfflabError:
-        return []
-
-
-def order_family(models: Iterable[str], sizes: dict[str, float], zoo: Sequence[str] = ()) -> list[str]:
-    """Models smallest first: by parameter count where every size is known, else the zoo's own
-    order (smallest first) followed by the other models by size (unknown sizes last)."""
-    names = list(dict.fromkeys(m for m in models if m))
-    if all(m in sizes for m in names):
-        return sorted(names, key=lambda m: (sizes[m], m))
-    in_zoo = [m for m in zoo if m in names]
-    rest = [m for m in names if m not in in_zoo]
-    rest.sort(key=lambda m: (sizes.get(m, math.inf), m))
-    return in_zoo + rest
-
-
-def _empty_frame() -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
-
-
-def _workloads(df: pd.DataFrame) -> pd.Series:
-    """Each row's workload; rows without one (failed points, stores from before generation) classify."""
-    import pandas as pd
-
-    if "workload" not in df.columns:
-        return pd.Series("classify", index=df.index, dtype="object")
-    return df["workload"].fillna("classify").astype(str)
-
-
 def _kind_words(kind: str | None) -> str:
     return "a scikit-learn pipeline" if kind == "sklearn" else "an encoder classifier"
 
@@ -301,15 +259,8 @@ class LabState:
         self._device_arg = parse_device(device)
         self._observers: list[Observer] = []
         self._hardware_cache: dict[str, str] = {}
-        self.df: pd.DataFrame = _empty_frame()
-        self.pairings: Any = None  # efflab.analysis.paired.Pairings of the store's paired runs
-        self.store_error: str | None = None
-        self.store_exists = False
         self.notice: str = ""  # one-off news (a point landed, a job was cancelled)
         self.live = LiveStatus()
-        self.family: tuple[str, ...] = ()
-        self.generative_family: tuple[str, ...] = ()
-        self._kinds: dict[str, str | None] = {}
         self._last: dict[str, Selection] = {}  # the last selection of each workload, to switch back to
         self.hardware: str | None = None
         self.recommendation: Recommendation | None = None
@@ -362,67 +313,43 @@ class LabState:
         return self._memo[key]
 
     def _read_store(self) -> None:
-        from efflab.store import load_results
-
         self._invalidate()
-        self._kinds.clear()
-        self.store_exists = self.store_path.exists() and self.store_path.stat().st_size > 0
-        self.store_error = None
-        if not self.store_exists:
-            self.df = _empty_frame()
-        else:
-            try:
-                from efflab.analysis.paired import load_pairings
+        self.data = LabData.read(self.store_path, self._family_arg)
 
-                self.df = load_results(self.store_path)
-                self.pairings = load_pairings(self.store_path)
-            except StoreError as e:
-                self.store_error = str(e)
-                self.df = _empty_frame()
-        self.family = self._compute_family()
-        self.generative_family = self._compute_generative_family()
+    # The store as read (widgets.data.LabData): what follows from the store alone, no selection.
+    @property
+    def df(self) -> pd.DataFrame:
+        return self.data.df
 
-    def _compute_family(self) -> tuple[str, ...]:
-        if self._family_arg:
-            return tuple(dict.fromkeys(self._family_arg))
-        ok = self.ok
-        sizes: dict[str, float] = {}
-        if not ok.empty:
-            n = ok.dropna(subset=["n_params"]).groupby("model")["n_params"].max()
-            sizes = {str(k): float(v) for k, v in n.items()}
-        models = [str(m) for m in self.df["model"].dropna().unique()]
-        zoo = _zoo_names()
-        return tuple(order_family([*models, *zoo], sizes, zoo))
+    @property
+    def ok(self) -> pd.DataFrame:
+        """The measured (status ok) rows of the whole store; which of them count for stars and the
+        recommendation is the assessment's decision (``self.assessment``)."""
+        return self.data.ok
 
-    def _compute_generative_family(self) -> tuple[str, ...]:
-        """The models that can generate, smallest first: of the family given, else of the store's
-        models and every zoo model (the task-specific family and the general-purpose models)."""
-        zoo = _zoo_names("all_names")
-        if self._family_arg:
-            names = list(dict.fromkeys(self._family_arg))
-        else:
-            names = [*(str(m) for m in self.df["model"].dropna().unique()), *zoo]
-        names = [m for m in names if self.model_kind(m) == "causal-lm"]
-        ok = self.ok
-        sizes: dict[str, float] = {}
-        if not ok.empty:
-            n = ok.dropna(subset=["n_params"]).groupby("model")["n_params"].max()
-            sizes = {str(k): float(v) for k, v in n.items()}
-        return tuple(order_family(names, sizes, zoo))
+    @property
+    def pairings(self) -> Any:
+        return self.data.pairings
+
+    @property
+    def store_error(self) -> str | None:
+        return self.data.error
+
+    @property
+    def store_exists(self) -> bool:
+        return self.data.exists
+
+    @property
+    def family(self) -> tuple[str, ...]:
+        return self.data.family
+
+    @property
+    def generative_family(self) -> tuple[str, ...]:
+        return self.data.generative_family
 
     def model_kind(self, model: str) -> str | None:
-        """``causal-lm`` (can generate), ``hf`` (an encoder classifier), ``sklearn``, or None when
-        unknown without loading it: a model with generate points in the store generates; otherwise
-        the registry decides from its name, recipe or folder (``efflab.models.registry.model_kind``)."""
-        if model not in self._kinds:
-            df = self.df
-            if not df.empty and ((df["model"] == model) & (_workloads(df) == "generate")).any():
-                self._kinds[model] = "causal-lm"
-            else:
-                from efflab.models.registry import model_kind
-
-                self._kinds[model] = model_kind(model)
-        return self._kinds[model]
+        """``causal-lm``, ``hf``, ``sklearn`` or None (:meth:`widgets.data.LabData.model_kind`)."""
+        return self.data.model_kind(model)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -446,13 +373,6 @@ class LabState:
             )
         return None
 
-    @property
-    def ok(self) -> pd.DataFrame:
-        """The measured (status ok) rows of the whole store; which of them count for stars and the
-        recommendation is the assessment's decision (``self.assessment``)."""
-        df = self.df
-        return df[df["status"] == "ok"] if not df.empty else df
-
     def this_hardware(self, device: str | None = None) -> str:
         """This machine's hardware key for ``device`` (the hardware half of a cohort)."""
         d = device or self.selection.device
@@ -473,7 +393,7 @@ class LabState:
             counts = ok["task"].fillna("").value_counts()
             task = str(counts.idxmax()) or None  # "" is the cost-only cohort
         elif task is None:
-            task = "reviews" if _zoo_names() else None
+            task = "reviews" if zoo_names() else None
         return task, self._pick_hardware(task, self._device_arg)
 
     def _pick_hardware(self, task: str | None, device: str) -> str | None:
@@ -501,7 +421,7 @@ class LabState:
                 self._cohort_cache = ok[
                     self._task_mask(ok, self.selection.task)
                     & (ok["hardware"] == self.hardware)
-                    & (_workloads(ok) == "classify")
+                    & (workloads_of(ok) == "classify")
                 ]
         return self._cohort_cache
 
@@ -517,7 +437,7 @@ class LabState:
             return ok[
                 self._task_mask(ok, self.selection.task)
                 & (ok["hardware"] == self.hardware)
-                & (_workloads(ok) == "generate")
+                & (workloads_of(ok) == "generate")
             ]
 
         return self._cached("generation_frame", compute)  # type: ignore[no-any-return]
@@ -533,7 +453,7 @@ class LabState:
         if not self.generation_frame.empty:
             return ""
         ok = self.ok
-        other = ok[_workloads(ok) == "generate"] if not ok.empty else ok
+        other = ok[workloads_of(ok) == "generate"] if not ok.empty else ok
         if not other.empty:
             tasks = sorted({_task_label(None if t != t else t) for t in other["task"]})
             return (
@@ -611,7 +531,7 @@ class LabState:
             & (df["batch_size"] == sel.batch_size)
             & (df["precision"] == sel.precision)
             & (df["device"] == sel.device)
-            & (_workloads(df) == sel.workload)
+            & (workloads_of(df) == sel.workload)
         )
         if sel.generates:
             m &= df["max_new_tokens"] == sel.max_new_tokens
@@ -930,7 +850,7 @@ class LabState:
     def _first_model(self, workload: str) -> str | None:
         """The model a switch to ``workload`` lands on (see :meth:`set_workload`), or None."""
         if workload == "generate":
-            g = self.ok[_workloads(self.ok) == "generate"] if not self.ok.empty else self.ok
+            g = self.ok[workloads_of(self.ok) == "generate"] if not self.ok.empty else self.ok
             measured = [m for m in g["model"].value_counts().index if m in self.generative_family]
             return str(measured[0]) if measured else next(iter(self.generative_family), None)
         rec = self.recommended_selection
