@@ -174,6 +174,31 @@ class LiveStatus:
     trace_note: str = ""
     energy_j: float = 0.0
 
+    def progress(self, stage: str, fraction: float, point: int, total: int, label: str) -> None:
+        """``point`` of ``total`` is ``fraction`` through ``stage``."""
+        self.stage, self.point, self.total = stage, point, total
+        self.fraction = min(1.0, ((point - 1) + max(0.0, min(1.0, fraction))) / max(total, 1))
+        self.text = f"{label}: {stage} {fraction * 100:.0f} %" + (
+            f" (point {point} of {total})" if total > 1 else ""
+        )
+
+    def sample(self, t_s: float, watts: float, energy_j: float | None = None) -> None:
+        """One power sample of the trace (and the energy it adds, where the sensor says)."""
+        self.trace_t_s.append(float(t_s))
+        self.trace_w.append(float(watts))
+        if energy_j is not None:
+            self.energy_j += float(energy_j)
+
+    def finish(self, status: str, message: str = "") -> None:
+        """``status``: done, cancelled or failed (with the error's one line in ``message``)."""
+        self.running = False
+        self.fraction = 1.0 if status == "done" else self.fraction
+        self.text = {
+            "done": f"{self.description}: done",
+            "cancelled": f"{self.description}: cancelled; nothing half-measured was stored",
+            "failed": f"{self.description}: failed: {message}",
+        }.get(status, message)
+
 
 def _this_hardware(device: str) -> str:
     from efflab.measuring.fingerprint import hardware_key
@@ -961,20 +986,11 @@ class LabState:
         self._notify({"live", "trace", "messages"})
 
     def live_progress(self, stage: str, fraction: float, point: int, total: int, label: str) -> None:
-        lv = self.live
-        lv.stage, lv.point, lv.total = stage, point, total
-        lv.fraction = min(1.0, ((point - 1) + max(0.0, min(1.0, fraction))) / max(total, 1))
-        lv.text = f"{label}: {stage} {fraction * 100:.0f} %" + (
-            f" (point {point} of {total})" if total > 1 else ""
-        )
+        self.live.progress(stage, fraction, point, total, label)
         self._notify({"live"})
 
     def live_sample(self, t_s: float, watts: float, energy_j: float | None = None) -> None:
-        lv = self.live
-        lv.trace_t_s.append(float(t_s))
-        lv.trace_w.append(float(watts))
-        if energy_j is not None:
-            lv.energy_j += float(energy_j)
+        self.live.sample(t_s, watts, energy_j)
         self._notify({"trace"})
 
     def live_point(self, label: str, status: str, error: str | None = None) -> None:
@@ -986,16 +1002,9 @@ class LabState:
 
     def live_finished(self, status: str, message: str = "") -> None:
         """``status``: done, cancelled or failed (with the error's one line in ``message``)."""
-        lv = self.live
-        lv.running = False
-        lv.fraction = 1.0 if status == "done" else lv.fraction
-        lv.text = {
-            "done": f"{lv.description}: done",
-            "cancelled": f"{lv.description}: cancelled; nothing half-measured was stored",
-            "failed": f"{lv.description}: failed: {message}",
-        }.get(status, message)
+        self.live.finish(status, message)
         if status != "done":
-            self.notice = lv.text
+            self.notice = self.live.text
         self._notify({"live", "messages", "selection"})
 
 
