@@ -81,6 +81,19 @@ def parse_flags(raw: object) -> frozenset[Flag]:
     return frozenset(Flag(n) for n in flag_names(raw) if n in known)
 
 
+class PointStatus(str, enum.Enum):
+    """A point's status: ``ok`` or ``failed`` in the store; a sweep also says ``skipped`` (already stored)
+    and ``paired`` (its paired pass). Compares equal to its text, which is what the store and frames hold."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PAIRED = "paired"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # What ``Measurement.energy_basis`` can be: read from a hardware counter, or a model of CPU time x watts.
 ENERGY_BASES: tuple[str, ...] = ("measured", "modelled", "modelled (user watts)")
 

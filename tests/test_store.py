@@ -159,3 +159,20 @@ def test_export_csv_and_parquet(tmp_path: Path, small_store: Path) -> None:
         text=True,
     )
     assert r.returncode == 2 and "unknown export format 'xlsx'" in r.stderr
+
+
+def test_a_stored_point_is_a_typed_record_and_the_frame_its_view(small_store: Path) -> None:
+    """The store returns typed points (a status enum, flags as a set of Flag); the frame reads the same."""
+    from efflab.records import Flag, PointStatus
+    from efflab.store import load_results, open_store
+    from efflab.store.results import frame_of
+
+    with open_store(small_store) as st:
+        points = list(st.points())
+    assert points and all(isinstance(p.status, PointStatus) for p in points)
+    ok = [p for p in points if p.status is PointStatus.OK]
+    assert ok and all(isinstance(f, Flag) for p in ok for f in p.flags)
+    assert all(p.flags == frozenset() for p in points if p.status is PointStatus.FAILED)
+    df = frame_of(points)
+    assert list(df["status"]) == [str(p.status) for p in points] and set(df["status"]) <= {"ok", "failed"}
+    assert df.equals(load_results(small_store))

@@ -74,7 +74,7 @@ def frame_of(points: Iterable[StoredPoint]) -> pd.DataFrame:
     for p in points:
         row: dict[str, Any] = {
             "key": p.key,
-            "status": p.status,
+            "status": str(p.status),
             "error": p.error,
             "created_at": p.created_at,
             "hardware": p.hardware,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from efflab.errors import StoreError
-from efflab.records import Flag, Measurement, Visit, parse_flags
+from efflab.records import Flag, Measurement, PointStatus, Visit, parse_flags
 
 if TYPE_CHECKING:
     from efflab.measuring.rerun import Run
@@ -102,10 +102,11 @@ DEFAULT_WRITER = "another sweep"
 
 @dataclass(frozen=True)
 class StoredPoint:
-    """One row of the store."""
+    """One row of the store: a typed record (its status an enum, its flags a set of ``Flag``); the
+    frames the plots and tables read are views of these (``efflab.store.results.frame_of``)."""
 
     key: str
-    status: str
+    status: PointStatus
     model: str
     model_id: str
     batch_size: int
@@ -117,6 +118,11 @@ class StoredPoint:
     error: str | None
     created_at: str
     measurement: Measurement | None
+
+    @property
+    def flags(self) -> frozenset[Flag]:
+        """The measurement's flags (none for a failed point)."""
+        return frozenset() if self.measurement is None else parse_flags(self.measurement.flags)
 
 
 def _finite_or_none(v: float | None) -> float | None:
@@ -423,6 +429,12 @@ class Store:
         return iter([self._row(r) for r in rows])
 
     def _row(self, r: sqlite3.Row) -> StoredPoint:
+        if r["status"] not in ("ok", "failed"):  # the table's CHECK forbids it: a damaged row
+            msg = (
+                f"results store {str(self.path)!r}: point {r['key']} has the status {r['status']!r} "
+                "(damaged); the store was left untouched — restore it from a backup"
+            )
+            raise StoreError(msg)
         rec = None
         if r["record"]:
             try:
@@ -443,7 +455,7 @@ class Store:
             raise StoreError(msg)
         return StoredPoint(
             r["key"],
-            r["status"],
+            PointStatus(r["status"]),
             r["model"],
             r["model_id"],
             r["batch_size"],

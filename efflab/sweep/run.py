@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import platform
@@ -17,7 +16,7 @@ from efflab.measuring.fingerprint import hardware_key
 from efflab.measuring.phases import Phases
 from efflab.measuring.scoring import ScorerPool
 from efflab.paths import package_version
-from efflab.records import Measurement
+from efflab.records import Measurement, PointStatus
 from efflab.sensors.base import Sensor
 from efflab.store.sqlite import Store
 from efflab.sweep.spec import SweepSpec
@@ -27,18 +26,6 @@ if TYPE_CHECKING:
     from efflab.models.runners import Runner
     from efflab.sweep.paired import PairedPass
     from efflab.tasks import Task
-
-
-class PointStatus(str, enum.Enum):
-    """What happened to one configuration of a sweep (compares equal to its text)."""
-
-    OK = "ok"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    PAIRED = "paired"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
