@@ -51,6 +51,7 @@ def test_the_banner_follows_the_selection_against_the_recommendation() -> None:
         dataclasses.replace(base, label="minilm-l6 · batch 8 · fp32", selected=a.point("minilm-l6:8:fp32"))
     )
     assert other.nudge.startswith("minilm-l6 · batch 8 · fp32: 8") and "vs the recommended" in other.nudge
+    assert other.nudge.endswith("; energy modelled (codecarbon, ±30 %).")  # no parentheses in parentheses
     assert other.nudge_kind == "nudge" and other.offer_switch
     missing = lab_text(dataclasses.replace(base, label="minilm-l4 · batch 1 · fp32"))
     assert "is not measured yet. Press Measure" in missing.nudge and missing.details == {}

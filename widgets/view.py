@@ -130,7 +130,7 @@ def _nudge(f: LabFacts) -> str:
     if isinstance(why, str) and why:
         return f"{f.label} is not eligible ({why}). The recommendation is {rec_label}."
     return (
-        f"{f.label}: {nudge(sel, rec.row)} vs the recommended {rec_label} ({fmt.energy_wording(sel)} energy)."
+        f"{f.label}: {nudge(sel, rec.row)} vs the recommended {rec_label}; energy {fmt.energy_wording(sel)}."
     )
 
 
@@ -147,7 +147,7 @@ def _generation_nudge(f: LabFacts) -> str:
         )
     return (
         f"{f.label}: {fmt.si(r['energy_j_per_token'], 'J')} per output token, "
-        f"{fmt.wh(r['wh_per_1000_queries'])} per 1000 responses ({fmt.energy_wording(r)} energy). "
+        f"{fmt.wh(r['wh_per_1000_queries'])} per 1000 responses; energy {fmt.energy_wording(r)}. "
         "Generation has no task accuracy, so nothing is recommended: compare on the Generation plots."
     )
 
