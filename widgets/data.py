@@ -62,6 +62,20 @@ def workloads_of(df: pd.DataFrame) -> pd.Series:
     return df["workload"].fillna("classify").astype(str)
 
 
+def task_mask(df: pd.DataFrame, task: str | None) -> pd.Series:
+    """The rows of ``task`` (None: the cost-only rows, without a task)."""
+    if task is None:
+        return df["task"].isna()
+    return df["task"] == task
+
+
+def common_seq_len(df: pd.DataFrame) -> int | None:
+    """The most common tokens per query of ``df``'s rows (None when none says)."""
+    if df.empty or not df["seq_len"].notna().any():
+        return None
+    return int(df["seq_len"].dropna().mode().iloc[0])
+
+
 @dataclass(frozen=True)
 class LabData:
     """One read of the results store.
@@ -111,6 +125,43 @@ class LabData:
         """The measured (status ok) rows."""
         df = self.df
         return df[df["status"] == "ok"] if not df.empty else df
+
+    def rows(self, task: str | None, hardware: str | None, workload: str) -> pd.DataFrame:
+        """The measured rows of one cohort (``task`` on ``hardware``) and ``workload``: what the lab's
+        figures plot and its recommendation is made from."""
+        ok = self.ok
+        if ok.empty:
+            return ok
+        return ok[task_mask(ok, task) & (ok["hardware"] == hardware) & (workloads_of(ok) == workload)]
+
+    def tasks(self) -> list[str | None]:
+        """The tasks of the measured rows (None: cost only), in the store's order."""
+        ok = self.ok
+        out = [] if ok.empty else [None if t is None or t != t else str(t) for t in ok["task"].unique()]
+        return list(dict.fromkeys(out))
+
+    def hardwares(self, task: str | None) -> list[str]:
+        """The machines with measured rows of ``task``."""
+        ok = self.ok
+        return [] if ok.empty else [str(h) for h in ok[task_mask(ok, task)]["hardware"].unique()]
+
+    def initial_task(self, given: str | None) -> str | None:
+        """The task to open on: ``given``, else the store's with the most measured rows, else the
+        built-in reviews task where the zoo is there."""
+        ok = self.ok
+        if given is not None:
+            return given
+        if not ok.empty:
+            return str(ok["task"].fillna("").value_counts().idxmax()) or None  # "": the cost-only cohort
+        return "reviews" if zoo_names() else None
+
+    def pick_hardware(self, task: str | None, here: str) -> str:
+        """This machine when it has rows of ``task`` (or nothing has), else the machine with most."""
+        ok = self.ok
+        g = ok[task_mask(ok, task)] if not ok.empty else ok
+        if g.empty or (g["hardware"] == here).any():
+            return here
+        return str(g["hardware"].value_counts().idxmax())
 
     def _sizes(self) -> dict[str, float]:
         ok = self.ok

@@ -45,7 +45,7 @@ from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
 from efflab.store.results import cohort_of
 from efflab.sweep.spec import FULL_BATCH_SIZES, SweepSpec
-from widgets.data import LabData, order_family, workloads_of, zoo_names
+from widgets.data import LabData, common_seq_len, order_family, task_mask, workloads_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -405,29 +405,14 @@ class LabState:
             self._hardware_cache[d] = _this_hardware(d)
         return self._hardware_cache[d]
 
-    @staticmethod
-    def _task_mask(df: pd.DataFrame, task: str | None) -> pd.Series:
-        if task is None:
-            return df["task"].isna()
-        return df["task"] == task
+    _task_mask = staticmethod(task_mask)
 
     def _initial_cohort(self) -> tuple[str | None, str | None]:
-        ok = self.ok
-        task = self._task_arg
-        if task is None and not ok.empty:
-            counts = ok["task"].fillna("").value_counts()
-            task = str(counts.idxmax()) or None  # "" is the cost-only cohort
-        elif task is None:
-            task = "reviews" if zoo_names() else None
+        task = self.data.initial_task(self._task_arg)
         return task, self._pick_hardware(task, self._device_arg)
 
     def _pick_hardware(self, task: str | None, device: str) -> str | None:
-        ok = self.ok
-        g = ok[self._task_mask(ok, task)] if not ok.empty else ok
-        here = self.this_hardware(device)
-        if g.empty or (g["hardware"] == here).any():
-            return here
-        return str(g["hardware"].value_counts().idxmax())
+        return self.data.pick_hardware(task, self.this_hardware(device))
 
     # ----- derived views -----
     @property
@@ -439,15 +424,7 @@ class LabState:
         """The measured classification rows of the shown cohort (same task, same machine): what the
         tradeoff, family and batch figures plot, and what the recommendation is made from."""
         if self._cohort_cache is None:
-            ok = self.ok
-            if ok.empty:
-                self._cohort_cache = ok
-            else:
-                self._cohort_cache = ok[
-                    self._task_mask(ok, self.selection.task)
-                    & (ok["hardware"] == self.hardware)
-                    & (workloads_of(ok) == "classify")
-                ]
+            self._cohort_cache = self.data.rows(self.selection.task, self.hardware, "classify")
         return self._cohort_cache
 
     @property
@@ -455,17 +432,9 @@ class LabState:
         """The measured generate rows of the shown task and machine: what the generation figures plot
         (a generated response and a classified query are different units of work: never mixed)."""
 
-        def compute() -> pd.DataFrame:
-            ok = self.ok
-            if ok.empty:
-                return ok
-            return ok[
-                self._task_mask(ok, self.selection.task)
-                & (ok["hardware"] == self.hardware)
-                & (workloads_of(ok) == "generate")
-            ]
-
-        return self._cached("generation_frame", compute)  # type: ignore[no-any-return]
+        return self._cached(  # type: ignore[no-any-return]
+            "generation_frame", lambda: self.data.rows(self.selection.task, self.hardware, "generate")
+        )
 
     @property
     def selection_frame(self) -> pd.DataFrame:
@@ -499,10 +468,7 @@ class LabState:
     def tasks(self) -> list[str | None]:
         """Tasks to choose from: the store's, plus the current one."""
         out: list[str | None] = [self.selection.task] if hasattr(self, "selection") else []
-        if not self.ok.empty:
-            for t in self.ok["task"].unique():
-                out.append(None if t is None or (isinstance(t, float) and math.isnan(t)) else str(t))
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys([*out, *self.data.tasks()]))
 
     def task_options(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a task dropdown; the value ``""`` means no task."""
@@ -511,11 +477,9 @@ class LabState:
     @property
     def hardwares(self) -> list[str]:
         """Machines with points for the current task; this machine first."""
-        ok = self.ok
-        here = self.this_hardware()
-        found = [] if ok.empty else list(ok[self._task_mask(ok, self.selection.task)]["hardware"].unique())
+        found = self.data.hardwares(self.selection.task)
         return list(
-            dict.fromkeys([here, *(str(h) for h in found), *([self.hardware] if self.hardware else [])])
+            dict.fromkeys([self.this_hardware(), *found, *([self.hardware] if self.hardware else [])])
         )
 
     @property
@@ -540,13 +504,7 @@ class LabState:
     def seq_len(self) -> int:
         """Tokens per query (per prompt, for generation) of the shown cohort (its most common), so new
         points match it."""
-        g = self.selection_frame
-        if not g.empty and g["seq_len"].notna().any():
-            return int(g["seq_len"].dropna().mode().iloc[0])
-        ok = self.ok
-        if not ok.empty and ok["seq_len"].notna().any():
-            return int(ok["seq_len"].dropna().mode().iloc[0])
-        return 128
+        return common_seq_len(self.selection_frame) or common_seq_len(self.ok) or 128
 
     def _match(self, df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
         if df.empty:
