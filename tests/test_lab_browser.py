@@ -446,16 +446,14 @@ def _click_point(page: Any, px: float, py: float) -> None:
 
     for attempt in range(3):
         pt, now = _settled_position(page, px, py)  # the banner above may have moved the plot
-        # Markers that overlap the cursor (the tiny test models share one accuracy): any of them is
-        # "the point under the cursor"; a point further away never is.
-        over = [
-            p
-            for p in now
-            if p is not pt and math.dist((p["x"], p["y"]), (pt["x"], pt["y"])) <= POINT_SIZE / 2
-        ]
-        page.mouse.move(pt["x"], pt["y"])
+        # The click lands on a whole pixel; markers that cover that pixel (the tiny test models share one
+        # accuracy, and plotly answers with the first trace's point where markers overlap): any of them
+        # is "the point under the cursor"; a point further away never is.
+        cx, cy = round(pt["x"]), round(pt["y"])
+        over = [p for p in now if p is not pt and math.dist((p["x"], p["y"]), (cx, cy)) <= POINT_SIZE / 2 + 1]
+        page.mouse.move(cx, cy)
         page.wait_for_timeout(300)
-        page.mouse.click(pt["x"], pt["y"])
+        page.mouse.click(cx, cy)
         ok = [(pt["px"], pt["py"])] + [(p["px"], p["py"]) for p in over]
         try:
             page.wait_for_function(
@@ -468,7 +466,9 @@ def _click_point(page: Any, px: float, py: float) -> None:
             # point's position and the click, or swallow the click: CI lost one at 800 px beside another
             # worker with nothing moved. The next attempt reads the settled position again.
             if attempt == 2:
-                raise
+                got = page.evaluate(f"() => {SELECTED}()")
+                msg = f"clicked {pt['trace']} ({px}, {py}) at ({cx}, {cy}); selected {got}; accepted {ok}"
+                raise AssertionError(msg) from None
 
 
 def _settled_position(page: Any, px: float, py: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
