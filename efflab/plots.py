@@ -17,6 +17,7 @@ import plotly.io as pio
 from efflab.analysis.eligibility import eligible_mask, exclusion_reason
 from efflab.analysis.pareto import knee, pareto_front
 from efflab.analysis.stars import model_ratings
+from efflab.store.results import row_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,14 +177,6 @@ def point_keys(df: pd.DataFrame) -> list[str]:
     return [str(k) for k in df["key"]]
 
 
-def row_of(df: pd.DataFrame, key: str | None) -> pd.Series | None:
-    """The row of ``df`` with store key ``key`` (None for None or a key not in it)."""
-    if key is None or "key" not in df.columns:
-        return None
-    hit = df[df["key"].astype(str) == str(key)]
-    return None if hit.empty else hit.iloc[0]
-
-
 def tradeoff_figure(
     df: pd.DataFrame,
     *,
@@ -305,7 +298,7 @@ def tradeoff_figure(
         ("recommended", recommended, "star", "#2ca02c", 20),
         ("selected", selected, "circle-open", "#000", 24),
     ):
-        r = row_of(ok, label)
+        r = row_of(ok, label)  # efflab.store.results: a point by its store key
         if r is not None:
             fig.add_trace(
                 go.Scatter(

@@ -43,7 +43,7 @@ from efflab.config import (
 from efflab.errors import ConfigError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
-from efflab.store.results import cohort_of
+from efflab.store.results import cohort_of, row_of
 from efflab.sweep.spec import FULL_BATCH_SIZES, SweepSpec
 from widgets.data import LabData, common_seq_len, order_family, task_mask, workloads_of
 
@@ -532,8 +532,6 @@ class LabState:
 
     @property
     def selected_row(self) -> pd.Series | None:
-        from efflab.plots import row_of
-
         return row_of(self.df, self.selected_key)
 
     @property
@@ -849,8 +847,6 @@ class LabState:
     def select_point(self, key: str) -> frozenset[str]:
         """Select the stored point with store key ``key`` (its workload and output length too); a key
         that is not in the store changes nothing."""
-        from efflab.plots import row_of
-
         row = row_of(self.df, key)
         if row is None:
             return frozenset()

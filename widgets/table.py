@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from efflab.records import flag_names
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -278,7 +280,7 @@ def points_table_rows(
             cells.append(
                 ""
                 if name == "flags" and v is None
-                else ", ".join(v.split(","))
+                else ", ".join(flag_names(v))
                 if name == "flags"
                 else _cell(v, kind)
             )

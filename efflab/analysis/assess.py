@@ -57,6 +57,7 @@ from efflab.options import (
     AssessInputs,
     baseline_parts,
 )
+from efflab.store.results import frame_of, row_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -198,10 +199,7 @@ class Assessment:
 
     def point(self, key: str | None) -> pd.Series | None:
         """The cohort's row of the point with store key ``key`` (None for None or a key not in it)."""
-        if key is None:
-            return None
-        hit = self.frame[self.frame["key"].astype(str) == key]
-        return None if hit.empty else hit.iloc[0]
+        return row_of(self.frame, key)
 
     @property
     def baseline(self) -> pd.Series | None:
@@ -806,8 +804,6 @@ def assess(
     """
     import pandas as pd
 
-    from efflab.store.results import frame_of
-
     inputs = inputs or AssessInputs()
     df = frame if isinstance(frame, pd.DataFrame) else frame_of(frame)
     if "key" not in df.columns:
@@ -879,11 +875,10 @@ def assess(
     money = (inputs.queries_per_day, inputs.country, inputs.price_per_kwh, inputs.currency)
     s = savings(base, rec.row, *money, pairings=pairings)
     sel_key = rec.key if inputs.selected is None else inputs.selected
-    hit = g[g["key"].astype(str) == sel_key]
-    if hit.empty:
+    sel = row_of(g, sel_key)
+    if sel is None:
         msg = f"configuration {inputs.selected!r} is not in cohort {cohort!r}; pick one from the list"
         raise ConfigError(msg)
-    sel = hit.iloc[0]
     if not bool(sel["eligible"]):
         sel_s = None
         words = f"Your pick, {fmt.config_label(sel)}, is not eligible: {sel['excluded_reason']}."

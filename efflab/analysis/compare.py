@@ -200,14 +200,13 @@ def compare_energy(
     mu = math.log(eb / ea)
     half = Z95 * math.sqrt(var)
     low, high = _exp(mu - half), _exp(mu + half)
-    if sa is not None and sb is not None:
+    ra, rb = _own_range(a, ea, systematic=not common), _own_range(b, eb, systematic=not common)
+    if ra is not None and rb is not None:
         # The log-normal interval is only a good approximation while each point's interval is a fraction
         # of its value; a point measured as 26 µWh ± 21 mWh (a busy machine) would stretch it to 1e243.
         # The ratio can never leave the range of the two points' own intervals: bound it by them.
-        a_lo, a_hi = _own_range(a, ea, common)
-        b_lo, b_hi = _own_range(b, eb, common)
-        low = max(low, b_lo / a_hi)
-        high = min(high, b_hi / a_lo) if a_lo > 0 else high
+        low = max(low, rb[0] / ra[1])
+        high = min(high, rb[1] / ra[0]) if ra[0] > 0 else high
     return Comparison(
         metric="energy",
         a=_key(a),
@@ -228,11 +227,14 @@ def _exp(x: float) -> float:
     return math.inf if x > 700 else math.exp(x)
 
 
-def _own_range(row: Any, e: float, common: bool) -> tuple[float, float]:
-    """A point's energy range from its own re-run interval, and its systematic uncertainty unless
-    that is common to the two points compared (then it cancels in their ratio)."""
-    u = 0.0 if common else (number(row, "energy_uncertainty_rel") or 0.0)
-    return absolute_range(e, statistical_half_j(row) or 0.0, u)
+def _own_range(row: Any, e: float, *, systematic: bool) -> tuple[float, float] | None:
+    """A point's energy range from its own re-run interval, with its systematic uncertainty or without
+    (where it is common to two points, it cancels in their ratio); None when it has no interval."""
+    half = statistical_half_j(row)
+    if half is None:
+        return None
+    u = (number(row, "energy_uncertainty_rel") or 0.0) if systematic else 0.0
+    return absolute_range(e, half, u)
 
 
 def _per_query_latency(row: Any) -> float | None:
@@ -372,13 +374,14 @@ def saving_range(
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     # Never more saved than the baseline uses, nor more lost than the candidate uses (each at the top
     # of its own range, systematic part included): a wide interval cannot make an impossible saving.
-    u = max(
-        number(baseline, "energy_uncertainty_rel") or 0.0, number(candidate, "energy_uncertainty_rel") or 0.0
+    rb, rc = (
+        _own_range(baseline, c.a_value, systematic=True),
+        _own_range(candidate, c.b_value, systematic=True),
     )
-    if statistical_half_j(baseline) is not None:
-        hi = min(hi, absolute_range(c.a_value, statistical_half_j(baseline) or 0.0, u)[1] * scale)
-    if statistical_half_j(candidate) is not None:
-        lo = max(lo, -absolute_range(c.b_value, statistical_half_j(candidate) or 0.0, u)[1] * scale)
+    if rb is not None:
+        hi = min(hi, rb[1] * scale)
+    if rc is not None:
+        lo = max(lo, -rc[1] * scale)
     return eb * f_hat, lo, hi, c
 
 

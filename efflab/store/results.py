@@ -121,6 +121,15 @@ def frame_of(points: Iterable[StoredPoint]) -> pd.DataFrame:
     return df[COLUMNS + rest]
 
 
+def row_of(df: pd.DataFrame, key: str | None) -> pd.Series | None:
+    """The row of ``df`` with store key ``key`` (None for None or a key not in it): how every
+    surface finds a point, never by a frame's index label."""
+    if key is None or "key" not in df.columns:
+        return None
+    hit = df[df["key"].astype(str) == str(key)]
+    return None if hit.empty else hit.iloc[0]
+
+
 def _add_per_token(df: pd.DataFrame) -> None:
     """Fill ``tokens_per_query`` and the per-million-token energy and CO2e of encoder points (in place)."""
     from efflab.models.tokens import encoder_tokens_per_query, per_million_tokens
