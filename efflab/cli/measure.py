@@ -306,16 +306,9 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
     )
     method = method_from_args(args)
-    from efflab.measuring.threads import resolve_threads
-
-    method = resolve_threads(method, (cfg.device,))
-    if method.run_spread is None:
-        from efflab.measuring.rerun import with_spread
-
-        method = with_spread(method, _learned_spread(cfg.device, method.threads))
-    # Every input is checked before the model is loaded: how long it would take, the country, the
-    # task, then whether the batch fits in the memory free now (refused with one line rather than
-    # swapping the machine).
+    # Every input is checked before the model is loaded (and before the 1 s threads probe): how long
+    # it would take, the country, the task, the model, then whether the batch fits in the memory free
+    # now (refused with one line rather than swapping the machine).
     confirm_duration(cfg, method, yes=getattr(args, "yes", False))
     carbon_intensity_g_per_kwh(method.country)
     task = load_task(cfg.task)
@@ -334,6 +327,13 @@ def run(args: argparse.Namespace) -> int:
         if labels is not None:
             pair_labels(labels, task.label_names)  # renamed labels: one line before loading
     check_fits(source, cfg)
+    from efflab.measuring.threads import resolve_threads
+
+    method = resolve_threads(method, (cfg.device,))
+    if method.run_spread is None:
+        from efflab.measuring.rerun import with_spread
+
+        method = with_spread(method, _learned_spread(cfg.device, method.threads))
     progress = _stage_printer() if sys.stderr.isatty() or not args.json else None
     m = measure(cfg, sensor=args.sensor, method=method, progress=progress)
     if args.json:
