@@ -250,8 +250,10 @@ ASSESS_OPTIONS: dict[str, Option] = {
 
 
 @dataclass(frozen=True)
-class AssessInputs:
-    """What a person sets; parsed and validated here (values may be text, as typed).
+class AssessOptions:
+    """The assessment's options, declared once: :class:`AssessInputs` (the CLI, the dashboard, the lab)
+    and :class:`efflab.report.ReportParams` (papermill's flat parameters) are made of these fields,
+    each parsed by its :data:`ASSESS_OPTIONS` parser.
 
     Attributes:
         accuracy_tolerance: fraction (0.01 = 1 point) a configuration may lose against the best and
@@ -262,7 +264,6 @@ class AssessInputs:
         currency: ISO 4217 code every cost is labelled with (never converted).
         baseline: ``MODEL:BATCH:PRECISION`` or a store key; None = the default baseline.
         cohort: ``TASK @ HARDWARE``; None = the cohort with the most eligible points.
-        selected: store key of the configuration a person is looking at; None = the recommendation.
 
     Raises:
         ConfigError: a value out of range or of the wrong kind (the message names it and the fix).
@@ -275,11 +276,32 @@ class AssessInputs:
     currency: str = DEFAULT_CURRENCY
     baseline: str | None = None
     cohort: str | None = None
-    selected: str | None = None
 
     def __post_init__(self) -> None:
         for name, option in ASSESS_OPTIONS.items():  # each option's one parser
-            object.__setattr__(self, name, option.parse(getattr(self, name)))
+            object.__setattr__(self, name, self._parse_option(option, getattr(self, name)))
+
+    def _parse_option(self, option: Option, raw: Any) -> Any:
+        """``raw`` parsed by ``option``'s parser (a subclass may say its errors its own way)."""
+        return option.parse(raw)
+
+
+@dataclass(frozen=True)
+class AssessInputs(AssessOptions):
+    """What a person sets; parsed and validated here (values may be text, as typed): the
+    :class:`AssessOptions` and the configuration being looked at.
+
+    Attributes:
+        selected: store key of the configuration a person is looking at; None = the recommendation.
+
+    Raises:
+        ConfigError: a value out of range or of the wrong kind (the message names it and the fix).
+    """
+
+    selected: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "selected", parse_optional_text(self.selected))
 
     def replace(self, **changes: Any) -> AssessInputs:

@@ -32,12 +32,9 @@ from efflab.errors import ConfigError, ReportError, closest
 from efflab.options import (
     ASSESS_OPTIONS,
     BASELINE_FORM,
-    DEFAULT_COUNTRY,
-    DEFAULT_CURRENCY,
-    DEFAULT_PRICE_PER_KWH,
-    DEFAULT_QUERIES_PER_DAY,
-    DEFAULT_TOLERANCE,
     AssessInputs,
+    AssessOptions,
+    Option,
     baseline_parts,
 )
 from efflab.paths import default_store
@@ -218,8 +215,10 @@ def _known_model(name: str) -> bool:
 
 
 @dataclass(frozen=True)
-class ReportParams:
-    """The parameters of one report (see ``PARAM_HELP`` for each field).
+class ReportParams(AssessOptions):
+    """The parameters of one report (see ``PARAM_HELP`` for each field): the assessment's options
+    (:class:`efflab.options.AssessOptions`, declared there once, flat here because papermill's
+    parameters are), a grid filter and the report's own fields.
 
     Grid fields (``models``, ``batch_sizes``, ``precisions``, ``device``, ``task``, ``seq_len``)
     filter the store; ``None`` means "everything in the store". With ``measure_missing`` they are
@@ -243,13 +242,6 @@ class ReportParams:
     measure_missing: bool = False
     sensor: str = "auto"
     method: MethodSettings | None = None
-    accuracy_tolerance: float = DEFAULT_TOLERANCE
-    queries_per_day: float = DEFAULT_QUERIES_PER_DAY
-    country: str = DEFAULT_COUNTRY
-    price_per_kwh: float = DEFAULT_PRICE_PER_KWH
-    currency: str = DEFAULT_CURRENCY
-    baseline: str | None = None
-    cohort: str | None = None
     title: str = DEFAULT_TITLE
     labels_dir: str = "out/labels"
     label_formats: tuple[str, ...] = LABEL_FORMATS
@@ -299,13 +291,7 @@ class ReportParams:
         s("method", _method(self.method))
         cast = _opt_str("cast", self.cast)
         s("cast", None if cast is None else _parsed("cast", parse_cast, cast))
-        # The assessment's options: each with its one parser (efflab.options), said as this parameter's.
-        for name, option in ASSESS_OPTIONS.items():
-            raw = getattr(self, name)
-            s(
-                name,
-                _parsed(name, option.parse, _opt_str(name, raw) if name in ("baseline", "cohort") else raw),
-            )
+        super().__post_init__()  # the assessment's options, each with its one parser (_parse_option)
         if self.baseline is not None and baseline_parts(self.baseline) is None:  # any store: no keys
             raise _bad("baseline", self.baseline, BASELINE_FORM)
         title = self.title
@@ -334,6 +320,11 @@ class ReportParams:
                         f"folder or a hub id (org/name).{closest(m.lower(), known_names())}"
                     )
                     raise ReportError(msg)
+
+    def _parse_option(self, option: Option, raw: Any) -> Any:
+        """An assessment option parsed by its one parser, its error said as this parameter's."""
+        text = option.name in ("baseline", "cohort")
+        return _parsed(option.name, option.parse, _opt_str(option.name, raw) if text else raw)
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
