@@ -176,3 +176,30 @@ def test_a_stored_point_is_a_typed_record_and_the_frame_its_view(small_store: Pa
     df = frame_of(points)
     assert list(df["status"]) == [str(p.status) for p in points] and set(df["status"]) <= {"ok", "failed"}
     assert df.equals(load_results(small_store))
+
+
+def test_a_row_with_a_status_the_table_forbids_is_one_line_and_the_store_untouched(
+    copy_store: Path,
+) -> None:
+    """A row whose status the table's CHECK forbids (forged past the constraint, as a damaged file or
+    another tool could leave it) is a damaged store: one line naming the point and the status, from the
+    library and from the CLI (exit 2), and the file is left as it was."""
+    from conftest import run_cli
+
+    from efflab.store import load_results
+
+    con = sqlite3.connect(copy_store)
+    con.execute("PRAGMA ignore_check_constraints = ON")
+    (key,) = con.execute("SELECT key FROM points WHERE status = 'ok' LIMIT 1").fetchone()
+    con.execute("UPDATE points SET status = 'okay' WHERE key = ?", (key,))
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    data = copy_store.read_bytes()
+    with pytest.raises(StoreError, match=rf"point {key} has the status 'okay' \(damaged\)"):
+        load_results(copy_store)
+    r = run_cli("results", "list", "--store", str(copy_store))
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "'okay' (damaged)" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    _unchanged(copy_store, data)
