@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,27 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
         except ProcessLookupError:
             pass
         log.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    url: str
+    store: Path
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def served(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One `efflab dashboard` on a copy of the small store for the tests of this module that read it: a
+    server's start and its pre-heated kernel cost 20 s on a busy machine, once is enough. A test that
+    commits a point leaves it there for the next, so each computes what it expects from the store as it
+    finds it; each visit gets a kernel of its own, so nothing a page typed reaches another. (Its two tests
+    sit side by side: pytest-xdist hands a worker runs of neighbouring tests, so both usually share it.)"""
+    tmp = tmp_path_factory.mktemp("dashboard")
+    store = tmp / "store.sqlite"
+    shutil.copy2(small_store, store)
+    with dashboard(store, tmp) as url:
+        yield Served(url, store, tmp / "dashboard.log")
 
 
 def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
@@ -154,116 +176,100 @@ def add_cheaper_point(store: Path) -> None:
 
 
 def test_dashboard_shows_the_store_and_follows_the_inputs(
-    browser: Any, copy_store: Path, tmp_path: Path, artifacts: Path
+    browser: Any, served: Served, artifacts: Path
 ) -> None:
     from playwright.sync_api import expect
 
     from efflab import format as fmt
     from efflab.store import load_results
 
-    want = expected_cards(copy_store)
+    store, url = served.store, served.url
+    want = expected_cards(store)
     outside: list[str] = []
-    with dashboard(copy_store, tmp_path) as url:
-        page = open_page(browser, url, outside=outside)
-        try:
-            page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
-            for key in ("energy", "stars", "accuracy", "kwh", "co2e", "cost"):
-                expect(page.locator(CARD.format(key))).to_have_text(want[key])
-            expect(page.get_by_test_id("recommended")).to_have_text(want["recommended"])
-            assert want["candidate_kwh"] in page.inner_text("[data-card=kwh]")
-            # Estimated energy says so, and where the data comes from is on the page.
-            assert page.locator("[data-card=energy] .efflab-badge").inner_text() == "modelled"
-            note = page.get_by_test_id("data-note").inner_text()
-            df = load_results(copy_store)
-            assert str(df["hardware"].iloc[0]) in note and str(df["timestamp"].min())[:10] in note
-            # Charts and labels come once the cards are up.
-            expect(page.locator(".efflab-label svg")).to_have_count(df["model"].nunique(), timeout=60_000)
-            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
-            assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper, .CodeMirror, .cm-editor").count() == 0
-            no_traceback(page)
-            page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+    page = open_page(browser, url, outside=outside)
+    # The 800 px visit loads (a kernel of its own) while the 1400 px one is tested.
+    narrow = open_page(browser, url, width=800, outside=outside)
+    try:
+        page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+        for key in ("energy", "stars", "accuracy", "kwh", "co2e", "cost"):
+            expect(page.locator(CARD.format(key))).to_have_text(want[key])
+        expect(page.get_by_test_id("recommended")).to_have_text(want["recommended"])
+        assert want["candidate_kwh"] in page.inner_text("[data-card=kwh]")
+        # Estimated energy says so, and where the data comes from is on the page.
+        assert page.locator("[data-card=energy] .efflab-badge").inner_text() == "modelled"
+        note = page.get_by_test_id("data-note").inner_text()
+        df = load_results(store)
+        assert str(df["hardware"].iloc[0]) in note and str(df["timestamp"].min())[:10] in note
+        # Charts and labels come once the cards are up.
+        expect(page.locator(".efflab-label svg")).to_have_count(df["model"].nunique(), timeout=60_000)
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
+        assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper, .CodeMirror, .cm-editor").count() == 0
+        no_traceback(page)
+        page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
 
-            # Pickers grouped by model and searchable; countries by name; the baseline on the chart.
-            models = df["model"].nunique()
-            expect(page.locator(".efflab-picker").first.locator("optgroup")).to_have_count(models)
-            search = page.locator(".efflab-picker-search").first
-            search.fill("int8")
-            shown = page.locator(".efflab-picker").first.locator("option")
-            assert all("int8" in t or t.startswith("Recommended") for t in shown.all_inner_texts())
-            search.fill("")
-            # (ipywidgets writes the spaces of option labels as no-break spaces)
-            names = [
-                t.replace("\xa0", " ")
-                for t in page.locator(".efflab-country select option").all_inner_texts()
-            ]
-            assert names == sorted(names, key=str.casefold) and names[0].startswith("A")
-            charts = page.evaluate(CHARTS)
-            trade = next(c for c in charts if c["title"].startswith("Energy vs accuracy"))
-            assert {"baseline", "recommended"} <= set(trade["traces"]) and "baseline" in trade["legend"]
-            assert all(c["width"] <= c["box"] + 1 for c in charts)
-            _no_overflow(page)
-            assert outside == [], f"the page reached outside: {outside}"
+        # Pickers grouped by model and searchable; countries by name; the baseline on the chart.
+        models = df["model"].nunique()
+        expect(page.locator(".efflab-picker").first.locator("optgroup")).to_have_count(models)
+        search = page.locator(".efflab-picker-search").first
+        search.fill("int8")
+        shown = page.locator(".efflab-picker").first.locator("option")
+        assert all("int8" in t or t.startswith("Recommended") for t in shown.all_inner_texts())
+        search.fill("")
+        # (ipywidgets writes the spaces of option labels as no-break spaces)
+        names = [
+            t.replace("\xa0", " ") for t in page.locator(".efflab-country select option").all_inner_texts()
+        ]
+        assert names == sorted(names, key=str.casefold) and names[0].startswith("A")
+        charts = page.evaluate(CHARTS)
+        trade = next(c for c in charts if c["title"].startswith("Energy vs accuracy"))
+        assert {"baseline", "recommended"} <= set(trade["traces"]) and "baseline" in trade["legend"]
+        assert all(c["width"] <= c["box"] + 1 for c in charts)
+        _no_overflow(page)
+        assert outside == [], f"the page reached outside: {outside}"
 
-            # Typing a new number of queries per day rescales the yearly figures.
-            triple = expected_cards(copy_store, 3_000_000)
-            assert triple["candidate_kwh"] != want["candidate_kwh"]
-            box = page.locator(".efflab-queries input")
-            box.fill("3000000")
-            box.press("Enter")
-            expect(page.locator(CARD.format("kwh"))).to_have_text(triple["kwh"], timeout=30_000)
-            expect(page.locator(CARD.format("cost"))).to_have_text(triple["cost"])
-            expect(page.locator("[data-card=kwh]")).to_contain_text(triple["candidate_kwh"], timeout=30_000)
-            assert fmt.number(3_000_000) in page.inner_text("[data-card=kwh]")
-            expect(page.locator(CARD.format("energy"))).to_have_text(want["energy"])  # per query: unchanged
+        # Typing a new number of queries per day rescales the yearly figures.
+        triple = expected_cards(store, 3_000_000)
+        assert triple["candidate_kwh"] != want["candidate_kwh"]
+        box = page.locator(".efflab-queries input")
+        box.fill("3000000")
+        box.press("Enter")
+        expect(page.locator(CARD.format("kwh"))).to_have_text(triple["kwh"], timeout=30_000)
+        expect(page.locator(CARD.format("cost"))).to_have_text(triple["cost"])
+        expect(page.locator("[data-card=kwh]")).to_contain_text(triple["candidate_kwh"], timeout=30_000)
+        assert fmt.number(3_000_000) in page.inner_text("[data-card=kwh]")
+        expect(page.locator(CARD.format("energy"))).to_have_text(want["energy"])  # per query: unchanged
 
-            # A sweep commits a point while the page is open; "Reload data" shows it.
-            add_cheaper_point(copy_store)
-            page.locator(".efflab-reload button, button.efflab-reload").first.click()
-            n = len(load_results(copy_store))
-            expect(page.get_by_test_id("data-note")).to_contain_text(f"{n} configurations", timeout=30_000)
-            expect(page.get_by_test_id("recommended")).to_contain_text("batch 64")
-            no_traceback(page)
-            page.screenshot(path=str(artifacts / "dashboard_after_input.png"), full_page=True)
-        finally:
-            page.close(run_before_unload=True)
+        # A sweep commits a point while the page is open; "Reload data" shows it.
+        add_cheaper_point(store)
+        page.locator(".efflab-reload button, button.efflab-reload").first.click()
+        n = len(load_results(store))
+        expect(page.get_by_test_id("data-note")).to_contain_text(f"{n} configurations", timeout=30_000)
+        expect(page.get_by_test_id("recommended")).to_contain_text("batch 64")
+        no_traceback(page)
+        page.screenshot(path=str(artifacts / "dashboard_after_input.png"), full_page=True)
+    except BaseException:
+        narrow.close(run_before_unload=True)
+        raise
+    finally:
+        page.close(run_before_unload=True)
 
-        # 800 px wide: the inputs wrap onto the page and the charts fit their boxes.
-        page = open_page(browser, url, width=800, outside=outside)
-        try:
-            page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
-            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(1000)
-            for sel in (".efflab-reload", ".efflab-tolerance", ".efflab-picker"):
-                box = page.locator(sel).first.bounding_box()
-                assert box is not None and box["x"] + box["width"] <= 800, sel
-            charts = page.evaluate(CHARTS)
-            assert len(charts) == 2 and all(0 < c["width"] <= c["box"] + 1 for c in charts), charts
-            _no_overflow(page)
-            no_traceback(page)
-            page.screenshot(path=str(artifacts / "dashboard-800.png"), full_page=True)
-            assert outside == [], f"the page reached outside: {outside}"
-        finally:
-            page.close(run_before_unload=True)
-
-
-def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    from efflab.store import open_store
-
-    store = tmp_path / "empty.sqlite"
-    open_store(store).close()
-    with dashboard(store, tmp_path) as url:
-        page = open_page(browser, url)
-        try:
-            guidance = page.get_by_test_id("guidance")
-            guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
-            assert "efflab sweep" in guidance.inner_text()
-            assert (
-                page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
-            )
-            no_traceback(page)
-            page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
-        finally:
-            page.close(run_before_unload=True)
+    # 800 px wide: the inputs wrap onto the page and the charts fit their boxes.
+    page = narrow
+    try:
+        page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
+        expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
+        _charts_settled(page)
+        _no_overflow(page)
+        for sel in (".efflab-reload", ".efflab-tolerance", ".efflab-picker"):
+            box = page.locator(sel).first.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 800, sel
+        charts = page.evaluate(CHARTS)
+        assert len(charts) == 2 and all(0 < c["width"] <= c["box"] + 1 for c in charts), charts
+        no_traceback(page)
+        page.screenshot(path=str(artifacts / "dashboard-800.png"), full_page=True)
+        assert outside == [], f"the page reached outside: {outside}"
+    finally:
+        page.close(run_before_unload=True)
 
 
 KERNEL_ID = "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
@@ -275,8 +281,41 @@ CHART_BOXES = """() => Array.from(document.querySelectorAll('.efflab-dashboard-b
   return {height: r.height, drawn: gd._fullLayout.height, width: r.width, box: gd.parentElement.getBoundingClientRect().width, covered: over}; })"""
 
 
+# Both charts drawn by plotly at the size their elements have now.
+CHARTS_SETTLED = """() => { const gds = Array.from(document.querySelectorAll('.efflab-dashboard-bottom .js-plotly-plot'));
+  return gds.length === 2 && gds.every(gd => { const r = gd.getBoundingClientRect(), L = gd._fullLayout;
+    return !!L && r.width > 0 && Math.abs(L.width - r.width) < 2 && Math.abs(L.height - r.height) < 2; }); }"""
+# From now on, each chart notes when plotly has drawn it again.
+ARM_REDRAWN = """() => document.querySelectorAll('.efflab-dashboard-bottom .js-plotly-plot').forEach(gd => {
+  gd.__efflabRedrawn = false; if (!gd.__efflabArmed) { gd.__efflabArmed = true; gd.on('plotly_afterplot', () => { gd.__efflabRedrawn = true; }); } })"""
+REDRAWN = """() => { const gds = Array.from(document.querySelectorAll('.efflab-dashboard-bottom .js-plotly-plot'));
+  return gds.length > 0 && gds.every(gd => gd.__efflabRedrawn); }"""
+
+
+def _charts_settled(page: Any) -> None:
+    """Wait until plotly has drawn both charts at their elements' size (up to 30 s: a busy machine draws
+    the second chart late); what they then look like is for the caller to check."""
+    with suppress(Exception):
+        page.wait_for_function(CHARTS_SETTLED, timeout=30_000)
+
+
+def _resize(page: Any, width: int) -> None:
+    """Resize the window and wait until plotly has redrawn every chart for it. The layout around a chart
+    follows the window a frame or two late and plotly redraws a responsive chart ~100 ms after that, so
+    the sizes alone right after the resize can still be the old window's, consistent and stale; a redraw
+    since the resize is the sign. Up to 30 s on a busy machine (a chart whose size the new window does
+    not change is not redrawn: it waits those 30 s, then is checked as it is)."""
+    page.evaluate(ARM_REDRAWN)
+    page.set_viewport_size({"width": width, "height": 2000})
+    with suppress(Exception):
+        page.wait_for_function(REDRAWN, timeout=30_000)
+    _charts_settled(page)
+
+
 def _charts_ok(page: Any) -> list[dict[str, Any]]:
-    """Both charts drawn, each with its height, within its box, its title clear of the toolbar."""
+    """Both charts drawn (once plotly has drawn them at their size), each with its height, within its
+    box, its title clear of the toolbar."""
+    _charts_settled(page)
     page.locator(".efflab-dashboard-bottom .js-plotly-plot").first.hover()  # the toolbar shows on hover
     boxes = page.evaluate(CHART_BOXES)
     assert len(boxes) == 2, boxes
@@ -297,12 +336,12 @@ def _kernel_gone(log: Path, kernel: str, timeout_s: float) -> bool:
     while time.monotonic() < deadline:
         if f"Kernel shutdown: {kernel}" in log.read_text():
             return True
-        time.sleep(1)
+        time.sleep(0.2)
     return False
 
 
 def test_dashboard_survives_resizing_bad_input_and_closing(
-    browser: Any, copy_store: Path, tmp_path: Path, artifacts: Path
+    browser: Any, served: Served, artifacts: Path
 ) -> None:
     """Issue 21's defects, at 1400 and 800 px: charts narrowed after loading keep their height; a
     tolerance of 200 points or -5 queries a day is refused in the box's own unit with the figures kept;
@@ -316,29 +355,31 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
     CULL_IDLE_S, CULL_INTERVAL_S = 12, 3  # EFFLAB_DASHBOARD_CULL_S in the server fixture
     from efflab.store import load_results
 
-    want = expected_cards(copy_store)
-    a = assess(load_results(copy_store))
+    url, log = served.url, served.log
+    want = expected_cards(served.store)
+    a = assess(load_results(served.store))
     assert a.recommendation is not None
     rec_label = fmt.config_label(a.recommendation.row)
-    log = tmp_path / "dashboard.log"
-    with dashboard(copy_store, tmp_path) as url:
-        # A visit whose browser disappears without closing the page: no beacon, so the culler's job.
-        ctx = browser.new_context()
-        lost = ctx.new_page()
-        lost.goto(url, wait_until="commit")
+    # A visit whose browser disappears without closing the page: no beacon, so the culler's job.
+    ctx = browser.new_context()
+    lost = ctx.new_page()
+    lost.goto(url, wait_until="commit")
+    # The visits at 1400 and 800 px load meanwhile, each with a kernel of its own. A context of its own
+    # each: a page opened with browser.new_page() takes its context down with it on close, before the
+    # page's closing beacon leaves (a real tab's beacon does leave).
+    tabs = {width: browser.new_context(viewport={"width": width, "height": 2000}) for width in (1400, 800)}
+    pages = {width: tab.new_page() for width, tab in tabs.items()}
+    try:
+        for page in pages.values():
+            page.goto(url, wait_until="commit")
         lost.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
         lost_kernel = lost.evaluate(KERNEL_ID)
         ctx.close()  # no beforeunload
         for width in (1400, 800):
-            # A context of its own: a page opened with browser.new_page() takes its context down with
-            # it on close, before the page's closing beacon leaves (a real tab's beacon does leave).
-            tab = browser.new_context(viewport={"width": width, "height": 2000})
-            page = tab.new_page()
-            page.goto(url, wait_until="commit")
+            tab, page = tabs[width], pages[width]
             try:
                 page.wait_for_selector(CARD.format("kwh"), timeout=LOAD_TIMEOUT_MS)
                 expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
-                page.wait_for_timeout(1000)
                 _charts_ok(page)
                 # The stars card names the configuration it rates: the one recommended above it.
                 stars = page.inner_text("[data-card=stars] .efflab-card-detail")
@@ -347,15 +388,13 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
 
                 # Narrowed (or widened) after loading: the charts follow the window, none vanishes.
                 other = 800 if width == 1400 else 1400
-                page.set_viewport_size({"width": other, "height": 2000})
-                page.wait_for_timeout(2000)
+                _resize(page, other)
                 _charts_ok(page)
                 _no_overflow(page)
                 page.screenshot(
                     path=str(artifacts / f"dashboard-{width}-resized-to-{other}.png"), full_page=True
                 )
-                page.set_viewport_size({"width": width, "height": 2000})
-                page.wait_for_timeout(1500)
+                _resize(page, width)
                 _charts_ok(page)
 
                 # Bad input: the message in the box's unit, the box keeps it, every figure stays.
@@ -372,6 +411,8 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
                 expect(page.get_by_test_id("input-error")).to_have_count(2, timeout=30_000)
                 expect(page.get_by_test_id("input-error").nth(0)).to_contain_text("got -5")
                 assert queries.input_value() == "-5"
+                # A wrong change of the figures would show a little after the message: no sign on the
+                # page says that none is coming, so this one waits a fixed time.
                 page.wait_for_timeout(1000)
                 assert {k: page.inner_text(f"[data-card={k}]") for k in cards} == cards
                 expect(page.locator(CARD.format("kwh"))).to_have_text(want["kwh"])
@@ -391,7 +432,30 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
             gone = _kernel_gone(log, kernel, 30)
             tab.close()
             assert gone, f"kernel {kernel} still running after its page closed"
-        # The lost visit's kernel: culled once no page was connected for CULL_IDLE_S.
-        assert _kernel_gone(log, lost_kernel, CULL_IDLE_S + 2 * CULL_INTERVAL_S + 30), (
-            f"kernel {lost_kernel} of a vanished page was never culled"
-        )
+    finally:
+        for tab in (ctx, *tabs.values()):
+            tab.close()  # (a context closed already stays closed)
+    # The lost visit's kernel: culled once no page was connected for CULL_IDLE_S.
+    assert _kernel_gone(log, lost_kernel, CULL_IDLE_S + 2 * CULL_INTERVAL_S + 30), (
+        f"kernel {lost_kernel} of a vanished page was never culled"
+    )
+
+
+def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: Path) -> None:
+    from efflab.store import open_store
+
+    store = tmp_path / "empty.sqlite"
+    open_store(store).close()
+    with dashboard(store, tmp_path) as url:
+        page = open_page(browser, url)
+        try:
+            guidance = page.get_by_test_id("guidance")
+            guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
+            assert "efflab sweep" in guidance.inner_text()
+            assert (
+                page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
+            )
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
+        finally:
+            page.close(run_before_unload=True)

@@ -11,8 +11,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -200,8 +200,33 @@ TOOLBAR_OVER_TITLE = """(gd) => { const bar = gd.querySelector('.modebar'); cons
   return b.width > 0 && b.left < r.right && r.left < b.right && b.top < r.bottom && r.top < b.bottom; }"""
 
 
+# From now on, each plot of the lab notes when plotly has drawn it again.
+ARM_REDRAWN = """() => document.querySelectorAll('.efflab-lab .js-plotly-plot').forEach(gd => {
+  gd.__efflabRedrawn = false; if (!gd.__efflabArmed) { gd.__efflabArmed = true; gd.on('plotly_afterplot', () => { gd.__efflabRedrawn = true; }); } })"""
+# Every visible plot drawn again since then, at the width its element has now.
+REDRAWN = """() => { const gds = Array.from(document.querySelectorAll('.efflab-lab .js-plotly-plot')).filter(gd => gd.offsetParent !== null);
+  return gds.length > 0 && gds.every(gd => gd.__efflabRedrawn && gd._fullLayout
+    && Math.abs(gd._fullLayout.width - gd.getBoundingClientRect().width) < 2); }"""
+KERNEL_IDLE = "#jp-main-statusbar >> text=Idle"
+
+
+def _relayout(page: Any, action: Callable[[], Any], until: str = "true") -> None:
+    """Do ``action`` (resize the window, close the side bar) and wait until plotly has redrawn every
+    visible plot for it and the JS expression ``until`` holds: the boxes follow a frame or two late, the
+    plots ~200 ms after them, and until then the old sizes read as a consistent, stale layout. Up to 30 s
+    on a busy machine; what the layout then looks like is for the caller to check."""
+    # The kernel idle: the last action's redraws are on the page, not taken for this one's.
+    page.wait_for_selector(KERNEL_IDLE, timeout=60_000)
+    page.evaluate(ARM_REDRAWN)
+    action()
+    with suppress(Exception):
+        page.wait_for_function(f"() => ({REDRAWN})() && ({until})", timeout=30_000)
+
+
 def _narrow_tools_ok(page: Any) -> None:
-    page.wait_for_timeout(500)
+    # Text reflows once its box has its width: a few frames on a busy machine.
+    with suppress(Exception):
+        page.wait_for_function(f"() => ({NARROW_TOOLS})().length === 0", timeout=10_000)
     assert page.evaluate(NARROW_TOOLS) == []
 
 
@@ -212,7 +237,7 @@ def _toolbars_clear_of_titles(page: Any) -> None:
         gd = plots.nth(i)
         gd.scroll_into_view_if_needed()
         gd.hover(position={"x": 30, "y": 60})
-        page.wait_for_timeout(200)
+        gd.locator(".modebar").wait_for(state="attached", timeout=30_000)  # the toolbar is there to check
         assert not gd.evaluate(TOOLBAR_OVER_TITLE), (
             f"the toolbar covers the title of plot {i}: "
             + gd.evaluate(
@@ -237,6 +262,7 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
     lab_server: str, browser: Any, artifacts: Path, tmp_path: Path
 ) -> None:
     import pandas as pd
+    from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
     try:
@@ -265,7 +291,6 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
 
         # Click-to-select: a click on another point of the tradeoff plot selects it.
         page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
         pt = page.evaluate(OTHER_POINT)
         assert pt is not None
         _click_point(page, pt["px"], pt["py"])
@@ -305,17 +330,21 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         assert rows.count() == n0 // 2
         page.fill(".efflab-lab .efflab-table-filter", "")
 
-        # An unstored point: Measure shows the measuring banner; Cancel restores the nudge.
+        # An unstored point: Measure shows the measuring banner; Cancel restores the nudge. The batch
+        # slider steps on until it shows a batch size the store lacks (the small store is a full grid:
+        # every model and precision at the batch sizes of the table).
+        stored = {str(b) for b in table["batch_size"]}
         handle = page.locator(".efflab-lab .widget-hslider .noUi-handle").nth(1)
-        measure = page.locator(".efflab-lab button:text-is('Measure'):not([disabled])")
+        batch = page.locator(".efflab-lab .widget-readout").nth(1)
         for _ in range(4):
+            before = batch.inner_text().strip()
             handle.focus()
             handle.press("ArrowRight")
-            try:
-                measure.wait_for(timeout=5_000)
+            expect(batch).not_to_have_text(before, timeout=30_000)
+            if batch.inner_text().strip() not in stored:
                 break
-            except Exception:
-                continue
+        measure = page.locator(".efflab-lab button:text-is('Measure'):not([disabled])")
+        measure.wait_for(timeout=60_000)
         page.click(".efflab-lab button:text-is('Measure')")
         page.wait_for_selector(".efflab-lab .efflab-info:has-text('Measuring')", timeout=60_000)
         banner = page.inner_text(".efflab-lab .efflab-info:has-text('Measuring')")
@@ -360,8 +389,9 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         # 800 px wide with the file browser open (figures ~340 px wide), then closed (~590 px): everything
         # wraps, every plot follows its box and no text of a plot is cut off.
         page.click(".efflab-lab .efflab-workload .widget-toggle-button:text-is('classify')")
-        page.set_viewport_size({"width": 800, "height": 1800})
-        page.wait_for_timeout(1500)
+        expect(page.locator(".efflab-lab .widget-readout").first).to_have_text(re.compile("^tiny-bert-l"))
+        narrowed = f"Math.max(...({FIG_WIDTHS})()) < 400"
+        _relayout(page, lambda: page.set_viewport_size({"width": 800, "height": 1800}), until=narrowed)
         widths = page.evaluate(FIG_WIDTHS)
         assert widths and max(widths) < 400, widths  # the file browser is open beside the notebook
         assert page.evaluate(OVERFLOW) == []
@@ -369,9 +399,9 @@ def test_lab_runs_in_chromium_and_follows_the_controls(
         page.screenshot(path=str(artifacts / "lab-800-filebrowser.png"))
         page.locator(".efflab-lab .efflab-pins").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "lab-800-filebrowser-pins-table.png"))
-        page.keyboard.press("Control+b")  # close the side bar
-        page.wait_for_function(f"() => Math.max(...({FIG_WIDTHS})()) > {max(widths) + 100}", timeout=30_000)
-        page.wait_for_timeout(1000)
+        widened = f"Math.max(...({FIG_WIDTHS})()) > {max(widths) + 100}"
+        _relayout(page, lambda: page.keyboard.press("Control+b"), until=widened)  # close the side bar
+        page.wait_for_function(f"() => {widened}", timeout=30_000)
         assert page.evaluate(OVERFLOW) == []
         _narrow_tools_ok(page)
         _toolbars_clear_of_titles(page)
@@ -425,7 +455,6 @@ def _click_every_point(page: Any, sample: int | None = None) -> None:
     ``sample``: click only that many, spread over the plot (the LLM's strip always among them)."""
 
     page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
     first = page.evaluate(CLICKABLE)
     targets = [(p["px"], p["py"]) for p in first["points"]]
     assert len(targets) == 9, first  # 8 of the family and the LLM
@@ -435,6 +464,11 @@ def _click_every_point(page: Any, sample: int | None = None) -> None:
         targets = sorted({*targets[::step][: sample - 1], targets[-1]})
     for px, py in targets:
         _click_point(page, px, py)
+
+
+# Whether plotly's hover (what a click there selects) is on one of the points ``ok`` of the tradeoff plot.
+HOVERED = f"""(ok) => {{ const gd = Array.from(document.querySelectorAll('.efflab-lab .js-plotly-plot')).find(g => String((g.layout.title || {{}}).text || '').includes('{TRADEOFF}'));
+  return !!gd && (gd._hoverdata || []).some(d => ok.some(([x, y]) => Math.abs(Number(d.x) - x) <= 1e-9 * Math.max(1, x) && Number(d.y) === y)); }}"""
 
 
 def _click_point(page: Any, px: float, py: float) -> None:
@@ -451,10 +485,13 @@ def _click_point(page: Any, px: float, py: float) -> None:
         # is "the point under the cursor"; a point further away never is.
         cx, cy = round(pt["x"]), round(pt["y"])
         over = [p for p in now if p is not pt and math.dist((p["x"], p["y"]), (cx, cy)) <= POINT_SIZE / 2 + 1]
-        page.mouse.move(cx, cy)
-        page.wait_for_timeout(300)
-        page.mouse.click(cx, cy)
         ok = [(pt["px"], pt["py"])] + [(p["px"], p["py"]) for p in over]
+        page.mouse.move(cx, cy)
+        # plotly selects the point its hover names: the click waits for the hover to name one it accepts
+        # (then clicks anyway: what it selects then is checked below).
+        with suppress(Exception):
+            page.wait_for_function(HOVERED, arg=ok, timeout=5_000)
+        page.mouse.click(cx, cy)
         try:
             page.wait_for_function(
                 f"(ok) => {{ const s = {SELECTED}(); return s && ok.some(([x, y]) => Math.abs(s[0][0] - x) <= 1e-9 * Math.max(1, x) && s[1][0] === y); }}",
@@ -473,7 +510,10 @@ def _click_point(page: Any, px: float, py: float) -> None:
 
 def _settled_position(page: Any, px: float, py: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The screen position of the point (px, py) once the page has stopped moving (the banner re-renders
-    after the plot's selection, and a line more or less moves the plot under the cursor)."""
+    after the plot's selection, and a line more or less moves the plot under the cursor): once the kernel
+    is idle (its redraws of the last click are all on the page; the plot moved ~300 ms after the new
+    selection showed), and at the same place twice in a row."""
+    page.wait_for_selector(KERNEL_IDLE, timeout=60_000)
     last = None
     for _ in range(40):
         now = page.evaluate(CLICKABLE)["points"]
@@ -502,8 +542,7 @@ def test_clicks_select_the_point_under_the_cursor_beside_a_prompted_llm(
             _toolbars_clear_of_titles(page)
             page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
             page.screenshot(path=str(artifacts / "lab-1400-llm-strip.png"))
-            page.set_viewport_size({"width": 800, "height": 1800})
-            page.wait_for_timeout(1500)
+            _relayout(page, lambda: page.set_viewport_size({"width": 800, "height": 1800}))
             assert page.evaluate(OVERFLOW) == []
             _click_every_point(page, sample=4)  # four of them at 800 px (every point at 1400 px)
             _toolbars_clear_of_titles(page)

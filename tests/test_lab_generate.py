@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fast_method, quiet_method
+from conftest import fast_method, steady_method
 
 from efflab.errors import ConfigError
 from efflab.store import load_results, open_store
@@ -29,7 +29,8 @@ def lab_state(store: Path, **kw: Any) -> LabState:
 
 @pytest.fixture(scope="module")
 def gen_store(small_store: Path, tiny_task: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small store plus tiny-llama generate points: batch 1, 2 x 1, 4 new tokens x fp32."""
+    """The small store plus tiny-llama generate points: batch 1, 2 x 1, 4 new tokens x fp32 (one timing
+    window each: the tests read the points, they do not judge how they were measured)."""
     from efflab.sweep import SweepSpec, sweep
 
     path = tmp_path_factory.mktemp("gen") / "gen.sqlite"
@@ -41,7 +42,7 @@ def gen_store(small_store: Path, tiny_task: Path, tmp_path_factory: pytest.TempP
         task=str(tiny_task),
         seq_len=16,
         sensor="fake",
-        method=quiet_method(),
+        method=steady_method(),
         workloads=("generate",),
         max_new_tokens=(1, 4),
         per_model={},
