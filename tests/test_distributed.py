@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fast_method, free_port
+from conftest import free_port, run_cli, steady_method
 
-from efflab.config import MethodSettings
 from efflab.errors import ConfigError
 from efflab.store import load_results, open_store
 from efflab.sweep import PointResult, SweepSpec, iter_sweep
@@ -33,6 +33,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:several measure workers run on:U
 
 
 def tiny_spec(**over: object) -> SweepSpec:
+    """Four points of the tiny model, one window each: what a cluster does with points is tested
+    here, not the window logic (tests/test_method.py)."""
     d: dict[str, object] = dict(
         models=("tiny-bert-l1",),
         batch_sizes=(1, 2),
@@ -40,7 +42,7 @@ def tiny_spec(**over: object) -> SweepSpec:
         task=None,
         seq_len=16,
         sensor="fake",
-        method=fast_method(),
+        method=steady_method(),
     )
     d.update(over)
     return SweepSpec(**d)  # type: ignore[arg-type]
@@ -213,7 +215,8 @@ class _Killer(threading.Thread):
 def test_a_worker_killed_mid_point_loses_and_duplicates_nothing(
     cluster: Any, client: Any, tmp_path: Path, allowed_failures: int
 ) -> None:
-    spec = tiny_spec(batch_sizes=(1, 2, 3))
+    # a window of 0.3 s of wall time: the kill, a few ms after the point starts, lands mid-point
+    spec = tiny_spec(batch_sizes=(1, 2, 3), method=dataclasses.replace(steady_method(), min_window_s=0.3))
     scheduler = cluster.scheduler  # in this process: Dask's retry budget can be set for the test
     default = scheduler.allowed_failures
     scheduler.allowed_failures = allowed_failures
@@ -270,18 +273,20 @@ def test_no_measure_worker_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def _cli(spec: SweepSpec, tmp_path: Path) -> tuple[list[str], Path]:
+    """``efflab sweep`` arguments for ``spec`` on a local cluster of two workers, and the store."""
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(spec.to_yaml())
     store = tmp_path / "c.sqlite"
-    cmd = [sys.executable, "-m", "efflab.cli", "sweep", str(spec_path), "--store", str(store)]
-    return [*cmd, "--local-cluster", "2"], store
+    return ["sweep", str(spec_path), "--store", str(store), "--local-cluster", "2"], store
 
 
 @pytest.mark.slow
 def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
     spec = tiny_spec()
-    cmd, store = _cli(spec, tmp_path)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    args, store = _cli(spec, tmp_path)
+    # In this process: the cluster's workers are processes all the same, and no second interpreter
+    # imports torch for the client.
+    r = run_cli(*args)
     assert r.returncode == 0, r.stderr
     assert f"{len(spec)} measured, 0 failed, 0 already in the store" in r.stderr
     assert r.stderr.count("\nok ") + r.stderr.startswith("ok ") == len(spec)  # one line per point
@@ -295,15 +300,19 @@ def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_ctrl_c_stops_after_the_points_in_flight(tmp_path: Path) -> None:
+    # One window of 1 s of wall time per point, however busy the machine is: after the first point,
+    # five are left for two workers, two seconds and more that the Ctrl-C lands well inside of.
     spec = tiny_spec(
-        batch_sizes=(1, 2, 3),
-        method=MethodSettings(
-            min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
-        ),
+        batch_sizes=(1, 2, 3), method=dataclasses.replace(steady_method(), min_window_s=1.0, max_window_s=2.0)
     )
-    cmd, store = _cli(spec, tmp_path)
+    args, store = _cli(spec, tmp_path)
+    # A real process: Ctrl-C reaches its whole process group.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        [sys.executable, "-m", "efflab.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     first_ok = threading.Event()
 

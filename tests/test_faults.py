@@ -500,7 +500,7 @@ def test_report_measure_missing_says_what_it_would_measure(copy_store: Path, tmp
 
 
 # ----- Ctrl-C -----
-def _sweep_proc(tmp_path: Path, tiny_task: Path) -> tuple[subprocess.Popen[str], Path]:
+def _sweep_proc(tmp_path: Path, tiny_task: Path, windows: int = 3) -> tuple[subprocess.Popen[str], Path]:
     spec = tmp_path / "two.yaml"
     spec.write_text(
         yaml.safe_dump(
@@ -512,20 +512,26 @@ def _sweep_proc(tmp_path: Path, tiny_task: Path) -> tuple[subprocess.Popen[str],
                 "task": None,
                 "seq_len": 16,
                 "sensor": "fake",
+                # ``windows`` windows of 0.8 s of wall time, none added or re-measured however busy
+                # the machine is, and no thread probe: with three, the int8 point takes 2.4 s and more
+                # after the fp32 one is stored, which the Ctrl-Cs below land well inside of.
                 "method": {
-                    "min_window_s": 1.0,
-                    "max_window_s": 1.0,
-                    "windows": 3,
-                    "max_windows": 3,
+                    "min_window_s": 0.8,
+                    "max_window_s": 0.8,
+                    "windows": windows,
+                    "max_windows": windows,
+                    "remeasure_windows": 0,
                     "warmup_s": 0.0,
                     "warmup_batches": 1,
+                    "threads_source": "tests",
                 },
             }
         )
     )
     store = tmp_path / "s.sqlite"
+    # --no-paired: a pass that a busy machine's tie would add (up to 30 s) is no part of these tests
     proc = subprocess.Popen(
-        [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store)],
+        [sys.executable, "-m", "efflab.cli", "sweep", str(spec), "--store", str(store), "--no-paired"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -547,7 +553,7 @@ def test_first_ctrl_c_finishes_the_point_in_progress(tmp_path: Path, tiny_task: 
     proc, store = _sweep_proc(tmp_path, tiny_task)
     seen: list[str] = []
     _wait_for_line(proc, "ok ", seen)  # the first point is stored; the second is being measured
-    time.sleep(1.5)
+    time.sleep(0.5)  # past the check for a stop before the int8 group starts: it is stopped inside
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=120)[0]
     text = "".join(seen) + rest
@@ -596,7 +602,9 @@ def test_a_second_sweep_on_the_same_store_is_refused(copy_store: Path) -> None:
 def test_two_real_sweeps_on_one_store_never_measure_a_point_twice(tmp_path: Path, tiny_task: Path) -> None:
     """Two real processes: the second sweep (and a report that would measure) is refused naming
     the first while it runs; the first measures each point once."""
-    proc, store = _sweep_proc(tmp_path, tiny_task)
+    # One window per point: the first sweep, loading its model at two precisions, runs long after both
+    # refusals.
+    proc, store = _sweep_proc(tmp_path, tiny_task, windows=1)
     seen: list[str] = []
     _wait_for_line(proc, "efflab: will measure", seen)
     time.sleep(0.5)  # its claim is committed right after this line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import fast_method
+from conftest import fast_method, run_cli, steady_method
 
 from efflab.errors import ConfigError
 from efflab.store import load_results, open_store
@@ -63,15 +64,21 @@ def test_default_spec_shows_the_three_axes_and_the_full_grid_is_one_flag_away() 
 
 
 def test_sweep_streams_and_resumes(tmp_path: Path) -> None:
+    # One window per point: streaming and resuming are what is tested, not the window logic.
+    spec = tiny_spec(method=steady_method())
     seen = []
     with open_store(tmp_path / "s.sqlite") as st:
-        res = sweep(tiny_spec(), st, on_point=seen.append, paired_budget_s=10)
+        # 6 s: a cohort starts its paired pass with more than 5 s left, so one that ties still streams
+        res = sweep(spec, st, on_point=seen.append, paired_budget_s=6)
         # The first pass yields every point once; the paired pass then yields one result per cohort it ran for.
         first = [r.status for r in res if r.status != "paired"]
         assert first == ["ok"] * 4 and len(seen) == len(res)
-        again = list(iter_sweep(tiny_spec(), st, paired_budget_s=10))
+        again = list(iter_sweep(spec, st, paired_budget_s=6))
         assert [r.status for r in again if r.status != "paired"] == ["skipped"] * 4
-        forced = list(iter_sweep(tiny_spec(batch_sizes=(1,)), st, force=True, paired_budget_s=10))
+        # without its paired pass: the first call streamed one, and a forced point is the subject here
+        forced = list(
+            iter_sweep(tiny_spec(batch_sizes=(1,), method=steady_method()), st, force=True, paired=False)
+        )
         assert [r.status for r in forced if r.status != "paired"] == ["ok", "ok"]
     assert len(load_results(tmp_path / "s.sqlite")) == 4
 
@@ -91,28 +98,24 @@ def test_failed_points_are_stored_and_the_sweep_goes_on(tmp_path: Path) -> None:
 
 
 def test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice(tmp_path: Path) -> None:
+    # One window of 0.5 s per point (no thread probe): the int8 group (a model to load, then three
+    # windows of wall time) is still running when the poll below sees the fp32 group's points.
     spec = tiny_spec(
         batch_sizes=(1, 2, 3),
         precisions=("fp32", "int8"),
-        method=fast_method().__class__(
-            min_window_s=0.3, max_window_s=0.6, warmup_s=0, warmup_batches=1, min_batches=3
-        ),
+        method=dataclasses.replace(steady_method(), min_window_s=0.5, max_window_s=1.0),
     )
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(spec.to_yaml())
     store = tmp_path / "k.sqlite"
     # --no-adaptive: the second pass would legitimately add windows to kept points (a new created_at).
-    cmd = [
-        sys.executable,
-        "-m",
-        "efflab.cli",
-        "sweep",
-        str(spec_path),
-        "--store",
-        str(store),
-        "--no-adaptive",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = ["sweep", str(spec_path), "--store", str(store), "--no-adaptive"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "efflab.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         done = 0
@@ -138,7 +141,7 @@ def test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice(tmp_path: P
     before = load_results(store)
     assert 2 <= len(before) < len(spec)
     kept = dict(zip(before["key"], before["created_at"]))
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    r = run_cli(*args)  # the resume, in this process: only the killed run had to be a real one
     assert r.returncode == 0, r.stderr
     after = load_results(store)
     assert len(after) == len(spec) and after["key"].is_unique
@@ -155,11 +158,14 @@ def test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice(tmp_path: P
 def test_rerun_of_a_full_sweep_loads_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import efflab.models
 
+    # One window per point; a short paired pass: enough for a cohort that ties to store its rounds,
+    # which the re-run's paired pass must then find (a re-run runs none, and loads nothing).
+    spec = tiny_spec(method=steady_method())
     with open_store(tmp_path / "r.sqlite") as st:
-        sweep(tiny_spec(), st)
+        sweep(spec, st, paired_budget_s=8)
 
         def boom(*a: object, **k: object) -> None:
             raise AssertionError("a re-run loaded a model")
 
         monkeypatch.setattr(efflab.models, "load_runner", boom)
-        assert all(r.status == "skipped" for r in iter_sweep(tiny_spec(), st))
+        assert all(r.status == "skipped" for r in iter_sweep(spec, st))
