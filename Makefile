@@ -56,7 +56,7 @@ typecheck: setup
 # Two workers (servers, browsers and subprocesses leave a core idle half the time), then the few tests
 # whose subject is timing rounds that another process's load would make them drop.
 test: setup system-deps lint typecheck
-	$(BIN)/python -m pytest -q -ra --durations=15 -n 2 -m "not serial"
+	$(BIN)/python -m pytest -q -ra --durations=15 -n 2 --dist loadgroup -m "not serial"
 	$(BIN)/python -m pytest -q -ra --durations=5 -m serial
 
 test-fast: setup

@@ -77,8 +77,8 @@ def served(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """One `efflab dashboard` on a copy of the small store for the tests of this module that read it: a
     server's start and its pre-heated kernel cost 20 s on a busy machine, once is enough. A test that
     commits a point leaves it there for the next, so each computes what it expects from the store as it
-    finds it; each visit gets a kernel of its own, so nothing a page typed reaches another. (Its two tests
-    sit side by side: pytest-xdist hands a worker runs of neighbouring tests, so both usually share it.)"""
+    finds it; each visit gets a kernel of its own, so nothing a page typed reaches another. (Its two tests are one
+    ``xdist_group``, which `make test`'s ``--dist loadgroup`` runs on one worker.)"""
     tmp = tmp_path_factory.mktemp("dashboard")
     store = tmp / "store.sqlite"
     shutil.copy2(small_store, store)
@@ -175,6 +175,7 @@ def add_cheaper_point(store: Path) -> None:
         st.put("written-while-serving", config=cfg, model_id=p.model_id, hardware=p.hardware, measurement=m2)
 
 
+@pytest.mark.xdist_group("dashboard-server")  # one worker: they share `served`
 def test_dashboard_shows_the_store_and_follows_the_inputs(
     browser: Any, served: Served, artifacts: Path
 ) -> None:
@@ -340,6 +341,7 @@ def _kernel_gone(log: Path, kernel: str, timeout_s: float) -> bool:
     return False
 
 
+@pytest.mark.xdist_group("dashboard-server")  # one worker: they share `served`
 def test_dashboard_survives_resizing_bad_input_and_closing(
     browser: Any, served: Served, artifacts: Path
 ) -> None:
