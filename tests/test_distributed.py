@@ -120,6 +120,7 @@ def client(cluster: Any) -> Iterator[Any]:
         cl.close()
 
 
+@pytest.mark.xdist_group("dask-cluster")  # one worker: one module-scoped `cluster` for them
 @pytest.mark.slow
 def test_cluster_sweep_matches_a_local_sweep_and_resumes(cluster: Any, tmp_path: Path) -> None:
     import torch
@@ -162,6 +163,7 @@ def test_cluster_sweep_matches_a_local_sweep_and_resumes(cluster: Any, tmp_path:
     assert set(df["hardware"]) == set(load_results(tmp_path / "local.sqlite")["hardware"])
 
 
+@pytest.mark.xdist_group("dask-cluster")  # one worker: one module-scoped `cluster` for them
 @pytest.mark.slow
 def test_stop_returns_after_the_points_in_flight_are_stored(cluster: Any, tmp_path: Path) -> None:
     spec = tiny_spec(batch_sizes=(1, 2, 3))
@@ -210,6 +212,7 @@ class _Killer(threading.Thread):
             time.sleep(0.01)
 
 
+@pytest.mark.xdist_group("dask-cluster")  # one worker: one module-scoped `cluster` for them
 @pytest.mark.slow
 @pytest.mark.parametrize("allowed_failures", [3, 0], ids=["retried", "stored-failed"])
 def test_a_worker_killed_mid_point_loses_and_duplicates_nothing(

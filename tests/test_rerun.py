@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -196,16 +194,12 @@ def test_measure_learns_the_spread_from_the_default_store(
             )
             st.put("k", config=cfg, model_id="m", hardware=hardware_key("cpu"), measurement=m)
             assert len(st.runs(hardware_key("cpu"))) == i + 1
+    from conftest import run_cli
+
     env = {**os.environ, "EFFLAB_STORE": str(path)}
     args = "measure --model tiny-bert-l1 --no-task --json --sensor fake --windows 2 --min-window 0.05"
     args += " --max-window 0.3 --seq-len 16 --threads default"
-    r = subprocess.run(
-        [sys.executable, "-m", "efflab.cli", *args.split()],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    r = run_cli(*args.split(), env=env)  # in-process: the default store is read from the environment
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got["run_spread_source"].startswith("learned from 4 runs of 1 configuration(s)")

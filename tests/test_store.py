@@ -116,48 +116,16 @@ def test_reader_sees_committed_points_while_a_writer_is_open(
 
 
 def test_export_csv_and_parquet(tmp_path: Path, small_store: Path) -> None:
-    import subprocess
-    import sys
-
     import pandas as pd
+    from conftest import run_cli
 
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"r.{fmt}"
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "efflab.cli",
-                "results",
-                "export",
-                "--store",
-                str(small_store),
-                "--format",
-                fmt,
-                "--out",
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-        )
+        r = run_cli("results", "export", "--store", str(small_store), "--format", fmt, "--out", str(out))
         assert r.returncode == 0, r.stderr
         df = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
         assert len(df) == len(load_results(small_store))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "efflab.cli",
-            "results",
-            "export",
-            "--store",
-            str(small_store),
-            "--format",
-            "xlsx",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = run_cli("results", "export", "--store", str(small_store), "--format", "xlsx")
     assert r.returncode == 2 and "unknown export format 'xlsx'" in r.stderr
 
 
