@@ -275,18 +275,20 @@ def test_no_measure_worker_is_one_clear_error(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the command line
 
 
-def _cli(spec: SweepSpec, tmp_path: Path) -> tuple[list[str], Path]:
-    """``efflab sweep`` arguments for ``spec`` on a local cluster of two workers, and the store."""
+def _cli(spec: SweepSpec, tmp_path: Path, workers: int = 2) -> tuple[list[str], Path]:
+    """``efflab sweep`` arguments for ``spec`` on a local cluster of ``workers``, and the store."""
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(spec.to_yaml())
     store = tmp_path / "c.sqlite"
-    return ["sweep", str(spec_path), "--store", str(store), "--local-cluster", "2"], store
+    return ["sweep", str(spec_path), "--store", str(store), "--local-cluster", str(workers)], store
 
 
 @pytest.mark.slow
 def test_cli_sweep_on_a_local_cluster(tmp_path: Path) -> None:
     spec = tiny_spec()
-    args, store = _cli(spec, tmp_path)
+    # One worker: the option and its cluster end to end (two workers sharing the points are the
+    # module-scoped cluster's tests above, and the Ctrl-C test below).
+    args, store = _cli(spec, tmp_path, workers=1)
     # In this process: the cluster's workers are processes all the same, and no second interpreter
     # imports torch for the client.
     r = run_cli(*args)
