@@ -305,6 +305,9 @@ def run(args: argparse.Namespace) -> int:
         workload=args.workload,
         max_new_tokens=args.max_new_tokens,
     )
+    from efflab.sensors import check_sensor_name
+
+    check_sensor_name(args.sensor)  # an unknown sensor before the imports and loads below
     method = method_from_args(args)
     # Every input is checked before the model is loaded (and before the 1 s threads probe): how long
     # it would take, the country, the task, the model, then whether the batch fits in the memory free
@@ -312,6 +315,13 @@ def run(args: argparse.Namespace) -> int:
     confirm_duration(cfg, method, yes=getattr(args, "yes", False))
     carbon_intensity_g_per_kwh(method.country)
     task = load_task(cfg.task)
+    if task is None and cfg.workload == "classify":
+        from efflab.models.registry import model_kind
+
+        if model_kind(cfg.model) == "causal-lm":  # known by its name: refused before it loads
+            from efflab.tasks.prompting import needs_task
+
+            raise needs_task(cfg.model)
     if cfg.workload == "generate":
         from efflab.measuring.generate import check_generative
         from efflab.models.registry import model_kind

@@ -29,8 +29,22 @@ __all__ = [
     "NvmlSensor",
     "RaplSensor",
     "Sensor",
+    "check_sensor_name",
     "make_sensor",
 ]
+
+
+def check_sensor_name(spec: str) -> str:
+    """``spec`` as a known sensor name (lower case), checked before anything is loaded.
+
+    Raises:
+        SensorError: not one of ``SENSOR_NAMES`` (the message lists them and the closest).
+    """
+    name = spec.strip().lower()
+    if name not in SENSOR_NAMES:
+        msg = f"unknown sensor {spec!r}; use one of {', '.join(SENSOR_NAMES)}.{closest(name, SENSOR_NAMES)}"
+        raise SensorError(msg)
+    return name
 
 
 def make_sensor(
@@ -84,8 +98,8 @@ def make_sensor(
     elif name == "fake":
         return FakeSensor()
     else:
-        msg = f"unknown sensor {spec!r}; use one of {', '.join(SENSOR_NAMES)}.{closest(name, SENSOR_NAMES)}"
-        raise SensorError(msg)
+        check_sensor_name(spec)
+        raise AssertionError(name)  # check_sensor_name raised: every known name is handled above
     if not sensor.available():
         why = {
             "rapl": "/sys/class/powercap RAPL counters are absent or unreadable (usual in VMs)",

@@ -615,6 +615,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return d if isinstance(d, dict) else None
 
 
+def needs_task(model: str) -> ConfigError:
+    """The error of a causal LM asked to classify without a task (said before it loads, when its name
+    tells it is one)."""
+    return ConfigError(
+        f"model {model!r} is a causal LM: --workload classify scores a task by prompting, so give "
+        "it one (--task reviews), or measure generation with --workload generate"
+    )
+
+
 def attach(
     runner: CausalLMRunner,
     task: Task | None,
@@ -632,11 +641,7 @@ def attach(
         TaskError: the prompt does not fit the context, or the train split is too small.
     """
     if task is None:
-        msg = (
-            f"model {runner.name!r} is a causal LM: --workload classify scores a task by prompting, so give "
-            "it one (--task reviews), or measure generation with --workload generate"
-        )
-        raise ConfigError(msg)
+        raise needs_task(runner.name)
     cur = runner.prompter
     if isinstance(cur, Prompter) and cur.task is task and cur.protocol == protocol and cur.seq_len == seq_len:
         return cur
