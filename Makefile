@@ -53,11 +53,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Two workers (servers, browsers and subprocesses leave a core idle half the time), then the few tests
-# whose subject is timing rounds that another process's load would make them drop.
+# Two workers (tests sharing a server or a cluster are one xdist group), then the few tests whose subject
+# is timing rounds that another process's load would make them drop (their files: tests/conftest.py).
 test: setup system-deps lint typecheck
 	$(BIN)/python -m pytest -q -ra --durations=15 -n 2 --dist loadgroup -m "not serial"
-	$(BIN)/python -m pytest -q -ra --durations=5 -m serial
+	$(BIN)/python -m pytest -q -ra --durations=5 -m serial $$($(BIN)/python tests/conftest.py)
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

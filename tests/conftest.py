@@ -47,18 +47,33 @@ SERIAL_MODULES = {"test_compare.py", "test_paired.py"}
 # Single tests that time something against the clock of another process (kill -9 mid-point) or assert a
 # difference resolved by a real measurement's interval: under a parallel CPU hog they failed in CI.
 SERIAL_TESTS = {
-    "test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice",
-    "test_pinned_comparison_says_whether_each_difference_is_distinguishable",
+    "test_sweep.py::test_kill_9_then_resume_loses_nothing_and_measures_nothing_twice",
+    "test_lab_tools.py::test_pinned_comparison_says_whether_each_difference_is_distinguishable",
     # the real 135 M-parameter LLM scoring 190 prompts: 31 s alone, 105 s beside the browser tests (two
     # torch threads each on two cores), the longest test of the parallel part
-    "test_prompted_smollm2_beats_the_majority_class_on_reviews",
+    "test_prompting_real.py::test_prompted_smollm2_beats_the_majority_class_on_reviews",
 }
+
+
+def serial_paths() -> list[str]:
+    """The files holding the serial tests: `make test`'s second run collects only these (4 s less than
+    collecting every module to deselect all but 37 tests)."""
+    names = SERIAL_MODULES | {t.split("::")[0] for t in SERIAL_TESTS}
+    return sorted(str(Path(__file__).parent / n) for n in names)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.name in SERIAL_MODULES or item.name in SERIAL_TESTS:
+        if item.path.name in SERIAL_MODULES or f"{item.path.name}::{item.name}" in SERIAL_TESTS:
             item.add_marker(pytest.mark.serial)
+    # Modules with slow tests first, each kept whole (its module-scoped fixtures are set up once): the two
+    # workers start on the long tests and the short ones even out the end.
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
+if __name__ == "__main__":  # `make test`: the files of the serial run
+    print(" ".join(serial_paths()))
 
 
 def write_tiny_task(path: Path, n: int = 60) -> Path:
