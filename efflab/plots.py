@@ -485,8 +485,17 @@ def batch_figure(
         template=TEMPLATE,
         autosize=True,
         showlegend=True,
-        legend={"title": {"text": "precision"}, "orientation": "h", "y": -0.25, "x": 0},
-        margin={"l": 60, "r": 20, "t": 60, "b": 40},
+        # At the figure's foot, not a fraction of the plot's height below it: in a short or narrow plot
+        # (the lab at 800 px) that fraction landed on the axis title and the wrapped legend covered it.
+        legend={
+            "title": {"text": "precision"},
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+            "x": 0,
+        },
+        margin={"l": 60, "r": 20, "t": 60, "b": 100},
         xaxis={
             "title": "batch size (log scale)",
             "type": "log",
