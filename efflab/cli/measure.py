@@ -315,18 +315,17 @@ def run(args: argparse.Namespace) -> int:
     confirm_duration(cfg, method, yes=getattr(args, "yes", False))
     carbon_intensity_g_per_kwh(method.country)
     task = load_task(cfg.task)
-    if task is None and cfg.workload == "classify":
-        from efflab.models.registry import model_kind
+    from efflab.models.registry import model_kind
 
-        if model_kind(cfg.model) == "causal-lm":  # known by its name: refused before it loads
-            from efflab.tasks.prompting import needs_task
-
-            raise needs_task(cfg.model)
+    kind = model_kind(cfg.model)  # known from the name alone (None when only loading can tell)
     if cfg.workload == "generate":
         from efflab.measuring.generate import check_generative
-        from efflab.models.registry import model_kind
 
-        check_generative(cfg.model, model_kind(cfg.model))
+        check_generative(cfg.model, kind)
+    elif task is None and kind == "causal-lm":  # refused before it loads
+        from efflab.tasks.prompting import needs_task
+
+        raise needs_task(cfg.model)
     source = resolve_model(cfg.model, progress=not args.json)
     _check_hub_cached(source)
     if task is not None and cfg.workload == "classify":

@@ -65,7 +65,7 @@ def make_sensor(
     """
     if not isinstance(spec, str):
         return spec
-    name = spec.strip().lower()
+    name = check_sensor_name(spec)
     gpu_index = int(device.split(":", 1)[1]) if device.startswith("cuda:") else 0
     gpus = [gpu_index] if device.startswith("cuda") else []
     user = {"cpu_power_w": cpu_power_w, "ram_power_w": ram_power_w}
@@ -84,7 +84,6 @@ def make_sensor(
         if rapl.available():
             return rapl
         return CodeCarbonSensor(country, gpu_ids=gpus, **user)
-    sensor: Sensor
     if name == "nvml":
         nv = NvmlSensor(gpu_index)
         nv.open()  # raises the specific reason (library missing, no counter)
@@ -93,13 +92,9 @@ def make_sensor(
         cc = CodeCarbonSensor(country, gpu_ids=gpus, **user)
         cc.open()
         return cc
-    if name == "rapl":
-        sensor = RaplSensor()
-    elif name == "fake":
+    if name == "fake":
         return FakeSensor()
-    else:
-        check_sensor_name(spec)
-        raise AssertionError(name)  # check_sensor_name raised: every known name is handled above
+    sensor = RaplSensor()  # the last of SENSOR_NAMES
     if not sensor.available():
         why = {
             "rapl": "/sys/class/powercap RAPL counters are absent or unreadable (usual in VMs)",
