@@ -397,6 +397,21 @@ def test_fields_added_since_are_in_the_point_key() -> None:
     assert len(keys) == 4
 
 
+def test_a_prompted_query_is_keyed_by_how_it_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A causal LM's classify point (timed through the cached k-shot prefix since 2026-12) never
+    reuses one timed over the whole prompt; other points keep their keys (stores stay reusable)."""
+    import efflab.models.registry as registry
+    from efflab.sweep.run import point_key
+
+    lm, enc = Config(model="tiny-llama", batch_size=1), Config(model="tiny-bert-l1", batch_size=1)
+    keys = {c.model: point_key(c, "m", "hw", "reviews:h", sensor="fake") for c in (lm, enc)}
+    gen = point_key(dataclasses.replace(lm, workload="generate"), "m", "hw", None, sensor="fake")
+    monkeypatch.setattr(registry, "model_kind", lambda name: "hf")  # as if no model were a causal LM
+    assert point_key(lm, "m", "hw", "reviews:h", sensor="fake") != keys["tiny-llama"]
+    assert point_key(enc, "m", "hw", "reviews:h", sensor="fake") == keys["tiny-bert-l1"]
+    assert point_key(dataclasses.replace(lm, workload="generate"), "m", "hw", None, sensor="fake") == gen
+
+
 def test_a_fake_sensor_point_does_not_satisfy_a_codecarbon_sweep(copy_store: Path, tiny_task: Path) -> None:
     from efflab.sweep import SweepSpec
     from efflab.sweep.plan import pending_points

@@ -94,6 +94,42 @@ def test_prefix_cache_scores_equal_the_full_prompt(lm) -> None:  # type: ignore[
             logits = lm.model(input_ids=ids).logits[0, -1]
         full = torch.log_softmax(logits.float(), -1)[p.label_token_ids].numpy()
         np.testing.assert_allclose(cached[i], full, atol=1e-4)
+    # the timed query batch (padded wider than its longest text, as a point's batches are) gives the
+    # same scores through the runner's forward pass as through the whole prompt
+    lm.prompter = p
+    try:
+        batch = p.query_batch(texts, width=p.query_width + 7)
+        assert batch.cached_prefix and batch.input_ids.shape[1] == max(p.query_width + 7, len(p.suffix_ids(texts[1])))
+        np.testing.assert_allclose(lm.label_scores(lm.forward(batch)).numpy(), cached, atol=1e-4)
+        assert lm.count_flops(batch) < lm.count_flops(lm.pad_left([p.prompt_ids(t) for t in texts]))
+    finally:
+        lm.prompter = None
+
+
+def test_a_prompted_lm_s_windows_score_the_test_texts(lm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The timed queries of a prompted LM are its test texts (issue 22): their labels under the kept
+    rule are what scoring them apart gives; texts no window reached are left to evaluate_prompting."""
+    from efflab.measuring.scoring import ScorerPool
+
+    monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path))
+    task = toy_task()
+    proto = PromptProtocol(validation=10, eval_limit=14, batch_size=4)
+    p = attach(lm, task, proto, 16)
+    try:
+        assert p.scored_texts() == task.test["text"].astype(str).tolist()[:14]
+        scorer = ScorerPool(max_batch=4).get(lm, task, 16, p)
+        fixed = lm.make_batch(None, 4, 16)
+        step = scorer.step(lm, 4, fixed)
+        for _ in range(2):
+            step()
+        pred = scorer.predictions()
+        assert (pred[:8] >= 0).all() and (pred[8:] == -1).all()
+        np.testing.assert_array_equal(pred[:8], p.predict(lm, p.scored_texts()[:8]))
+        res = evaluate_prompting(lm, task, proto, seq_len=16, scored=pred)
+        ref = evaluate_prompting(lm, task, proto, seq_len=16, use_cache=False)
+        assert res.correct == ref.correct and res.n_eval == 14
+    finally:
+        lm.prompter = None
 
 
 def test_cross_fitting_scores_each_half_with_the_rule_fitted_on_the_other() -> None:

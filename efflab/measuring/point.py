@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[str, float], None]
 
 # FLOPs per query, counted once per (model, precision, cast, device kind, seq_len) and reused for
-# every batch size: encoder FLOPs are linear in the batch at a fixed sequence length.
-_FLOPS: dict[tuple[str, str, str, str, int], float | None] = {}
+# every batch size: encoder FLOPs are linear in the batch at a fixed sequence length, as a prompted
+# LM's are at a fixed query width and k-shot prefix.
+_FLOPS: dict[tuple[str, str, str, str, int, tuple[int, int] | None], float | None] = {}
 
 
 class Cancelled(EfflabError):
@@ -58,7 +59,9 @@ def _noop(stage: str, frac: float) -> None:
 
 def flops_per_query(runner: Runner, config: Config, batch: Any) -> float | None:
     """FLOPs of one query at ``config``'s precision and seq_len (counted once, then remembered)."""
-    key = (runner.model_id, config.precision, config.cast, config.device.split(":")[0], config.seq_len)
+    p = getattr(runner, "prompter", None)  # a prompted query: the tokens of its prefix and its own
+    shape = (len(p.prefix_ids), p.query_width) if p is not None else None
+    key = (runner.model_id, config.precision, config.cast, config.device.split(":")[0], config.seq_len, shape)
     if key not in _FLOPS:
         total = runner.count_flops(batch)
         _FLOPS[key] = total / config.batch_size if total else None
@@ -118,12 +121,18 @@ class PointSession:
         # The windows score the test texts where they can (efflab.measuring.scoring), unless cached.
         self.scorer: WindowScorer | None = None
         if task is not None and WindowScorer.wanted(runner, task, self.prompter):
-            from efflab.measuring.accuracy import cached_path
+            if self.prompter is not None:
+                from efflab.tasks.prompting import result_path
 
-            if not cached_path(runner, task, config.seq_len).exists():
+                cached = result_path(runner, task, self.prompter.protocol, config.seq_len)  # type: ignore[arg-type]
+            else:
+                from efflab.measuring.accuracy import cached_path
+
+                cached = cached_path(runner, task, config.seq_len)
+            if not cached.exists():
                 pool = scorers if scorers is not None else ScorerPool(config.batch_size)
                 with self.phases.timing("accuracy"):
-                    self.scorer = pool.get(runner, task, config.seq_len)
+                    self.scorer = pool.get(runner, task, config.seq_len, self.prompter)
         self.sensor_name = sensor_name or getattr(sensor, "name", "")
         self.report = report
         self.flags: list[str] = list(runner.flags)
@@ -395,6 +404,7 @@ class PointSession:
                 self.task,
                 self.prompter.protocol,
                 seq_len=cfg.seq_len,
+                scored=self.scorer.predictions() if self.scorer is not None else None,
             )
             accuracy, ci, n_eval, correct, prompting, majority_rate = (
                 pres.accuracy,

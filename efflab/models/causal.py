@@ -3,7 +3,8 @@
 A :class:`CausalLMRunner` serves two workloads:
 
 - ``classify``: the model scores a task by prompting (:mod:`efflab.tasks.prompting`); the timed call is
-  one forward pass over a batch of k-shot prompts, the arithmetic a query costs;
+  one forward pass of a batch of texts through the task's k-shot prefix, its KV cache computed once and
+  reused, as a server with prefix caching answers them (vLLM, SGLang and llama.cpp do so by default);
 - ``generate``: greedy decoding of a fixed number of new tokens with the KV cache, split into the
   prefill (:meth:`CausalLMRunner.prefill`, which yields the first token) and the decode steps
   (:meth:`CausalLMRunner.decode`, one token per step), timed by :mod:`efflab.measuring.generate`.
@@ -183,11 +184,18 @@ def _prepare(model: Any, tok: Any) -> tuple[Any, Any]:
 
 @dataclass
 class PromptBatch:
-    """A left-padded batch of prompts on the device."""
+    """A left-padded batch of prompts on the device; ``cached_prefix``: its rows are the texts' parts of
+    k-shot prompts, continuing the prefix's KV cache (:meth:`efflab.tasks.prompting.Prompter.run`)."""
 
     input_ids: Any
     attention_mask: Any
     position_ids: Any
+    cached_prefix: bool = False
+
+    def rows(self, start: int, n: int) -> PromptBatch:
+        """Rows ``start`` to ``start + n``."""
+        sl = slice(start, start + n)
+        return PromptBatch(self.input_ids[sl], self.attention_mask[sl], self.position_ids[sl], self.cached_prefix)
 
     @property
     def batch_size(self) -> int:
@@ -273,11 +281,12 @@ class CausalLMRunner(TorchRunner):
         reps = (src * (batch_size // len(src) + 1))[:batch_size]
         return [self.chat_prompt(f"{GENERATE_INSTRUCTION}\n\n{self.truncate_text(t, seq_len)}") for t in reps]
 
-    def pad_left(self, seqs: Sequence[Sequence[int]]) -> PromptBatch:
-        """Left-pad token id lists into a batch on the device, with position ids from the mask."""
+    def pad_left(self, seqs: Sequence[Sequence[int]], width: int | None = None) -> PromptBatch:
+        """Left-pad token id lists into a batch on the device (to ``width`` columns, at least the
+        longest), with position ids from the mask."""
         import torch
 
-        width = max(len(s) for s in seqs)
+        width = max([width or 0, *(len(s) for s in seqs)])
         pad = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0)
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -299,7 +308,8 @@ class CausalLMRunner(TorchRunner):
 
     # ----- the classify workload (a task scored by prompting) -----
     def make_batch(self, texts: Sequence[str] | None, batch_size: int, seq_len: int) -> Any:
-        """A batch of k-shot classification prompts (needs a task attached, see ``prompter``)."""
+        """A batch of ``batch_size`` classification queries: the texts' parts of their k-shot prompts,
+        padded to the scored test texts' longest (needs a task attached, see ``prompter``)."""
         if self.prompter is None:
             msg = (
                 f"model {self.name!r} is a causal LM: give it a task to score by prompting (--task reviews) "
@@ -308,12 +318,15 @@ class CausalLMRunner(TorchRunner):
             raise ConfigError(msg)
         src = list(texts) if texts else [_FILLER]
         reps = (src * (batch_size // len(src) + 1))[:batch_size]
-        return self.pad_left([self.prompter.prompt_ids(t) for t in reps])
+        return self.prompter.query_batch(reps, width=self.prompter.query_width)
 
     def forward(self, batch: PromptBatch) -> Any:
-        """One forward pass over a prompt batch; the next-token logits of the last position."""
+        """One forward pass over a query batch (through the cached k-shot prefix) or a prompt batch;
+        the next-token logits of the last position."""
         import torch
 
+        if batch.cached_prefix:
+            return self.prompter.run(batch)
         with torch.inference_mode(), self._ctx():
             out = self.model(
                 input_ids=batch.input_ids,
@@ -323,6 +336,15 @@ class CausalLMRunner(TorchRunner):
                 logits_to_keep=1,
             )
         return out.logits[:, -1, :]
+
+    def label_scores(self, out: Any) -> Any:
+        """Log-probabilities of the task's label tokens from :meth:`forward`'s logits (in the timed
+        call: what answering the query takes)."""
+        return self.prompter.label_scores(out)
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """Labels from :meth:`label_scores` under the kept rule (threshold or offsets)."""
+        return np.asarray(self.prompter.decide(scores), dtype=np.int64)
 
     def predict(self, texts: Sequence[str], batch_size: int, seq_len: int) -> np.ndarray:
         if self.prompter is None:
@@ -401,12 +423,18 @@ class CausalLMRunner(TorchRunner):
         return self._flop_model if self._flop_model is not None else self.model
 
     def count_flops(self, batch: Any) -> float | None:
-        """FLOPs of one classify forward pass over ``batch`` (counted at fp32 for int8)."""
+        """FLOPs of one classify forward pass over ``batch`` (counted at fp32 for int8; a query batch
+        through the cached prefix counts its own tokens, their attention to the prefix included)."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
         model = self._flop_counter_model()
         counter = FlopCounterMode(display=False)
+        if batch.cached_prefix:  # the query's own tokens, attending to the cached prefix
+            with counter:
+                self.prompter.run(batch, model)
+            total = counter.get_total_flops()
+            return float(total) if total else None
         with torch.inference_mode(), self._ctx(), counter:
             model(
                 input_ids=batch.input_ids,

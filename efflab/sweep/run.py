@@ -68,10 +68,19 @@ def point_key(
     """Content key of a point: model identity, config, task, hardware, sensor and library versions.
 
     The sensor is part of the key: a point measured with the ``fake`` test sensor never satisfies
-    a sweep asking for ``codecarbon``. Config fields left at None are not part of the key.
+    a sweep asking for ``codecarbon``. Config fields left at None are not part of the key. A causal
+    LM's classify point (a task scored by prompting) records how its query is timed: through the
+    cached k-shot prefix since 2026-12 (:meth:`efflab.tasks.prompting.Prompter.run`), so a point
+    timed over the whole prompt before is not reused for it.
     """
+    from efflab.models.registry import model_kind
+
+    extra = {}
+    if config.workload == "classify" and task_id is not None and model_kind(config.model) == "causal-lm":
+        extra["query"] = "prefix-cached"
     raw = json.dumps(
         {
+            **extra,
             "model_id": model_id,
             "config": {k: v for k, v in config.to_dict().items() if k != "model" and v is not None},
             "task": task_id,

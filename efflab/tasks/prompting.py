@@ -377,6 +377,7 @@ class Prompter:
             )
             raise TaskError(msg)
         self._prefix_cache: Any = None
+        self._width: int | None = None
         self.selection: Selection | None = None
         self.bias = np.zeros(task.n_classes)
         self.threshold: float | None = 0.0 if task.n_classes == 2 else None
@@ -402,7 +403,7 @@ class Prompter:
         """The whole prompt of ``text`` (the k-shot prefix then the text): what a query costs."""
         return self.prefix_ids + self.suffix_ids(text)
 
-    # ----- scoring -----
+    # ----- the query: a text through the cached k-shot prefix -----
     def _prefix(self) -> Any:
         import torch
         from transformers import DynamicCache
@@ -423,38 +424,70 @@ class Prompter:
             self._prefix_cache = cache
         return self._prefix_cache
 
-    def label_logprobs(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, n_labels)`` log-probabilities of each label's token after each text's prompt."""
+    def scored_texts(self) -> list[str]:
+        """The test texts the accuracy is measured on: the test split's first ``eval_limit``."""
+        test = self.task.test if self.protocol.eval_limit is None else self.task.test.iloc[: self.protocol.eval_limit]
+        return test["text"].astype(str).tolist()
+
+    @property
+    def query_width(self) -> int:
+        """Tokens of the longest scored test text's part of the prompt (``Review: …\nLabel:``): every
+        timed query batch is padded to it, so each costs the same, as the family's are padded to
+        ``seq_len``."""
+        if self._width is None:
+            self._width = max((len(self.suffix_ids(t)) for t in self.scored_texts()), default=1)
+        return self._width
+
+    def query_batch(self, texts: Sequence[str], width: int | None = None) -> Any:
+        """The texts' parts of their prompts, left-padded to ``width`` (at least the longest): a batch
+        that :meth:`run` answers through the cached prefix."""
+        from efflab.models.causal import PromptBatch
+
+        b = self.runner.pad_left([self.suffix_ids(t) for t in texts], width=width)
+        return PromptBatch(b.input_ids, b.attention_mask, b.position_ids, cached_prefix=True)
+
+    def run(self, batch: Any, model: Any = None) -> Any:
+        """The next-token logits after each prompt of ``batch`` (a :meth:`query_batch`): its rows
+        continue a copy of the k-shot prefix's KV cache, as a server with prefix caching answers them
+        (the same scores as the whole prompt, up to float rounding; tested)."""
         import torch
 
         r = self.runner
         p = len(self.prefix_ids)
-        suffixes = [self.suffix_ids(t) for t in texts]
-        order = np.argsort([len(s) for s in suffixes], kind="stable")
+        n = batch.batch_size
+        cache = copy.deepcopy(self._prefix())
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        mask = torch.cat(
+            [torch.ones((n, p), dtype=batch.attention_mask.dtype, device=r.device), batch.attention_mask], 1
+        )
+        with torch.inference_mode(), r._ctx():
+            return (model or r.model)(
+                input_ids=batch.input_ids,
+                attention_mask=mask,
+                position_ids=p + batch.position_ids,
+                use_cache=True,
+                logits_to_keep=1,
+                **{r._cache_kw: cache},
+            ).logits[:, -1, :]
+
+    def label_scores(self, logits: Any) -> Any:
+        """``(n, n_labels)`` log-probabilities of the label tokens from next-token ``logits``."""
+        import torch
+
+        ids = torch.tensor(self.label_token_ids, device=logits.device)
+        return torch.log_softmax(logits.float(), dim=-1)[:, ids]
+
+    def label_logprobs(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, n_labels)`` log-probabilities of each label's token after each text's prompt (texts
+        of like length scored together, ``protocol.batch_size`` at a time)."""
+        lengths = [len(self.suffix_ids(t)) for t in texts]
+        order = np.argsort(lengths, kind="stable")
         out = np.empty((len(texts), len(self.label_token_ids)), dtype=np.float64)
-        label_ids = torch.tensor(self.label_token_ids, device=r.device)
         bs = self.protocol.batch_size
         for start in range(0, len(texts), bs):
             idx = order[start : start + bs]
-            part = r.pad_left([suffixes[j] for j in idx])  # left-padded between prefix and text
-            n = part.batch_size
-            cache = copy.deepcopy(self._prefix())
-            if n > 1:
-                cache.batch_repeat_interleave(n)
-            mask = torch.cat(
-                [torch.ones((n, p), dtype=part.attention_mask.dtype, device=r.device), part.attention_mask], 1
-            )
-            pos = p + part.position_ids
-            with torch.inference_mode(), r._ctx():
-                logits = r.model(
-                    input_ids=part.input_ids,
-                    attention_mask=mask,
-                    position_ids=pos,
-                    use_cache=True,
-                    logits_to_keep=1,
-                    **{r._cache_kw: cache},
-                ).logits[:, -1, :]
-            lp = torch.log_softmax(logits.float(), dim=-1)[:, label_ids]
+            lp = self.label_scores(self.run(self.query_batch([texts[j] for j in idx])))
             out[idx] = lp.cpu().numpy()
         return out
 
@@ -668,18 +701,33 @@ def attach(
     return prompter
 
 
+def result_path(runner: CausalLMRunner, task: Task, protocol: PromptProtocol, seq_len: int) -> Path:
+    """Where :func:`evaluate_prompting` caches its result (when it exists, the windows score nothing)."""
+    return cache_dir() / "accuracy" / f"prompt-{_cache_key(runner, task, protocol, seq_len, 'test')}.json"
+
+
 def evaluate_prompting(
-    runner: CausalLMRunner, task: Task, protocol: PromptProtocol, *, seq_len: int, use_cache: bool = True
+    runner: CausalLMRunner,
+    task: Task,
+    protocol: PromptProtocol,
+    *,
+    seq_len: int,
+    use_cache: bool = True,
+    scored: np.ndarray | None = None,
 ) -> PromptingResult:
     """Accuracy of ``runner`` on ``task`` by prompting: the rule kept on the validation slice, scored
     on the test texts (cached per model, precision, task, label words, text length and protocol).
+
+    ``scored``: labels already predicted per test text (``-1`` where not) by the timed windows
+    (:mod:`efflab.measuring.scoring`), which answer the same queries through the same prefix; only
+    the other texts are scored here.
 
     Raises:
         ConfigError, TaskError: as :func:`attach`.
     """
     from efflab.stats import wilson_interval
 
-    path = cache_dir() / "accuracy" / f"prompt-{_cache_key(runner, task, protocol, seq_len, 'test')}.json"
+    path = result_path(runner, task, protocol, seq_len)
     d = _read_json(path) if use_cache else None
     if d is not None:
         try:
@@ -701,8 +749,14 @@ def evaluate_prompting(
         prompter.shots, False, None, None, None, None, 0, (), (prompter.shots,), 0.0
     )
     test = task.test if protocol.eval_limit is None else task.test.iloc[: protocol.eval_limit]
+    texts = test["text"].astype(str).tolist()
     t0 = time.perf_counter()
-    pred = prompter.predict(runner, test["text"].astype(str).tolist())
+    pred = np.full(len(texts), -1, dtype=np.int64)
+    if scored is not None and len(scored) == len(texts):
+        pred[:] = scored
+    todo = np.flatnonzero(pred < 0)
+    if len(todo):
+        pred[todo] = prompter.predict(runner, [texts[i] for i in todo])
     score_s = time.perf_counter() - t0
     truth = test["label"].to_numpy()
     hits = pred == truth
