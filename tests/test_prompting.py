@@ -99,14 +99,18 @@ def test_prefix_cache_scores_equal_the_full_prompt(lm) -> None:  # type: ignore[
     lm.prompter = p
     try:
         batch = p.query_batch(texts, width=p.query_width + 7)
-        assert batch.cached_prefix and batch.input_ids.shape[1] == max(p.query_width + 7, len(p.suffix_ids(texts[1])))
+        assert batch.cached_prefix and batch.input_ids.shape[1] == max(
+            p.query_width + 7, len(p.suffix_ids(texts[1]))
+        )
         np.testing.assert_allclose(lm.label_scores(lm.forward(batch)).numpy(), cached, atol=1e-4)
         assert lm.count_flops(batch) < lm.count_flops(lm.pad_left([p.prompt_ids(t) for t in texts]))
     finally:
         lm.prompter = None
 
 
-def test_a_prompted_lm_s_windows_score_the_test_texts(lm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_prompted_lm_s_windows_score_the_test_texts(
+    lm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """The timed queries of a prompted LM are its test texts (issue 22): their labels under the kept
     rule are what scoring them apart gives; texts no window reached are left to evaluate_prompting."""
     from efflab.measuring.scoring import ScorerPool
@@ -288,3 +292,34 @@ def test_the_prompt_uses_the_task_s_label_words(lm) -> None:  # type: ignore[no-
         lm.tokenizer(" negative")["input_ids"][-1],
         lm.tokenizer(" positive")["input_ids"][-1],
     ]
+
+
+def test_zoo_build_leaves_the_rule_the_default_sweep_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`efflab zoo build` chooses a prompted LM's rule with the default grid's settings (issue 22), so
+    the sweep's first point reads it instead of scoring the validation slice again."""
+    import efflab.models.registry as registry
+    import efflab.tasks.prompting as prompting
+    from efflab.cli.zoo import _choose_prompt
+    from efflab.measuring.point import prepare_batch
+    from efflab.models import load_runner
+    from efflab.tasks import get_task
+
+    source = registry.resolve_model("tiny-llama")
+    monkeypatch.setattr(registry, "resolve_model", lambda name, progress=True: source)
+    monkeypatch.setenv("EFFLAB_CACHE", str(tmp_path))  # chosen here, not read from an earlier run
+    _choose_prompt("tiny-llama")
+    assert "tiny-llama" in (out := capsys.readouterr().out) and "prompts on reviews: k=" in out
+
+    def no_select(*a: object, **k: object) -> None:
+        raise AssertionError("the sweep chose the rule again")
+
+    monkeypatch.setattr(prompting, "select", no_select)
+    runner = load_runner(source, "fp32", "cpu")
+    try:
+        _, p = prepare_batch(runner, Config(model="tiny-llama", batch_size=1, task="reviews"),
+                             get_task("reviews"), MethodSettings())  # fmt: skip
+        assert p is not None and p.selection is not None and f"k={p.shots}" in out
+    finally:
+        runner.close()

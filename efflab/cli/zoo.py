@@ -86,5 +86,31 @@ def run_build(args: argparse.Namespace) -> int:
         acc = meta.get("test_accuracy_fp32")
         acc_s = f"{100 * acc:.1f} %" if isinstance(acc, float) else "-"
         print(f"{r.name:<22} {acc_s:>7}  {folder}")
+    for r in wanted:
+        if r.kind == "causal-lm":
+            _choose_prompt(r.name)
     print(f"{len(folders)} model(s) ready in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _choose_prompt(name: str) -> None:
+    """Choose a prompted LM's rule (k shots, calibration) on the built-in task now, with the default
+    grid's settings (fp32 on the CPU, 128 tokens, the default protocol), so the sweep finds it cached
+    instead of spending its first point's half-minute on it. Another precision, text length or task
+    chooses its own on first use."""
+    from efflab.config import DEFAULT_TASK, Config, MethodSettings
+    from efflab.models.registry import resolve_model
+    from efflab.models.runners import load_runner
+    from efflab.tasks import get_task
+    from efflab.tasks.prompting import attach
+
+    t0 = time.perf_counter()
+    c = Config(model=name)
+    runner = load_runner(resolve_model(name, progress=False), c.precision, c.device, c.cast)
+    try:
+        protocol = MethodSettings().prompt_protocol()
+        p = attach(runner, get_task(DEFAULT_TASK), protocol, c.seq_len)  # type: ignore[arg-type]
+    finally:
+        runner.close()
+    rule = p.selection.describe() if p.selection is not None else f"k={p.shots}"
+    print(f"{name:<22} prompts on {DEFAULT_TASK}: {rule} ({time.perf_counter() - t0:.1f} s)")

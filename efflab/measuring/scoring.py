@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 class WindowScorer:
     """Test texts handed out batch by batch to timed steps, and the labels predicted for them."""
 
-    def __init__(self, runner: Runner, task: Task, seq_len: int, max_batch: int, prompter: Any = None) -> None:
+    def __init__(
+        self, runner: Runner, task: Task, seq_len: int, max_batch: int, prompter: Any = None
+    ) -> None:
         texts = prompter.scored_texts() if prompter is not None else task.test["text"].astype(str).tolist()
         self.prompted = prompter is not None
         self.runner = runner
@@ -40,7 +42,9 @@ class WindowScorer:
         self.max_batch = max(1, int(max_batch))
         # The first texts again after the last ones: a batch starting near the end never wraps.
         padded = texts + (texts * (self.max_batch // max(1, self.n) + 1))[: self.max_batch]
-        self.inputs: dict[str, Any] = runner.make_batch(padded, len(padded), seq_len)
+        self.inputs: Any = runner.make_batch(  # a dict of tensors, or a PromptBatch
+            padded, len(padded), seq_len
+        )
         self.pred = np.full(self.n, -1, dtype=np.int64)
         self.cursor = 0  # the next text without a prediction
         self._pending: list[tuple[int, int, Any]] = []

@@ -195,7 +195,9 @@ class PromptBatch:
     def rows(self, start: int, n: int) -> PromptBatch:
         """Rows ``start`` to ``start + n``."""
         sl = slice(start, start + n)
-        return PromptBatch(self.input_ids[sl], self.attention_mask[sl], self.position_ids[sl], self.cached_prefix)
+        return PromptBatch(
+            self.input_ids[sl], self.attention_mask[sl], self.position_ids[sl], self.cached_prefix
+        )
 
     @property
     def batch_size(self) -> int:

@@ -426,7 +426,11 @@ class Prompter:
 
     def scored_texts(self) -> list[str]:
         """The test texts the accuracy is measured on: the test split's first ``eval_limit``."""
-        test = self.task.test if self.protocol.eval_limit is None else self.task.test.iloc[: self.protocol.eval_limit]
+        test = (
+            self.task.test
+            if self.protocol.eval_limit is None
+            else self.task.test.iloc[: self.protocol.eval_limit]
+        )
         return test["text"].astype(str).tolist()
 
     @property
