@@ -40,10 +40,10 @@ _ACCURACY_S = 10.0
 DEFAULT_PRECISIONS = ("fp32", "bf16", "int8")
 
 # The general-purpose model in the default sweep, scored on the task by prompting. Its grid is
-# smaller than the family's: a query is a ~300-token k-shot prompt through 135 M parameters (about
-# 25x MiniLM-L6's FLOPs), and its accuracy costs minutes per precision on 2 CPU cores (the first 200
-# test texts, MethodSettings.prompt_eval_limit), so one precision and two batch sizes keep `make demo`
-# within its budget.
+# smaller than the family's: a query is a text through the cached k-shot prefix of a 135 M-parameter
+# model (several times MiniLM-L6's FLOPs), and its accuracy (the first 200 test texts,
+# MethodSettings.prompt_eval_limit) and rule choice cost about a minute per precision on 2 CPU cores,
+# so one precision and two batch sizes keep `make demo` within its budget.
 GENERAL_MODEL = "smollm2-135m"
 GENERAL_GRID: dict[str, Any] = {"batch_sizes": (1, 4), "precisions": ("fp32",)}
 
@@ -380,27 +380,37 @@ def point_seconds(method: MethodSettings, device: str, *, task: bool) -> tuple[f
     return low, high
 
 
-# What the parts of a sweep cost around its timed windows on a 2-vCPU VM (bench/demo_time.py measures
-# them): a model load, a FLOP count, a window's warm-up batch and sensor window, and scoring the task's
-# 1,000 test texts once per model and precision (about 3.5 s per encoder layer in fp32, half that in
-# bf16 or int8; the prompted LLM's protocol and texts take longer).
-_LOAD_S = 2.0
-_FLOPS_S = 0.5
-_WINDOW_OVERHEAD_S = 0.08
-_ACCURACY_PER_LAYER_S = {"fp32": 3.5, "bf16": 1.8, "int8": 1.6, "fp16": 3.5}
-_ACCURACY_PROMPTED_S = 90.0
+# What the parts of a sweep cost around its timed windows on a 2-vCPU VM, from the phases
+# bench/demo_time.py prints for the default grid (2026-12-05: 14 loads 8 s, 28 warm-ups 17 s, the GEMM
+# peak measured again for two precisions 6 s, start-up 4 s): a model load, a FLOP count, a point's
+# warm-ups (before its first window, one batch before later ones), a window's sensor bookkeeping, and
+# what the timed windows take beyond their minimum length (a window holds at least a few batches, so
+# slow batches make longer windows). Accuracy: the windows score the task's test texts while timed;
+# what they leave is scored after (about 0.1 s per encoder layer); a prompted LLM chooses its rule
+# on the validation slice first (about 40 s, done at `efflab zoo build` for the default grid).
+_LOAD_S = 0.6
+_FLOPS_S = 0.1
+_WARMUP_EXTRA_S = 0.35
+_WINDOW_OVERHEAD_S = 0.03
+_TIMED_OVER_MIN = 1.7
+_START_S = 4.0
+_PEAK_AGAIN_S = 3.0
+_ACCURACY_PER_LAYER_S = {"fp32": 0.1, "bf16": 0.05, "int8": 0.05, "fp16": 0.1}
+_PROMPT_SELECT_S = 40.0
+_PROMPT_LEFT_S = 5.0
 
 
-def _accuracy_seconds(model: str, precision: str, cached: bool) -> float:
+def _accuracy_seconds(model: str, precision: str, spec: SweepSpec) -> float:
     from efflab.models.registry import model_kind
 
-    if cached:
-        return 0.0
     kind = model_kind(model)
+    if kind == "causal-lm":
+        select, result = _prompting_cached(model, precision, spec)
+        return (0.0 if select else _PROMPT_SELECT_S) + (0.0 if result else _PROMPT_LEFT_S)
+    if _accuracy_cached(model, precision, spec):
+        return 0.0
     if kind == "sklearn":
         return 1.0
-    if kind == "causal-lm":
-        return _ACCURACY_PROMPTED_S
     layers = 6
     try:
         import efflab.zoo as zoo
@@ -409,7 +419,26 @@ def _accuracy_seconds(model: str, precision: str, cached: bool) -> float:
             layers = int(getattr(zoo.recipe(model), "layers", 6) or 6)
     except (ModuleNotFoundError, AttributeError, ValueError):
         pass
-    return layers * _ACCURACY_PER_LAYER_S.get(precision, 3.5)
+    return layers * _ACCURACY_PER_LAYER_S.get(precision, 0.1)
+
+
+def _prompting_cached(model: str, precision: str, spec: SweepSpec) -> tuple[bool, bool]:
+    """Whether a prompted LLM's rule and its test accuracy on the spec's task are cached already."""
+    try:
+        from efflab.measuring.measure import load_task
+        from efflab.models.registry import model_identity
+        from efflab.tasks.prompting import cache_paths
+
+        task = load_task(spec.task)
+        if task is None:
+            return True, True
+        select, result = cache_paths(
+            model_identity(model), precision, spec.cast, spec.devices[0], task,
+            spec.method.prompt_protocol(), spec.seq_len,
+        )  # fmt: skip
+        return select.exists(), result.exists()
+    except Exception:  # an estimate only: unknown means "not cached"
+        return False, False
 
 
 def _accuracy_cached(model: str, precision: str, spec: SweepSpec) -> bool:
@@ -441,17 +470,18 @@ def estimate_seconds(
     m = spec.method
     todo = configs if configs is not None else spec.configs()[:n_points]
     device = spec.devices[0] if spec.devices else "cpu"
-    timed = len(todo) * m.windows * m.window_min_s(device)
+    timed = len(todo) * m.windows * m.window_min_s(device) * _TIMED_OVER_MIN
     windows = len(todo) * m.windows * _WINDOW_OVERHEAD_S
     groups = {(c.model, c.precision) for c in todo}
-    loads = len(groups) * (_LOAD_S + _FLOPS_S) + (m.warmup_s + 0.2) * len(todo)
+    loads = len(groups) * (_LOAD_S + _FLOPS_S) + (m.warmup_s + _WARMUP_EXTRA_S) * len(todo)
+    peaks = _PEAK_AGAIN_S * len({c.precision for c in todo} - {"fp32"})
     acc = 0.0
     if spec.task is not None:
         for model, precision in groups:
-            acc += _accuracy_seconds(model, precision, _accuracy_cached(model, precision, spec))
-    first = timed + windows + loads + acc
+            acc += _accuracy_seconds(model, precision, spec)
+    first = timed + windows + loads + peaks + acc
     paired = budget_for(first) * 0.8 if len(todo) > 1 else 0.0
-    central = first + paired + (1.5 if spec.method.threads_source == "" else 0.0)
+    central = _START_S + first + paired + (1.5 if spec.method.threads_source == "" else 0.0)
     return 0.7 * central, 1.5 * central
 
 

@@ -41,7 +41,10 @@ scores:
 
 The k-shot prefix is the same for every text, so its KV cache is computed once and reused: the scores
 are those of the full prompt (the same tokens, the same arithmetic up to float rounding), and a text
-costs only its own tokens. Cost on the project's 2-vCPU AMD EPYC (SmolLM2-135M, fp32, 128-token texts):
+costs only its own tokens. A point's timed query is the same: a batch of texts through the cached prefix
+(:meth:`Prompter.query_batch`, :meth:`Prompter.run`), as a server with prefix caching answers it, and the
+windows' queries are the first test texts (:meth:`Prompter.scored_texts`), so most of the accuracy is
+scored while timed. Cost on the project's 2-vCPU AMD EPYC (SmolLM2-135M, fp32, 128-token texts):
 about 0.2 s a text when the machine is quiet, up to 1 s when it is shared; the default (100 validation
 texts × 3 values of k, 200 test texts) is about 500 texts, about 100 s. (The slice was 200 texts until
 2026-12: it cost a minute of `make demo` more, and the rule it kept was the same.) The selection and the test accuracy are
@@ -624,16 +627,34 @@ def select(runner: CausalLMRunner, task: Task, protocol: PromptProtocol, seq_len
     return kept
 
 
-def _cache_key(runner: CausalLMRunner, task: Task, protocol: PromptProtocol, seq_len: int, what: str) -> str:
+def _key(
+    what: str, model_id: str, precision: str, cast: str, device: str, task: Task, protocol: PromptProtocol,
+    seq_len: int,
+) -> str:  # fmt: skip
     key = protocol.key()
     if what == "select":
         key.pop("eval_limit")  # the choice does not depend on how many test texts are scored
     raw = json.dumps(
-        [what, runner.model_id, runner.precision, runner.cast, runner.device.split(":")[0], task.name,
-         task.content_hash, list(task.prompt_words), seq_len, key],
+        [what, model_id, precision, cast, device.split(":")[0], task.name, task.content_hash,
+         list(task.prompt_words), seq_len, key],
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def cache_paths(
+    model_id: str, precision: str, cast: str, device: str, task: Task, protocol: PromptProtocol, seq_len: int
+) -> tuple[Path, Path]:
+    """Where :func:`attach` caches the rule kept, and :func:`evaluate_prompting` the test accuracy, for
+    a model (by its ``model_id``) at a precision, cast and device on ``task`` — found without loading
+    the model (the sweep's estimate asks whether they exist)."""
+    at = (model_id, precision, cast, device, task, protocol, seq_len)
+    folder = cache_dir() / "accuracy"
+    return folder / f"prompt-select-{_key('select', *at)}.json", folder / f"prompt-{_key('test', *at)}.json"
+
+
+def _paths(runner: CausalLMRunner, task: Task, protocol: PromptProtocol, seq_len: int) -> tuple[Path, Path]:
+    return cache_paths(runner.model_id, runner.precision, runner.cast, runner.device, task, protocol, seq_len)
 
 
 def _write_json(path: Path, d: dict[str, Any]) -> None:
@@ -683,11 +704,7 @@ def attach(
     if isinstance(cur, Prompter) and cur.task is task and cur.protocol == protocol and cur.seq_len == seq_len:
         return cur
     label_token_ids(runner, task)  # a multi-token word fails before anything is scored
-    path = (
-        cache_dir()
-        / "accuracy"
-        / f"prompt-select-{_cache_key(runner, task, protocol, seq_len, 'select')}.json"
-    )
+    path, _ = _paths(runner, task, protocol, seq_len)
     d = _read_json(path) if use_cache else None
     prompter: Prompter | None = None
     if d is not None:
@@ -707,7 +724,7 @@ def attach(
 
 def result_path(runner: CausalLMRunner, task: Task, protocol: PromptProtocol, seq_len: int) -> Path:
     """Where :func:`evaluate_prompting` caches its result (when it exists, the windows score nothing)."""
-    return cache_dir() / "accuracy" / f"prompt-{_cache_key(runner, task, protocol, seq_len, 'test')}.json"
+    return _paths(runner, task, protocol, seq_len)[1]
 
 
 def evaluate_prompting(
