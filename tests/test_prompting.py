@@ -104,6 +104,11 @@ def test_prefix_cache_scores_equal_the_full_prompt(lm) -> None:  # type: ignore[
         )
         np.testing.assert_allclose(lm.label_scores(lm.forward(batch)).numpy(), cached, atol=1e-4)
         assert lm.count_flops(batch) < lm.count_flops(lm.pad_left([p.prompt_ids(t) for t in texts]))
+        # A point counts FLOPs before any query ran: the prefix computed then is not the query's.
+        fresh = Prompter(lm, task, PromptProtocol(shots=4, validation=0, batch_size=3), 16)
+        lm.prompter = fresh
+        first = lm.count_flops(fresh.query_batch(texts, width=p.query_width + 7))
+        assert first == lm.count_flops(fresh.query_batch(texts, width=p.query_width + 7))
     finally:
         lm.prompter = None
 

@@ -229,7 +229,7 @@ class PointSession:
 
         Only the largest batch of the loaded model's points does it (its windows score the most texts
         per second), spreading the texts over the windows it has left so they stay of one length, each
-        kept under half the window cap (``batch_s``: a batch's time, from the last window or warm-up).
+        kept under 80 % of the window cap (``batch_s``: a batch's time, from the last window or warm-up).
         The rest is scored after the windows, as before; 0 when nothing is left or there is no scorer."""
         sc = self.scorer
         if sc is None or self.config.batch_size != sc.max_batch or sc.covered >= sc.n:
@@ -237,7 +237,7 @@ class PointSession:
         left = max(1, self.method.windows - len(self.used))
         need = math.ceil((sc.n - sc.covered) / (self.config.batch_size * left))
         if batch_s > 0:
-            need = min(need, int(0.5 * self.method.max_window_s / batch_s))
+            need = min(need, int(0.8 * self.method.max_window_s / batch_s))
         return max(0, need)
 
     # ----- measuring -----

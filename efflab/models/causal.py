@@ -433,6 +433,7 @@ class CausalLMRunner(TorchRunner):
         model = self._flop_counter_model()
         counter = FlopCounterMode(display=False)
         if batch.cached_prefix:  # the query's own tokens, attending to the cached prefix
+            self.prompter.prefix_cache()  # computed once for all queries: not a query's FLOPs
             with counter:
                 self.prompter.run(batch, model)
             total = counter.get_total_flops()

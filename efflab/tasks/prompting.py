@@ -407,7 +407,8 @@ class Prompter:
         return self.prefix_ids + self.suffix_ids(text)
 
     # ----- the query: a text through the cached k-shot prefix -----
-    def _prefix(self) -> Any:
+    def prefix_cache(self) -> Any:
+        """The k-shot prefix's KV cache (computed on first use, then reused by every query)."""
         import torch
         from transformers import DynamicCache
 
@@ -462,7 +463,7 @@ class Prompter:
         r = self.runner
         p = len(self.prefix_ids)
         n = batch.batch_size
-        cache = copy.deepcopy(self._prefix())
+        cache = copy.deepcopy(self.prefix_cache())
         if n > 1:
             cache.batch_repeat_interleave(n)
         mask = torch.cat(
