@@ -47,6 +47,9 @@ def main() -> None:
     )
     ap.add_argument("--grid", choices=("default", "full"), default="default")
     ap.add_argument("--keep", type=Path, help="copy the demo's store here when done (to read or re-run)")
+    ap.add_argument(
+        "--log", type=Path, help="write the sweep's own output here (its phases, the paired pass)"
+    )
     a = ap.parse_args()
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as d:
@@ -59,6 +62,8 @@ def main() -> None:
         t_sweep0 = time.monotonic()
         t, log = _efflab(["sweep", "--grid", a.grid, "--store", str(store), "--yes"], env)
         phases.append(("sweep", t))
+        if a.log:
+            a.log.write_text(log)
         t, rec = _efflab(["recommend", "--store", str(store)], env)
         phases.append(("recommend", t))
         # `efflab recommend` says the cohort first, then "recommended: …"

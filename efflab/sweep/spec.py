@@ -381,23 +381,24 @@ def point_seconds(method: MethodSettings, device: str, *, task: bool) -> tuple[f
 
 
 # What the parts of a sweep cost around its timed windows on a 2-vCPU VM, from the phases
-# bench/demo_time.py prints for the default grid (2026-12-05: 14 loads 8 s, 28 warm-ups 17 s, the GEMM
-# peak measured again for two precisions 6 s, start-up 4 s): a model load, a FLOP count, a point's
+# bench/demo_time.py prints for the default grid (2026-12-05: 14 loads 5 s, 28 warm-ups 18 s, the GEMM
+# peak for two more precisions 1 s, start-up 4 s): a model load, a FLOP count, a point's
 # warm-ups (before its first window, one batch before later ones), a window's sensor bookkeeping, and
 # what the timed windows take beyond their minimum length (a window holds at least a few batches, so
 # slow batches make longer windows). Accuracy: the windows score the task's test texts while timed;
-# what they leave is scored after (about 0.1 s per encoder layer); a prompted LLM chooses its rule
-# on the validation slice first (about 40 s, done at `efflab zoo build` for the default grid).
+# what they leave is scored after (about 0.1 s per encoder layer; a prompted LLM's windows cover its
+# test texts, about 1 s is left); a prompted LLM chooses its rule on the validation slice first (about
+# 40 s, done at `efflab zoo build` for the default grid).
 _LOAD_S = 0.6
 _FLOPS_S = 0.1
 _WARMUP_EXTRA_S = 0.35
 _WINDOW_OVERHEAD_S = 0.03
 _TIMED_OVER_MIN = 1.7
 _START_S = 4.0
-_PEAK_AGAIN_S = 3.0
+_PEAK_AGAIN_S = 0.5
 _ACCURACY_PER_LAYER_S = {"fp32": 0.1, "bf16": 0.05, "int8": 0.05, "fp16": 0.1}
 _PROMPT_SELECT_S = 40.0
-_PROMPT_LEFT_S = 5.0
+_PROMPT_LEFT_S = 1.0
 
 
 def _accuracy_seconds(model: str, precision: str, spec: SweepSpec) -> float:
