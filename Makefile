@@ -12,7 +12,7 @@ LAB_PORT ?= 8888
 .PHONY: setup system-deps demo test test-fast lint typecheck lab dashboard bench clean help
 
 help:
-	@echo "make demo       set up, build the model family, sweep it, recommend, write the report"
+	@echo "make demo       set up, build and sweep 3 models, a first report, then the rest of the default grid, recommend, report"
 	@echo "make test       set up, then ruff, mypy and the whole test suite (browsers included)"
 	@echo "make test-fast  the suite without the slow (real family, browser, server) tests"
 	@echo "make lab        JupyterLab on 127.0.0.1 opened on notebooks/lab.ipynb"
@@ -39,7 +39,19 @@ system-deps:
 	  echo "installing Debian chromium (browser tests, static images)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
+# A first report from three of the default grid's models (the classical baseline, a 2- and a 4-layer slice:
+# all three axes), then the rest of the grid, the paired pass over every contender (the first sweep leaves
+# it to the second: its contenders have no paired rounds yet), the recommendation and the report again.
+DEMO_FIRST ?= tfidf-logreg minilm-l2 minilm-l4
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
 demo: setup system-deps
+	$(BIN)/efflab zoo build $(DEMO_FIRST)
+	$(BIN)/efflab sweep --models $(subst $(space),$(comma),$(strip $(DEMO_FIRST))) --no-paired --store $(STORE)
+	$(BIN)/efflab report --store $(STORE) --out $(REPORT_DIR)
+	@echo "efflab: first report ($(DEMO_FIRST)) in $(REPORT_DIR)/report.html; now the rest of the default grid"
 	$(BIN)/efflab zoo build --grid default
 	$(BIN)/efflab sweep --store $(STORE)
 	@# no eligible point (a busy machine flagged them all) makes recommend fail: it said why; report anyway
