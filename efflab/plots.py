@@ -22,6 +22,8 @@ from efflab.store.results import row_of
 if TYPE_CHECKING:
     import pandas as pd
 
+    from efflab.analysis.point import Point
+
 PRECISION_COLORS = {"fp32": "#1f77b4", "bf16": "#ff7f0e", "fp16": "#2ca02c", "int8": "#d62728"}
 GREY = "#c7c7c7"
 # plotly_white, with every axis making room for its tick labels and title: in a narrow box (the lab
@@ -600,7 +602,7 @@ def stars_text(n: int) -> str:
     return "★" * int(n) + "☆" * (5 - int(n)) if n else "unrated"
 
 
-def ratings_about(ratings: pd.DataFrame, row: Any, stars: int) -> pd.DataFrame:
+def ratings_about(ratings: pd.DataFrame, row: Point | pd.Series | None, stars: int) -> pd.DataFrame:
     """``ratings`` (one row per model, with ``stars``) with ``row``'s model shown at ``row``'s
     configuration and ``stars``: a surface about one configuration (the recommended or the selected
     one) shows that configuration for its model on its labels and charts, not the model's
@@ -609,12 +611,13 @@ def ratings_about(ratings: pd.DataFrame, row: Any, stars: int) -> pd.DataFrame:
 
     if row is None or ratings.empty:
         return ratings
-    model = str(row["model"])
+    this: pd.Series = row.as_series() if hasattr(row, "as_series") else row  # a Point: its table row
+    model = str(this["model"])
     hit = ratings.index[ratings["model"].astype(str) == model]
     if len(hit) == 0:
         return ratings
-    extra = {c: ratings.loc[hit[0], c] for c in ratings.columns if c not in row.index}
-    about = pd.Series({**row.to_dict(), **extra, "stars": int(stars)}, name=row.name)
+    extra = {c: ratings.loc[hit[0], c] for c in ratings.columns if c not in this.index}
+    about = pd.Series({**this.to_dict(), **extra, "stars": int(stars)}, name=this.name)
     rows = [about.reindex(ratings.columns) if i == hit[0] else ratings.loc[i] for i in ratings.index]
     return pd.DataFrame(rows, columns=ratings.columns).infer_objects()
 

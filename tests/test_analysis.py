@@ -10,6 +10,7 @@ import pytest
 
 from efflab.analysis import (
     AssessInputs,
+    Point,
     assess,
     energy_stars,
     knee,
@@ -77,10 +78,10 @@ def test_knee_is_the_bend() -> None:
     assert knee(frame([("x", 1, "fp32", 1.0, 0.8)])) is None
 
 
-def _rec(df: pd.DataFrame, tolerance: float = 0.01) -> pd.Series:
+def _rec(df: pd.DataFrame, tolerance: float = 0.01) -> Point:
     rec = assess(df, AssessInputs(accuracy_tolerance=tolerance)).recommendation
     assert rec is not None
-    return rec.row
+    return rec.point
 
 
 def test_recommend_least_energy_within_tolerance() -> None:
@@ -100,7 +101,7 @@ def test_recommend_least_energy_within_tolerance() -> None:
     # not at the default 1 pt (non-inferiority: the whole interval within the tolerance).
     assert _rec(df, 0.01)["model"] == "l6"
     a = assess(df, AssessInputs(accuracy_tolerance="5pt"))
-    assert a.recommendation is not None and a.recommendation.row["model"] == "l2"
+    assert a.recommendation is not None and a.recommendation.point.model == "l2"
     assert a.recommendation.best_accuracy == pytest.approx(0.815) and a.recommendation.n_candidates == 3
     assert _rec(df, 0.2)["model"] == "l1"
     with pytest.raises(ConfigError, match="accuracy tolerance"):
@@ -112,7 +113,7 @@ def test_recommend_single_point_and_nan_accuracy() -> None:
     assert _rec(one)["model"] == "only"
     noacc = frame([("a", 1, "fp32", 1.0, float("nan")), ("b", 8, "fp32", 0.5, float("nan"))])
     rec = assess(noacc).recommendation
-    assert rec is not None and rec.row["model"] == "b" and rec.best_accuracy is None
+    assert rec is not None and rec.point.model == "b" and rec.best_accuracy is None
     assert assess(frame([]).astype({"energy_j_per_query": float})).recommendation is None
 
 

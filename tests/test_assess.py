@@ -546,3 +546,48 @@ def test_assess_takes_the_stores_typed_points_or_their_table(small_store: Path) 
     assert by_points.recommendation.key == by_frame.recommendation.key
     assert by_points.baseline_key == by_frame.baseline_key and by_points.headline == by_frame.headline
     assert [r.key for r in by_points.ratings] == [r.key for r in by_frame.ratings]
+
+
+def test_recommendation_baseline_and_selection_are_typed_points() -> None:
+    """What ``assess`` hands a surface is a typed ``Point``: fields with their types, a missing figure
+    None (never NaN, never 0), the status an enum, the flags a set of ``Flag``, identity the store key;
+    ``point["column"]`` still reads the cohort table's rarer columns."""
+    from efflab.analysis import Point
+    from efflab.records import Flag, PointStatus
+
+    same = correctness(0.9, 7)  # the same answers: as accurate
+    df = frame(
+        point(
+            "small",
+            32,
+            "fp32",
+            0.01,
+            n_params=float("nan"),
+            flags="busy_machine",
+            run_spread_source="x",
+            correct=same,
+        ),
+        point("big", 32, "fp32", 0.05, correct=same),
+        point("big", 1, "fp32", 0.2, status="failed", error="boom", accuracy=None),
+    )
+    a = assess(df, AssessInputs(baseline="big:32:fp32", selected="big:1:fp32"))
+    rec, base, sel = a.recommendation, a.baseline, a.selected
+    assert (
+        rec is not None
+        and isinstance(rec.point, Point)
+        and isinstance(base, Point)
+        and isinstance(sel, Point)
+    )
+    p = rec.point
+    assert (p.key, p.model, p.batch_size, p.precision) == ("small:32:fp32", "small", 32, "fp32")
+    assert p.label == rec.label == fmt.config_label(p)
+    assert p.status is PointStatus.OK and p.flags == frozenset({Flag.BUSY_MACHINE})
+    assert p.n_params is None and p.accuracy == pytest.approx(0.9) and p.n_eval == N_TEXTS
+    assert p.accuracy_ci == pytest.approx((0.88, 0.92)) and p.eligible and p.excluded_reason is None
+    assert p.stars == a.stars("small") and p["run_spread_source"] == "x" and p.get("no such column") is None
+    assert base.key == a.baseline_key == "big:32:fp32" and base.energy_j_per_query == pytest.approx(0.05)
+    assert sel.status is PointStatus.FAILED and not sel.eligible and sel.excluded_reason
+    assert sel.accuracy is None and sel.accuracy_ci is None and sel.energy_j_per_query == pytest.approx(0.2)
+    assert a.point("no:such:key") is None and a.point_for("small:32:fp32") == p
+    with pytest.raises(ConfigError, match="not in cohort"):
+        a.point_for("no:such:key")

@@ -43,18 +43,15 @@ def test_cards_render_the_assessment(small_store: Path) -> None:
     assert view.recommendation.key == view.recommended_key == rec.key
     assert view.selected_key == rec.key and view.follows_recommendation
     assert view.baseline_key == a.baseline_key
-    assert view.headline == f"Recommended: {fmt.config_label(rec.row)}" == a.headline
+    assert view.headline == f"Recommended: {rec.label}" == a.headline
     assert view.reason == rec.reason
-    assert view.card("energy").value == fmt.wh(rec.row["wh_per_1000_queries"])
+    assert view.card("energy").value == fmt.wh(rec.point.wh_per_1000_queries)
     # The card is about the configuration the page shows (the recommendation): its stars in its
     # model's class bands, named with that configuration and the rule.
     stars = view.card("stars")
     assert stars.value == fmt.stars(a.config_stars(rec.key))
-    assert (
-        stars.detail.startswith(f"{fmt.config_label(rec.row)}: ")
-        and "among the 2 task-specific" in stars.detail
-    )
-    assert view.card("accuracy").value == fmt.percent(rec.row["accuracy"])
+    assert stars.detail.startswith(f"{rec.label}: ") and "among the 2 task-specific" in stars.detail
+    assert view.card("accuracy").value == fmt.percent(rec.point.accuracy)
     assert view.card("kwh").value == fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)
     assert view.card("co2e").value == fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg)
     assert view.card("cost").value == fmt.saving_headline(
@@ -101,7 +98,7 @@ def test_picking_a_configuration_and_a_baseline(small_store: Path) -> None:
     view = build_view(snap, Inputs(selected=str(other["key"]), baseline=str(cheapest["key"])))
     assert view.selected_key == other["key"] and not view.follows_recommendation
     assert view.baseline_key == cheapest["key"]
-    assert nudge(other, rec.row) in view.nudge
+    assert nudge(other, rec.point) in view.nudge
     s = savings(cheapest, other, 1_000_000, "USA", 0.15)
     assert view.card("kwh").value == fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh)
     assert s.saved_kwh_per_year <= 0

@@ -96,10 +96,10 @@ def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str,
     rec, s = a.recommendation, a.savings
     assert rec is not None and s is not None
     return {
-        "recommended": f"Recommended: {fmt.config_label(rec.row)}",
-        "energy": fmt.wh(rec.row["wh_per_1000_queries"]),
-        "stars": fmt.stars(a.stars(str(rec.row["model"]))),
-        "accuracy": fmt.percent(rec.row["accuracy"]),
+        "recommended": f"Recommended: {rec.label}",
+        "energy": fmt.wh(rec.point.wh_per_1000_queries),
+        "stars": fmt.stars(a.stars(rec.point.model)),
+        "accuracy": fmt.percent(rec.point.accuracy),
         "kwh": fmt.saving_headline(s.saved_kwh_per_year, s.clear, fmt.kwh),
         "co2e": fmt.saving_headline(s.saved_kg_co2e_per_year, s.clear, fmt.kg),
         "cost": fmt.saving_headline(s.saved_cost_per_year, s.clear, fmt.money_fmt("USD")),
@@ -166,7 +166,7 @@ def add_cheaper_point(store: Path) -> None:
     rec = assess(load_results(store)).recommendation
     assert rec is not None
     with open_store(store) as st:
-        p = next(p for p in st.points() if p.key == rec.row["key"])
+        p = next(p for p in st.points() if p.key == rec.key)
         m = p.measurement
         assert m is not None
         m2 = dataclasses.replace(m, batch_size=64, energy_j_per_query=m.energy_j_per_query / 100)
@@ -351,7 +351,6 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
     that vanished without closing (a crashed browser) has its kernel culled."""
     from playwright.sync_api import expect
 
-    from efflab import format as fmt
     from efflab.analysis import assess
 
     CULL_IDLE_S, CULL_INTERVAL_S = 12, 3  # EFFLAB_DASHBOARD_CULL_S in the server fixture
@@ -361,7 +360,7 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
     want = expected_cards(served.store)
     a = assess(load_results(served.store))
     assert a.recommendation is not None
-    rec_label = fmt.config_label(a.recommendation.row)
+    rec_label = a.recommendation.label
     # A visit whose browser disappears without closing the page: no beacon, so the culler's job.
     ctx = browser.new_context()
     lost = ctx.new_page()

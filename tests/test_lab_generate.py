@@ -158,7 +158,7 @@ def test_generate_points_have_their_own_plots_and_leave_classification_alone(
     assert len(s.cohort_frame) == len(plain.cohort_frame) == 8  # no generate row on the tradeoff curves
     assert len(s.generation_frame) == 4 and set(s.generation_frame["model"]) == {"tiny-llama"}
     assert s.selection == plain.selection and s.recommendation is not None
-    assert plain.recommendation is not None and s.recommendation.row["key"] == plain.recommendation.row["key"]
+    assert plain.recommendation is not None and s.recommendation.key == plain.recommendation.key
     assert len(s.tradeoff_figure().data) == len(plain.tradeoff_figure().data)
     assert s.generation_note == ""
     batch = s.generation_batch_figure()

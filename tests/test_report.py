@@ -166,7 +166,7 @@ def test_content_from_the_small_store(small_store: Path, tmp_path: Path) -> None
     for html in (rec_html, appendix.partition("Parameters of this report")[0]):
         assert "energy per 1000 queries" in html and "Wh / 1000 queries" not in html
         assert not re.search(r"<td>0\.0\d*</td>", html)
-    assert fmt.wh(c.recommendation.row["wh_per_1000_queries"]) in rec_html
+    assert fmt.wh(c.recommendation.point.wh_per_1000_queries) in rec_html
     assert not re.search(r"<td>(cpu_count|threads)</td><td>\d+\.0</td>", appendix)
 
 
@@ -233,12 +233,12 @@ def test_labels_and_family_chart_show_the_recommended_configuration(
     r, a = c.recommendation, c.assessment
     assert r is not None and a is not None
     labels = {lf.data.model: lf.data for lf in content.write_labels(d)}
-    mine = labels[str(r.row["model"])]
-    assert mine.config == f"batch {int(r.row['batch_size'])} · {r.row['precision']}"
+    mine = labels[str(r.point.model)]
+    assert mine.config == f"batch {r.point.batch_size} · {r.point.precision}"
     assert mine.stars == a.config_stars(r.key)
     fam = next(f for f in content.tradeoff_figures(d) if "Each model" in str(f.layout.title.text))
-    row = next(t for t in fam.layout.yaxis.ticktext if str(r.row["model"]) in t)
-    assert f"b{int(r.row['batch_size'])}" in row and "recommended" in row
+    row = next(t for t in fam.layout.yaxis.ticktext if str(r.point.model) in t)
+    assert f"b{r.point.batch_size}" in row and "recommended" in row
 
 
 def test_the_appendix_folds_its_reference_tables(small_store: Path, tmp_path: Path) -> None:

@@ -6,10 +6,13 @@ what to do, and the status of a live measurement. Controls write to it with :met
 and friends; figures and banners read from it. Observers registered with :meth:`LabState.observe`
 are told which aspects changed, so a view redraws only what it must.
 
-The store as read is a :class:`widgets.data.LabData` (re-read on every reload). What the lab *says* is
-not decided here: :meth:`LabState.facts` reads plain values and the pure
-:func:`widgets.view.lab_text` turns them into the banners and the selected point's figures (as the
-dashboard's ``build_view``); the figures are the pure functions of :mod:`efflab.plots`.
+The store as read is a :class:`widgets.data.LabData` (re-read on every reload). What follows from it is
+not decided here either, only cached and bound: the cohort shown and the controls' choices are the pure
+functions of :mod:`widgets.cohort`; what the lab *says* is :func:`widgets.view.lab_text` of the plain
+values :meth:`LabState.facts` reads (as the dashboard's ``build_view``); the figures are the pure
+functions of :mod:`widgets.lab_figures` (over those of :mod:`efflab.plots`). This module keeps the
+selection and its transitions (:meth:`LabState.select`, :meth:`LabState.set_workload`,
+:meth:`LabState.select_point`), the recommendation and the live measurement's status.
 
 No ipywidgets here: this module runs (and is tested) without a browser or a kernel.
 """
@@ -29,8 +32,6 @@ from efflab.config import (
     DEFAULT_CAST,
     DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
-    PRECISIONS,
-    WORKLOADS,
     Config,
     MethodSettings,
     parse_cast,
@@ -43,15 +44,33 @@ from efflab.config import (
 from efflab.errors import ConfigError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
-from efflab.store.results import cohort_of, row_of
-from efflab.sweep.spec import FULL_BATCH_SIZES, SweepSpec
-from widgets.data import LabData, common_seq_len, order_family, task_mask, workloads_of
+from efflab.store.results import row_of
+from efflab.sweep.spec import SweepSpec
+from widgets import lab_figures
+from widgets.cohort import (
+    batch_size_choices,
+    cohort_name,
+    cohort_rows,
+    device_choices,
+    generation_note_for,
+    generation_rows,
+    hardware_choices,
+    initial_cohort,
+    match_rows,
+    precision_choices,
+    selection_rows,
+    seq_len_for,
+    task_choices,
+    task_dropdown,
+    workload_choices,
+)
+from widgets.data import LabData, order_family, task_mask, workloads_of
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from efflab.analysis import Assessment, Recommendation
+    from efflab.analysis import Assessment, Point, Recommendation
     from widgets.view import LabFacts, LabText
 
 # Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
@@ -80,13 +99,6 @@ SELECTION_FIELDS = (
     "workload",
     "max_new_tokens",
 )
-
-
-def _task_label(task: str | None) -> str:
-    if not task:
-        return "no task (cost only)"
-    p = Path(task)
-    return p.name if p.suffix.lower() == ".csv" else task
 
 
 @dataclass(frozen=True)
@@ -301,7 +313,7 @@ class LabState:
         self.selection = self._default_selection(task0)
         self._recommend()
         if self.recommendation is not None:  # the recommendation is the initial selection
-            self.selection = self._selection_of(self.recommendation.row)
+            self.selection = self._selection_of(self.recommendation.point)
         elif self.cohort_frame.empty and not self.generation_frame.empty:
             # only generate points here: start on the newest of them
             self.selection = self._selection_of(self.generation_frame.sort_values("created_at").iloc[-1])
@@ -408,23 +420,22 @@ class LabState:
     _task_mask = staticmethod(task_mask)
 
     def _initial_cohort(self) -> tuple[str | None, str | None]:
-        task = self.data.initial_task(self._task_arg)
-        return task, self._pick_hardware(task, self._device_arg)
+        return initial_cohort(self.data, self._task_arg, self.this_hardware(self._device_arg))
 
     def _pick_hardware(self, task: str | None, device: str) -> str | None:
         return self.data.pick_hardware(task, self.this_hardware(device))
 
-    # ----- derived views -----
+    # ----- derived views (the pure functions of widgets.cohort, cached here) -----
     @property
     def cohort(self) -> str:
-        return cohort_of(self.selection.task, self.hardware or self.this_hardware())
+        return cohort_name(self.selection.task, self.hardware or self.this_hardware())
 
     @property
     def cohort_frame(self) -> pd.DataFrame:
         """The measured classification rows of the shown cohort (same task, same machine): what the
         tradeoff, family and batch figures plot, and what the recommendation is made from."""
         if self._cohort_cache is None:
-            self._cohort_cache = self.data.rows(self.selection.task, self.hardware, "classify")
+            self._cohort_cache = cohort_rows(self.data, self.selection.task, self.hardware)
         return self._cohort_cache
 
     @property
@@ -433,92 +444,57 @@ class LabState:
         (a generated response and a classified query are different units of work: never mixed)."""
 
         return self._cached(  # type: ignore[no-any-return]
-            "generation_frame", lambda: self.data.rows(self.selection.task, self.hardware, "generate")
+            "generation_frame", lambda: generation_rows(self.data, self.selection.task, self.hardware)
         )
 
     @property
     def selection_frame(self) -> pd.DataFrame:
         """The rows the selection is looked up in: the cohort's, or its generate rows."""
-        return self.generation_frame if self.selection.generates else self.cohort_frame
+        return selection_rows(self.selection, self.cohort_frame, self.generation_frame)
 
     @property
     def generation_note(self) -> str:
         """One line under the generation plots when they have nothing to show, else ``""``."""
-        if not self.generation_frame.empty:
-            return ""
-        ok = self.ok
-        other = ok[workloads_of(ok) == "generate"] if not ok.empty else ok
-        if not other.empty:
-            tasks = sorted({_task_label(None if t != t else t) for t in other["task"]})
-            return (
-                f"No generate points for this task on this machine; the store has {len(other)} "
-                f"(task {', '.join(tasks)}): pick that task or machine above to see them."
-            )
-        sel = self.selection
-        if not sel.generates:
-            return (
-                "No generate points yet: switch the workload to generate, pick a causal LM and press Measure."
-            )
-        return (
-            f"No generate points yet: press Measure, or run `efflab measure --model {sel.model} --workload "
-            f"generate --max-new-tokens {sel.max_new_tokens} --batch-size {sel.batch_size}` in a terminal."
-        )
+        return generation_note_for(self.generation_frame, self.ok, self.selection)
 
     @property
     def tasks(self) -> list[str | None]:
         """Tasks to choose from: the store's, plus the current one."""
-        out: list[str | None] = [self.selection.task] if hasattr(self, "selection") else []
-        return list(dict.fromkeys([*out, *self.data.tasks()]))
+        return task_choices(self.data, [self.selection.task] if hasattr(self, "selection") else [])
 
     def task_options(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a task dropdown; the value ``""`` means no task."""
-        return [(_task_label(t), t or "") for t in self.tasks]
+        return task_dropdown(self.tasks)
 
     @property
     def hardwares(self) -> list[str]:
         """Machines with points for the current task; this machine first."""
-        found = self.data.hardwares(self.selection.task)
-        return list(
-            dict.fromkeys([self.this_hardware(), *found, *([self.hardware] if self.hardware else [])])
-        )
+        return hardware_choices(self.data, self.selection.task, self.this_hardware(), self.hardware)
 
     @property
     def batch_sizes(self) -> list[int]:
-        found = [] if self.df.empty else [int(b) for b in self.df["batch_size"].dropna().unique()]
-        return sorted({*FULL_BATCH_SIZES, *found, self.selection.batch_size})
+        return batch_size_choices(self.df, self.selection.batch_size)
 
     @property
     def precisions(self) -> list[str]:
-        return list(PRECISIONS)
+        return precision_choices()
 
     @property
     def workloads(self) -> list[str]:
-        return list(WORKLOADS)
+        return workload_choices()
 
     @property
     def devices(self) -> list[str]:
-        found = [] if self.df.empty else [str(d) for d in self.df["device"].dropna().unique()]
-        return list(dict.fromkeys([*_devices_here(), *found, self.selection.device]))
+        return device_choices(self.df, _devices_here(), self.selection.device)
 
     @property
     def seq_len(self) -> int:
         """Tokens per query (per prompt, for generation) of the shown cohort (its most common), so new
         points match it."""
-        return common_seq_len(self.selection_frame) or common_seq_len(self.ok) or 128
+        return seq_len_for(self.selection_frame, self.ok)
 
     def _match(self, df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
-        if df.empty:
-            return df
-        m = (
-            (df["model"] == sel.model)
-            & (df["batch_size"] == sel.batch_size)
-            & (df["precision"] == sel.precision)
-            & (df["device"] == sel.device)
-            & (workloads_of(df) == sel.workload)
-        )
-        if sel.generates:
-            m &= df["max_new_tokens"] == sel.max_new_tokens
-        return df[m]
+        return match_rows(df, sel)
 
     @property
     def selected_key(self) -> str | None:
@@ -571,7 +547,7 @@ class LabState:
 
     @property
     def recommended_selection(self) -> Selection | None:
-        return None if self.recommendation is None else self._selection_of(self.recommendation.row)
+        return None if self.recommendation is None else self._selection_of(self.recommendation.point)
 
     @property
     def is_recommended(self) -> bool:
@@ -621,6 +597,7 @@ class LabState:
     # ----- words: a pure function of the facts (widgets/view.py) -----
     def facts(self) -> LabFacts:
         """What the lab's words are made from, read now (plain values: widgets.view.lab_text)."""
+        from efflab.analysis.point import Point
         from widgets.view import LabFacts
 
         df, sel = self.df, self.selection
@@ -631,9 +608,9 @@ class LabState:
             label=sel.label,
             generates=sel.generates,
             tokens_text=sel.tokens_text,
-            selected=self.selected_row,
+            selected=None if (row := self.selected_row) is None else Point.of(row),
             assessment=self.assessment,
-            recommended_label=None if rec is None else self._selection_of(rec.row).label,
+            recommended_label=None if rec is None else self._selection_of(rec.point).label,
             failed_error=self.failed_error,
             workload_problem=self.workload_problem(sel),
             store_path=str(self.store_path),
@@ -670,39 +647,24 @@ class LabState:
         """The selected point's figures as label -> text (empty when it is not measured)."""
         return self.text().details
 
-    # ----- figures (the same pure functions the reports use) -----
+    # ----- figures (widgets.lab_figures: the same pure functions the reports use) -----
     def tradeoff_figure(self) -> go.Figure:
-        from efflab.plots import tradeoff_figure
-
         rec = self.recommendation
-        return tradeoff_figure(
-            self.cohort_frame, selected=self.selected_key, recommended=None if rec is None else rec.key
+        return lab_figures.tradeoff_figure(
+            self.cohort_frame, self.selected_key, None if rec is None else rec.key
         )
 
     def batch_figure(self, metric: str = "throughput_qps") -> go.Figure:
-        from efflab.plots import batch_figure
-
-        return batch_figure(self.cohort_frame, self.selection.model, metric=metric)
+        return lab_figures.batch_figure(self.cohort_frame, self.selection.model, metric)
 
     def family_figure(self) -> go.Figure:
         """Each model at its best configuration; the selected model at the selected configuration."""
-        from efflab.plots import family_figure, ratings_about
-
-        a = self.assessment
-        if a is None or not a.ratings:
-            return family_figure(self.cohort_frame, order=self.family)
-        ratings = a.ratings_frame()
-        sel = self._rated_selection()
-        if sel is None:
-            return family_figure(self.cohort_frame, order=self.family, ratings=ratings)
-        # The selected configuration stands for its model (the label and the stars are about it).
-        about = ratings_about(ratings, sel, a.config_stars(str(sel["key"])))
-        word = "recommended" if self.is_recommended else "selected"
-        return family_figure(
-            self.cohort_frame, order=self.family, ratings=about, about=(str(sel["model"]), word)
+        rated = self._rated_selection()
+        return lab_figures.family_figure(
+            self.cohort_frame, self.family, self.assessment, rated, recommended=self.is_recommended
         )
 
-    def _rated_selection(self) -> pd.Series | None:
+    def _rated_selection(self) -> Point | None:
         """The selected point where the assessment counts it (eligible in the shown cohort), else None."""
         from widgets.view import rated_point
 
@@ -710,24 +672,17 @@ class LabState:
 
     def generation_batch_figure(self) -> go.Figure:
         """J per output token vs batch size, per model and precision (this task and machine)."""
-        from efflab.plots import generation_batch_figure
-
-        return generation_batch_figure(self.generation_frame)
+        return lab_figures.generation_batch_figure(self.generation_frame)
 
     def generation_length_figure(self) -> go.Figure:
         """Energy per response vs output length, per model, batch size and precision."""
-        from efflab.plots import generation_length_figure
-
-        return generation_length_figure(self.generation_frame)
+        return lab_figures.generation_length_figure(self.generation_frame)
 
     def power_figure(self) -> go.Figure:
-        from efflab.plots import power_trace_figure
-
         lv = self.live
-        fig = power_trace_figure(lv.trace_t_s, lv.trace_w, source=lv.trace_source, measured=lv.trace_measured)
-        note = lv.trace_note or "press Measure or Sweep to see the power while it runs"
-        fig.update_layout(xaxis_title=f"time (s) — {note}")
-        return fig
+        return lab_figures.power_figure(
+            lv.trace_t_s, lv.trace_w, source=lv.trace_source, measured=lv.trace_measured, note=lv.trace_note
+        )
 
     # ----- changes -----
     def select(self, **changes: Any) -> frozenset[str]:

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 from efflab import format as fmt
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from efflab.analysis import Assessment
+    from efflab.analysis import Assessment, Point
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class LabFacts:
     label: str
     generates: bool = False
     tokens_text: str = ""
-    selected: pd.Series | None = None
+    selected: Point | None = None
     assessment: Assessment | None = None
     recommended_label: str | None = None
     failed_error: str | None = None
@@ -68,7 +66,7 @@ class LabFacts:
 
     @property
     def selected_key(self) -> str | None:
-        return None if self.selected is None else str(self.selected["key"])
+        return None if self.selected is None else self.selected.key
 
     @property
     def is_recommended(self) -> bool:
@@ -125,13 +123,11 @@ def _nudge(f: LabFacts) -> str:
         )
     if f.is_recommended:
         return f"This is the recommended configuration. {rec.reason}"
-    row = None if a is None else a.point(f.selected_key)
-    why = None if row is None else row.get("excluded_reason")
-    if isinstance(why, str) and why:
+    p = None if a is None else a.point(f.selected_key)
+    why = None if p is None else p.excluded_reason
+    if why:
         return f"{f.label} is not eligible ({why}). The recommendation is {rec_label}."
-    return (
-        f"{f.label}: {nudge(sel, rec.row)} vs the recommended {rec_label}; energy {fmt.energy_wording(sel)}."
-    )
+    return f"{f.label}: {nudge(sel, rec.point)} vs the recommended {rec_label}; energy {fmt.energy_wording(sel)}."
 
 
 def _generation_nudge(f: LabFacts) -> str:
@@ -147,7 +143,7 @@ def _generation_nudge(f: LabFacts) -> str:
         )
     return (
         f"{f.label}: {fmt.si(r['energy_j_per_token'], 'J')} per output token, "
-        f"{fmt.wh(r['wh_per_1000_queries'])} per 1000 responses; energy {fmt.energy_wording(r)}. "
+        f"{fmt.wh(r.wh_per_1000_queries)} per 1000 responses; energy {fmt.energy_wording(r)}. "
         "Generation has no task accuracy, so nothing is recommended: compare on the Generation plots."
     )
 
@@ -193,12 +189,12 @@ def _messages(f: LabFacts) -> list[str]:
     return out
 
 
-def rated_point(a: Assessment | None, key: str | None, generates: bool = False) -> pd.Series | None:
+def rated_point(a: Assessment | None, key: str | None, generates: bool = False) -> Point | None:
     """The point ``key`` where the assessment counts it (eligible and rated in the shown cohort)."""
-    row = None if a is None or generates else a.point(key)
-    if a is None or row is None:
+    p = None if a is None or generates else a.point(key)
+    if a is None or p is None:
         return None
-    return row if bool(row["eligible"]) and a.rating(str(row["model"])) is not None else None
+    return p if p.eligible and a.rating(p.model) is not None else None
 
 
 def _details(f: LabFacts) -> dict[str, str]:
@@ -209,37 +205,34 @@ def _details(f: LabFacts) -> dict[str, str]:
     from efflab.analysis.uncertainty import statistical_half_wh
 
     if f.generates:
-        return _generation_details(
-            r, fmt.interval(float(r["wh_per_1000_queries"]), statistical_half_wh(r), fmt.wh)
-        )
+        return _generation_details(r, fmt.interval(r.wh_per_1000_queries, statistical_half_wh(r), fmt.wh))
     out = {
         "energy": energy_text(r),
-        "latency": f"{fmt.interval(r['latency_s'], r['latency_ci_s'], lambda x: fmt.si(x, 's'))} per batch"
+        "latency": f"{fmt.interval(r.latency_s, r.latency_ci_s, lambda x: fmt.si(x, 's'))} per batch"
         f" ({fmt.RERUN_INTERVAL})",
-        "throughput": f"{fmt.number(r['throughput_qps'])} queries/s",
+        "throughput": f"{fmt.number(r.throughput_qps)} queries/s",
     }
     a, rated = f.assessment, rated_point(f.assessment, f.selected_key, f.generates)
     if a is not None and rated is not None:
-        mr = a.rating(str(r["model"]))
-        n = a.config_stars(str(rated["key"]))
+        mr = a.rating(r.model)
+        n = a.config_stars(rated.key)
         own = (
             ""
-            if mr is None or mr.key == str(rated["key"]) or mr.stars == n
+            if mr is None or mr.key == rated.key or mr.stars == n
             else f"; the model's least-energy configuration, {mr.label}, gets {mr.stars}"
         )
         out["stars"] = f"{fmt.stars(n)} this configuration, in its model's class bands{own}"
-    acc = r["accuracy"]
-    if acc == acc and acc is not None:
-        out["accuracy"] = fmt.accuracy(acc, r["accuracy_ci_low"], r["accuracy_ci_high"])
-    mem = r["peak_mem_bytes"]
-    if mem == mem and mem is not None:
-        out["peak memory"] = fmt.nbytes(int(mem))
-    if r["flags"]:
-        out["flags"] = flags_text(r["flags"])
+    if r.accuracy is not None:
+        lo, hi = r.accuracy_ci or (None, None)
+        out["accuracy"] = fmt.accuracy(r.accuracy, lo, hi)
+    if r.peak_mem_bytes is not None:
+        out["peak memory"] = fmt.nbytes(int(r.peak_mem_bytes))
+    if r.get("flags"):  # the stored text: its order, and flags this version does not know
+        out["flags"] = flags_text(r.get("flags"))
     return out
 
 
-def _generation_details(r: pd.Series, energy: str) -> dict[str, str]:
+def _generation_details(r: Point, energy: str) -> dict[str, str]:
     def s_ci(v: Any, ci: Any) -> str:
         return fmt.interval(v, ci if ci == ci else None, lambda x: fmt.si(x, "s"))
 
@@ -254,13 +247,12 @@ def _generation_details(r: pd.Series, energy: str) -> dict[str, str]:
         else "none (1 new token: no decode step)",
         "throughput": f"{fmt.number(r['tokens_per_s'])} output tokens/s",
     }
-    mem = r["peak_mem_bytes"]
-    if mem == mem and mem is not None:
+    if r.peak_mem_bytes is not None:
         kv = r.get("kv_cache_bytes")
         kv_text = f" (KV cache {fmt.nbytes(int(kv))})" if kv == kv and kv is not None else ""
-        out["peak memory"] = fmt.nbytes(int(mem)) + kv_text
-    if r["flags"]:
-        out["flags"] = flags_text(r["flags"])
+        out["peak memory"] = fmt.nbytes(int(r.peak_mem_bytes)) + kv_text
+    if r.get("flags"):
+        out["flags"] = flags_text(r.get("flags"))
     return out
 
 

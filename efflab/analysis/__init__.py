@@ -15,6 +15,7 @@ from efflab.analysis.compare import Comparison, compare_points, energy_tied
 from efflab.analysis.eligibility import INELIGIBLE_FLAGS, eligible_mask, exclusion_reason
 from efflab.analysis.paired import PairedRatio, Pairings, Verdict, load_pairings, paired_ratio
 from efflab.analysis.pareto import knee, pareto_front
+from efflab.analysis.point import Point
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, energy_stars, model_ratings, rate_models
 from efflab.analysis.uncertainty import compare_accuracy, mcnemar_exact_p
@@ -28,6 +29,7 @@ __all__ = [
     "ModelRating",
     "PairedRatio",
     "Pairings",
+    "Point",
     "Recommendation",
     "Savings",
     "Verdict",

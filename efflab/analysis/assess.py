@@ -48,6 +48,7 @@ from efflab.analysis.eligibility import (
 )
 from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
 from efflab.analysis.paired import Pairings, Verdict
+from efflab.analysis.point import Point
 from efflab.analysis.savings import Savings, savings
 from efflab.analysis.stars import ModelRating, rate_models
 from efflab.analysis.uncertainty import number, statistical_half_wh, value
@@ -60,7 +61,7 @@ from efflab.options import (
 from efflab.store.results import frame_of, row_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     import pandas as pd
 
@@ -96,8 +97,8 @@ class Recommendation:
     """The recommended configuration and why.
 
     Attributes:
-        key, label, row: the recommended point: its store key (what identifies it on every surface),
-            its label and its results row.
+        key, label, point: the recommended point: its store key (what identifies it on every
+            surface), its label and the typed point (``efflab.analysis.point.Point``).
         best_key, best_label, best_accuracy: the most accurate eligible configuration (None when the
             cohort has no accuracy: cost only).
         admitted: keys of the configurations as accurate as the best.
@@ -115,7 +116,7 @@ class Recommendation:
 
     key: str
     label: str
-    row: pd.Series
+    point: Point
     best_key: str | None
     best_label: str | None
     best_accuracy: float | None
@@ -197,16 +198,17 @@ class Assessment:
         """The eligible points of the cohort."""
         return self.frame[self.frame["eligible"]]
 
-    def point(self, key: str | None) -> pd.Series | None:
-        """The cohort's row of the point with store key ``key`` (None for None or a key not in it)."""
-        return row_of(self.frame, key)
+    def point(self, key: str | None) -> Point | None:
+        """The cohort's point with store key ``key`` (None for None or a key not in it)."""
+        row = row_of(self.frame, key)
+        return None if row is None else Point.of(row)
 
     @property
-    def baseline(self) -> pd.Series | None:
+    def baseline(self) -> Point | None:
         return self.point(self.baseline_key)
 
     @property
-    def selected(self) -> pd.Series | None:
+    def selected(self) -> Point | None:
         return self.point(self.selected_key)
 
     @property
@@ -260,7 +262,7 @@ class Assessment:
         """The baseline against the recommendation, in words (``97× the energy for +1.9 pt
         accuracy``); empty when there is no recommendation."""
         rec, base = self.recommendation, self.baseline
-        return "" if rec is None or base is None else nudge(base, rec.row, self.pairings)
+        return "" if rec is None or base is None else nudge(base, rec.point, self.pairings)
 
     @property
     def headline(self) -> str:
@@ -276,11 +278,11 @@ class Assessment:
         if rec is None or s is None or base is None:
             g = self.guidance or "Nothing to recommend yet."
             return (g, "", "")
-        row = rec.row
-        acc = f", {fmt.percent(row['accuracy'])} accurate" if number(row, "accuracy") is not None else ""
-        what = f"Run {rec.label}: {_short_energy(row)} per 1000 queries ({fmt.energy_basis(row)}){acc}."
+        p = rec.point
+        acc = f", {fmt.percent(p.accuracy)} accurate" if p.accuracy is not None else ""
+        what = f"Run {rec.label}: {_short_energy(p)} per 1000 queries ({fmt.energy_basis(p)}){acc}."
         per_day = fmt.number(s.queries_per_day)
-        if rec.key == str(value(base, "key")):
+        if rec.key == base.key:
             saves = f"It is the baseline itself ({fmt.config_label(base)}): no saving to claim against it."
         else:
             saves = (
@@ -315,12 +317,17 @@ class Assessment:
                 )
         return (what, saves, ("How sure: " + "; ".join(sure) + ".") if sure else "")
 
-    def row_for(self, key: str) -> pd.Series:
-        hit = self.frame[self.frame["key"] == key]
-        if hit.empty:
+    def point_for(self, key: str) -> Point:
+        """The cohort's point with store key ``key``.
+
+        Raises:
+            ConfigError: no such point in the cohort (the message says to pick one from the list).
+        """
+        p = self.point(key)
+        if p is None:
             msg = f"configuration {key!r} is not in cohort {self.cohort!r}; pick one from the list"
             raise ConfigError(msg)
-        return hit.iloc[0]
+        return p
 
 
 # ----- the pieces -------------------------------------------------------------------------------
@@ -358,51 +365,52 @@ def _labels(df: pd.DataFrame) -> list[str]:
     return [fmt.config_label(r) for _, r in df.iterrows()]
 
 
-def default_baseline(g: pd.DataFrame, spec: str | None = None) -> Any:
-    """Index label of the baseline row among the eligible points ``g``: ``spec``
-    (``MODEL:BATCH:PRECISION`` or a store key) if given, else the most accurate model at its smallest
-    batch size in fp32 (the naive default deployment).
+def _energy_or_inf(p: Point) -> float:
+    return math.inf if p.energy_j_per_query is None else p.energy_j_per_query
+
+
+def default_baseline(points: Sequence[Point], spec: str | None = None) -> Point:
+    """The baseline among the eligible ``points``: ``spec`` (``MODEL:BATCH:PRECISION`` or a store key)
+    if given, else the most accurate model at its smallest batch size in fp32 (the naive default
+    deployment).
 
     Raises:
         ConfigError: a malformed or unknown baseline (the message lists what to pick from).
     """
     if spec:
-        if "key" in g.columns and (g["key"] == spec).any():
-            return g.index[g["key"] == spec][0]
+        for p in points:
+            if p.key == spec:
+                return p
         parts = baseline_parts(spec)
         if parts is None:
             msg = f"baseline {spec!r} is neither a store key of this cohort nor {BASELINE_FORM}"
             raise ConfigError(msg)
-        model, batch, precision = parts
-        m = g[
-            (g["model"] == model) & (g["batch_size"].astype("Int64") == batch) & (g["precision"] == precision)
-        ]
-        if m.empty:
-            have = sorted({f"{r['model']}:{int(r['batch_size'])}:{r['precision']}" for _, r in g.iterrows()})
+        hit = [p for p in points if (p.model, p.batch_size, p.precision) == parts]
+        if not hit:
+            have = sorted({f"{p.model}:{p.batch_size}:{p.precision}" for p in points})
             shown = ", ".join(have[:8]) + (" …" if len(have) > 8 else "")
             msg = f"baseline {spec!r} is not an eligible configuration of this cohort; pick one of {shown}"
             raise ConfigError(msg)
-        return m.index[0]
-    fp32 = g[g["precision"] == "fp32"] if (g["precision"] == "fp32").any() else g
-    if fp32["accuracy"].notna().any():
-        best_model = fp32.loc[most_accurate(fp32), "model"]
-        fp32 = fp32[fp32["model"] == best_model]
-    return fp32.sort_values(["batch_size", "wh_per_1000_queries", "key"], kind="stable").index[0]
+        return hit[0]
+    fp32 = [p for p in points if p.precision == "fp32"] or list(points)
+    if any(p.accuracy is not None for p in fp32):
+        best_model = most_accurate(fp32).model
+        fp32 = [p for p in fp32 if p.model == best_model]
+    wh = [math.inf if p.wh_per_1000_queries is None else p.wh_per_1000_queries for p in fp32]
+    return min(zip(fp32, wh), key=lambda pw: (pw[0].batch_size, pw[1], pw[0].key))[0]
 
 
-def most_accurate(g: pd.DataFrame) -> Any:
-    """Index label of the most accurate point of ``g``; equal accuracies go to the least energy, then the
-    key, so the choice never depends on the order of the rows (each surface reads the store its own way)."""
-    order = g.assign(
-        _acc=-g["accuracy"].astype(float).fillna(-math.inf),
-        _e=g["energy_j_per_query"].astype(float).fillna(math.inf) if "energy_j_per_query" in g else 0.0,
-        _k=g["key"].astype(str) if "key" in g else "",
-    ).sort_values(["_acc", "_e", "_k"], kind="stable")
-    return order.index[0]
+def most_accurate(points: Sequence[Point]) -> Point:
+    """The most accurate of ``points``; equal accuracies go to the least energy, then the key, so the
+    choice never depends on the order of the rows (each surface reads the store its own way)."""
+    return min(
+        points,
+        key=lambda p: (-(p.accuracy if p.accuracy is not None else -math.inf), _energy_or_inf(p), p.key),
+    )
 
 
-def _size(row: Any) -> float:
-    return number(row, "n_params") or number(row, "model_bytes") or math.inf
+def _size(p: Point) -> float:
+    return p.n_params or p.model_bytes or math.inf
 
 
 def energy_text(row: Any) -> str:
@@ -446,18 +454,18 @@ def _ratio_words(c: Comparison, a_label: str, b_label: str) -> str:
     )
 
 
-def _how_sure_energy(rec: Any, others: pd.DataFrame, pairings: Pairings | None) -> str:
+def _how_sure_energy(rec: Point, others: Sequence[Point], pairings: Pairings | None) -> str:
     """How clearly the recommendation's energy is below the next accurate-enough configuration."""
-    if others.empty:
+    if not others:
         return ""
-    comps = [(compare_energy(rec, r, pairings), r) for _, r in others.iterrows()]
-    comp, nxt = min(comps, key=lambda cr: (cr[0].ratio, str(value(cr[1], "key"))))
-    return f" {_ratio_words(comp.reversed(), fmt.config_label(nxt), fmt.config_label(rec))}."
+    comps = [(compare_energy(rec, p, pairings), p) for p in others]
+    comp, nxt = min(comps, key=lambda cp: (cp[0].ratio, cp[1].key))
+    return f" {_ratio_words(comp.reversed(), nxt.label, rec.label)}."
 
 
-def _how_sure_accuracy(best: Any, row: Any, comp: Comparison | None, tolerance: float) -> str:
+def _how_sure_accuracy(best: Point, rec: Point, comp: Comparison | None, tolerance: float) -> str:
     """A clause on how the recommendation's accuracy compares with the best's (non-inferiority)."""
-    if comp is None or value(row, "key") == value(best, "key"):
+    if comp is None or rec.key == best.key:
         return ""
     est, lo, hi = comp.percent
     gap = -est
@@ -466,7 +474,7 @@ def _how_sure_accuracy(best: Any, row: Any, comp: Comparison | None, tolerance: 
     else:
         where = f"{fmt.sig(abs(gap), 2)} pt {'below' if gap > 0 else 'above'} the best"
     return (
-        f" Its accuracy, {fmt.percent(row['accuracy'])}, is {where} (95 % interval of the difference "
+        f" Its accuracy, {fmt.percent(rec.accuracy)}, is {where} (95 % interval of the difference "
         f"{fmt.signed_points(lo)} to {fmt.signed_points(hi)}, {_texts(comp)}): at most "
         f"{fmt.sig(tolerance * 100, 3)} pt less accurate."
     )
@@ -480,37 +488,35 @@ def _texts(comp: Comparison) -> str:
     )
 
 
-def _per_query_latency(row: Any) -> float:
-    lat, bs = number(row, "latency_s"), number(row, "batch_size")
-    return lat / bs if lat is not None and bs else math.inf
+def _per_query_latency(p: Point) -> float:
+    return p.latency_s / p.batch_size if p.latency_s is not None and p.batch_size else math.inf
 
 
-def _tie_sentence(tied: pd.DataFrame, least: Any, pairings: Pairings | None, rule: str) -> str:
+def _tie_sentence(tied: Sequence[Point], least: Point, pairings: Pairings | None, rule: str) -> str:
     """Who is tied on energy with the least one, with their comparisons, and which rule broke the tie."""
-    names = sorted({str(m) for m in tied["model"]})
+    names = sorted({p.model for p in tied})
     if len(tied) <= 3:
-        parts = [fmt.config_label(r) for _, r in tied.iterrows()]
+        parts = [p.label for p in tied]
         who = ", ".join(parts[:-1]) + " and " + parts[-1]
     else:
         who = f"{len(tied)} configurations of {', '.join(names)}"
-    lab = fmt.config_label(least)
     details = []
-    for _, r in tied.iterrows():
-        if value(r, "key") == value(least, "key"):
+    for p in tied:
+        if p.key == least.key:
             continue
-        c = compare_energy(least, r, pairings)
+        c = compare_energy(least, p, pairings)
         est, lo, hi = c.percent
         words = "equivalent" if c.verdict is Verdict.EQUIVALENT else "no clear difference"
         details.append(
-            f"{fmt.config_label(r)} {fmt.signed_percent(est)} against {lab} (95 % interval "
+            f"{p.label} {fmt.signed_percent(est)} against {least.label} (95 % interval "
             f"{fmt.signed_percent(lo)} to {fmt.signed_percent(hi)}: {words}; {c.how()})"
         )
     more = f": {'; '.join(details[:2])}" if details else ""
     return f" {who} are tied on energy{more}. Of them, {rule} is recommended."
 
 
-def _tie_rule(tied: pd.DataFrame) -> str:
-    sizes = [_size(r) for _, r in tied.iterrows()]
+def _tie_rule(tied: Sequence[Point]) -> str:
+    sizes = [_size(p) for p in tied]
     if len(set(sizes)) == 1:
         return "the one with the lowest latency per query"
     if sizes.count(min(sizes)) > 1:
@@ -518,53 +524,49 @@ def _tie_rule(tied: pd.DataFrame) -> str:
     return "the smaller model"
 
 
-def _least_energy(cands: pd.DataFrame, pairings: Pairings | None) -> Any:
-    """Index label of the least-energy candidate: by the paired ratios where candidates share rounds,
-    else by their own figures (a few passes settle a chain of paired and unpaired comparisons)."""
-    order = cands.assign(
-        _e=cands["energy_j_per_query"].astype(float), _k=cands["key"].astype(str)
-    ).sort_values(["_e", "_k"], kind="stable")
-    least = order.index[0]
+def _least_energy(cands: Sequence[Point], pairings: Pairings | None) -> Point:
+    """The least-energy candidate: by the paired ratios where candidates share rounds, else by their
+    own figures (a few passes settle a chain of paired and unpaired comparisons)."""
+    order = sorted(cands, key=lambda p: (_energy_or_inf(p), p.key))
+    least = order[0]
     for _ in range(len(cands)):
         changed = False
-        for i, r in order.iterrows():
-            if i == least:
+        for p in order:
+            if p.key == least.key:
                 continue
-            c = compare_energy(cands.loc[least], r, pairings)
+            c = compare_energy(least, p, pairings)
             if c.paired and c.ratio < 1.0:
-                least, changed = i, True
+                least, changed = p, True
         if not changed:
             break
     return least
 
 
-def admitted_by_accuracy(g: pd.DataFrame, tolerance: float) -> tuple[Any, dict[Any, Comparison], list[Any]]:
-    """(the best's index label, each point's accuracy comparison with the best, the admitted labels).
+def admitted_by_accuracy(
+    points: Sequence[Point], tolerance: float
+) -> tuple[Point, dict[str, Comparison], list[Point]]:
+    """(the best, each other point's accuracy comparison with the best by key, the admitted points).
 
     Non-inferiority: a configuration is as accurate as the best when the 95 % interval of its accuracy
     minus the best's (paired on the same test texts where stored) lies above ``−tolerance``; the best
     itself is always admitted. Points without an accuracy are not admitted while any point has one.
     """
-    best_i = most_accurate(g)
-    best = g.loc[best_i]
-    comps: dict[Any, Comparison] = {}
-    for i, r in g.iterrows():
-        if value(r, "accuracy") is None or i == best_i:
-            continue
-        comps[i] = compare_accuracy_points(best, r, tolerance)
-    admitted = [best_i] + [i for i, c in comps.items() if c.low >= -tolerance - 1e-12]
-    return best_i, comps, [i for i in g.index if i in set(admitted)]
+    best = most_accurate(points)
+    comps = {
+        p.key: compare_accuracy_points(best, p, tolerance)
+        for p in points
+        if p.accuracy is not None and p.key != best.key
+    }
+    admitted = {best.key} | {k for k, c in comps.items() if c.low >= -tolerance - 1e-12}
+    return best, comps, [p for p in points if p.key in admitted]
 
 
-def resolution_sentence(comps: dict[Any, Comparison], g: pd.DataFrame, best: Any) -> str:
+def resolution_sentence(comps: dict[str, Comparison], points: Sequence[Point], best: Point) -> str:
     """What the test texts can and cannot resolve, in one sentence."""
-    other_models = [
-        c.high - c.low for i, c in comps.items() if g.loc[i, "model"] != best["model"] and c.basis == PAIRED
-    ]
-    same_model = [
-        c.high - c.low for i, c in comps.items() if g.loc[i, "model"] == best["model"] and c.basis == PAIRED
-    ]
-    n = number(best, "n_eval")
+    model = {p.key: p.model for p in points}
+    other_models = [c.high - c.low for k, c in comps.items() if model[k] != best.model and c.basis == PAIRED]
+    same_model = [c.high - c.low for k, c in comps.items() if model[k] == best.model and c.basis == PAIRED]
+    n = best.n_eval
     texts = f"{fmt.number(n)} test texts" if n else "the test texts"
     parts = []
     if other_models:
@@ -581,40 +583,33 @@ def resolution_sentence(comps: dict[Any, Comparison], g: pd.DataFrame, best: Any
     )
 
 
-def decide(g: pd.DataFrame, tolerance: float, pairings: Pairings | None = None) -> Recommendation | None:
-    """The recommendation among the eligible points ``g`` of one cohort (module rules 5 and 6)."""
-    if g.empty:
+def decide(
+    points: Sequence[Point], tolerance: float, pairings: Pairings | None = None
+) -> Recommendation | None:
+    """The recommendation among the eligible ``points`` of one cohort (module rules 5 and 6)."""
+    if not points:
         return None
-    acc = g["accuracy"].astype(float)
-    comps: dict[Any, Comparison] = {}
-    if acc.notna().any():
-        best_i, comps, admitted_idx = admitted_by_accuracy(g, tolerance)
-        best = g.loc[best_i]
+    comps: dict[str, Comparison] = {}
+    best: Point | None = None
+    if any(p.accuracy is not None for p in points):
+        best, comps, cands = admitted_by_accuracy(points, tolerance)
         bases = {c.basis for c in comps.values()}
         method = "paired" if bases <= {PAIRED} else ("unpaired" if bases == {"unpaired"} else "mixed")
     else:
-        best, best_i, admitted_idx, method = None, None, list(g.index), "none"
-    cands = g.loc[admitted_idx]
-    least_i = _least_energy(cands, pairings)
-    least = cands.loc[least_i]
-    e_comps = {i: compare_energy(least, r, pairings) for i, r in cands.iterrows() if i != least_i}
-    tied_idx = [least_i] + [i for i, c in e_comps.items() if c.verdict is not Verdict.HIGHER]
-    tied = cands.loc[[i for i in cands.index if i in set(tied_idx)]]
-    pick = tied.assign(
-        _size=[_size(r) for _, r in tied.iterrows()],
-        _lat=[_per_query_latency(r) for _, r in tied.iterrows()],
-        _e=tied["energy_j_per_query"].astype(float),
-        _k=tied["key"].astype(str),
-    ).sort_values(["_size", "_lat", "_e", "_k"], kind="stable")
-    idx = pick.index[0]
-    row = g.loc[idx]
-    label = fmt.config_label(row)
+        cands, method = list(points), "none"
+    least = _least_energy(cands, pairings)
+    e_comps = {p.key: compare_energy(least, p, pairings) for p in cands if p.key != least.key}
+    tied_keys = {least.key} | {k for k, c in e_comps.items() if c.verdict is not Verdict.HIGHER}
+    tied = [p for p in cands if p.key in tied_keys]
+    # the tie-break: the smaller model, then the lower latency per query, then the energy, then the key
+    pick = sorted(tied, key=lambda p: (_size(p), _per_query_latency(p), _energy_or_inf(p), p.key))
+    rec = pick[0]
+    label = rec.label
     n = len(cands)
     if best is None:
         reason = f"{label} uses the least energy per query of the {n} eligible configurations (no task accuracy measured)."
     else:
-        n_texts = number(best, "n_eval")
-        texts = f"the same {fmt.number(n_texts)} test texts" if n_texts else "the same test texts"
+        texts = f"the same {fmt.number(best.n_eval)} test texts" if best.n_eval else "the same test texts"
         how = {
             "paired": f"paired on {texts}",
             "unpaired": "from their accuracies and sample sizes (no per-example correctness stored)",
@@ -623,32 +618,32 @@ def decide(g: pd.DataFrame, tolerance: float, pairings: Pairings | None = None) 
         which = "configuration" if n == 1 else "configurations"
         reason = (
             f"{label} uses the least energy per query among the {n} {which} as accurate as the best "
-            f"({fmt.config_label(best)}, {fmt.percent(best['accuracy'])}): at most "
+            f"({best.label}, {fmt.percent(best.accuracy)}): at most "
             f"{fmt.sig(tolerance * 100, 3)} pt less accurate with 95 % confidence ({how})."
         )
-        reason += _how_sure_accuracy(best, row, comps.get(idx), tolerance)
+        reason += _how_sure_accuracy(best, rec, comps.get(rec.key), tolerance)
     if len(tied) > 1:
-        reason += _tie_sentence(tied.loc[pick.index], least, pairings, _tie_rule(tied))
+        reason += _tie_sentence(pick, least, pairings, _tie_rule(tied))
     else:
-        reason += _how_sure_energy(row, cands.drop(index=tied.index), pairings)
-    reason += f" Its energy: {energy_text(row)}."
+        reason += _how_sure_energy(rec, [p for p in cands if p.key not in tied_keys], pairings)
+    reason += f" Its energy: {energy_text(rec)}."
     return Recommendation(
-        key=str(row["key"]),
+        key=rec.key,
         label=label,
-        row=row,
-        best_key=None if best is None else str(best["key"]),
-        best_label=None if best is None else fmt.config_label(best),
-        best_accuracy=None if best is None else float(best["accuracy"]),
+        point=rec,
+        best_key=None if best is None else best.key,
+        best_label=None if best is None else best.label,
+        best_accuracy=None if best is None else best.accuracy,
         accuracy_tolerance=tolerance,
-        admitted=tuple(str(k) for k in cands["key"]),
+        admitted=tuple(p.key for p in cands),
         accuracy_method=method,
-        tied=tuple(fmt.config_label(r) for _, r in tied.loc[pick.index].iterrows()),
+        tied=tuple(p.label for p in pick),
         reason=reason,
-        accuracy_vs_best=tuple((str(g.loc[i, "key"]), c) for i, c in comps.items()),
-        energy_vs_least=tuple((str(cands.loc[i, "key"]), c) for i, c in e_comps.items()),
-        least_key=str(least["key"]),
-        resolution=resolution_sentence(comps, g, best) if best is not None else "",
-        tied_keys=tuple(str(k) for k in tied.loc[pick.index, "key"]),
+        accuracy_vs_best=tuple(comps.items()),
+        energy_vs_least=tuple(e_comps.items()),
+        least_key=least.key,
+        resolution=resolution_sentence(comps, points, best) if best is not None else "",
+        tied_keys=tuple(p.key for p in pick),
     )
 
 
@@ -867,27 +862,29 @@ def assess(
             general=general,
             pairings=pairings,
         )
-    rec = decide(eligible, inputs.accuracy_tolerance, pairings)
+    points = [Point.of(r) for _, r in eligible.iterrows()]
+    rec = decide(points, inputs.accuracy_tolerance, pairings)
     if rec is None:  # unreachable: eligible is not empty
         msg = "no eligible configuration to recommend; run `efflab sweep`"
         raise ConfigError(msg)
-    base = g.loc[default_baseline(eligible, inputs.baseline)]
+    base = default_baseline(points, inputs.baseline)
     money = (inputs.queries_per_day, inputs.country, inputs.price_per_kwh, inputs.currency)
-    s = savings(base, rec.row, *money, pairings=pairings)
+    s = savings(base, rec.point, *money, pairings=pairings)
     sel_key = rec.key if inputs.selected is None else inputs.selected
-    sel = row_of(g, sel_key)
-    if sel is None:
+    sel_row = row_of(g, sel_key)
+    if sel_row is None:
         msg = f"configuration {inputs.selected!r} is not in cohort {cohort!r}; pick one from the list"
         raise ConfigError(msg)
-    if not bool(sel["eligible"]):
+    sel = Point.of(sel_row)
+    if not sel.eligible:
         sel_s = None
-        words = f"Your pick, {fmt.config_label(sel)}, is not eligible: {sel['excluded_reason']}."
+        words = f"Your pick, {sel.label}, is not eligible: {sel.excluded_reason}."
     else:
         sel_s = s if sel_key == rec.key else savings(base, sel, *money, pairings=pairings)
         words = (
             "You are looking at the recommended configuration."
             if sel_key == rec.key
-            else f"Your pick, {fmt.config_label(sel)}: {nudge(sel, rec.row, pairings)}, compared with the recommendation."
+            else f"Your pick, {sel.label}: {nudge(sel, rec.point, pairings)}, compared with the recommendation."
         )
     return Assessment(
         inputs=inputs,
@@ -898,7 +895,7 @@ def assess(
         superseded=superseded,
         ratings=ratings,
         recommendation=rec,
-        baseline_key=str(base["key"]),
+        baseline_key=base.key,
         savings=s,
         selected_key=sel_key,
         selected_savings=sel_s,

@@ -82,13 +82,13 @@ def render(a: Assessment) -> list[str]:
     if rec is None:
         lines.append(f"  {a.guidance}")
     else:
-        r = rec.row
-        lines.append(f"  recommended: {rec.label} · {r['device']}")
+        r = rec.point
+        lines.append(f"  recommended: {rec.label} · {r.device}")
         from efflab.analysis.assess import energy_text
 
         lines.append(
-            f"    {energy_text(r)} · accuracy {fmt.percent(r['accuracy'])} · "
-            f"{fmt.number(r['throughput_qps'])} queries/s"
+            f"    {energy_text(r)} · accuracy {fmt.percent(r.accuracy)} · "
+            f"{fmt.number(r.throughput_qps)} queries/s"
         )
         lines.append(f"    why: {rec.reason}")
         lines.append(
@@ -99,7 +99,7 @@ def render(a: Assessment) -> list[str]:
         )
         base = a.baseline
         if base is not None:
-            lines.append(f"  baseline: {fmt.config_label(base)} (vs the recommendation: {a.baseline_nudge})")
+            lines.append(f"  baseline: {base.label} (vs the recommendation: {a.baseline_nudge})")
         lines.extend(yearly_lines(a))
     if a.excluded:
         lines.append(

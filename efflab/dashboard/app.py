@@ -25,7 +25,6 @@ from IPython.display import display
 
 # Imported here, not on first use: a pre-heated Voila kernel imports this module before anyone
 # visits, so the visit itself pays for none of it.
-from efflab import format as fmt
 from efflab.dashboard.picker import GroupedPicker, grouped_options
 from efflab.dashboard.view import Inputs, Snapshot, View, build_view, energy_kind, read_store
 from efflab.errors import EfflabError
@@ -423,8 +422,8 @@ class Dashboard:
         with self._quiet():
             self._set_options(self.cohort, [(c, c) for c in view.cohorts])
             self.cohort.layout.display = None if len(view.cohorts) > 1 else "none"
-            rec_label = fmt.config_label(view.recommendation.row)
-            base = fmt.config_label(view.baseline) if inputs.baseline is None else ""
+            rec_label = view.recommendation.label
+            base = view.baseline.label if inputs.baseline is None else ""
             self._set_picker(self.config, view, (f"Recommended: {rec_label}", ""))
             self._set_picker(
                 self.baseline,
@@ -435,7 +434,7 @@ class Dashboard:
         self.cards.value = cards_html(view)
         # The labels and the family chart show the selected configuration for its model: redrawn
         # when the data or that configuration changes (not for queries, country or price).
-        about = (self.snapshot.read_at, view.cohort, str(view.selected["key"]), view.about_word)
+        about = (self.snapshot.read_at, view.cohort, view.selected.key, view.about_word)
         if full or about != self._labels_key:
             self.labels.value = labels_html(view)
             self._labels_key = about
@@ -499,11 +498,11 @@ class Dashboard:
     def _draw_family(self, view: View) -> None:
         from efflab.plots import family_figure
 
-        key = (self.snapshot.read_at, view.cohort, str(view.selected["key"]), view.about_word)
+        key = (self.snapshot.read_at, view.cohort, view.selected.key, view.about_word)
         if key == self._family_key and self.family.outputs:
             return
         self._family_key = key
-        model, word = str(view.selected["model"]), view.about_word
+        model, word = view.selected.model, view.about_word
         title = (
             f"Each model at its best configuration<br><span style='font-size:13px'>{escape(model)} at "
             f"the {word} one · {energy_kind(view.frame)} energy</span>"

@@ -18,7 +18,7 @@ from efflab.options import AssessInputs
 if TYPE_CHECKING:
     import pandas as pd
 
-    from efflab.analysis import Assessment, Recommendation, Savings
+    from efflab.analysis import Assessment, Point, Recommendation, Savings
 
 
 # What the manager sets on the page is what every surface sets: the assessment's inputs, declared once
@@ -121,9 +121,9 @@ class View:
     cohorts: list[str]
     frame: pd.DataFrame
     recommendation: Recommendation
-    selected: pd.Series
+    selected: Point
     selected_key: str
-    baseline: pd.Series
+    baseline: Point
     baseline_key: str
     savings: Savings
     headline: str
@@ -152,7 +152,7 @@ class View:
         a = self.assessment
         if a is None or not a.ratings:
             return self.frame.iloc[0:0].assign(stars=[])
-        return ratings_about(a.ratings_frame(), self.selected, a.config_stars(str(self.selected["key"])))
+        return ratings_about(a.ratings_frame(), self.selected, a.config_stars(self.selected.key))
 
     @property
     def about_word(self) -> str:
@@ -184,7 +184,7 @@ def _range(rng: tuple[float, float], f: fmt.Formatter) -> str:
     return f"range {fmt.saving_range(*rng, f)}" if rng[0] != rng[1] else ""
 
 
-def _rating_text(a: Assessment, sel: Any) -> tuple[str, str]:
+def _rating_text(a: Assessment, sel: Point) -> tuple[str, str]:
     """The stars of the configuration the page is about (``sel``) and the sentence under them: the
     stars of that configuration in its model's class bands, the same as its label and its row in
     the family chart; the model's own rating is added where it differs."""
@@ -237,16 +237,15 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
     if rec.best_accuracy is None:
         acc_detail = "no task accuracy measured in this cohort"
     else:
-        lo, hi = sel.get("accuracy_ci_low"), sel.get("accuracy_ci_high")
         ci = (
-            f"95 % CI {fmt.percent(lo)} – {fmt.percent(hi)} · "
-            if lo is not None and hi is not None and lo == lo and hi == hi
+            f"95 % CI {fmt.percent(sel.accuracy_ci[0])} – {fmt.percent(sel.accuracy_ci[1])} · "
+            if sel.accuracy_ci is not None
             else ""
         )
         acc_detail = f"{ci}best in cohort {fmt.percent(rec.best_accuracy)}"
     per_q = f"at {fmt.number(s.queries_per_day)} queries/day"
     half = statistical_half_wh(sel)
-    wh = float(sel["wh_per_1000_queries"])
+    wh = sel.wh_per_1000_queries
     stars, stars_detail = _rating_text(a, sel)
     est_sel = fmt.energy_basis(sel) != fmt.MEASURED
     cards: tuple[Card, ...] = (
@@ -255,11 +254,11 @@ def build_view(data: Snapshot | pd.DataFrame, inputs: Inputs | None = None) -> V
             "Energy per 1000 queries",
             fmt.wh(wh),
             f"{fmt.energy_wording(sel)} · ± {fmt.wh(half)} ({fmt.RERUN_INTERVAL}){_per_token_text(sel)} · "
-            f"baseline {fmt.wh(base['wh_per_1000_queries'])}",
+            f"baseline {fmt.wh(base.wh_per_1000_queries)}",
             est_sel,
         ),
         Card("stars", "Energy rating of this configuration", stars, stars_detail, est_sel),
-        Card("accuracy", "Accuracy", fmt.percent(sel["accuracy"]), acc_detail),
+        Card("accuracy", "Accuracy", fmt.percent(sel.accuracy), acc_detail),
         Card(
             "kwh",
             "Energy per year vs baseline",

@@ -88,7 +88,7 @@ class CohortCard:
     @property
     def recommends_this_model(self) -> bool:
         rec = self.assessment.recommendation
-        return rec is not None and str(rec.row["model"]) == self.model
+        return rec is not None and rec.point.model == self.model
 
     @property
     def label_data(self) -> LabelData | None:
@@ -245,7 +245,7 @@ def card_metadata(facts: ModelCardFacts) -> dict[str, Any]:
                         {
                             "key": rec.key,
                             "configuration": rec.label,
-                            "model": str(rec.row["model"]),
+                            "model": rec.point.model,
                             "this_model": c.recommends_this_model,
                             "accuracy_tolerance": _num(rec.accuracy_tolerance),
                             "reason": rec.reason,
@@ -369,8 +369,8 @@ def _recommendation_line(c: CohortCard) -> str:
     rec = c.assessment.recommendation
     if rec is None:
         return f"**Recommended configuration:** none — {c.assessment.guidance or 'nothing is eligible'}"
-    whose = "this model" if c.recommends_this_model else f"another model, {rec.row['model']}"
-    return f"**Recommended configuration in this cohort** ({whose}): {rec.label} on {rec.row['device']}. {rec.reason}"
+    whose = "this model" if c.recommends_this_model else f"another model, {rec.point.model}"
+    return f"**Recommended configuration in this cohort** ({whose}): {rec.label} on {rec.point.device}. {rec.reason}"
 
 
 def card_section(facts: ModelCardFacts) -> str:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from efflab.analysis import Assessment, Recommendation, Savings
+    from efflab.analysis import Assessment, Point, Recommendation, Savings
 
 # What each measurement flag means, in words a reader of the report can act on.
 # Flags that make a point's latency and energy less certain (the summary counts them).
@@ -47,7 +47,7 @@ class CohortReport:
     failed: pd.DataFrame
     ratings: pd.DataFrame
     recommendation: Recommendation | None = None
-    baseline: pd.Series | None = None
+    baseline: Point | None = None
     baseline_note: str = ""
     savings: Savings | None = None
     assessment: Assessment | None = None
@@ -323,8 +323,8 @@ def _method_html(c: CohortReport) -> str:
     ]
     if r is not None:
         text.append(
-            f"<p><b>Recommended: {escape(_cfg(r.row))}</b> — {escape(_energy(r.row))}, accuracy "
-            f"{escape(_acc(r.row))}. {escape(r.reason)}</p>"
+            f"<p><b>Recommended: {escape(r.label)}</b> — {escape(_energy(r.point))}, accuracy "
+            f"{escape(_acc(r.point))}. {escape(r.reason)}</p>"
         )
     if c.baseline is not None and a is not None and c.savings is not None:
         text.append(
@@ -444,7 +444,7 @@ def tradeoff_figures(d: ReportData) -> list[go.Figure]:
                 figs.append(grid)
             continue
         rec = c.recommendation.key if c.recommendation is not None else None
-        base = str(c.baseline["key"]) if c.baseline is not None else None
+        base = c.baseline.key if c.baseline is not None else None
         if c.points["accuracy"].notna().any():
             fig = tradeoff_figure(c.points, baseline=base, recommended=rec)
             fig.update_layout(title=f"{fig.layout.title.text}<br><sup>{where}</sup>")
@@ -470,7 +470,7 @@ def _ratings_about_recommendation(c: CohortReport) -> tuple[pd.DataFrame, tuple[
     a, r = c.assessment, c.recommendation
     if a is None or r is None or c.ratings.empty:
         return c.ratings, None
-    return ratings_about(c.ratings, r.row, a.config_stars(r.key)), (str(r.row["model"]), "recommended")
+    return ratings_about(c.ratings, r.point, a.config_stars(r.key)), (r.point.model, "recommended")
 
 
 def general_figures(d: ReportData) -> list[go.Figure]:
@@ -653,7 +653,7 @@ def recommendation_html(d: ReportData) -> str:
         if r is None:
             continue
         body.append(f"<h3>{escape(c.task)} on {escape(c.hardware)}</h3>")
-        rows = [["recommended", *_row_cells(r.row)]]
+        rows = [["recommended", *_row_cells(r.point)]]
         if c.baseline is not None:
             rows.append(["baseline", *_row_cells(c.baseline)])
         body.append(_table(rows, ["", *_ROW_HEADERS]))
