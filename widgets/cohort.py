@@ -3,8 +3,7 @@
 A *cohort* is one task on one machine (``efflab.store.results.cohort_of``): the rows the lab's figures
 plot and its recommendation is made from. Given the store as read (:class:`widgets.data.LabData`), the
 machine shown, this machine's hardware key and the :class:`widgets.state.Selection`, these functions
-say which rows are shown (:func:`cohort_rows`, :func:`generation_rows`, :func:`selection_rows`), which
-of them are the selection (:func:`match_rows`), what each control offers (:func:`task_choices`,
+say which of the shown rows (``LabData.rows``) are the selection (:func:`match_rows`), what each control offers (:func:`task_choices`,
 :func:`hardware_choices`, :func:`batch_size_choices`, :func:`device_choices`...) and the note under
 the generation plots when they are empty.
 
@@ -19,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from efflab.config import PRECISIONS, WORKLOADS
-from efflab.store.results import cohort_of
+from efflab.config import DEFAULT_SEQ_LEN
 from efflab.sweep.spec import FULL_BATCH_SIZES
 from widgets.data import LabData, common_seq_len, workloads_of
 
@@ -28,9 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from widgets.state import Selection
-
-# Tokens per query when neither the shown rows nor the store say.
-DEFAULT_SEQ_LEN = 128
 
 
 def task_label(task: str | None) -> str:
@@ -41,33 +36,11 @@ def task_label(task: str | None) -> str:
     return p.name if p.suffix.lower() == ".csv" else task
 
 
-def cohort_name(task: str | None, hardware: str) -> str:
-    """The name of the classification cohort of ``task`` on ``hardware`` (what the assessment is of)."""
-    return cohort_of(task, hardware)
-
-
 def initial_cohort(data: LabData, task: str | None, here: str) -> tuple[str | None, str]:
     """The task and machine the lab opens on: ``task`` (else the store's task with most points) and
     ``here`` (this machine's hardware key) when it has points of that task, else the machine with most."""
     first = data.initial_task(task)
     return first, data.pick_hardware(first, here)
-
-
-def cohort_rows(data: LabData, task: str | None, hardware: str | None) -> pd.DataFrame:
-    """The measured classification rows of ``task`` on ``hardware``: what the tradeoff, family and
-    batch figures plot, and what the recommendation is made from."""
-    return data.rows(task, hardware, "classify")
-
-
-def generation_rows(data: LabData, task: str | None, hardware: str | None) -> pd.DataFrame:
-    """The measured generate rows of ``task`` on ``hardware``: what the generation figures plot (a
-    generated response and a classified query are different units of work: never mixed)."""
-    return data.rows(task, hardware, "generate")
-
-
-def selection_rows(sel: Selection, cohort: pd.DataFrame, generation: pd.DataFrame) -> pd.DataFrame:
-    """The rows ``sel`` is looked up in: the cohort's classification rows, or its generate rows."""
-    return generation if sel.generates else cohort
 
 
 def match_rows(df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
@@ -131,14 +104,6 @@ def batch_size_choices(df: pd.DataFrame, current: int) -> list[int]:
     return sorted({*FULL_BATCH_SIZES, *found, current})
 
 
-def precision_choices() -> list[str]:
-    return list(PRECISIONS)
-
-
-def workload_choices() -> list[str]:
-    return list(WORKLOADS)
-
-
 def device_choices(df: pd.DataFrame, here: Sequence[str], current: str) -> list[str]:
     """``here`` (the devices this machine seems to have), the store's (``df``) and ``current``."""
     found = [] if df.empty else [str(d) for d in df["device"].dropna().unique()]
@@ -153,19 +118,13 @@ def seq_len_for(rows: pd.DataFrame, ok: pd.DataFrame) -> int:
 
 __all__ = [
     "batch_size_choices",
-    "cohort_name",
-    "cohort_rows",
     "device_choices",
     "generation_note_for",
-    "generation_rows",
     "hardware_choices",
     "initial_cohort",
     "match_rows",
-    "precision_choices",
-    "selection_rows",
     "seq_len_for",
     "task_choices",
     "task_dropdown",
     "task_label",
-    "workload_choices",
 ]

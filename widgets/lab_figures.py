@@ -1,9 +1,8 @@
 """The lab's figures, as pure functions of plain values.
 
-Each takes what it draws — the shown cohort's rows, its assessment, the selected and recommended
-store keys, the family's order, a power trace — and returns a ``go.Figure`` made by the same functions
-of :mod:`efflab.plots` that the reports and the dashboard use, with what only the lab adds (the
-selected model shown at the selected configuration, the power trace's note). No state here:
+The figures where the lab adds something to :mod:`efflab.plots` (the functions the reports and the
+dashboard use): the family chart with the selected model shown at the selected configuration, and the
+live power trace with its note; the other figures LabState takes from :mod:`efflab.plots` as they are. No state here:
 :class:`widgets.state.LabState` reads the values and calls these (one line each); :mod:`widgets.lab`
 puts the figures in ``FigureWidget``s.
 
@@ -24,21 +23,6 @@ if TYPE_CHECKING:
 
 # The power trace's axis note before any measurement ran.
 POWER_HINT = "press Measure or Sweep to see the power while it runs"
-
-
-def tradeoff_figure(cohort: pd.DataFrame, selected: str | None, recommended: str | None) -> go.Figure:
-    """Accuracy vs energy of the ``cohort``'s rows, the ``selected`` and ``recommended`` store keys
-    marked (None: not marked)."""
-    from efflab import plots
-
-    return plots.tradeoff_figure(cohort, selected=selected, recommended=recommended)
-
-
-def batch_figure(cohort: pd.DataFrame, model: str, metric: str = "throughput_qps") -> go.Figure:
-    """``metric`` (``throughput_qps``, ``latency_s``...) vs batch size of ``model``'s rows in ``cohort``."""
-    from efflab import plots
-
-    return plots.batch_figure(cohort, model, metric=metric)
 
 
 def family_figure(
@@ -66,20 +50,6 @@ def family_figure(
     return plots.family_figure(cohort, order=order, ratings=about, about=(str(rated["model"]), word))
 
 
-def generation_batch_figure(generation: pd.DataFrame) -> go.Figure:
-    """J per output token vs batch size, per model and precision, of the ``generation`` rows."""
-    from efflab import plots
-
-    return plots.generation_batch_figure(generation)
-
-
-def generation_length_figure(generation: pd.DataFrame) -> go.Figure:
-    """Energy per response vs output length, per model, batch size and precision, of the ``generation`` rows."""
-    from efflab import plots
-
-    return plots.generation_length_figure(generation)
-
-
 def power_figure(
     times_s: Sequence[float], watts: Sequence[float], *, source: str, measured: bool, note: str
 ) -> go.Figure:
@@ -93,10 +63,6 @@ def power_figure(
 
 
 __all__ = [
-    "batch_figure",
     "family_figure",
-    "generation_batch_figure",
-    "generation_length_figure",
     "power_figure",
-    "tradeoff_figure",
 ]

@@ -32,6 +32,8 @@ from efflab.config import (
     DEFAULT_CAST,
     DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
+    PRECISIONS,
+    WORKLOADS,
     Config,
     MethodSettings,
     parse_cast,
@@ -44,25 +46,19 @@ from efflab.config import (
 from efflab.errors import ConfigError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
-from efflab.store.results import row_of
+from efflab.store.results import cohort_of, row_of
 from efflab.sweep.spec import SweepSpec
 from widgets import lab_figures
 from widgets.cohort import (
     batch_size_choices,
-    cohort_name,
-    cohort_rows,
     device_choices,
     generation_note_for,
-    generation_rows,
     hardware_choices,
     initial_cohort,
     match_rows,
-    precision_choices,
-    selection_rows,
     seq_len_for,
     task_choices,
     task_dropdown,
-    workload_choices,
 )
 from widgets.data import LabData, order_family, task_mask, workloads_of
 
@@ -428,14 +424,14 @@ class LabState:
     # ----- derived views (the pure functions of widgets.cohort, cached here) -----
     @property
     def cohort(self) -> str:
-        return cohort_name(self.selection.task, self.hardware or self.this_hardware())
+        return cohort_of(self.selection.task, self.hardware or self.this_hardware())
 
     @property
     def cohort_frame(self) -> pd.DataFrame:
         """The measured classification rows of the shown cohort (same task, same machine): what the
         tradeoff, family and batch figures plot, and what the recommendation is made from."""
         if self._cohort_cache is None:
-            self._cohort_cache = cohort_rows(self.data, self.selection.task, self.hardware)
+            self._cohort_cache = self.data.rows(self.selection.task, self.hardware, "classify")
         return self._cohort_cache
 
     @property
@@ -444,13 +440,13 @@ class LabState:
         (a generated response and a classified query are different units of work: never mixed)."""
 
         return self._cached(  # type: ignore[no-any-return]
-            "generation_frame", lambda: generation_rows(self.data, self.selection.task, self.hardware)
+            "generation_frame", lambda: self.data.rows(self.selection.task, self.hardware, "generate")
         )
 
     @property
     def selection_frame(self) -> pd.DataFrame:
         """The rows the selection is looked up in: the cohort's, or its generate rows."""
-        return selection_rows(self.selection, self.cohort_frame, self.generation_frame)
+        return self.generation_frame if self.selection.generates else self.cohort_frame
 
     @property
     def generation_note(self) -> str:
@@ -477,11 +473,11 @@ class LabState:
 
     @property
     def precisions(self) -> list[str]:
-        return precision_choices()
+        return list(PRECISIONS)
 
     @property
     def workloads(self) -> list[str]:
-        return workload_choices()
+        return list(WORKLOADS)
 
     @property
     def devices(self) -> list[str]:
@@ -650,12 +646,16 @@ class LabState:
     # ----- figures (widgets.lab_figures: the same pure functions the reports use) -----
     def tradeoff_figure(self) -> go.Figure:
         rec = self.recommendation
-        return lab_figures.tradeoff_figure(
-            self.cohort_frame, self.selected_key, None if rec is None else rec.key
+        from efflab.plots import tradeoff_figure
+
+        return tradeoff_figure(
+            self.cohort_frame, selected=self.selected_key, recommended=None if rec is None else rec.key
         )
 
     def batch_figure(self, metric: str = "throughput_qps") -> go.Figure:
-        return lab_figures.batch_figure(self.cohort_frame, self.selection.model, metric)
+        from efflab.plots import batch_figure
+
+        return batch_figure(self.cohort_frame, self.selection.model, metric=metric)
 
     def family_figure(self) -> go.Figure:
         """Each model at its best configuration; the selected model at the selected configuration."""
@@ -672,11 +672,15 @@ class LabState:
 
     def generation_batch_figure(self) -> go.Figure:
         """J per output token vs batch size, per model and precision (this task and machine)."""
-        return lab_figures.generation_batch_figure(self.generation_frame)
+        from efflab.plots import generation_batch_figure
+
+        return generation_batch_figure(self.generation_frame)
 
     def generation_length_figure(self) -> go.Figure:
         """Energy per response vs output length, per model, batch size and precision."""
-        return lab_figures.generation_length_figure(self.generation_frame)
+        from efflab.plots import generation_length_figure
+
+        return generation_length_figure(self.generation_frame)
 
     def power_figure(self) -> go.Figure:
         lv = self.live
