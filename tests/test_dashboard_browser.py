@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -65,25 +65,40 @@ def dashboard(store: Path, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class Served:
     url: str
     store: Path
     log: Path
+    filled: bool = False  # the small store has been written into ``store``
 
 
 @pytest.fixture(scope="module")
-def served(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One `efflab dashboard` on a copy of the small store for the tests of this module that read it: a
-    server's start and its pre-heated kernel cost 20 s on a busy machine, once is enough. A test that
-    commits a point leaves it there for the next, so each computes what it expects from the store as it
-    finds it; each visit gets a kernel of its own, so nothing a page typed reaches another. (Its two tests are one
-    ``xdist_group``, which `make test`'s ``--dist loadgroup`` runs on one worker.)"""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One `efflab dashboard` for this module's tests: a server's start and its pre-heated kernel cost
+    20 s on a busy machine, once is enough. It starts on an empty store, which the first visit finds
+    (`test_empty_store_shows_what_to_run`); `served` then writes the small store into it, as a first
+    sweep would, and a pre-heated kernel re-reads the store when a page visits. A test that commits a
+    point leaves it there for the next, so each computes what it expects from the store as it finds it;
+    each visit gets a kernel of its own, so nothing a page typed reaches another. (The tests are one
+    ``xdist_group``, which `make test`'s ``--dist loadgroup`` runs on one worker, in file order.)"""
+    from efflab.store import open_store
+
     tmp = tmp_path_factory.mktemp("dashboard")
     store = tmp / "store.sqlite"
-    shutil.copy2(small_store, store)
+    open_store(store).close()
     with dashboard(store, tmp) as url:
         yield Served(url, store, tmp / "dashboard.log")
+
+
+@pytest.fixture
+def served(server: Served, small_store: Path) -> Served:
+    """The module's server, its store holding the small store's points (written once, at first use)."""
+    if not server.filled:
+        with closing(sqlite3.connect(small_store)) as src, closing(sqlite3.connect(server.store)) as dst:
+            src.backup(dst)  # a real write: the pages' kernels see the store's stamp change
+        server.filled = True
+    return server
 
 
 def expected_cards(store: Path, queries_per_day: float = 1_000_000) -> dict[str, str]:
@@ -173,6 +188,33 @@ def add_cheaper_point(store: Path) -> None:
         cfg = {"model": p.model, "batch_size": 64, "precision": p.precision, "device": p.device,
                "seq_len": p.seq_len, "task": p.task}  # fmt: skip
         st.put("written-while-serving", config=cfg, model_id=p.model_id, hardware=p.hardware, measurement=m2)
+
+
+@pytest.mark.xdist_group("dashboard-server")  # one worker, first: `server` starts on an empty store
+def test_empty_store_shows_what_to_run(browser: Any, server: Served, tmp_path: Path, artifacts: Path) -> None:
+    from efflab.store import open_store
+
+    def check(url: str) -> None:
+        page = open_page(browser, url)
+        try:
+            guidance = page.get_by_test_id("guidance")
+            guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
+            assert "efflab sweep" in guidance.inner_text()
+            assert (
+                page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
+            )
+            no_traceback(page)
+            page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
+        finally:
+            page.close(run_before_unload=True)
+
+    if not server.filled:
+        check(server.url)
+        return
+    store = tmp_path / "empty.sqlite"  # run after the module's store was filled: a server of its own
+    open_store(store).close()
+    with dashboard(store, tmp_path) as url:
+        check(url)
 
 
 @pytest.mark.xdist_group("dashboard-server")  # one worker: they share `served`
@@ -440,23 +482,3 @@ def test_dashboard_survives_resizing_bad_input_and_closing(
     assert _kernel_gone(log, lost_kernel, CULL_IDLE_S + 2 * CULL_INTERVAL_S + 30), (
         f"kernel {lost_kernel} of a vanished page was never culled"
     )
-
-
-def test_empty_store_shows_what_to_run(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    from efflab.store import open_store
-
-    store = tmp_path / "empty.sqlite"
-    open_store(store).close()
-    with dashboard(store, tmp_path) as url:
-        page = open_page(browser, url)
-        try:
-            guidance = page.get_by_test_id("guidance")
-            guidance.wait_for(timeout=LOAD_TIMEOUT_MS)
-            assert "efflab sweep" in guidance.inner_text()
-            assert (
-                page.locator("[data-card]").count() == 0 or not page.locator("[data-card]").first.is_visible()
-            )
-            no_traceback(page)
-            page.screenshot(path=str(artifacts / "dashboard_empty_store.png"), full_page=True)
-        finally:
-            page.close(run_before_unload=True)

@@ -4,10 +4,12 @@ plots changed and no traceback anywhere on the page."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -53,37 +55,40 @@ ERRORS = """() => Array.from(document.querySelectorAll(
   .map(e => e.innerText).filter(t => /Traceback|Error/.test(t))"""
 
 
-def lab_notebook_copy(dst: Path, **params: Any) -> Path:
-    """Copy the lab notebook to ``dst/notebooks/lab.ipynb`` with ``params`` appended to its parameters cell."""
+def lab_notebook_copy(dst: Path, name: str = "lab", **params: Any) -> Path:
+    """Copy the lab notebook to ``dst/notebooks/<name>.ipynb`` with ``params`` appended to its parameters cell."""
     import nbformat
 
     nb = nbformat.read(ROOT / "notebooks" / "lab.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     cell.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items()) + "\n"
-    out = dst / "notebooks" / "lab.ipynb"
+    out = dst / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return out
+
+
+# The lab notebook's parameters in the browser tests: the fake sensor, one window long enough to press
+# Cancel while it runs.
+LAB_PARAMS: dict[str, Any] = {
+    "sensor": "fake",
+    "method": {
+        "min_window_s": 5.0,
+        "max_window_s": 6.0,
+        "warmup_batches": 1,
+        "warmup_s": 0.0,
+        "windows": 1,
+        "max_windows": 1,
+        "remeasure_windows": 0,
+    },
+}
 
 
 @contextmanager
 def serve_lab(store: Path, tmp_path: Path) -> Iterator[str]:
     """`efflab lab` on a temp root holding a copy of the notebook and ``store``; yields its URL."""
     root = tmp_path / "root"
-    lab_notebook_copy(
-        root,
-        sensor="fake",
-        # One window, long enough to press Cancel while it runs.
-        method={
-            "min_window_s": 5.0,
-            "max_window_s": 6.0,
-            "warmup_batches": 1,
-            "warmup_s": 0.0,
-            "windows": 1,
-            "max_windows": 1,
-            "remeasure_windows": 0,
-        },
-    )
+    lab_notebook_copy(root, **LAB_PARAMS)
     env = dict(os.environ)
     for var, sub in (
         ("JUPYTER_CONFIG_DIR", "config"),
@@ -129,11 +134,29 @@ def serve_lab(store: Path, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture
-def lab_server(copy_store: Path, tmp_path: Path) -> Iterator[str]:
-    """`efflab lab` on a copy of the small store; yields its URL."""
-    with serve_lab(copy_store, tmp_path) as url:
-        yield url
+@dataclasses.dataclass
+class Lab:
+    url: str
+    root: Path  # the server's root: notebooks/lab.ipynb is the notebook at ``url``
+    store: Path
+    llm_added: bool = False  # `add_prompted_llm` has written into ``store``
+
+    def notebook(self, name: str) -> str:
+        """The URL of a second copy of the lab notebook, ``notebooks/<name>.ipynb`` (a kernel of its own),
+        in a reset workspace (not the tabs and side bar an earlier visit left)."""
+        lab_notebook_copy(self.root, name=name, **LAB_PARAMS)
+        return self.url.replace("/notebooks/lab.ipynb?", f"/notebooks/{name}.ipynb?reset&")
+
+
+@pytest.fixture(scope="module")
+def lab(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """One `efflab lab` for this module's tests, on a copy of the small store (a server's start is 8 s on
+    a busy machine). The tests are one ``xdist_group``: one worker runs them, in file order."""
+    tmp = tmp_path_factory.mktemp("lab")
+    store = tmp / "store.sqlite"
+    shutil.copy2(small_store, store)
+    with serve_lab(store, tmp) as url:
+        yield Lab(url, tmp / "root", store)
 
 
 def _selected(plots: dict[str, Any]) -> tuple[list[float], list[float]] | None:
@@ -258,15 +281,24 @@ def _run_lab(page: Any, url: str) -> None:
     page.wait_for_function(f"() => {SELECTED}() !== null", timeout=60_000)
 
 
+@pytest.mark.xdist_group("lab-server")  # one worker, first: the next test adds an LLM to the store
 def test_lab_runs_in_chromium_and_follows_the_controls(
-    lab_server: str, browser: Any, artifacts: Path, tmp_path: Path
+    lab: Lab, browser: Any, artifacts: Path, tmp_path: Path, copy_store: Path
 ) -> None:
+    if lab.llm_added:  # run after the next test: a server of its own on the small store
+        with serve_lab(copy_store, tmp_path) as url:
+            _follow_the_controls(url, browser, artifacts, tmp_path)
+    else:
+        _follow_the_controls(lab.url, browser, artifacts, tmp_path)
+
+
+def _follow_the_controls(url: str, browser: Any, artifacts: Path, tmp_path: Path) -> None:
     import pandas as pd
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
     try:
-        _run_lab(page, lab_server)
+        _run_lab(page, url)
         before = page.evaluate(READ_PLOTS)
         sel0 = _selected(before)
         assert sel0 is not None, f"no selected point on the tradeoff plot: {list(before)}"
@@ -449,15 +481,16 @@ def add_prompted_llm(store: Path) -> float:
     return acc
 
 
-def _click_every_point(page: Any, sample: int | None = None) -> None:
+def _click_every_point(page: Any, n: int, sample: int | None = None) -> None:
     """A click on a point's centre selects that point, or the one drawn over it there (overlapping markers:
     what the cursor is on); the family's accuracy axis is its own, not stretched down to the LLM.
-    ``sample``: click only that many, spread over the plot (the LLM's strip always among them)."""
+    ``n``: the points the plot must show; ``sample``: click only that many, spread over the plot (the
+    LLM's strip always among them)."""
 
     page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
     first = page.evaluate(CLICKABLE)
     targets = [(p["px"], p["py"]) for p in first["points"]]
-    assert len(targets) == 9, first  # 8 of the family and the LLM
+    assert len(targets) == n, first
     if sample is not None:  # the lowest (the LLM's strip), the highest and some between
         targets = sorted(targets, key=lambda t: t[1])
         step = max(1, (len(targets) - 1) // max(1, sample - 1))
@@ -525,33 +558,38 @@ def _settled_position(page: Any, px: float, py: float) -> tuple[dict[str, Any], 
     return pt, now
 
 
+@pytest.mark.xdist_group("lab-server")  # one worker: they share `lab`
 def test_clicks_select_the_point_under_the_cursor_beside_a_prompted_llm(
-    copy_store: Path, browser: Any, artifacts: Path, tmp_path: Path
+    lab: Lab, browser: Any, artifacts: Path
 ) -> None:
     """With a prompted LLM 20 points below the family, the family keeps its own accuracy axis (the LLM
     has a strip of its own) and every click selects the point under the cursor, at 1400 px and after
     narrowing the window to 800 px; plotly's toolbar never covers a title."""
-    llm_acc = add_prompted_llm(copy_store)
-    with serve_lab(copy_store, tmp_path) as url:
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        try:
-            _run_lab(page, url)
-            axes = page.evaluate(CLICKABLE)
-            assert axes["strip"] is not None and axes["family"][0] > llm_acc + 0.1, axes
-            _click_every_point(page)
-            _toolbars_clear_of_titles(page)
-            page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
-            page.screenshot(path=str(artifacts / "lab-1400-llm-strip.png"))
-            _relayout(page, lambda: page.set_viewport_size({"width": 800, "height": 1800}))
-            assert page.evaluate(OVERFLOW) == []
-            _click_every_point(page, sample=4)  # four of them at 800 px (every point at 1400 px)
-            _toolbars_clear_of_titles(page)
-            page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
-            page.screenshot(path=str(artifacts / "lab-800-llm-strip.png"))
-            errors = page.evaluate(ERRORS)
-            assert not errors, errors
-        except Exception:
-            page.screenshot(path=str(artifacts / "lab_llm_failure.png"))
-            raise
-        finally:
-            page.close()
+    from efflab.store import load_results
+
+    llm_acc = add_prompted_llm(lab.store)
+    lab.llm_added = True
+    n = len(load_results(lab.store))  # the small store's 8, the point the test before measured, the LLM
+    url = lab.notebook("lab_llm")  # a kernel of its own: the store is read afresh
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    try:
+        _run_lab(page, url)
+        axes = page.evaluate(CLICKABLE)
+        assert axes["strip"] is not None and axes["family"][0] > llm_acc + 0.1, axes
+        _click_every_point(page, n)
+        _toolbars_clear_of_titles(page)
+        page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "lab-1400-llm-strip.png"))
+        _relayout(page, lambda: page.set_viewport_size({"width": 800, "height": 1800}))
+        assert page.evaluate(OVERFLOW) == []
+        _click_every_point(page, n, sample=4)  # four of them at 800 px (every point at 1400 px)
+        _toolbars_clear_of_titles(page)
+        page.locator(".efflab-lab .efflab-fig-tradeoff").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "lab-800-llm-strip.png"))
+        errors = page.evaluate(ERRORS)
+        assert not errors, errors
+    except Exception:
+        page.screenshot(path=str(artifacts / "lab_llm_failure.png"))
+        raise
+    finally:
+        page.close()
