@@ -68,3 +68,34 @@ def test_the_state_hands_the_widgets_the_same_text(small_store: Path) -> None:
     assert s.text() == lab_text(f)
     assert s.nudge == lab_text(f).nudge and s.details() == lab_text(f).details
     assert len(load_results(small_store)) >= f.cohort_points > 0
+
+
+def test_what_the_lab_shows_is_a_pure_function_of_the_store_read_and_the_inputs(small_store: Path) -> None:
+    """build_lab_view(LabData, LabInputs, assessment) without a LabState gives what the state shows; a
+    selection change makes a new view and keeps the assessment (the cohort and tolerance did not
+    change); a reload or a new tolerance makes a new assessment."""
+    from widgets.data import LabData
+    from widgets.lab_view import LabInputs, assess_cohort, build_lab_view
+
+    s = LabState(small_store, sensor="fake", method=fast_method())
+    data = LabData.read(small_store)
+    inputs = LabInputs(s.selection, s.hardware, s.this_hardware())
+    assessment = assess_cohort(data, inputs, s.tolerance)
+    assert assessment is not None and s.recommendation is not None
+    v = build_lab_view(data, inputs, assessment)
+    assert v.selected_key == s.selected_key == s.recommendation.key and v.is_recommended
+    assert v.text == s.text() and v.batch_sizes == s.batch_sizes and v.seq_len == s.seq_len
+    assert v.cohort_frame["key"].tolist() == s.cohort_frame["key"].tolist()
+    assert assessment.recommendation is not None and assessment.recommendation.key == s.recommendation.key
+
+    view0, assessed0 = s.view, s.assessment
+    assert s.view is view0  # nothing changed: the same view
+    other = next(b for b in s.batch_sizes if b != s.selection.batch_size)
+    s.select(batch_size=other)
+    assert s.view is not view0 and s.assessment is assessed0  # a new view, the same assessment
+    assert s.view.selection.batch_size == other and not s.is_recommended
+    s.set_tolerance(s.tolerance + 0.01)
+    assert s.assessment is not assessed0
+    assessed1 = s.assessment
+    s.reload()
+    assert s.assessment is not assessed1 and s.selection.batch_size == other

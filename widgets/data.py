@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,9 @@ class LabData:
     family: tuple[str, ...] = ()
     generative_family: tuple[str, ...] = ()
     _kinds: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    _rows: dict[tuple[str | None, str | None, str], pd.DataFrame] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def read(cls, path: Path, family: Sequence[str] | None = None) -> LabData:
@@ -120,7 +124,7 @@ class LabData:
         object.__setattr__(data, "generative_family", data._generative_family(family))
         return data
 
-    @property
+    @cached_property
     def ok(self) -> pd.DataFrame:
         """The measured (status ok) rows."""
         df = self.df
@@ -128,11 +132,16 @@ class LabData:
 
     def rows(self, task: str | None, hardware: str | None, workload: str) -> pd.DataFrame:
         """The measured rows of one cohort (``task`` on ``hardware``) and ``workload``: what the lab's
-        figures plot and its recommendation is made from."""
-        ok = self.ok
-        if ok.empty:
-            return ok
-        return ok[task_mask(ok, task) & (ok["hardware"] == hardware) & (workloads_of(ok) == workload)]
+        figures plot and its recommendation is made from (kept for this read of the store)."""
+        key = (task, hardware, workload)
+        if key not in self._rows:
+            ok = self.ok
+            self._rows[key] = (
+                ok
+                if ok.empty
+                else ok[task_mask(ok, task) & (ok["hardware"] == hardware) & (workloads_of(ok) == workload)]
+            )
+        return self._rows[key]
 
     def tasks(self) -> list[str | None]:
         """The tasks of the measured rows (None: cost only), in the store's order."""

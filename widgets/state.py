@@ -6,20 +6,21 @@ what to do, and the status of a live measurement. Controls write to it with :met
 and friends; figures and banners read from it. Observers registered with :meth:`LabState.observe`
 are told which aspects changed, so a view redraws only what it must.
 
-The store as read is a :class:`widgets.data.LabData` (re-read on every reload). What follows from it is
-not decided here either, only cached and bound: the cohort shown and the controls' choices are the pure
-functions of :mod:`widgets.cohort`; what the lab *says* is :func:`widgets.view.lab_text` of the plain
-values :meth:`LabState.facts` reads (as the dashboard's ``build_view``); the figures are the pure
-functions of :mod:`widgets.lab_figures` (over those of :mod:`efflab.plots`). This module keeps the
-selection and its transitions (:meth:`LabState.select`, :meth:`LabState.set_workload`,
-:meth:`LabState.select_point`), the recommendation and the live measurement's status.
+The store as read is a :class:`widgets.data.LabData` (re-read on every reload). What the lab shows is
+not computed here: it is one :class:`widgets.lab_view.LabView`, ``build_lab_view(data, inputs,
+assessment)`` — a pure function of that read and of :attr:`LabState.inputs` (the selection, the machine
+shown, the notice), made anew after every change (:attr:`LabState.view`); its words are
+:func:`widgets.view.lab_text`, its figures those of :mod:`efflab.plots` and :mod:`widgets.lab_figures`.
+The assessment is made once per read, cohort and tolerance (:attr:`LabState.assessment`). This module
+keeps the inputs and their transitions (:meth:`LabState.select`, :meth:`LabState.set_workload`,
+:meth:`LabState.select_point`, :meth:`LabState.set_hardware`, :meth:`LabState.set_tolerance`,
+:meth:`LabState.reload`), tells observers which aspects changed, and holds the live measurement's status.
 
 No ipywidgets here: this module runs (and is tested) without a browser or a kernel.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
@@ -27,46 +28,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from efflab import format as fmt
 from efflab.config import (
-    DEFAULT_CAST,
-    DEFAULT_DEVICE,
     DEFAULT_MAX_NEW_TOKENS,
     PRECISIONS,
     WORKLOADS,
-    Config,
     MethodSettings,
-    parse_cast,
     parse_device,
-    parse_max_new_tokens,
-    parse_precision,
     parse_workload,
-    positive_int,
 )
 from efflab.errors import ConfigError
 from efflab.options import DEFAULT_TOLERANCE, parse_tolerance
 from efflab.paths import default_store
-from efflab.store.results import cohort_of, row_of
+from efflab.store.results import row_of
 from efflab.sweep.spec import SweepSpec
 from widgets import lab_figures
-from widgets.cohort import (
-    batch_size_choices,
-    device_choices,
-    generation_note_for,
-    hardware_choices,
-    initial_cohort,
-    match_rows,
-    seq_len_for,
-    task_choices,
-    task_dropdown,
-)
+from widgets.cohort import initial_cohort
 from widgets.data import LabData, order_family, task_mask, workloads_of
+from widgets.lab_view import LabInputs, LabView, assess_cohort, build_lab_view, kind_words, workload_problem
+from widgets.selection import SELECTION_FIELDS, Selection, selection_of
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from efflab.analysis import Assessment, Point, Recommendation
+    from efflab.analysis import Assessment, Recommendation
     from widgets.view import LabFacts, LabText
 
 # Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
@@ -85,78 +70,6 @@ ROW_KINDS = ("batch", "precision")
 # and 16 new tokens took minutes on 2 cores), the way a chat request is served.
 GENERATE_BATCH_SIZE = 1
 GENERATE_PRECISION = "fp32"
-SELECTION_FIELDS = (
-    "model",
-    "batch_size",
-    "precision",
-    "device",
-    "task",
-    "cast",
-    "workload",
-    "max_new_tokens",
-)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """One configuration as the lab's controls show it.
-
-    ``workload`` is ``classify`` or ``generate``; ``max_new_tokens`` (tokens per response) is the
-    value of its control and applies to ``generate`` only.
-    """
-
-    model: str
-    batch_size: int
-    precision: str
-    device: str = DEFAULT_DEVICE
-    task: str | None = None
-    cast: str = DEFAULT_CAST
-    workload: str = "classify"
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cast", parse_cast(self.cast))
-        if not isinstance(self.model, str) or not self.model.strip():
-            msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
-            raise ConfigError(msg)
-        object.__setattr__(
-            self, "batch_size", positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
-        )
-        object.__setattr__(self, "precision", parse_precision(self.precision))
-        object.__setattr__(self, "device", parse_device(self.device))
-        object.__setattr__(self, "task", self.task or None)
-        object.__setattr__(self, "workload", parse_workload(self.workload))
-        object.__setattr__(
-            self, "max_new_tokens", parse_max_new_tokens(self.max_new_tokens, "pick e.g. 1, 16 or 64")
-        )
-
-    @property
-    def generates(self) -> bool:
-        return self.workload == "generate"
-
-    @property
-    def label(self) -> str:
-        base = f"{fmt.config_label(self)} · {self.device}"
-        return f"{base} · {self.tokens_text}" if self.generates else base
-
-    @property
-    def tokens_text(self) -> str:
-        """``16 new tokens`` · ``1 new token``."""
-        n = self.max_new_tokens
-        return f"{n} new token{'s' if n != 1 else ''}"
-
-    def config(self, seq_len: int) -> Config:
-        return Config(
-            model=self.model,
-            batch_size=self.batch_size,
-            precision=self.precision,
-            device=self.device,
-            seq_len=seq_len,
-            task=self.task,
-            cast=self.cast if self.precision in ("fp16", "bf16") else "model",
-            workload=self.workload,
-            max_new_tokens=self.max_new_tokens if self.generates else None,
-        )
 
 
 @dataclass
@@ -212,10 +125,6 @@ def _this_hardware(device: str) -> str:
     from efflab.measuring.fingerprint import hardware_key
 
     return hardware_key(device)
-
-
-def _kind_words(kind: str | None) -> str:
-    return "a scikit-learn pipeline" if kind == "sklearn" else "an encoder classifier"
 
 
 def _devices_here() -> list[str]:
@@ -296,18 +205,16 @@ class LabState:
         self.live = LiveStatus()
         self._last: dict[str, Selection] = {}  # the last selection of each workload, to switch back to
         self.hardware: str | None = None
-        self.recommendation: Recommendation | None = None
-        self.assessment: Assessment | None = None
-        self._cohort_cache: pd.DataFrame | None = None
-        # Derived values are cached per (data version, selection): a control change is a few
-        # lookups, not a scan of the frame per banner line (the 200 ms budget is for everything).
+        self._devices = tuple(_devices_here())
+        # One view per (read of the store, inputs) and one assessment per (read, cohort, tolerance):
+        # a control change builds a new view (lazy: it computes what is read), never a new assessment.
         self._version = 0
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._view: tuple[tuple[Any, ...], LabView] | None = None
+        self._assessed: tuple[tuple[Any, ...], Assessment | None] | None = None
         self._read_store()
         task0, hw0 = self._initial_cohort()
         self.hardware = hw0
         self.selection = self._default_selection(task0)
-        self._recommend()
         if self.recommendation is not None:  # the recommendation is the initial selection
             self.selection = self._selection_of(self.recommendation.point)
         elif self.cohort_frame.empty and not self.generation_frame.empty:
@@ -334,20 +241,39 @@ class LabState:
     def _check_tolerance(t: Any) -> float:
         return parse_tolerance(t)
 
-    def _invalidate(self) -> None:
-        self._cohort_cache = None
-        self._version += 1
-        self._memo.clear()
-
-    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
-        key = (name, self._version, self.selection, self.hardware)
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
-
     def _read_store(self) -> None:
-        self._invalidate()
+        self._version += 1
         self.data = LabData.read(self.store_path, self._family_arg)
+
+    # ----- what is shown: one LabView of (the store as read, the inputs) -----
+    @property
+    def inputs(self) -> LabInputs:
+        """The lab's state now, as the view reads it."""
+        return LabInputs(self.selection, self.hardware, self.this_hardware(), self._devices, self.notice)
+
+    @property
+    def assessment(self) -> Assessment | None:
+        """The shown cohort's assessment (``efflab.analysis.assess``): the recommendation, the stars and
+        the reasons all come from there. Made again only when the store, cohort or tolerance changes."""
+        inputs = self.inputs
+        key = (self._version, inputs.selection.task, inputs.hardware, inputs.cohort, self.tolerance)
+        if self._assessed is None or self._assessed[0] != key:
+            self._assessed = (key, assess_cohort(self.data, inputs, self.tolerance))
+        return self._assessed[1]
+
+    @property
+    def recommendation(self) -> Recommendation | None:
+        a = self.assessment
+        return None if a is None else a.recommendation
+
+    @property
+    def view(self) -> LabView:
+        """What the lab shows now (:func:`widgets.lab_view.build_lab_view`; a new one after every change)."""
+        inputs = self.inputs
+        key = (self._version, inputs, self.tolerance)
+        if self._view is None or self._view[0] != key:
+            self._view = (key, build_lab_view(self.data, inputs, self.assessment))
+        return self._view[1]
 
     # The store as read (widgets.data.LabData): what follows from the store alone, no selection.
     @property
@@ -384,27 +310,9 @@ class LabState:
         """``causal-lm``, ``hf``, ``sklearn`` or None (:meth:`widgets.data.LabData.model_kind`)."""
         return self.data.model_kind(model)
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        """The model picker's choices for the selected workload: the family to classify with, or the
-        models that can generate."""
-        return self.generative_family if self.selection.generates else self.family
-
     def workload_problem(self, sel: Selection) -> str | None:
         """Why ``sel``'s model cannot run ``sel``'s workload (one line with the fix), or None."""
-        kind = self.model_kind(sel.model)
-        if sel.generates and kind in ("hf", "sklearn"):
-            other = next(iter(self.generative_family), "smollm2-135m")
-            return (
-                f"{sel.model} cannot generate text ({_kind_words(kind)}); pick a causal LM such as {other} "
-                "for the generate workload, or switch the workload to classify"
-            )
-        if not sel.generates and kind == "causal-lm" and sel.task is None:
-            return (
-                f"{sel.model} is a causal LM: the classify workload scores it on a task by prompting, so pick "
-                "a task, or switch the workload to generate"
-            )
-        return None
+        return workload_problem(self.data, sel)
 
     def this_hardware(self, device: str | None = None) -> str:
         """This machine's hardware key for ``device`` (the hardware half of a cohort)."""
@@ -413,63 +321,52 @@ class LabState:
             self._hardware_cache[d] = _this_hardware(d)
         return self._hardware_cache[d]
 
-    _task_mask = staticmethod(task_mask)
-
     def _initial_cohort(self) -> tuple[str | None, str | None]:
         return initial_cohort(self.data, self._task_arg, self.this_hardware(self._device_arg))
 
     def _pick_hardware(self, task: str | None, device: str) -> str | None:
         return self.data.pick_hardware(task, self.this_hardware(device))
 
-    # ----- derived views (the pure functions of widgets.cohort, cached here) -----
+    # The view's parts, by the names the lab's widgets and the tests read (widgets/lab_view.py says
+    # what each is).
     @property
     def cohort(self) -> str:
-        return cohort_of(self.selection.task, self.hardware or self.this_hardware())
+        return self.inputs.cohort
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return self.view.models
 
     @property
     def cohort_frame(self) -> pd.DataFrame:
-        """The measured classification rows of the shown cohort (same task, same machine): what the
-        tradeoff, family and batch figures plot, and what the recommendation is made from."""
-        if self._cohort_cache is None:
-            self._cohort_cache = self.data.rows(self.selection.task, self.hardware, "classify")
-        return self._cohort_cache
+        return self.view.cohort_frame
 
     @property
     def generation_frame(self) -> pd.DataFrame:
-        """The measured generate rows of the shown task and machine: what the generation figures plot
-        (a generated response and a classified query are different units of work: never mixed)."""
-
-        return self._cached(  # type: ignore[no-any-return]
-            "generation_frame", lambda: self.data.rows(self.selection.task, self.hardware, "generate")
-        )
+        return self.view.generation_frame
 
     @property
     def selection_frame(self) -> pd.DataFrame:
-        """The rows the selection is looked up in: the cohort's, or its generate rows."""
-        return self.generation_frame if self.selection.generates else self.cohort_frame
+        return self.view.selection_frame
 
     @property
     def generation_note(self) -> str:
-        """One line under the generation plots when they have nothing to show, else ``""``."""
-        return generation_note_for(self.generation_frame, self.ok, self.selection)
+        return self.view.generation_note
 
     @property
     def tasks(self) -> list[str | None]:
-        """Tasks to choose from: the store's, plus the current one."""
-        return task_choices(self.data, [self.selection.task] if hasattr(self, "selection") else [])
+        return self.view.tasks
 
     def task_options(self) -> list[tuple[str, str]]:
-        """(label, value) pairs for a task dropdown; the value ``""`` means no task."""
-        return task_dropdown(self.tasks)
+        return self.view.task_options()
 
     @property
     def hardwares(self) -> list[str]:
-        """Machines with points for the current task; this machine first."""
-        return hardware_choices(self.data, self.selection.task, self.this_hardware(), self.hardware)
+        return self.view.hardwares
 
     @property
     def batch_sizes(self) -> list[int]:
-        return batch_size_choices(self.df, self.selection.batch_size)
+        return self.view.batch_sizes
 
     @property
     def precisions(self) -> list[str]:
@@ -481,206 +378,105 @@ class LabState:
 
     @property
     def devices(self) -> list[str]:
-        return device_choices(self.df, _devices_here(), self.selection.device)
+        return self.view.devices
 
     @property
     def seq_len(self) -> int:
-        """Tokens per query (per prompt, for generation) of the shown cohort (its most common), so new
-        points match it."""
-        return seq_len_for(self.selection_frame, self.ok)
-
-    def _match(self, df: pd.DataFrame, sel: Selection) -> pd.DataFrame:
-        return match_rows(df, sel)
+        return self.view.seq_len
 
     @property
     def selected_key(self) -> str | None:
-        """Store key of the selected configuration's newest point (measured, shown cohort), or None."""
-
-        def compute() -> str | None:
-            m = self._match(self.selection_frame, self.selection)
-            return None if m.empty else str(m.sort_values("created_at")["key"].iloc[-1])
-
-        return self._cached("selected_key", compute)  # type: ignore[no-any-return]
+        return self.view.selected_key
 
     @property
     def selected_row(self) -> pd.Series | None:
-        return row_of(self.df, self.selected_key)
+        return self.view.selected_row
 
     @property
     def is_stored(self) -> bool:
-        """True when the selection is measured in the shown cohort (it appears at once)."""
-        return self.selected_key is not None
+        return self.view.is_stored
 
     @property
     def stored_here(self) -> bool:
-        """True when the selection is measured on this machine (nothing left to measure)."""
-        if self.hardware == self.this_hardware():
-            return self.is_stored
-
-        def compute() -> bool:
-            ok = self.ok
-            if ok.empty:
-                return False
-            g = ok[self._task_mask(ok, self.selection.task) & (ok["hardware"] == self.this_hardware())]
-            return not self._match(g, self.selection).empty
-
-        return bool(self._cached("stored_here", compute))
+        return self.view.stored_here
 
     @property
     def failed_error(self) -> str | None:
-        """The stored error when the selection was tried on this machine and failed."""
-
-        def compute() -> str | None:
-            df = self.df
-            # A failed point has no record, so its workload is unknown: only classification looks.
-            if df.empty or not (df["status"] == "failed").any() or self.selection.generates:
-                return None
-            f = self._match(df[df["status"] == "failed"], self.selection)
-            f = f[self._task_mask(f, self.selection.task) & (f["hardware"] == self.this_hardware())]
-            return None if f.empty else str(f.sort_values("created_at")["error"].iloc[-1])
-
-        return self._cached("failed_error", compute)  # type: ignore[no-any-return]
+        return self.view.failed_error
 
     @property
     def recommended_selection(self) -> Selection | None:
-        return None if self.recommendation is None else self._selection_of(self.recommendation.point)
+        return self.view.recommended_selection
 
     @property
     def is_recommended(self) -> bool:
-        return self.recommendation is not None and self.selected_key == self.recommendation.key
+        return self.view.is_recommended
 
     def _selection_of(self, row: Any) -> Selection:
-        task = row["task"]
-        task = None if task is None or (isinstance(task, float) and math.isnan(task)) else str(task)
-        cast = row.get("cast")
-        workload = row.get("workload")
-        workload = workload if isinstance(workload, str) and workload else "classify"
-        n_new = row.get("max_new_tokens")
-        if workload != "generate" or n_new is None or n_new != n_new:  # NaN: a classification row
-            # the control keeps its value for the next generate selection
-            n_new = self.selection.max_new_tokens if hasattr(self, "selection") else DEFAULT_MAX_NEW_TOKENS
-        return Selection(
-            str(row["model"]),
-            int(row["batch_size"]),
-            str(row["precision"]),
-            str(row["device"]),
-            task,
-            cast if isinstance(cast, str) and cast else "model",
-            workload,
-            int(n_new),
+        return selection_of(
+            row, self.selection.max_new_tokens if hasattr(self, "selection") else DEFAULT_MAX_NEW_TOKENS
         )
 
     def _default_selection(self, task: str | None) -> Selection:
         model = self.family[0] if self.family else "minilm-l6"
         return Selection(model, 32, "fp32", self._device_arg, task)
 
-    def _recommend(self) -> None:
-        """Re-assess the shown cohort (``efflab.analysis.assess``): the recommendation, the stars and
-        the reasons all come from there."""
-        from efflab.analysis import AssessInputs, assess
-
-        self._invalidate()
-        self.assessment = None
-        self.recommendation = None
-        g = self.cohort_frame
-        if g.empty:
-            return
-        self.assessment = assess(
-            g, AssessInputs(accuracy_tolerance=self.tolerance, cohort=self.cohort), self.pairings
-        )
-        self.recommendation = self.assessment.recommendation
-
     # ----- words: a pure function of the facts (widgets/view.py) -----
     def facts(self) -> LabFacts:
         """What the lab's words are made from, read now (plain values: widgets.view.lab_text)."""
-        from efflab.analysis.point import Point
-        from widgets.view import LabFacts
-
-        df, sel = self.df, self.selection
-        failed = df[df["status"] == "failed"] if not df.empty else df
-        rec = self.recommendation
-        g = self.cohort_frame
-        return LabFacts(
-            label=sel.label,
-            generates=sel.generates,
-            tokens_text=sel.tokens_text,
-            selected=None if (row := self.selected_row) is None else Point.of(row),
-            assessment=self.assessment,
-            recommended_label=None if rec is None else self._selection_of(rec.point).label,
-            failed_error=self.failed_error,
-            workload_problem=self.workload_problem(sel),
-            store_path=str(self.store_path),
-            store_error=self.store_error,
-            store_exists=self.store_exists,
-            n_ok=len(self.ok),
-            n_failed=len(failed),
-            first_failure=str(failed["error"].iloc[0]) if len(failed) else None,
-            hardware=self.hardware,
-            this_hardware=self.this_hardware(),
-            cohort_points=len(g),
-            cohort_cost_only=bool(len(g)) and bool(g["accuracy"].isna().all()),
-            family=tuple(self.family),
-            notice=self.notice,
-        )
+        return self.view.facts
 
     def text(self) -> LabText:
         """Everything the lab writes now: :func:`widgets.view.lab_text` of :meth:`facts`."""
-        from widgets.view import lab_text
-
-        return lab_text(self.facts())
+        return self.view.text
 
     @property
     def nudge(self) -> str:
         """The banner comparing the selection with the recommended configuration."""
-        return self.text().nudge
+        return self.view.text.nudge
 
     @property
     def messages(self) -> list[str]:
         """What the user should know or do, most important first (no tracebacks, one line each)."""
-        return list(self.text().messages)
+        return list(self.view.text.messages)
 
     def details(self) -> dict[str, str]:
         """The selected point's figures as label -> text (empty when it is not measured)."""
-        return self.text().details
+        return self.view.text.details
 
-    # ----- figures (widgets.lab_figures: the same pure functions the reports use) -----
+    # ----- figures (widgets.lab_figures and efflab.plots: the same pure functions the reports use) -----
     def tradeoff_figure(self) -> go.Figure:
-        rec = self.recommendation
         from efflab.plots import tradeoff_figure
 
+        v = self.view
+        rec = v.recommendation
         return tradeoff_figure(
-            self.cohort_frame, selected=self.selected_key, recommended=None if rec is None else rec.key
+            v.cohort_frame, selected=v.selected_key, recommended=None if rec is None else rec.key
         )
 
     def batch_figure(self, metric: str = "throughput_qps") -> go.Figure:
         from efflab.plots import batch_figure
 
-        return batch_figure(self.cohort_frame, self.selection.model, metric=metric)
+        return batch_figure(self.view.cohort_frame, self.selection.model, metric=metric)
 
     def family_figure(self) -> go.Figure:
         """Each model at its best configuration; the selected model at the selected configuration."""
-        rated = self._rated_selection()
+        v = self.view
         return lab_figures.family_figure(
-            self.cohort_frame, self.family, self.assessment, rated, recommended=self.is_recommended
+            v.cohort_frame, self.family, v.assessment, v.rated, recommended=v.is_recommended
         )
-
-    def _rated_selection(self) -> Point | None:
-        """The selected point where the assessment counts it (eligible in the shown cohort), else None."""
-        from widgets.view import rated_point
-
-        return rated_point(self.assessment, self.selected_key, self.selection.generates)
 
     def generation_batch_figure(self) -> go.Figure:
         """J per output token vs batch size, per model and precision (this task and machine)."""
         from efflab.plots import generation_batch_figure
 
-        return generation_batch_figure(self.generation_frame)
+        return generation_batch_figure(self.view.generation_frame)
 
     def generation_length_figure(self) -> go.Figure:
         """Energy per response vs output length, per model, batch size and precision."""
         from efflab.plots import generation_length_figure
 
-        return generation_length_figure(self.generation_frame)
+        return generation_length_figure(self.view.generation_frame)
 
     def power_figure(self) -> go.Figure:
         lv = self.live
@@ -719,7 +515,6 @@ class LabState:
             changed |= {"workload", "model"}
         if new.task != old.task or new.device != old.device:
             self.hardware = self._pick_hardware(new.task, new.device)
-            self._recommend()
             changed |= {"cohort", "model", "recommendation"}
         self.notice = ""
         changed.add("messages")
@@ -779,7 +574,7 @@ class LabState:
         changed = self.select(**changes)
         if "model" in changes and changes["model"] != sel.model:
             why = (
-                f"{sel.model} cannot generate text ({_kind_words(self.model_kind(sel.model))})"
+                f"{sel.model} cannot generate text ({kind_words(self.model_kind(sel.model))})"
                 if w == "generate"
                 else f"{sel.model} is not in the family to classify with"
             )
@@ -827,7 +622,6 @@ class LabState:
             msg = f"no points measured on {hardware!r}; machines: {', '.join(self.hardwares)}"
             raise ConfigError(msg)
         self.hardware = hardware
-        self._recommend()
         self._notify({"cohort", "model", "selection", "recommendation", "messages"})
 
     def set_tolerance(self, tolerance: float) -> None:
@@ -836,7 +630,6 @@ class LabState:
         if t == self.tolerance:
             return
         self.tolerance = t
-        self._recommend()
         self._notify({"recommendation", "selection"})
 
     def switch_to_recommended(self) -> None:
@@ -850,10 +643,9 @@ class LabState:
         self._read_store()
         here = self.this_hardware()
         if self.hardware != here and not self.ok.empty:
-            mine = self.ok[self._task_mask(self.ok, self.selection.task) & (self.ok["hardware"] == here)]
+            mine = self.ok[task_mask(self.ok, self.selection.task) & (self.ok["hardware"] == here)]
             if not mine.empty:
                 self.hardware = here  # this machine now has its own points: show them
-        self._recommend()
         self.notice = notice
         self._notify({"data", "cohort", "model", "selection", "recommendation", "messages"})
 
