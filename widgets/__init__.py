@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from widgets.state import LabState, Selection
+from widgets.selection import Selection
+from widgets.state import LabState
 
 if TYPE_CHECKING:
     from widgets.lab import Lab, show_lab

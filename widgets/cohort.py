@@ -2,14 +2,13 @@
 
 A *cohort* is one task on one machine (``efflab.store.results.cohort_of``): the rows the lab's figures
 plot and its recommendation is made from. Given the store as read (:class:`widgets.data.LabData`), the
-machine shown, this machine's hardware key and the :class:`widgets.state.Selection`, these functions
+machine shown, this machine's hardware key and the :class:`widgets.selection.Selection`, these functions
 say which of the shown rows (``LabData.rows``) are the selection (:func:`match_rows`), what each control offers (:func:`task_choices`,
 :func:`hardware_choices`, :func:`batch_size_choices`, :func:`device_choices`...) and the note under
 the generation plots when they are empty.
 
-No state, no caching and no probing of the machine here: :class:`widgets.state.LabState` keeps the
-selection, caches the frames per read of the store, finds this machine's hardware key and devices, and
-calls these (its ``cohort_frame``, ``hardwares``, ``seq_len``... are one line each).
+No state, no caching and no probing of the machine here: :class:`widgets.lab_view.LabView` calls these
+for what the lab shows, and :class:`widgets.state.LabState` finds this machine's hardware key and devices.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from widgets.data import LabData, common_seq_len, workloads_of
 if TYPE_CHECKING:
     import pandas as pd
 
-    from widgets.state import Selection
+    from widgets.selection import Selection
 
 
 def task_label(task: str | None) -> str:
