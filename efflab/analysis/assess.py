@@ -43,8 +43,7 @@ from efflab import format as fmt
 from efflab.analysis.compare import PAIRED, Comparison, compare_accuracy_points, compare_energy
 from efflab.analysis.eligibility import (
     INELIGIBLE_FLAGS,
-    exclusion_kind_of,
-    exclusion_reason,
+    ineligibility,
 )
 from efflab.analysis.general import GeneralVsSpecific, general_vs_specific
 from efflab.analysis.paired import Pairings, Verdict
@@ -84,7 +83,7 @@ CONFIG_COLUMNS: tuple[str, ...] = (
 class Exclusion:
     """A point that is not eligible, why (one sentence), and the kind of reason (``failed``,
     ``unstable``, ``disturbed``, ``unstable and disturbed``, ``no energy figure``: from its status and
-    flags, :func:`efflab.analysis.eligibility.exclusion_kind_of`)."""
+    flags, :func:`efflab.analysis.eligibility.ineligibility`)."""
 
     key: str
     label: str
@@ -805,7 +804,8 @@ def assess(
         df = df.assign(key=[fmt.config_label(r) for _, r in df.iterrows()])
     if "cohort" not in df.columns:
         df = df.assign(cohort="all")
-    reasons = pd.Series([exclusion_reason(r) for _, r in df.iterrows()], index=df.index, dtype=object)
+    why = pd.Series([ineligibility(r) for _, r in df.iterrows()], index=df.index, dtype=object)
+    reasons = why.map(lambda w: None if w is None else w.reason).astype(object)
     newest, _ = newest_per_configuration(df)
     elig_counts = newest[reasons.loc[newest.index].isna()]["cohort"].value_counts()
     all_counts = newest["cohort"].value_counts()
@@ -834,10 +834,8 @@ def assess(
     star_of = {r.model: r.stars for r in ratings}
     g = g.assign(model_stars=[int(star_of.get(str(m), 0)) for m in g["model"]])
     excluded = tuple(
-        Exclusion(
-            str(r["key"]), str(r["label"]), str(r["excluded_reason"]), exclusion_kind_of(r) or "excluded"
-        )
-        for _, r in g[~g["eligible"]].iterrows()
+        Exclusion(str(r["key"]), str(r["label"]), str(r["excluded_reason"]), why.loc[i].kind)
+        for i, r in g[~g["eligible"]].iterrows()
     )
     eligible = g[g["eligible"]]
     general = general_vs_specific(g) if len(g) else None
