@@ -304,50 +304,65 @@ class MethodSettings:
 
 
 @dataclass(frozen=True)
-class Config:
-    """One model configuration to measure.
+class Choice:
+    """The fields a person picks for one configuration: declared once, shared by :class:`Config` (what is
+    measured) and the lab's ``widgets.selection.Selection`` (what its controls show).
 
     Attributes:
         model: a zoo name (``efflab zoo list``), a Hugging Face model folder, or a hub id.
         batch_size: queries per forward pass (positive integer).
         precision: ``fp32``, ``bf16``, ``fp16`` or ``int8`` (dynamic quantization of Linear layers, CPU).
         device: ``cpu`` or ``cuda`` / ``cuda:N``.
-        seq_len: tokens per query; inputs are padded or truncated to this length so that every
-            batch costs the same.
         task: a task name (``reviews``) or CSV path for accuracy; ``None`` measures cost only.
         cast: how fp16/bf16 are applied: ``model`` casts the weights (half the bytes), ``autocast``
             keeps fp32 weights and runs matmuls in the lower precision (``torch.autocast``).
         workload: ``classify`` (one forward pass per query; a causal LM scores the task by
             prompting) or ``generate`` (a causal LM answers each prompt with ``max_new_tokens``
-            greedy tokens; ``batch_size`` = sequences generated together, ``seq_len`` = task text
-            tokens in each prompt).
-        max_new_tokens: tokens generated per response (``generate`` only; default 16). End of
-            sequence is ignored so that every configuration generates the same number.
+            greedy tokens; ``batch_size`` = sequences generated together).
     """
 
     model: str = "minilm-l6"
     batch_size: int = 32
     precision: str = "fp32"
     device: str = DEFAULT_DEVICE
-    seq_len: int = DEFAULT_SEQ_LEN
     task: str | None = None
     cast: str = DEFAULT_CAST
     workload: str = "classify"
+
+    def _check_choice(self, model_fix: str, batch_fix: str) -> None:
+        """Validate and normalise the shared fields in place (ConfigError naming the value and the fix):
+        the one check of each, whichever of the two classes holds them."""
+        set_ = object.__setattr__
+        set_(self, "cast", parse_cast(self.cast))
+        if not isinstance(self.model, str) or not self.model.strip():
+            msg = f"model must be a non-empty name or path, got {self.model!r}; {model_fix}"
+            raise ConfigError(msg)
+        set_(self, "model", self.model.strip())
+        set_(self, "batch_size", positive_int("batch size", self.batch_size, batch_fix))
+        set_(self, "precision", parse_precision(self.precision))
+        set_(self, "device", parse_device(self.device))
+        set_(self, "workload", parse_workload(self.workload))
+
+
+@dataclass(frozen=True)
+class Config(Choice):
+    """One model configuration to measure: a :class:`Choice` (model, batch_size, precision, device, task,
+    cast, workload) and what a measurement adds.
+
+    Attributes:
+        seq_len: tokens per query; inputs are padded or truncated to this length so that every
+            batch costs the same (for ``generate``: task text tokens in each prompt).
+        max_new_tokens: tokens generated per response (``generate`` only; default 16). End of
+            sequence is ignored so that every configuration generates the same number.
+    """
+
+    seq_len: int = DEFAULT_SEQ_LEN
     max_new_tokens: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_choice("see `efflab zoo list`", "use e.g. --batch-size 32")
         _workload_fields(self)
-        if not isinstance(self.model, str) or not self.model.strip():
-            msg = f"model must be a non-empty name or path, got {self.model!r}; see `efflab zoo list`"
-            raise ConfigError(msg)
-        object.__setattr__(self, "model", self.model.strip())
-        object.__setattr__(
-            self, "batch_size", positive_int("batch size", self.batch_size, "use e.g. --batch-size 32")
-        )
         object.__setattr__(self, "seq_len", positive_int("seq_len", self.seq_len, "use e.g. --seq-len 128"))
-        object.__setattr__(self, "precision", parse_precision(self.precision))
-        object.__setattr__(self, "device", parse_device(self.device))
-        object.__setattr__(self, "cast", parse_cast(self.cast))
         if self.cast == "autocast" and self.precision not in ("fp16", "bf16"):
             msg = f"autocast applies to fp16 and bf16, not {self.precision!r}; use --cast model"
             raise ConfigError(msg)

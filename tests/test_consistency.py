@@ -329,3 +329,30 @@ def test_the_report_takes_the_cohort_like_the_cli_and_the_dashboard(
     assert [c.cohort for c in d.cohorts] == [a.cohort]
     assert d.cohorts[0].recommendation is not None and a.recommendation is not None
     assert d.cohorts[0].recommendation.label == a.recommendation.label
+
+
+def test_a_configuration_and_the_labs_selection_are_one_choice() -> None:
+    """efflab.config.Choice declares the fields a person picks once: Config adds seq_len and
+    max_new_tokens, the lab's Selection its output-length control; a bad value is refused by the same
+    check in both, each with its own fix (a CLI flag, a control)."""
+    import dataclasses
+
+    from efflab.config import Choice, Config
+    from efflab.errors import ConfigError
+    from widgets.selection import SELECTION_FIELDS, Selection
+
+    shared = [f.name for f in dataclasses.fields(Choice)]
+    assert [f.name for f in dataclasses.fields(Config)] == [*shared, "seq_len", "max_new_tokens"]
+    assert list(SELECTION_FIELDS) == [*shared, "max_new_tokens"]
+    for bad, head in (
+        ({"batch_size": 0}, "batch size must be a positive integer, got 0; "),
+        ({"precision": "fp8"}, "unknown precision 'fp8'"),
+        ({"device": "tpu"}, "unknown device 'tpu'"),
+        ({"workload": "chat"}, "unknown workload 'chat'"),
+        ({"model": " "}, "model must be a non-empty name or path, got ' '; "),
+    ):
+        for make in (Config, Selection):
+            with pytest.raises(ConfigError) as e:
+                make(**bad)
+            assert str(e.value).startswith(head) and "\n" not in str(e.value), (make, str(e.value))
+    assert Selection(model=" minilm-l2 ").model == Config(model=" minilm-l2 ").model == "minilm-l2"

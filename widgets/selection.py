@@ -4,7 +4,7 @@
 workload and max-new-tokens controls say now. It is a :class:`efflab.config.Config` less the tokens per
 query (the shown cohort's, chosen when a point is measured: :meth:`Selection.config`), and it keeps the
 cast and output-length controls' values while they do not apply (fp32, classify) so that they come back.
-Every field is checked by the same parser as the Config's (``efflab.config.parse_*``).
+Both are an :class:`efflab.config.Choice`: its fields are declared, and checked, once.
 """
 
 from __future__ import annotations
@@ -14,50 +14,25 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from efflab import format as fmt
-from efflab.config import (
-    DEFAULT_CAST,
-    DEFAULT_DEVICE,
-    DEFAULT_MAX_NEW_TOKENS,
-    Config,
-    parse_cast,
-    parse_device,
-    parse_max_new_tokens,
-    parse_precision,
-    parse_workload,
-    positive_int,
-)
-from efflab.errors import ConfigError
+from efflab.config import DEFAULT_MAX_NEW_TOKENS, Choice, Config, parse_max_new_tokens
 
 
 @dataclass(frozen=True)
-class Selection:
-    """One configuration as the lab's controls show it.
+class Selection(Choice):
+    """One configuration as the lab's controls show it: a :class:`efflab.config.Choice` (model, batch
+    size, precision, device, task, cast, workload, checked by the same code as a Config's) and the
+    output-length control's value.
 
-    ``workload`` is ``classify`` or ``generate``; ``max_new_tokens`` (tokens per response) is the
-    value of its control and applies to ``generate`` only.
+    ``max_new_tokens`` (tokens per response) is the value of its control and applies to ``generate``
+    only; ``cast`` keeps the cast control's value at fp32 and int8 (:meth:`config` drops both where they
+    do not apply).
     """
 
-    model: str
-    batch_size: int
-    precision: str
-    device: str = DEFAULT_DEVICE
-    task: str | None = None
-    cast: str = DEFAULT_CAST
-    workload: str = "classify"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cast", parse_cast(self.cast))
-        if not isinstance(self.model, str) or not self.model.strip():
-            msg = f"model must be a non-empty name, got {self.model!r}; pick one from the family"
-            raise ConfigError(msg)
-        object.__setattr__(
-            self, "batch_size", positive_int("batch size", self.batch_size, "pick e.g. 1, 8, 32")
-        )
-        object.__setattr__(self, "precision", parse_precision(self.precision))
-        object.__setattr__(self, "device", parse_device(self.device))
+        self._check_choice("pick one from the family", "pick e.g. 1, 8, 32")
         object.__setattr__(self, "task", self.task or None)
-        object.__setattr__(self, "workload", parse_workload(self.workload))
         object.__setattr__(
             self, "max_new_tokens", parse_max_new_tokens(self.max_new_tokens, "pick e.g. 1, 16 or 64")
         )
