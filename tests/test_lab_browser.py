@@ -396,7 +396,7 @@ def _follow_the_controls(url: str, browser: Any, artifacts: Path, tmp_path: Path
         page.wait_for_selector(".efflab-lab button:text-is('Stored ✓')", timeout=30_000)
         power = next(v for k, v in final.items() if k.startswith("Power during measurement"))
         assert power and len(power[0]["x"]) >= 1  # the fake sensor reads live: a trace
-        assert rows.count() == n0 + 1
+        expect(rows).to_have_count(n0 + 1, timeout=30_000)  # the table redraws after the plot
         errors = page.evaluate(ERRORS)
         assert not errors, errors
         banners = page.evaluate("() => window.__efflabBanners")

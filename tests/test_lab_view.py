@@ -79,8 +79,8 @@ def test_what_the_lab_shows_is_a_pure_function_of_the_store_read_and_the_inputs(
 
     s = LabState(small_store, sensor="fake", method=fast_method())
     data = LabData.read(small_store)
-    inputs = LabInputs(s.selection, s.hardware, s.this_hardware())
-    assessment = assess_cohort(data, inputs, s.tolerance)
+    inputs = LabInputs(s.selection, s.hardware, s.this_hardware(), s.tolerance)
+    assessment = assess_cohort(data, inputs)
     assert assessment is not None and s.recommendation is not None
     v = build_lab_view(data, inputs, assessment)
     assert v.selected_key == s.selected_key == s.recommendation.key and v.is_recommended
@@ -99,3 +99,31 @@ def test_what_the_lab_shows_is_a_pure_function_of_the_store_read_and_the_inputs(
     assessed1 = s.assessment
     s.reload()
     assert s.assessment is not assessed1 and s.selection.batch_size == other
+
+
+def test_what_to_redraw_follows_from_the_inputs_alone() -> None:
+    """aspects_between(before, after): one rule for every transition of the state."""
+    from widgets.lab_view import LabInputs, aspects_between
+    from widgets.selection import Selection
+
+    sel = Selection("tiny-bert-l1", 4, "fp32", task="t.csv")
+    a = LabInputs(sel, "hw-A", "hw-A")
+
+    def step(**changes: object) -> frozenset[str]:
+        sel_changes = {k: v for k, v in changes.items() if k in Selection.__dataclass_fields__}
+        rest = {k: v for k, v in changes.items() if k not in sel_changes}
+        b = dataclasses.replace(a, selection=dataclasses.replace(sel, **sel_changes), **rest)
+        return aspects_between(a, b)
+
+    assert aspects_between(a, a) == frozenset()
+    assert step(batch_size=8) == {"selection"}
+    assert step(model="tiny-bert-l2") == {"selection", "model"}
+    assert step(workload="generate") == {"selection", "model", "workload"}
+    assert (
+        step(hardware="hw-B")
+        == step(task="other.csv")
+        == {"cohort", "model", "selection", "recommendation", "messages"}
+    )
+    assert step(tolerance=0.05) == {"recommendation", "selection"}
+    assert step(notice="Measured it") == {"messages"}
+    assert {"data", "cohort", "recommendation"} <= aspects_between(a, a, reread=True)

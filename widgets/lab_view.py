@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from efflab.options import DEFAULT_TOLERANCE
 from efflab.store.results import cohort_of, row_of
 from widgets.cohort import (
     batch_size_choices,
@@ -49,6 +50,7 @@ class LabInputs:
         selection: the configuration the controls show.
         hardware: the machine whose points are shown (None: nothing stored yet).
         this_hardware: this machine's hardware key for the selection's device.
+        tolerance: the recommendation's accuracy tolerance, a fraction (0.01 = 1 point).
         devices_here: the devices this machine offers (``cpu``, ``cuda``).
         notice: one-off news (a point landed, a job was cancelled).
     """
@@ -56,6 +58,7 @@ class LabInputs:
     selection: Selection
     hardware: str | None
     this_hardware: str
+    tolerance: float = DEFAULT_TOLERANCE
     devices_here: tuple[str, ...] = ("cpu",)
     notice: str = ""
 
@@ -65,14 +68,52 @@ class LabInputs:
         return cohort_of(self.selection.task, self.hardware or self.this_hardware)
 
 
-def assess_cohort(data: LabData, inputs: LabInputs, tolerance: float) -> Assessment | None:
-    """The shown cohort's assessment at ``tolerance`` (``efflab.analysis.assess``), None when it is empty."""
+def assess_cohort(data: LabData, inputs: LabInputs) -> Assessment | None:
+    """The shown cohort's assessment at the inputs' tolerance (``efflab.analysis.assess``), None when
+    the cohort is empty."""
     from efflab.analysis import AssessInputs, assess
 
     g = data.rows(inputs.selection.task, inputs.hardware, "classify")
     if g.empty:
         return None
-    return assess(g, AssessInputs(accuracy_tolerance=tolerance, cohort=inputs.cohort), data.pairings)
+    return assess(g, AssessInputs(accuracy_tolerance=inputs.tolerance, cohort=inputs.cohort), data.pairings)
+
+
+def assessment_key(inputs: LabInputs) -> tuple[object, ...]:
+    """What the assessment depends on: the cohort (task, machine) and the tolerance, not the selection."""
+    return (inputs.selection.task, inputs.hardware, inputs.cohort, inputs.tolerance)
+
+
+# What a view redraws (an observer is told these): "data": the store was re-read; "cohort": the task or
+# machine shown changed; "selection": the selected configuration changed ("model" too when the model
+# did); "recommendation": the tolerance or the recommended point changed; "workload": classify <->
+# generate (the model picker's choices change with it); "messages": the notices changed; and, from the
+# live measurement rather than the inputs, "live" (its progress) and "trace" (new power samples).
+ALL_ASPECTS = frozenset(
+    {"data", "cohort", "selection", "model", "recommendation", "live", "trace", "messages", "workload"}
+)
+
+
+def aspects_between(before: LabInputs, after: LabInputs, *, reread: bool = False) -> frozenset[str]:
+    """The aspects a view must redraw when the inputs went from ``before`` to ``after`` (``reread``: the
+    store was read again meanwhile): the one rule, whichever transition made the change."""
+    changed: set[str] = set()
+    if reread:
+        changed |= {"data", "cohort", "model", "selection", "recommendation", "messages"}
+    a, b = before.selection, after.selection
+    if (a.task, a.device, before.hardware) != (b.task, b.device, after.hardware):
+        changed |= {"cohort", "model", "selection", "recommendation", "messages"}
+    if before.tolerance != after.tolerance:
+        changed |= {"recommendation", "selection"}
+    if a.workload != b.workload:
+        changed |= {"workload", "model", "selection"}
+    if a.model != b.model:
+        changed |= {"model", "selection"}
+    if a != b:
+        changed.add("selection")
+    if before.notice != after.notice:
+        changed.add("messages")
+    return frozenset(changed)
 
 
 def workload_problem(data: LabData, sel: Selection) -> str | None:
@@ -286,4 +327,14 @@ def build_lab_view(data: LabData, inputs: LabInputs, assessment: Assessment | No
     return LabView(data, inputs, assessment)
 
 
-__all__ = ["LabInputs", "LabView", "assess_cohort", "build_lab_view", "kind_words", "workload_problem"]
+__all__ = [
+    "ALL_ASPECTS",
+    "LabInputs",
+    "LabView",
+    "aspects_between",
+    "assess_cohort",
+    "assessment_key",
+    "build_lab_view",
+    "kind_words",
+    "workload_problem",
+]

@@ -14,7 +14,9 @@ shown, the notice), made anew after every change (:attr:`LabState.view`); its wo
 The assessment is made once per read, cohort and tolerance (:attr:`LabState.assessment`). This module
 keeps the inputs and their transitions (:meth:`LabState.select`, :meth:`LabState.set_workload`,
 :meth:`LabState.select_point`, :meth:`LabState.set_hardware`, :meth:`LabState.set_tolerance`,
-:meth:`LabState.reload`), tells observers which aspects changed, and holds the live measurement's status.
+:meth:`LabState.reload`) and the live measurement's status. What observers are told to redraw follows
+from the inputs before and after a change (:func:`widgets.lab_view.aspects_between`), not from each
+transition's own list.
 
 No ipywidgets here: this module runs (and is tested) without a browser or a kernel.
 """
@@ -44,7 +46,17 @@ from efflab.sweep.spec import SweepSpec
 from widgets import lab_figures
 from widgets.cohort import initial_cohort
 from widgets.data import LabData, order_family, task_mask, workloads_of
-from widgets.lab_view import LabInputs, LabView, assess_cohort, build_lab_view, kind_words, workload_problem
+from widgets.lab_view import (
+    ALL_ASPECTS,
+    LabInputs,
+    LabView,
+    aspects_between,
+    assess_cohort,
+    assessment_key,
+    build_lab_view,
+    kind_words,
+    workload_problem,
+)
 from widgets.selection import SELECTION_FIELDS, Selection, selection_of
 
 if TYPE_CHECKING:
@@ -54,14 +66,6 @@ if TYPE_CHECKING:
     from efflab.analysis import Assessment, Recommendation
     from widgets.view import LabFacts, LabText
 
-# Aspects an observer is told about. "data": the results frame was re-read; "cohort": the task or
-# machine shown changed; "selection": the selected configuration changed ("model" too when the
-# model did); "recommendation": the tolerance or the recommended point changed; "live": progress
-# of a running measurement; "trace": new power samples; "messages": the notices changed;
-# "workload": classify <-> generate (the model picker's choices change with it).
-ALL_ASPECTS = frozenset(
-    {"data", "cohort", "selection", "model", "recommendation", "live", "trace", "messages", "workload"}
-)
 Observer = Callable[[frozenset[str]], None]
 
 ROW_KINDS = ("batch", "precision")
@@ -236,6 +240,13 @@ class LabState:
         for fn in list(self._observers):
             fn(ch)
 
+    def _changed_since(self, before: LabInputs, version: int, also: Iterable[str] = ()) -> frozenset[str]:
+        """Tell the observers what changed since ``before`` (the inputs) and ``version`` (the read of the
+        store) — :func:`widgets.lab_view.aspects_between`, plus ``also`` — and return it."""
+        changed = aspects_between(before, self.inputs, reread=self._version != version) | frozenset(also)
+        self._notify(changed)
+        return changed
+
     # ----- reading the store -----
     @staticmethod
     def _check_tolerance(t: Any) -> float:
@@ -249,16 +260,18 @@ class LabState:
     @property
     def inputs(self) -> LabInputs:
         """The lab's state now, as the view reads it."""
-        return LabInputs(self.selection, self.hardware, self.this_hardware(), self._devices, self.notice)
+        return LabInputs(
+            self.selection, self.hardware, self.this_hardware(), self.tolerance, self._devices, self.notice
+        )
 
     @property
     def assessment(self) -> Assessment | None:
         """The shown cohort's assessment (``efflab.analysis.assess``): the recommendation, the stars and
         the reasons all come from there. Made again only when the store, cohort or tolerance changes."""
         inputs = self.inputs
-        key = (self._version, inputs.selection.task, inputs.hardware, inputs.cohort, self.tolerance)
+        key = (self._version, *assessment_key(inputs))
         if self._assessed is None or self._assessed[0] != key:
-            self._assessed = (key, assess_cohort(self.data, inputs, self.tolerance))
+            self._assessed = (key, assess_cohort(self.data, inputs))
         return self._assessed[1]
 
     @property
@@ -270,7 +283,7 @@ class LabState:
     def view(self) -> LabView:
         """What the lab shows now (:func:`widgets.lab_view.build_lab_view`; a new one after every change)."""
         inputs = self.inputs
-        key = (self._version, inputs, self.tolerance)
+        key = (self._version, inputs)
         if self._view is None or self._view[0] != key:
             self._view = (key, build_lab_view(self.data, inputs, self.assessment))
         return self._view[1]
@@ -578,8 +591,9 @@ class LabState:
                 if w == "generate"
                 else f"{sel.model} is not in the family to classify with"
             )
+            before = self.inputs
             self.notice = f"{why}; the {w} workload starts on {changes['model']}."
-            self._notify({"messages"})
+            self._changed_since(before, self._version)
         return changed
 
     def _first_model(self, workload: str) -> str | None:
@@ -621,16 +635,18 @@ class LabState:
         if hardware not in self.hardwares:
             msg = f"no points measured on {hardware!r}; machines: {', '.join(self.hardwares)}"
             raise ConfigError(msg)
+        before = self.inputs
         self.hardware = hardware
-        self._notify({"cohort", "model", "selection", "recommendation", "messages"})
+        self._changed_since(before, self._version)
 
     def set_tolerance(self, tolerance: float) -> None:
         """Set the accuracy tolerance (fraction; 0.01 = 1 point) and recompute the recommendation."""
         t = self._check_tolerance(tolerance)
         if t == self.tolerance:
             return
+        before = self.inputs
         self.tolerance = t
-        self._notify({"recommendation", "selection"})
+        self._changed_since(before, self._version)
 
     def switch_to_recommended(self) -> None:
         """Select the recommended configuration (the nudge's one click)."""
@@ -640,6 +656,7 @@ class LabState:
 
     def reload(self, notice: str = "") -> None:
         """Re-read the store (after a live point landed, or a sweep elsewhere), keep the selection."""
+        before, version = self.inputs, self._version
         self._read_store()
         here = self.this_hardware()
         if self.hardware != here and not self.ok.empty:
@@ -647,7 +664,7 @@ class LabState:
             if not mine.empty:
                 self.hardware = here  # this machine now has its own points: show them
         self.notice = notice
-        self._notify({"data", "cohort", "model", "selection", "recommendation", "messages"})
+        self._changed_since(before, version)
 
     # ----- live measurement (the thread lives in widgets.live; its events land here) -----
     def spec_for(self, row: str | None = None) -> SweepSpec:
